@@ -1,0 +1,43 @@
+# rnn-zoo front door. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Make variables pass through to the CLI: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
+ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(CELLS),--cells $(CELLS)) $(if $(MODES),--modes $(MODES)) \
+        $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(UNITS),--units $(UNITS)) \
+        $(if $(JOBS),--jobs $(JOBS)) $(if $(filter-out 0,$(QUICK)),--quick) \
+        $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: help install compare report test lint bench clean
+
+help: ## show this help
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1"
+
+install: $(STAMP) ## create .venv and install rnn-zoo into it
+
+compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and reports/
+	$(PY) -m zoo compare $(ARGS)
+
+report: $(STAMP) ## rebuild reports/ from runs/ without training
+	$(PY) -m zoo report $(if $(CONFIG),--config $(CONFIG)) $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
+
+test: $(STAMP) ## run the test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check zoo tests benchmarks
+
+clean: ## remove runs/, reports/ and caches (keeps .venv)
+	rm -rf runs reports .pytest_cache
+	find . -name __pycache__ -not -path './.venv/*' -exec rm -rf {} +

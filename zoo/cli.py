@@ -1,0 +1,131 @@
+"""Command line: ``python -m zoo list | compare | report``. A thin front end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m zoo", description="Compare recurrent cells on the sine task.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="registered cells and modes")
+
+    c = sub.add_parser("compare", help="train the grid's missing runs, then write the report")
+    c.add_argument("--config", help="a TOML file, or the name of one in configs/ (default: default)")
+    c.add_argument("--cells", help="comma-separated cell names, or 'all'")
+    c.add_argument("--modes", help="comma-separated mode names, or 'all'")
+    c.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
+    c.add_argument("--epochs", type=int)
+    c.add_argument("--units", type=int)
+    c.add_argument("--runs", default="runs", help="run folders (default: runs)")
+    c.add_argument("--reports", default="reports", help="report folder (default: reports)")
+    c.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
+    c.add_argument("--quick", action="store_true", help="the quick smoke grid (configs/quick.toml)")
+
+    r = sub.add_parser("report", help="rebuild the report from stored runs, without training")
+    r.add_argument("--config", help="report this grid instead of the last compared one")
+    r.add_argument("--runs", default="runs")
+    r.add_argument("--reports", default="reports")
+    return p
+
+
+def _list() -> int:
+    from zoo import registry
+
+    print("cells:")
+    for name in registry.list_cells():
+        spec = registry.get_cell(name)
+        print(f"  {name:<20} {spec.description}")
+    print("modes:")
+    for name in registry.list_modes():
+        spec = registry.get_mode(name)
+        extra = "" if spec.required else "  (not in the default grid)"
+        print(f"  {name:<20} {spec.description}{extra}")
+    return 0
+
+
+def _grid(args):
+    from zoo.config import load_grid
+
+    name = args.config or ("quick" if args.quick else "default")
+    return load_grid(name, cells=args.cells, modes=args.modes, seeds=args.seeds, epochs=args.epochs, units=args.units)
+
+
+def _compare(args) -> int:
+    from zoo import report, runner
+
+    grid = _grid(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise _usage(f"--jobs = {args.jobs}: expected a number greater than 0")
+    outcome = runner.execute(grid, Path(args.runs), jobs=args.jobs)
+    results = report.build(grid, Path(args.runs), Path(args.reports))
+    print(results.summary_markdown())
+    print(
+        f"trained {outcome.trained} runs, skipped {outcome.skipped} finished ones, "
+        f"in {outcome.seconds:.0f}s; report: {Path(args.reports) / 'summary.md'}"
+    )
+    if outcome.diverged:
+        print(f"{len(outcome.diverged)} runs diverged (a result, shown in the report)")
+    if outcome.failed:
+        print(f"{len(outcome.failed)} runs FAILED:", file=sys.stderr)
+        for line in outcome.failed:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report(args) -> int:
+    from zoo import report
+    from zoo.config import GridConfig, grid_from_dict, load_grid
+
+    saved = Path(args.reports) / report.GRID_FILE
+    if args.config:
+        grid = load_grid(args.config)
+    elif saved.is_file():
+        grid = grid_from_dict(json.loads(saved.read_text()))
+    else:
+        grid = GridConfig()
+    results = report.build(grid, Path(args.runs), Path(args.reports))
+    for msg in results.damaged:
+        print(f"damaged run folder, left out: {msg}", file=sys.stderr)
+    if results.missing:
+        print(f"{len(results.missing)} runs of the grid are not in {args.runs} yet", file=sys.stderr)
+    print(results.summary_markdown())
+    print(f"report: {Path(args.reports) / 'summary.md'}")
+    return 0
+
+
+class _usage(Exception):
+    pass
+
+
+def main(argv=None) -> int:
+    from zoo.config import ConfigError
+    from zoo.registry import UnknownNameError
+    from zoo.runner import RunnerBusyError
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "compare":
+            return _compare(args)
+        return _report(args)
+    except (ConfigError, UnknownNameError, _usage) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RunnerBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished runs are stored; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED

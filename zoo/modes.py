@@ -1,0 +1,102 @@
+"""The sequence-mapping modes: how the window is fed and what is predicted.
+
+"one" is one time step (a vector), "many" is several time steps. Every mode
+sees the same ``window`` past values; they differ only in the input's shape and
+in the target (see ``zoo.tasks``). Each builder takes a zero-argument cell
+factory (so encoder and decoder get separate cells) and returns a
+``keras.Model`` whose layers are named ``rnn`` / ``encoder`` / ``decoder`` and
+``head``, the names that gradient groups and probes use.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from zoo.registry import register_mode
+
+
+def _head(x):
+    # Dense on a (batch, steps, units) tensor maps every step: a per-step head.
+    return keras.layers.Dense(1, name="head")(x)
+
+
+def _single_head_params(units: int) -> int:
+    return units + 1
+
+
+@register_mode(
+    "one_to_one",
+    layout="one",
+    target="next",
+    param_count=lambda cell, u, w, h: cell(w, u) + _single_head_params(u),
+)
+def one_to_one(make_cell, window: int, horizon: int) -> keras.Model:
+    """The w values as ONE step of w features -> the next value."""
+    inputs = keras.Input((1, window), name="window")
+    hidden = keras.layers.RNN(make_cell(), name="rnn")(inputs)
+    return keras.Model(inputs, _head(hidden), name="one_to_one")
+
+
+@register_mode(
+    "many_to_one",
+    layout="many",
+    target="next",
+    param_count=lambda cell, u, w, h: cell(1, u) + _single_head_params(u),
+)
+def many_to_one(make_cell, window: int, horizon: int) -> keras.Model:
+    """w steps of one value -> the next value (the seed post's model)."""
+    inputs = keras.Input((window, 1), name="window")
+    hidden = keras.layers.RNN(make_cell(), name="rnn")(inputs)
+    return keras.Model(inputs, _head(hidden), name="many_to_one")
+
+
+@register_mode(
+    "one_to_many",
+    layout="one",
+    target="horizon",
+    param_count=lambda cell, u, w, h: cell(w, u) + _single_head_params(u),
+)
+def one_to_many(make_cell, window: int, horizon: int) -> keras.Model:
+    """The w values as one step -> the next h values, decoded by the cell over h steps."""
+    inputs = keras.Input((1, window), name="window")
+    # The one input vector is shown to the decoder at each of the h steps,
+    # Keras's usual RepeatVector pattern for one-to-many.
+    context = keras.layers.RepeatVector(horizon, name="repeat")(
+        keras.layers.Flatten(name="flatten")(inputs)
+    )
+    hidden = keras.layers.RNN(make_cell(), return_sequences=True, name="rnn")(context)
+    return keras.Model(inputs, _head(hidden), name="one_to_many")
+
+
+@register_mode(
+    "many_to_many",
+    layout="many",
+    target="horizon",
+    param_count=lambda cell, u, w, h: cell(1, u) + cell(u, u) + _single_head_params(u),
+)
+def many_to_many(make_cell, window: int, horizon: int) -> keras.Model:
+    """w steps -> the next h values: an encoder reads, then a decoder writes (delayed)."""
+    inputs = keras.Input((window, 1), name="window")
+    summary = keras.layers.RNN(make_cell(), name="encoder")(inputs)
+    context = keras.layers.RepeatVector(horizon, name="repeat")(summary)
+    hidden = keras.layers.RNN(make_cell(), return_sequences=True, name="decoder")(context)
+    return keras.Model(inputs, _head(hidden), name="many_to_many")
+
+
+@register_mode(
+    "many_to_many_synced",
+    layout="many",
+    target="synced",
+    param_count=lambda cell, u, w, h: cell(1, u) + _single_head_params(u),
+    required=False,
+)
+def many_to_many_synced(make_cell, window: int, horizon: int) -> keras.Model:
+    """w steps -> the value after each step (what the post's text calls one-to-one)."""
+    inputs = keras.Input((window, 1), name="window")
+    hidden = keras.layers.RNN(make_cell(), return_sequences=True, name="rnn")(inputs)
+    return keras.Model(inputs, _head(hidden), name="many_to_many_synced")
+
+
+def input_layer_name(model: keras.Model) -> str:
+    """Name of the recurrent layer that reads the input sequence."""
+    return "encoder" if any(layer.name == "encoder" for layer in model.layers) else "rnn"

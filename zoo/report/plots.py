@@ -1,0 +1,175 @@
+"""Matplotlib figures of the comparison. Every function takes tables and
+returns a Figure; ``zoo.report`` saves them. A cell has the same colour in
+every figure.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from zoo import registry  # noqa: E402
+
+GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
+
+
+def cell_colors(cells) -> dict[str, tuple]:
+    """A fixed colour per registered cell, so every figure agrees."""
+    names = sorted(set(registry.list_cells()) | set(cells))
+    palette = plt.get_cmap("tab10").colors
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
+def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False):
+    fig, axes = plt.subplots(
+        rows, len(modes), figsize=(4.2 * len(modes), height * rows), squeeze=False, sharey=sharey,
+        constrained_layout=True,
+    )
+    return fig, axes
+
+
+def _legend(fig, axes) -> None:
+    """One legend for the figure, outside the panels so it hides no data."""
+    handles, labels = {}, {}
+    for ax in axes.ravel():
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
+
+
+def _band(ax, table: pd.DataFrame, x: str, y: str, color, label: str) -> None:
+    """Mean over seeds as a line, min..max over seeds as a band."""
+    g = table.groupby(x)[y]
+    mean, low, high = g.mean(), g.min(), g.max()
+    ax.plot(mean.index, mean.values, color=color, label=label, lw=1.6)
+    if table.seed.nunique() > 1:
+        ax.fill_between(mean.index, low.values, high.values, color=color, alpha=0.2, lw=0)
+
+
+def loss_curves(epochs: pd.DataFrame) -> plt.Figure:
+    modes = list(dict.fromkeys(epochs["mode"]))
+    colors = cell_colors(epochs.cell.unique())
+    fig, axes = _panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
+            _band(ax, t, "epoch", "loss", colors[cell], cell)
+        ax.set(title=mode, xlabel="epoch", yscale="log")
+    axes[0, 0].set_ylabel("training loss (MAE, log scale)")
+    fig.suptitle("Training loss: mean over seeds, band = min..max over seeds")
+    _legend(fig, axes)
+    return fig
+
+
+def gradient_norms(epochs: pd.DataFrame) -> plt.Figure:
+    modes = list(dict.fromkeys(epochs["mode"]))
+    colors = cell_colors(epochs.cell.unique())
+    fig, axes = _panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
+            _band(ax, t, "epoch", "grad_norm_mean", colors[cell], cell)
+            peak = t.groupby("epoch").grad_norm_max.max()
+            ax.plot(peak.index, peak.values, color=colors[cell], lw=0.7, ls=":", alpha=0.8)
+        ax.set(title=mode, xlabel="epoch", yscale="log")
+    axes[0, 0].set_ylabel("global gradient norm (log scale)")
+    fig.suptitle("Gradient norm before clipping: epoch mean (solid), epoch peak (dotted)")
+    _legend(fig, axes)
+    return fig
+
+
+def gradient_by_lag(probes: pd.DataFrame) -> plt.Figure:
+    """dL/dx and dh_T/dh_t against lag, first (dashed) and last (solid) probed epoch."""
+    modes = list(dict.fromkeys(probes["mode"]))
+    colors = cell_colors(probes.cell.unique())
+    fig, axes = _panels(modes, rows=2)
+    rows = [("dL_dx", "‖dL/dx‖ per input value"), ("dhT_dht", "‖dh_T/dh_t‖ (Frobenius)")]
+    for col, mode in enumerate(modes):
+        for row, (y, label) in enumerate(rows):
+            ax = axes[row, col]
+            t = probes[(probes["mode"] == mode)].dropna(subset=[y])
+            if t.empty:
+                ax.text(0.5, 0.5, f"{mode} reads one step:\nno hidden state through time",
+                        ha="center", va="center", transform=ax.transAxes, color="0.4")
+                ax.set(xticks=[], yticks=[])
+                continue
+            for cell, c in t.groupby("cell"):
+                first, last = c.epoch.min(), c.epoch.max()
+                for epoch, style in ((first, "--"), (last, "-")):
+                    m = c[c.epoch == epoch].groupby("lag")[y].mean()
+                    ax.plot(m.index, m.values, ls=style, marker="o", ms=3, color=colors[cell],
+                            label=cell if epoch == last else None)
+            ax.set(yscale="log", xlabel="lag (steps before the last input)")
+            if col == 0:
+                ax.set_ylabel(label + "\n(log scale)")
+            ax.set_title(mode if row == 0 else f"{mode}: through time")
+    fig.suptitle("Gradients through time: last probed epoch (solid) and first (dashed)")
+    _legend(fig, axes)
+    return fig
+
+
+def weight_groups(gradients: pd.DataFrame) -> plt.Figure:
+    """Mean gradient norm per weight kind over training; encoder solid, decoder dashed."""
+    modes = list(dict.fromkeys(gradients["mode"]))
+    colors = cell_colors(gradients.cell.unique())
+    g = gradients.copy()
+    g["kind"] = g.group.str.split(".").str[-1]
+    g["layer"] = g.group.str.split(".").str[0]
+    fig, axes = plt.subplots(len(modes), len(GROUP_KINDS), figsize=(15, 2.8 * len(modes)),
+                             squeeze=False, sharex=True, constrained_layout=True)
+    for row, mode in enumerate(modes):
+        for col, kind in enumerate(GROUP_KINDS):
+            ax = axes[row, col]
+            t = g[(g["mode"] == mode) & (g.kind == kind)]
+            for (cell, layer), c in t.groupby(["cell", "layer"]):
+                m = c.groupby("epoch").norm_mean.mean()
+                ax.plot(m.index, m.values, color=colors[cell], ls="--" if layer == "decoder" else "-",
+                        label=cell, lw=1.3)
+            ax.set(yscale="log", title=f"{mode}: {kind.replace('_', ' ')}")
+            if col == 0:
+                ax.set_ylabel("gradient norm (log)")
+            if row == len(modes) - 1:
+                ax.set_xlabel("epoch")
+    fig.suptitle("Gradient norm per weight group (epoch mean; many_to_many: encoder solid, decoder dashed)")
+    _legend(fig, axes)
+    return fig
+
+
+def predictions(preds: pd.DataFrame, points: int = 300) -> plt.Figure:
+    """Truth and each cell's next-value prediction (first seed) on the test series."""
+    modes = list(dict.fromkeys(preds["mode"]))
+    colors = cell_colors(preds.cell.unique())
+    fig, axes = _panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        t = preds[(preds["mode"] == mode) & (preds.offset == 1)]
+        truth = t.drop_duplicates("index").sort_values("index").head(points)
+        ax.plot(truth["index"], truth.truth, color="black", lw=2.5, alpha=0.35, label="truth")
+        for cell, c in t.groupby("cell"):
+            c = c[c.seed == c.seed.min()].sort_values("index").head(points)
+            ax.plot(c["index"], c.prediction, color=colors[cell], lw=1.1, label=cell)
+        ax.set(title=mode, xlabel="test series index")
+    axes[0, 0].set_ylabel("sin(t) and next-value prediction")
+    fig.suptitle(f"Predictions on the test series (first {points} points, first seed)")
+    _legend(fig, axes)
+    return fig
+
+
+def test_mae_bars(summary: pd.DataFrame) -> plt.Figure:
+    modes = list(dict.fromkeys(summary["mode"]))
+    cells = sorted(summary.cell.unique())
+    colors = cell_colors(cells)
+    fig, ax = plt.subplots(figsize=(2.2 * len(modes) + 3, 4), constrained_layout=True)
+    width = 0.8 / len(cells)
+    for i, cell in enumerate(cells):
+        t = summary[summary.cell == cell].set_index("mode").reindex(modes)
+        x = np.arange(len(modes)) + (i - (len(cells) - 1) / 2) * width
+        err = t.test_mae_ci95.fillna(0).to_numpy()
+        ax.bar(x, t.test_mae, width, color=colors[cell], label=cell, yerr=err, capsize=3)
+    ax.set_xticks(np.arange(len(modes)), modes)
+    ax.set(yscale="log", ylabel="test MAE (log scale)", title="Test MAE per cell and mode, 95% interval over seeds")
+    fig.legend(loc="outside right center", frameon=False)
+    return fig

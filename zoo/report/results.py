@@ -1,0 +1,78 @@
+"""``Results``: a grid's stored runs as pandas tables and matplotlib figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from zoo import store
+from zoo.config import GridConfig
+from zoo.report import plots, tables
+
+
+@dataclass
+class Results:
+    """The runs of one comparison, for notebooks and for the report."""
+
+    runs: list = field(repr=False)
+    missing: list = field(default_factory=list, repr=False)  # run ids of the grid not stored
+    damaged: list = field(default_factory=list, repr=False)  # messages for unreadable folders
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """A row per cell x mode: the table of ``reports/summary.csv``."""
+        return tables.summary_table(self.runs)
+
+    @property
+    def epochs(self) -> pd.DataFrame:
+        """Every run's per-epoch numbers (``reports/epochs.csv``)."""
+        return tables.epochs_table(self.runs)
+
+    @property
+    def gradients(self) -> pd.DataFrame:
+        return tables.gradients_table(self.runs)
+
+    @property
+    def probes(self) -> pd.DataFrame:
+        return tables.probes_table(self.runs)
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        frames = [tables._long(r, "predictions") for r in self.runs if r.metrics["status"] != "failed"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary_markdown(self) -> str:
+        return tables.summary_markdown(self.summary)
+
+    def plot_loss(self):
+        return plots.loss_curves(self.epochs)
+
+    def plot_gradient_norms(self):
+        return plots.gradient_norms(self.epochs)
+
+    def plot_gradient_by_lag(self):
+        return plots.gradient_by_lag(self.probes)
+
+    def plot_predictions(self):
+        return plots.predictions(self.predictions)
+
+
+def load_runs(runs_dir: str | Path = "runs", grid: GridConfig | None = None) -> Results:
+    """Read stored runs: those of ``grid``, or every run folder in ``runs_dir``."""
+    runs_dir = Path(runs_dir)
+    runs, missing, damaged = [], [], []
+    if grid is None:
+        paths = sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
+    else:
+        paths = [runs_dir / r.run_id for r in grid.runs()]
+    for path in paths:
+        if not path.exists():
+            missing.append(path.name)
+            continue
+        try:
+            runs.append(store.read_run(path))
+        except store.CorruptRunError as exc:
+            damaged.append(str(exc))
+    return Results(runs, missing, damaged)

@@ -1,0 +1,186 @@
+"""Stored runs -> pandas tables: the per-epoch long table and the summary.
+
+Pure functions of ``StoredRun`` objects; the numbers in every report come from
+here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from zoo.training import decay_rate
+
+LOSS_THRESHOLD = 0.01  # "epochs to reach": the first epoch whose training loss is below this
+VANISH_FRACTION = 1e-3  # dh_T/dh_t has vanished once it is below this fraction of lag 0
+
+
+def mean_ci95(values) -> tuple[float, float]:
+    """Mean and the half-width of its 95% t-interval; NaN half-width for fewer than 2 values."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return math.nan, math.nan
+    if len(v) == 1:
+        return float(v[0]), math.nan
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean()), float(half)
+
+
+def epochs_table(runs) -> pd.DataFrame:
+    """Every run's per-epoch numbers in one tidy table."""
+    frames = []
+    for r in runs:
+        if r.metrics["status"] == "failed":
+            continue
+        h = r.history.copy()
+        h.insert(0, "run_id", r.path.name)
+        h.insert(1, "cell", r.config.cell)
+        h.insert(2, "mode", r.config.mode)
+        h.insert(3, "seed", r.config.seed)
+        h.insert(4, "status", r.metrics["status"])
+        frames.append(h)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _long(r, kind: str) -> pd.DataFrame:
+    t = getattr(r, kind).copy()
+    for i, (k, v) in enumerate(
+        [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode), ("seed", r.config.seed)]
+    ):
+        t.insert(i, k, v)
+    return t
+
+
+def gradients_table(runs) -> pd.DataFrame:
+    frames = [_long(r, "gradients") for r in runs if r.metrics["status"] != "failed"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def probes_table(runs) -> pd.DataFrame:
+    frames = [_long(r, "probes") for r in runs if r.metrics["status"] != "failed"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def epochs_to_threshold(history: pd.DataFrame, threshold: float = LOSS_THRESHOLD) -> float:
+    below = history.loc[history.loss < threshold, "epoch"]
+    return float(below.iloc[0]) if len(below) else math.nan
+
+
+def vanish_lag(probe: pd.DataFrame, fraction: float = VANISH_FRACTION) -> tuple[float, bool]:
+    """Lag where dh_T/dh_t falls below ``fraction`` of its lag-0 value.
+
+    Returns ``(lag, measured)``. When the window is too short to see it, the lag
+    is extrapolated from the fitted decay rate (``measured`` is False), and is
+    infinite if the norm does not decay.
+    """
+    p = probe.dropna(subset=["dhT_dht"]).sort_values("lag")
+    if p.empty:
+        return math.nan, False
+    lags, norms = p.lag.to_numpy(), p.dhT_dht.to_numpy()
+    floor = fraction * norms[0]
+    below = lags[norms < floor]
+    if len(below):
+        return float(below[0]), True
+    rate = decay_rate(lags, norms)
+    if not np.isfinite(rate) or rate >= 0:
+        return math.inf, False
+    keep = lags >= 1
+    intercept = np.mean(np.log(norms[keep]) - rate * lags[keep])
+    return float((math.log(floor) - intercept) / rate), False
+
+
+def _run_numbers(r) -> dict:
+    h = r.history
+    final_probe = r.probes[r.probes.epoch == r.probes.epoch.max()] if len(r.probes) else r.probes
+    lag, measured = vanish_lag(final_probe) if len(final_probe) else (math.nan, False)
+    return {
+        "loss": r.metrics["loss"],
+        "test_mae": r.metrics["test_mae"],
+        "test_mse": r.metrics["test_mse"],
+        "test_mae_next": r.metrics["test_mae_next"],
+        "epochs_to_threshold": epochs_to_threshold(h),
+        "seconds": r.metrics["seconds"],
+        "grad_norm_final": float(h.grad_norm_mean.iloc[-1]),
+        "grad_norm_peak": float(h.grad_norm_max.max()),
+        "decay_rate": r.metrics["decay_rate"],
+        "vanish_lag": lag,
+        "vanish_lag_measured": measured,
+    }
+
+
+def summary_table(runs) -> pd.DataFrame:
+    """One row per cell x mode, aggregated over seeds (ok runs only for the numbers)."""
+    groups: dict[tuple, list] = {}
+    for r in runs:
+        groups.setdefault((r.config.cell, r.config.mode), []).append(r)
+    rows = []
+    for (cell, mode), members in groups.items():
+        status = [m.metrics["status"] for m in members]
+        ok = [m for m in members if m.metrics["status"] == "ok"]
+        numbers = pd.DataFrame([_run_numbers(m) for m in ok])
+        row = {
+            "cell": cell,
+            "mode": mode,
+            "seeds": len(members),
+            "ok": status.count("ok"),
+            "diverged": status.count("diverged"),
+            "failed": status.count("failed"),
+            "params": next((m.metrics["params"] for m in members if "params" in m.metrics), math.nan),
+        }
+        for col in ("loss", "test_mae", "test_mse"):
+            row[col], row[f"{col}_ci95"] = mean_ci95(numbers[col] if len(numbers) else [])
+        for col in ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak", "decay_rate"):
+            row[col] = float(numbers[col].mean()) if len(numbers) else math.nan
+        row["vanish_lag"] = float(numbers.vanish_lag.mean()) if len(numbers) else math.nan
+        row["vanish_lag_measured"] = bool(numbers.vanish_lag_measured.all()) if len(numbers) else False
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["mode", "cell"], ignore_index=True) if rows else pd.DataFrame()
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "∞"
+    return f"{x:.{digits}g}"
+
+
+def summary_markdown(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table, intervals written as mean ± half-width."""
+    if summary.empty:
+        return "No finished runs.\n"
+    single_seed = (summary.ok <= 1).all()
+    head = [
+        "cell", "mode", "params", "train loss", "test MAE", "test MSE",
+        f"epochs to loss < {LOSS_THRESHOLD}", "s / run", "grad norm final / peak",
+        "dh decay / step", "vanish lag", "ok / diverged / failed",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary.itertuples():
+        def pm(col: str) -> str:
+            mean, half = getattr(r, col), getattr(r, f"{col}_ci95")
+            return _fmt(mean) + ("" if math.isnan(half) else f" ± {_fmt(half, 2)}")
+
+        lag = _fmt(r.vanish_lag, 2) + ("" if r.vanish_lag_measured or math.isnan(r.vanish_lag) else " (extrap.)")
+        lines.append(
+            "| " + " | ".join([
+                r.cell, r.mode, str(int(r.params)) if not math.isnan(r.params) else "–",
+                pm("loss"), pm("test_mae"), pm("test_mse"), _fmt(r.epochs_to_threshold),
+                _fmt(r.seconds), f"{_fmt(r.grad_norm_final)} / {_fmt(r.grad_norm_peak)}",
+                _fmt(r.decay_rate), lag, f"{r.ok} / {r.diverged} / {r.failed}",
+            ]) + " |"
+        )
+    note = (
+        "\nOne seed per row: no interval is given. "
+        if single_seed
+        else "\n± is the half-width of the 95% t-interval over seeds. "
+    )
+    note += (
+        "Numbers are means over the ok runs. dh decay / step is the slope of ln‖dh_T/dh_t‖ "
+        "against lag (negative: gradients vanish through time); vanish lag is where that "
+        f"norm falls below {VANISH_FRACTION:g} of its lag-0 value.\n"
+    )
+    return "\n".join(lines) + "\n" + note

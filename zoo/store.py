@@ -1,0 +1,129 @@
+"""Run folders on disk: written whole or not at all, read back, checked.
+
+A run folder is written under a temporary name inside ``runs/`` and renamed
+into place once every file is flushed, so ``runs/<run-id>/`` either exists
+complete or does not exist. Readers also check the folder, so a folder damaged
+later (a truncated CSV, a bad JSON) is reported and retrained, never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from zoo.config import RunConfig
+
+TABLES = ("history", "gradients", "probes", "predictions")
+FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
+TMP_PREFIX = ".tmp-"
+
+
+class CorruptRunError(ValueError):
+    """A run folder that exists but cannot be read whole."""
+
+
+@dataclass
+class StoredRun:
+    config: RunConfig
+    metrics: dict
+    history: pd.DataFrame
+    gradients: pd.DataFrame
+    probes: pd.DataFrame
+    predictions: pd.DataFrame
+    path: Path
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _json(obj) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True, default=float).encode()
+
+
+def write_run(runs_dir: Path, result) -> Path:
+    """Store a ``RunResult`` as ``runs_dir/<run-id>/``, atomically; returns the folder."""
+    files = {f"{table}.csv": getattr(result, table).to_csv(index=False).encode() for table in TABLES}
+    files["model.keras"] = result.model_bytes
+    return _write_folder(runs_dir, result.config, result.metrics, files)
+
+
+def write_failed(runs_dir: Path, config: RunConfig, error: str) -> Path:
+    """Record a run that raised: its config and error, so the report can count it.
+
+    A failed run is not a result: the next compare trains it again.
+    """
+    return _write_folder(runs_dir, config, {"status": "failed", "error": error}, {})
+
+
+def _write_folder(runs_dir: Path, config: RunConfig, metrics: dict, files: dict) -> Path:
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    final = runs_dir / config.run_id
+    tmp = runs_dir / f"{TMP_PREFIX}{config.run_id}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _write(tmp / "config.json", _json(config.to_dict()))
+        for name, data in files.items():
+            _write(tmp / name, data)
+        _write(tmp / "metrics.json", _json(metrics))  # last: its presence means whole
+        if final.exists():  # a damaged folder being replaced
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def read_run(path: Path) -> StoredRun:
+    """Read a run folder; raises ``CorruptRunError`` naming what is wrong."""
+    path = Path(path)
+    try:
+        config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+        metrics = json.loads((path / "metrics.json").read_text())
+        if metrics.get("status") == "failed":
+            return StoredRun(config, metrics, *(pd.DataFrame() for _ in TABLES), path=path)
+        missing = [f for f in FILES if not (path / f).is_file()]
+        if missing:
+            raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
+        tables = {t: pd.read_csv(path / f"{t}.csv") for t in TABLES}
+    except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
+        if isinstance(exc, CorruptRunError):
+            raise
+        raise CorruptRunError(f"{path}: {type(exc).__name__}: {exc}") from None
+    if config.run_id != path.name:
+        raise CorruptRunError(f"{path}: config.json belongs to run {config.run_id}")
+    if len(tables["history"]) != metrics.get("epochs_run"):
+        raise CorruptRunError(
+            f"{path}: history.csv has {len(tables['history'])} rows, metrics.json says "
+            f"{metrics.get('epochs_run')} epochs"
+        )
+    return StoredRun(config, metrics, path=path, **tables)
+
+
+def finished_run(runs_dir: Path, run: RunConfig) -> StoredRun | None:
+    """The stored result of ``run``, if it reads whole and did not fail.
+
+    Raises ``CorruptRunError`` for a damaged folder, so the caller can say so.
+    """
+    path = Path(runs_dir) / run.run_id
+    if not path.exists():
+        return None
+    stored = read_run(path)
+    return None if stored.metrics.get("status") == "failed" else stored
+
+
+def remove_stale_tmp(runs_dir: Path) -> None:
+    """Remove temporary folders left by a run that was killed mid-write."""
+    for tmp in Path(runs_dir).glob(f"{TMP_PREFIX}*"):
+        shutil.rmtree(tmp, ignore_errors=True)
