@@ -129,7 +129,9 @@ def weight_groups(gradients: pd.DataFrame) -> plt.Figure:
                 m = c.groupby("epoch").norm_mean.mean()
                 ax.plot(m.index, m.values, color=colors[cell], ls="--" if layer == "decoder" else "-",
                         label=cell, lw=1.3)
-            ax.set(yscale="log", title=f"{mode}: {kind.replace('_', ' ')}")
+            ax.set_title(f"{mode}: {kind.replace('_', ' ')}")
+            if not t.empty:
+                ax.set_yscale("log")
             if col == 0:
                 ax.set_ylabel("gradient norm (log)")
             if row == len(modes) - 1:
