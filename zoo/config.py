@@ -172,7 +172,10 @@ def _fill(cls, where: str, given: dict):
         kind = fields[name].type
         optional = "None" in kind
         base = kind.replace(" | None", "")
-        values[name] = _check_type(f"{where}.{name}", value, {"int": int, "float": float, "str": str}[base]) if not (optional and value is None) else None
+        if optional and value is None:
+            values[name] = None
+        else:
+            values[name] = _check_type(f"{where}.{name}", value, {"int": int, "float": float, "str": str}[base])
     return dataclasses.replace(cls(), **values)
 
 

@@ -11,7 +11,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-from zoo import store
 from zoo.config import GridConfig
 from zoo.report import plots
 from zoo.report.results import Results, load_runs

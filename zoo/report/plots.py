@@ -35,7 +35,7 @@ def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = Fals
 
 def _legend(fig, axes) -> None:
     """One legend for the figure, outside the panels so it hides no data."""
-    handles, labels = {}, {}
+    handles = {}
     for ax in axes.ravel():
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)

@@ -64,7 +64,8 @@ def load_runs(runs_dir: str | Path = "runs", grid: GridConfig | None = None) -> 
     runs_dir = Path(runs_dir)
     runs, missing, damaged = [], [], []
     if grid is None:
-        paths = sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
+        folders = runs_dir.iterdir() if runs_dir.is_dir() else []
+        paths = sorted(p for p in folders if p.is_dir() and not p.name.startswith("."))
     else:
         paths = [runs_dir / r.run_id for r in grid.runs()]
     for path in paths:

@@ -132,7 +132,9 @@ def summary_table(runs) -> pd.DataFrame:
         }
         for col in ("loss", "test_mae", "test_mse"):
             row[col], row[f"{col}_ci95"] = mean_ci95(numbers[col] if len(numbers) else [])
-        for col in ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak", "decay_rate"):
+        averaged = ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak")
+        averaged += ("decay_rate",)
+        for col in averaged:
             row[col] = float(numbers[col].mean()) if len(numbers) else math.nan
         row["vanish_lag"] = float(numbers.vanish_lag.mean()) if len(numbers) else math.nan
         row["vanish_lag_measured"] = bool(numbers.vanish_lag_measured.all()) if len(numbers) else False

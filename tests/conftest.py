@@ -1,0 +1,30 @@
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import pytest  # noqa: E402
+
+from zoo.config import GridConfig, TaskConfig, TrainConfig  # noqa: E402
+
+# A grid small enough to train in seconds, with the default task's shape.
+TINY_TASK = TaskConfig(train_stop=3.0, train_points=300, test_start=100.0, test_stop=106.0, test_points=60)
+TINY_TRAIN = TrainConfig(epochs=2, batch_size=32)
+
+
+def tiny_grid(**changes) -> GridConfig:
+    base = GridConfig(
+        cells=("simple_rnn", "gru"), modes=("many_to_one", "one_to_many"), seeds=1, units=8,
+        task=TINY_TASK, train=TINY_TRAIN,
+    )
+    return base.__class__(**{**base.__dict__, **changes})
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """A tiny grid trained once and stored, for the tests that read runs."""
+    from zoo import runner
+
+    runs = tmp_path_factory.mktemp("runs")
+    grid = tiny_grid(seeds=2)
+    runner.execute(grid, runs, jobs=1, say=lambda msg: None)
+    return grid, runs

@@ -1,0 +1,28 @@
+import subprocess
+import sys
+
+
+def _zoo(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_list_shows_cells_and_modes_with_descriptions():
+    out = _zoo("list")
+    assert out.returncode == 0
+    assert "gru" in out.stdout and "Gated recurrent unit" in out.stdout
+    assert "many_to_many_synced" in out.stdout
+
+
+def test_bad_cell_is_one_line_and_exit_2(tmp_path):
+    out = _zoo("compare", "--cells", "grux", "--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p"))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: cells: unknown cell 'grux'; valid choices: " + ", ".join(_cells()) + " (did you mean 'gru'?)"
+    ]
+    assert not (tmp_path / "r").exists()
+
+
+def _cells():
+    from zoo import registry
+
+    return registry.list_cells()

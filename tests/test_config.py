@@ -1,0 +1,67 @@
+import pytest
+
+from zoo.config import ConfigError, GridConfig, RunConfig, grid_from_dict, load_grid
+
+
+def test_default_config_file_is_the_default_grid():
+    grid = load_grid("default")
+    assert grid == GridConfig()
+    assert len(grid.runs()) == 36
+    assert grid.train.epochs == 120 and grid.train.batch_size == 64 and grid.train.learning_rate == 1e-3
+
+
+def test_quick_grid_trains_every_cell_in_the_four_modes():
+    from zoo import registry
+
+    grid = load_grid("quick")
+    assert grid.cells == tuple(registry.list_cells()) and len(grid.modes) == 4 and grid.seeds == 1
+
+
+def test_overrides_apply():
+    grid = load_grid("default", cells="gru", modes="many_to_one", seeds=1, epochs=7)
+    assert grid.cells == ("gru",) and grid.modes == ("many_to_one",) and grid.train.epochs == 7
+
+
+def test_run_id_is_stable_and_depends_on_the_whole_config():
+    a = RunConfig("gru", "many_to_one", 0)
+    assert a.run_id == RunConfig("gru", "many_to_one", 0).run_id
+    assert a.run_id != RunConfig("gru", "many_to_one", 1).run_id
+    assert a.run_id.startswith("gru-many_to_one-s0-")
+    assert RunConfig.from_dict(a.to_dict()) == a
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ({"cell": ["gru"]}, "unknown key 'cell' in the config; valid keys: .* \\(did you mean 'cells'\\?\\)"),
+        ({"train": {"epoch": 3}}, "unknown key 'epoch' in \\[train\\].*did you mean 'epochs'"),
+        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten': expected int, got str"),
+        ({"train": {"epochs": 0}}, "train.epochs = 0: expected a number greater than 0"),
+        ({"units": -4}, "units = -4: expected a number greater than 0"),
+        ({"cells": ["gru", "gru"]}, "cell 'gru' is listed twice"),
+        ({"cells": ["gruu"]}, "unknown cell 'gruu'; valid choices: .*did you mean 'gru'"),
+        ({"train": {"batch_size": 20000}}, "larger than the 9995 training windows"),
+        (
+            {"task": {"window": 9000}},
+            "task.test_points = 1000: mode one_to_one needs at least window \\+ 1 = 9001 points",
+        ),
+        ({"train": {"loss": "maee"}}, "expected one of mae, mse \\(did you mean 'mae'\\?\\)"),
+        ({"task": 3}, "expected a table"),
+    ],
+)
+def test_bad_configs_are_refused_with_one_clear_line(raw, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        grid_from_dict(raw)
+    assert "\n" not in str(err.value)
+
+
+def test_malformed_toml_gives_line_and_column(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("cells = [\"gru\"\nseeds = 3\n")
+    with pytest.raises(ConfigError, match="malformed TOML.*line 2"):
+        load_grid(str(path))
+
+
+def test_missing_config_names_the_known_ones():
+    with pytest.raises(ConfigError, match="config 'defualt' not found; named configs: .*did you mean 'default'"):
+        load_grid("defualt")

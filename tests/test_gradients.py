@@ -1,0 +1,114 @@
+"""Gradient probes against finite differences and a closed form."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo import registry, training
+from zoo.config import RunConfig, TaskConfig, TrainConfig
+
+TASK = TaskConfig(window=4, horizon=2)
+
+
+def _engine(cell, mode, units=3):
+    run = RunConfig(cell, mode, seed=0, units=units, task=TASK, train=TrainConfig(loss="mse"))
+    eng = training.engine(run)
+    model = eng.template
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    return eng, model, tv, ntv
+
+
+def _data(mode, n=4):
+    spec = registry.get_mode(mode)
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=40).astype(np.float32)
+    from zoo import tasks
+
+    w = tasks.make_windows(values, TASK.window, TASK.horizon, spec.layout, spec.target)
+    return w.x[:n], w.y[:n]
+
+
+@pytest.mark.parametrize("mode", registry.list_modes())
+@pytest.mark.parametrize("cell", registry.list_cells())
+def test_input_gradient_matches_finite_differences(cell, mode):
+    eng, model, tv, ntv = _engine(cell, mode)
+    x, y = _data(mode)
+    analytic = np.asarray(eng.input_gradients(x, tv, ntv, y))
+
+    def loss(xx):
+        pred = np.asarray(eng.predict(tv, ntv, xx.astype(np.float32)), dtype=np.float64)
+        return np.sum((pred - y) ** 2) / np.prod(y.shape[1:])
+
+    eps = 1e-2
+    numeric = np.zeros_like(analytic)
+    for idx in np.ndindex(x.shape):
+        up, down = x.astype(np.float64).copy(), x.astype(np.float64).copy()
+        up[idx] += eps
+        down[idx] -= eps
+        numeric[idx] = (loss(up) - loss(down)) / (2 * eps)
+    np.testing.assert_allclose(analytic, numeric, rtol=2e-2, atol=2e-3)
+
+
+def _unroll(cell, x, h, start):
+    """Run ``cell`` from step ``start`` to the end on a flat state ``h``."""
+    sizes = list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+    for t in range(start, x.shape[1]):
+        states = np.split(h, np.cumsum(sizes)[:-1], axis=-1)
+        _, new = cell(ops.convert_to_tensor(x[:, t]), [ops.convert_to_tensor(s) for s in states])
+        new = new if isinstance(new, (list, tuple)) else [new]
+        h = np.concatenate([np.asarray(s, dtype=np.float64) for s in new], axis=-1)
+    return h
+
+
+@pytest.mark.parametrize("cell", registry.list_cells())
+def test_state_jacobian_matches_finite_differences(cell):
+    eng, model, tv, _ = _engine(cell, "many_to_one")
+    x, _ = _data("many_to_one")
+    x = x.astype(np.float64)
+    rnn_cell = model.get_layer("rnn").cell
+    probe = np.asarray(eng.state_jacobian_norms(tv, x.astype(np.float32)))
+    steps = x.shape[1]
+    size = sum(rnn_cell.state_size) if isinstance(rnn_cell.state_size, (list, tuple)) else rnn_cell.state_size
+    assert probe.shape == (steps + 1,)
+    assert probe[0] == pytest.approx(np.sqrt(size))  # dh_T/dh_T is the identity
+    for t in range(steps):  # lag steps - t
+        h_t = _unroll(rnn_cell, x[:, :t], np.zeros((len(x), size)), 0)
+        eps = 1e-3
+        jac = np.zeros((len(x), size, size))
+        for j in range(size):
+            up, down = h_t.copy(), h_t.copy()
+            up[:, j] += eps
+            down[:, j] -= eps
+            jac[:, :, j] = (_unroll(rnn_cell, x, up, t) - _unroll(rnn_cell, x, down, t)) / (2 * eps)
+        expected = np.mean(np.linalg.norm(jac, axis=(1, 2)))
+        assert probe[steps - t] == pytest.approx(expected, rel=2e-2)
+
+
+def test_simple_rnn_state_jacobian_closed_form():
+    # h' = tanh(x K + h R + b), so dh'/dh = diag(1 - h'^2) R^T, chained over steps.
+    eng, model, tv, _ = _engine("simple_rnn", "many_to_one", units=5)
+    x, _ = _data("many_to_one", n=3)
+    K, R, b = (np.asarray(v, dtype=np.float64) for v in model.get_layer("rnn").cell.get_weights())
+    hs = [np.zeros((len(x), 5))]
+    for t in range(x.shape[1]):
+        hs.append(np.tanh(x[:, t].astype(np.float64) @ K + hs[-1] @ R + b))
+    chained = np.broadcast_to(np.eye(5), (len(x), 5, 5))
+    expected = [np.sqrt(5.0)]
+    for t in reversed(range(x.shape[1])):
+        step = (1 - hs[t + 1] ** 2)[:, :, None] * R.T[None]
+        chained = chained @ step
+        expected.append(np.mean(np.linalg.norm(chained, axis=(1, 2))))
+    np.testing.assert_allclose(np.asarray(eng.state_jacobian_norms(tv, x)), expected, rtol=1e-5)
+
+
+def test_decay_rate_recovers_a_known_slope():
+    lags = np.arange(0, 8)
+    norms = 3.0 * np.exp(-0.7 * lags)
+    norms[0] = 10.0  # lag 0 (the identity) is left out of the fit
+    assert training.decay_rate(lags, norms) == pytest.approx(-0.7)
+
+
+def test_probe_epochs_cover_first_middle_last():
+    assert training.probe_epochs(120, 3) == [1, 60, 120]
+    assert training.probe_epochs(1, 3) == [1]

@@ -1,0 +1,75 @@
+import shutil
+
+import pandas as pd
+import pytest
+from conftest import tiny_grid
+
+from zoo import report, runner, store
+
+
+def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
+    grid = tiny_grid()
+    outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
+    assert outcome.trained == 4 and outcome.skipped == 0 and not outcome.failed
+    results = report.build(grid, tmp_path / "runs", tmp_path / "reports")
+    summary = pd.read_csv(tmp_path / "reports" / "summary.csv")
+    assert len(summary) == 4 and set(summary.ok) == {1}
+    pd.testing.assert_frame_equal(summary, results.summary, check_dtype=False)
+    for name in ("summary.md", "epochs.csv", "loss_curves.png", "gradient_norms.png"):
+        assert (tmp_path / "reports" / name).stat().st_size > 0
+
+
+def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
+    grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one",), seeds=2)
+    runs = tmp_path / "runs"
+    runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    said = []
+    again = runner.execute(grid, runs, jobs=1, say=said.append)
+    assert again.trained == 0 and again.skipped == 2
+    assert "2 finished already (skipped), 0 to train" in said[-1]
+
+    victim = runs / grid.runs()[1].run_id
+    (victim / "metrics.json").write_text("{")
+    said.clear()
+    third = runner.execute(grid, runs, jobs=1, say=said.append)
+    assert third.trained == 1 and third.skipped == 1
+    assert any("damaged" in m and victim.name in m for m in said)
+    store.read_run(victim)
+
+
+def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
+    grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one", "one_to_many"))
+    real = runner.train_task
+
+    def flaky(config, progress=None):
+        if config.mode == "one_to_many":
+            return config, None, "RuntimeError: injected"
+        return real(config, progress)
+
+    monkeypatch.setattr(runner, "train_task", flaky)
+    outcome = runner.execute(grid, tmp_path, jobs=1, say=lambda m: None)
+    assert len(outcome.failed) == 1 and "injected" in outcome.failed[0]
+    summary = report.build(grid, tmp_path, tmp_path / "reports").summary
+    assert summary.set_index("mode").loc["one_to_many", "failed"] == 1
+
+
+def test_results_do_not_depend_on_jobs(tmp_path, tiny_runs):
+    grid, serial_runs = tiny_runs
+    runner.execute(grid, tmp_path, jobs=2, say=lambda m: None)
+    for run in grid.runs():
+        a = store.read_run(serial_runs / run.run_id).history.drop(columns="seconds")
+        b = store.read_run(tmp_path / run.run_id).history.drop(columns="seconds")
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_second_runner_on_the_same_runs_is_refused(tmp_path):
+    with runner.runs_lock(tmp_path):
+        with pytest.raises(runner.RunnerBusyError, match="in use by another compare"):
+            runner.execute(tiny_grid(), tmp_path, jobs=1, say=lambda m: None)
+
+
+def test_stale_temporary_folders_are_cleaned(tmp_path):
+    (tmp_path / ".tmp-gru-x").mkdir()
+    runner.execute(tiny_grid(cells=("gru",), modes=("many_to_one",)), tmp_path, jobs=1, say=lambda m: None)
+    assert not list(tmp_path.glob(".tmp-*"))
+    shutil.rmtree(tmp_path)

@@ -1,0 +1,53 @@
+import json
+
+import keras
+import pytest
+
+from zoo import store
+
+
+def _first_run(tiny_runs):
+    grid, runs = tiny_runs
+    return grid.runs()[0], runs
+
+
+def test_run_folders_are_complete(tiny_runs):
+    grid, runs = tiny_runs
+    for run in grid.runs():
+        folder = runs / run.run_id
+        assert sorted(p.name for p in folder.iterdir()) == sorted(store.FILES)
+        stored = store.read_run(folder)
+        assert stored.config == run
+        assert len(stored.history) == run.train.epochs
+    assert not list(runs.glob(".tmp-*"))
+
+
+def test_saved_model_reloads_safely(tiny_runs):
+    run, runs = _first_run(tiny_runs)
+    model = keras.saving.load_model(runs / run.run_id / "model.keras", safe_mode=True)
+    assert model.count_params() == store.read_run(runs / run.run_id).metrics["params"]
+
+
+@pytest.mark.parametrize("damage", ["truncate_csv", "bad_json", "missing_file"])
+def test_damaged_folder_is_detected(tiny_runs, tmp_path, damage):
+    import shutil
+
+    run, runs = _first_run(tiny_runs)
+    folder = tmp_path / run.run_id
+    shutil.copytree(runs / run.run_id, folder)
+    if damage == "truncate_csv":
+        text = (folder / "history.csv").read_text()
+        (folder / "history.csv").write_text(text[: len(text) // 2])
+    elif damage == "bad_json":
+        (folder / "metrics.json").write_text("{not json")
+    else:
+        (folder / "probes.csv").unlink()
+    with pytest.raises(store.CorruptRunError, match=run.run_id):
+        store.read_run(folder)
+
+
+def test_failed_run_is_recorded_but_not_finished(tmp_path, tiny_runs):
+    run, _ = _first_run(tiny_runs)
+    store.write_failed(tmp_path, run, "RuntimeError: boom")
+    assert json.loads((tmp_path / run.run_id / "metrics.json").read_text())["status"] == "failed"
+    assert store.finished_run(tmp_path, run) is None

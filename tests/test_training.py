@@ -1,0 +1,61 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY_TASK, TINY_TRAIN
+
+from zoo import training
+from zoo.config import RunConfig, TrainConfig
+
+
+def _run(**train_changes):
+    train = TrainConfig(**{**TINY_TRAIN.__dict__, **train_changes})
+    return RunConfig("gru", "many_to_one", seed=3, units=8, task=TINY_TASK, train=train)
+
+
+def test_run_records_every_measurement():
+    result = training.train_run(_run(epochs=3))
+    h = result.history
+    assert list(h.epoch) == [1, 2, 3]
+    assert (h.steps == -(-295 // 32)).all()  # 295 windows in batches of 32, last one partial
+    assert (h.grad_norm_max >= h.grad_norm_mean).all() and (h.grad_norm_mean > 0).all()
+    assert (h.nonfinite_steps == 0).all() and (h.clipped_steps == 0).all()
+    assert set(result.gradients.group) == {"rnn.input_kernel", "rnn.recurrent_kernel", "rnn.bias", "head"}
+    assert sorted(result.probes.epoch.unique()) == [1, 2, 3]
+    assert len(result.probes) == 3 * (TINY_TASK.window + 1)
+    assert result.metrics["status"] == "ok" and result.metrics["params"] == 8 * 3 * (1 + 8 + 2) + 9
+    assert np.isfinite(result.metrics["decay_rate"])
+    assert len(result.predictions) == TINY_TASK.test_points - TINY_TASK.window
+
+
+def test_group_norms_add_up_to_the_global_norm():
+    # The global norm is the root of the sum of squared group norms, per step;
+    # epoch maxima keep that bound: max global >= each group's max.
+    result = training.train_run(_run(epochs=1))
+    g = result.gradients
+    assert (g.norm_max <= result.history.grad_norm_max.iloc[0] + 1e-6).all()
+
+
+def test_same_seed_same_numbers():
+    a, b = training.train_run(_run()), training.train_run(_run())
+    pd.testing.assert_frame_equal(a.history.drop(columns="seconds"), b.history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(a.probes, b.probes)
+
+
+def test_huge_learning_rate_is_recorded_as_diverged():
+    result = training.train_run(_run(epochs=5, learning_rate=1e20, loss="mse"))
+    assert result.status == "diverged"
+    assert result.metrics["diverged_epoch"] == result.metrics["epochs_run"] <= 5
+    assert not np.isfinite(result.history.loss.iloc[-1])
+
+
+def test_global_clipping_counts_clipped_steps():
+    result = training.train_run(_run(epochs=1, global_clipnorm=1e-6))
+    h = result.history.iloc[0]
+    assert h.clipped_steps == h.steps  # every raw gradient is larger than 1e-6
+
+
+@pytest.mark.parametrize("clip", [{"clipnorm": 1e-6}, {"global_clipnorm": 1e-6}])
+def test_clipping_changes_the_update(clip):
+    free = training.train_run(_run(epochs=1))
+    clipped = training.train_run(_run(epochs=1, **clip))
+    assert clipped.history.loss.iloc[0] != free.history.loss.iloc[0]
