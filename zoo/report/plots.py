@@ -130,8 +130,11 @@ def weight_groups(gradients: pd.DataFrame) -> plt.Figure:
                 ax.plot(m.index, m.values, color=colors[cell], ls="--" if layer == "decoder" else "-",
                         label=cell, lw=1.3)
             ax.set_title(f"{mode}: {kind.replace('_', ' ')}")
-            if not t.empty:
+            if (t.norm_mean > 0).any():
                 ax.set_yscale("log")
+            elif not t.empty:
+                ax.text(0.5, 0.5, "exactly zero: one step\nfrom a zero state never\nuses this kernel",
+                        ha="center", va="center", transform=ax.transAxes, color="0.4")
             if col == 0:
                 ax.set_ylabel("gradient norm (log)")
             if row == len(modes) - 1:
@@ -141,21 +144,30 @@ def weight_groups(gradients: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def predictions(preds: pd.DataFrame, points: int = 300) -> plt.Figure:
-    """Truth and each cell's next-value prediction (first seed) on the test series."""
+def predictions(preds: pd.DataFrame, points: int = 200) -> plt.Figure:
+    """Truth and each cell's next-value prediction (first seed), and the error below.
+
+    At this scale the predictions lie on the truth, so the error row is where
+    the cells differ.
+    """
     modes = list(dict.fromkeys(preds["mode"]))
     colors = cell_colors(preds.cell.unique())
-    fig, axes = _panels(modes, sharey=True)
-    for ax, mode in zip(axes[0], modes):
+    fig, axes = _panels(modes, rows=2, height=2.6)
+    for col, mode in enumerate(modes):
+        top, bottom = axes[0, col], axes[1, col]
         t = preds[(preds["mode"] == mode) & (preds.offset == 1)]
         truth = t.drop_duplicates("index").sort_values("index").head(points)
-        ax.plot(truth["index"], truth.truth, color="black", lw=2.5, alpha=0.35, label="truth")
+        top.plot(truth["index"], truth.truth, color="black", lw=3, alpha=0.3, label="truth")
         for cell, c in t.groupby("cell"):
             c = c[c.seed == c.seed.min()].sort_values("index").head(points)
-            ax.plot(c["index"], c.prediction, color=colors[cell], lw=1.1, label=cell)
-        ax.set(title=mode, xlabel="test series index")
-    axes[0, 0].set_ylabel("sin(t) and next-value prediction")
-    fig.suptitle(f"Predictions on the test series (first {points} points, first seed)")
+            top.plot(c["index"], c.prediction, color=colors[cell], lw=1.0, label=cell)
+            bottom.plot(c["index"], c.prediction - c.truth, color=colors[cell], lw=1.0)
+        bottom.axhline(0, color="black", lw=0.6)
+        top.set(title=mode, ylim=(-1.25, 1.25))
+        bottom.set(xlabel="test series index")
+    axes[0, 0].set_ylabel("sin(t), next-value\nprediction")
+    axes[1, 0].set_ylabel("prediction − truth")
+    fig.suptitle(f"Next-value predictions on the test series (first {points} points, first seed)")
     _legend(fig, axes)
     return fig
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from zoo import registry
 from zoo.training import decay_rate
 
 LOSS_THRESHOLD = 0.01  # "epochs to reach": the first epoch whose training loss is below this
@@ -139,7 +140,11 @@ def summary_table(runs) -> pd.DataFrame:
         row["vanish_lag"] = float(numbers.vanish_lag.mean()) if len(numbers) else math.nan
         row["vanish_lag_measured"] = bool(numbers.vanish_lag_measured.all()) if len(numbers) else False
         rows.append(row)
-    return pd.DataFrame(rows).sort_values(["mode", "cell"], ignore_index=True) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    order = {m: i for i, m in enumerate(registry.list_modes())}
+    table = pd.DataFrame(rows)
+    return table.sort_values(["mode", "cell"], key=lambda s: s.map(order) if s.name == "mode" else s, ignore_index=True)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
