@@ -60,7 +60,7 @@ def test_markdown_says_when_there_is_one_seed():
                loss=0.1, loss_ci95=math.nan, test_mae=0.2, test_mae_ci95=math.nan, test_mse=0.1,
                test_mse_ci95=math.nan, test_mae_next=0.2, epochs_to_threshold=math.nan, seconds=1.0,
                grad_norm_final=1.0, grad_norm_peak=2.0, decay_rate=-0.5, vanish_lag=13.8,
-               vanish_lag_measured=False)
+               vanish_lag_measured=False, clipped_fraction=0.0)
     text = tables.summary_markdown(pd.DataFrame([row]))
     assert "One seed per row: no interval is given." in text and "13.8 (extrap.)" not in text
     assert "14 (extrap.)" in text and " ± " not in text.splitlines()[2]

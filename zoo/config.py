@@ -14,6 +14,14 @@ and ``[train]`` tables override the seed post's defaults::
     [train]
     epochs = 120
 
+    [sweep]                   # optional: more grid axes, their product is run
+    "task.window" = [5, 20]   # any task.* or train.* field, units, param_budget
+
+``param_budget`` sizes each cell to about that many weights (units solved from
+the closed-form counts) instead of using ``units``. ``experiment`` is a
+one-line question; configs that have one get their own section in the report.
+"none" in a sweep turns an optional setting (clipping, the budget) off.
+
 Every problem is reported as a ``ConfigError`` whose message is one line naming
 the bad value, what was expected, and the nearest valid choice.
 """
@@ -68,6 +76,7 @@ class TrainConfig:
     epochs: int = 120
     batch_size: int = 64
     learning_rate: float = 1e-3
+    optimizer: str = "adam"
     loss: str = "mae"
     clipnorm: float | None = None  # per-variable norm clipping (Keras optimizer argument)
     global_clipnorm: float | None = None  # clipping of the global norm
@@ -76,6 +85,7 @@ class TrainConfig:
 
 
 LOSSES = ("mae", "mse")
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class GridConfig:
-    """A grid of runs: every cell x mode x seed at one task and training setup."""
+    """A grid of runs: every cell x mode x seed x sweep value."""
 
     cells: tuple[str, ...] = ("simple_rnn", "gru", "lstm")
     modes: tuple[str, ...] = ("one_to_one", "many_to_one", "one_to_many", "many_to_many")
@@ -124,14 +134,45 @@ class GridConfig:
     units: int = 64
     task: TaskConfig = field(default_factory=TaskConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    param_budget: int | None = None  # when set, units are solved per cell x mode
+    sweep: tuple[tuple[str, tuple], ...] = ()  # (("task.window", (5, 20)), ...)
+    name: str = "default"
+    experiment: str = ""  # the question an experiment config answers
+
+    def variants(self) -> list["GridConfig"]:
+        """One sweep-free grid per combination of the sweep's values."""
+        grids = [dataclasses.replace(self, sweep=())]
+        for key, values in self.sweep:
+            grids = [_set(g, key, v) for g in grids for v in values]
+        return grids
 
     def runs(self) -> list[RunConfig]:
         return [
-            RunConfig(cell, mode, seed, self.units, self.task, self.train)
-            for cell in self.cells
-            for mode in self.modes
-            for seed in range(self.seeds)
+            RunConfig(cell, mode, seed, g.units_for(cell, mode), g.task, g.train)
+            for g in self.variants()
+            for cell in g.cells
+            for mode in g.modes
+            for seed in range(g.seeds)
         ]
+
+    def units_for(self, cell: str, mode: str) -> int:
+        if self.param_budget is None:
+            return self.units
+        return solve_units(cell, mode, self.param_budget, self.task.window, self.task.horizon)
+
+
+def _set(grid: GridConfig, key: str, value) -> GridConfig:
+    if key.startswith(("task.", "train.")):
+        table, name = key.split(".", 1)
+        return dataclasses.replace(grid, **{table: dataclasses.replace(getattr(grid, table), **{name: value})})
+    return dataclasses.replace(grid, **{key: value})
+
+
+def solve_units(cell: str, mode: str, budget: int, window: int, horizon: int) -> int:
+    """The units whose closed-form parameter count of cell in mode is nearest ``budget``."""
+    cell_count = registry.get_cell(cell).param_count
+    count = registry.get_mode(mode).param_count
+    return min(range(1, 4097), key=lambda u: (abs(count(cell_count, u, window, horizon) - budget), u))
 
 
 # ----------------------------------------------------------------- validation
@@ -210,10 +251,16 @@ def validate(grid: GridConfig) -> GridConfig:
     for name in ("epochs", "batch_size", "learning_rate", "clipnorm", "global_clipnorm", "probes", "probe_batch"):
         _positive(f"train.{name}", getattr(tr, name))
     _positive("units", grid.units)
+    _positive("param_budget", grid.param_budget)
     _positive("seeds", grid.seeds)
     if tr.loss not in LOSSES:
         raise ConfigError(
             f"train.loss = {tr.loss!r}: expected one of {', '.join(LOSSES)}" + _nearest_hint(tr.loss, LOSSES)
+        )
+    if tr.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"train.optimizer = {tr.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+            + _nearest_hint(tr.optimizer, OPTIMIZERS)
         )
     if t.train_stop <= t.train_start or t.test_stop <= t.test_start:
         raise ConfigError("task: each series needs stop > start")
@@ -258,8 +305,10 @@ def load_grid(source: str | Path | None = None, **overrides) -> GridConfig:
     A ``None`` override is ignored.
     """
     raw: dict = {}
+    name = "default"
     if source is not None:
         path = resolve_config_path(str(source))
+        name = path.stem
         try:
             raw = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
@@ -268,18 +317,51 @@ def load_grid(source: str | Path | None = None, **overrides) -> GridConfig:
     if "epochs" in overrides:
         raw.setdefault("train", {})["epochs"] = overrides.pop("epochs")
     raw.update(overrides)
-    return grid_from_dict(raw)
+    return grid_from_dict(raw, name=name)
 
 
-GRID_KEYS = ["cells", "modes", "seeds", "units", "task", "train"]
+GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment"]
 
 
-def grid_from_dict(raw: dict) -> GridConfig:
+def _sweep_kinds() -> dict[str, tuple[type, bool]]:
+    """Every sweepable key with its type and whether "none" is allowed."""
+    kinds = {"units": (int, False), "param_budget": (int, True)}
+    for table, cls in (("task", TaskConfig), ("train", TrainConfig)):
+        for f in dataclasses.fields(cls):
+            base = {"int": int, "float": float, "str": str}[f.type.replace(" | None", "")]
+            kinds[f"{table}.{f.name}"] = (base, "None" in f.type)
+    return kinds
+
+
+def _parse_sweep(raw) -> tuple:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"sweep = {raw!r}: expected a table ([sweep])")
+    kinds = _sweep_kinds()
+    _check_keys("[sweep]", raw, list(kinds))
+    axes = []
+    for key, values in raw.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep.{key} = {values!r}: expected a non-empty list of values")
+        kind, optional = kinds[key]
+        parsed = []
+        for v in values:
+            if optional and isinstance(v, str) and v.lower() == "none":
+                parsed.append(None)
+            else:
+                parsed.append(_check_type(f"sweep.{key}", v, kind))
+        if len(set(parsed)) != len(parsed):
+            raise ConfigError(f"sweep.{key} = {values!r}: a value is listed twice")
+        axes.append((key, tuple(parsed)))
+    return tuple(axes)
+
+
+def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     _check_keys("the config", raw, GRID_KEYS)
     for table in ("task", "train"):
         if table in raw and not isinstance(raw[table], dict):
             raise ConfigError(f"{table} = {raw[table]!r}: expected a table ([{table}])")
     base = GridConfig()
+    budget = raw.get("param_budget")
     grid = GridConfig(
         cells=_names("cells", raw.get("cells", base.cells), registry.list_cells(), "cell"),
         modes=_names("modes", raw.get("modes", base.modes), registry.list_modes(), "mode"),
@@ -287,5 +369,30 @@ def grid_from_dict(raw: dict) -> GridConfig:
         units=_check_type("units", raw.get("units", base.units), int),
         task=_fill(TaskConfig, "task", raw.get("task", {})),
         train=_fill(TrainConfig, "train", raw.get("train", {})),
+        param_budget=None if budget is None else _check_type("param_budget", budget, int),
+        sweep=_parse_sweep(raw.get("sweep", {})),
+        name=_check_type("name", raw.get("name", name), str),
+        experiment=_check_type("experiment", raw.get("experiment", ""), str),
     )
-    return validate(grid)
+    for variant in grid.variants():
+        validate(variant)
+    return grid
+
+
+def grid_to_dict(grid: GridConfig) -> dict:
+    """The inverse of ``grid_from_dict`` (for reports/grid.json)."""
+    d = dataclasses.asdict(grid)
+    d["sweep"] = {key: ["none" if v is None else v for v in values] for key, values in grid.sweep}
+    if d["param_budget"] is None:
+        del d["param_budget"]
+    return d
+
+
+def list_experiments() -> list[GridConfig]:
+    """The named configs that ask a question (have an ``experiment`` line)."""
+    grids = []
+    for path in sorted(CONFIG_DIR.glob("*.toml")):
+        raw = tomllib.loads(path.read_text())
+        if raw.get("experiment"):
+            grids.append(grid_from_dict(raw, name=path.stem))
+    return grids

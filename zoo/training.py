@@ -210,7 +210,8 @@ def engine(run: RunConfig) -> Engine:
 
 
 def make_optimizer(train: TrainConfig) -> keras.optimizers.Optimizer:
-    return keras.optimizers.Adam(
+    kind = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[train.optimizer]
+    return kind(
         learning_rate=train.learning_rate,
         clipnorm=train.clipnorm,
         global_clipnorm=train.global_clipnorm,

@@ -11,7 +11,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from zoo.config import GridConfig
+from zoo.config import GridConfig, grid_to_dict
 from zoo.report import plots
 from zoo.report.results import Results, load_runs
 
@@ -60,7 +60,3 @@ def _write_all(results: Results, grid: GridConfig, out: Path) -> None:
         plots.plt.close(fig)
 
 
-def grid_to_dict(grid: GridConfig) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(grid)

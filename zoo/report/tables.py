@@ -112,19 +112,48 @@ def _run_numbers(r) -> dict:
     }
 
 
+def _settings(config) -> dict:
+    """A run's settings as flat ``name: value`` pairs, short names where unambiguous."""
+    flat = {"units": config.units}
+    flat.update({f"task.{k}": v for k, v in config.task.__dict__.items()})
+    flat.update({f"train.{k}": v for k, v in config.train.__dict__.items()})
+    return flat
+
+
+def varying_settings(runs) -> list[str]:
+    """The settings (besides cell, mode, seed) that differ between runs: the sweep's axes."""
+    table = pd.DataFrame([_settings(r.config) for r in runs])
+    return [c for c in table.columns if table[c].astype(str).nunique() > 1]
+
+
+def _short(key: str) -> str:
+    return key.split(".")[-1]
+
+
 def summary_table(runs) -> pd.DataFrame:
-    """One row per cell x mode, aggregated over seeds (ok runs only for the numbers)."""
+    """One row per cell x mode (x sweep value), over seeds; numbers from ok runs only.
+
+    Settings that vary between runs, such as the window of a sweep, become
+    columns, so each row compares like with like.
+    """
+    axes = varying_settings(runs) if runs else []
     groups: dict[tuple, list] = {}
     for r in runs:
-        groups.setdefault((r.config.cell, r.config.mode), []).append(r)
+        settings = _settings(r.config)
+        key = (r.config.cell, r.config.mode, *(settings[a] for a in axes))
+        groups.setdefault(key, []).append(r)
     rows = []
-    for (cell, mode), members in groups.items():
+    for (cell, mode, *values), members in groups.items():
         status = [m.metrics["status"] for m in members]
         ok = [m for m in members if m.metrics["status"] == "ok"]
         numbers = pd.DataFrame([_run_numbers(m) for m in ok])
+        stepped = [m for m in members if m.metrics["status"] != "failed"]
+        clipped = sum(int(m.history.clipped_steps.sum()) for m in stepped)
+        steps = sum(int(m.history.steps.sum()) for m in stepped)
         row = {
             "cell": cell,
             "mode": mode,
+            **{_short(a): v for a, v in zip(axes, values)},
             "seeds": len(members),
             "ok": status.count("ok"),
             "diverged": status.count("diverged"),
@@ -139,12 +168,14 @@ def summary_table(runs) -> pd.DataFrame:
             row[col] = float(numbers[col].mean()) if len(numbers) else math.nan
         row["vanish_lag"] = float(numbers.vanish_lag.mean()) if len(numbers) else math.nan
         row["vanish_lag_measured"] = bool(numbers.vanish_lag_measured.all()) if len(numbers) else False
+        row["clipped_fraction"] = clipped / steps if steps else math.nan
         rows.append(row)
     if not rows:
         return pd.DataFrame()
     order = {m: i for i, m in enumerate(registry.list_modes())}
     table = pd.DataFrame(rows)
-    return table.sort_values(["mode", "cell"], key=lambda s: s.map(order) if s.name == "mode" else s, ignore_index=True)
+    by = ["mode", *(_short(a) for a in axes), "cell"]
+    return table.sort_values(by, key=lambda s: s.map(order) if s.name == "mode" else s, ignore_index=True)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -155,15 +186,22 @@ def _fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def _fmt_setting(value) -> str:
+    return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
+
+
 def summary_markdown(summary: pd.DataFrame) -> str:
     """The summary as a Markdown table, intervals written as mean ± half-width."""
     if summary.empty:
         return "No finished runs.\n"
     single_seed = (summary.ok <= 1).all()
+    axes = list(summary.columns[2 : list(summary.columns).index("seeds")])
+    clipping = (summary.clipped_fraction.fillna(0) > 0).any()
     head = [
-        "cell", "mode", "params", "train loss", "test MAE", "test MSE",
+        "cell", "mode", *axes, "params", "train loss", "test MAE", "test MSE",
         f"epochs to loss < {LOSS_THRESHOLD}", "s / run", "grad norm final / peak",
-        "dh decay / step", "vanish lag", "ok / diverged / failed",
+        "dh decay / step", "vanish lag", *(["clipped steps"] if clipping else []), "ok / diverged / failed",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary.itertuples():
@@ -172,12 +210,15 @@ def summary_markdown(summary: pd.DataFrame) -> str:
             return _fmt(mean) + ("" if math.isnan(half) else f" ± {_fmt(half, 2)}")
 
         lag = _fmt(r.vanish_lag, 2) + ("" if r.vanish_lag_measured or math.isnan(r.vanish_lag) else " (extrap.)")
+        d = r._asdict()
         lines.append(
             "| " + " | ".join([
-                r.cell, r.mode, str(int(r.params)) if not math.isnan(r.params) else "–",
+                r.cell, r.mode, *(_fmt_setting(d[a]) for a in axes),
+                str(int(r.params)) if not math.isnan(r.params) else "–",
                 pm("loss"), pm("test_mae"), pm("test_mse"), _fmt(r.epochs_to_threshold),
                 _fmt(r.seconds), f"{_fmt(r.grad_norm_final)} / {_fmt(r.grad_norm_peak)}",
-                _fmt(r.decay_rate), lag, f"{r.ok} / {r.diverged} / {r.failed}",
+                _fmt(r.decay_rate), lag, *([f"{r.clipped_fraction:.0%}"] if clipping else []),
+                f"{r.ok} / {r.diverged} / {r.failed}",
             ]) + " |"
         )
     note = (
