@@ -34,7 +34,7 @@ def test_epochs_to_threshold():
 
 def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
     grid, runs = tiny_runs
-    results = report.build(grid, runs, tmp_path / "reports")
+    results = report.build(runs, tmp_path / "reports", grid)
     summary = results.summary
     assert len(summary) == len(grid.cells) * len(grid.modes)
     for row in summary.itertuples():
@@ -49,7 +49,7 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
 
 def test_every_figure_is_written(tiny_runs, tmp_path):
     grid, runs = tiny_runs
-    report.build(grid, runs, tmp_path / "reports")
+    report.build(runs, tmp_path / "reports", grid)
     for name in ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae"):
         png = tmp_path / "reports" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

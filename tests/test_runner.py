@@ -11,7 +11,7 @@ def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
     grid = tiny_grid()
     outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
     assert outcome.trained == 4 and outcome.skipped == 0 and not outcome.failed
-    results = report.build(grid, tmp_path / "runs", tmp_path / "reports")
+    results = report.build(tmp_path / "runs", tmp_path / "reports", grid)
     summary = pd.read_csv(tmp_path / "reports" / "summary.csv")
     assert len(summary) == 4 and set(summary.ok) == {1}
     pd.testing.assert_frame_equal(summary, results.summary, check_dtype=False)
@@ -49,7 +49,7 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "train_task", flaky)
     outcome = runner.execute(grid, tmp_path, jobs=1, say=lambda m: None)
     assert len(outcome.failed) == 1 and "injected" in outcome.failed[0]
-    summary = report.build(grid, tmp_path, tmp_path / "reports").summary
+    summary = report.build(tmp_path, tmp_path / "reports", grid).summary
     assert summary.set_index("mode").loc["one_to_many", "failed"] == 1
 
 

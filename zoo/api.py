@@ -30,5 +30,5 @@ def compare(
     grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
     runner.execute(grid, Path(runs), jobs=jobs)
     if reports is not None:
-        return report.build(grid, Path(runs), Path(reports))
+        return report.build(Path(runs), Path(reports), grid)
     return load_runs(runs, grid)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -64,7 +63,7 @@ def _compare(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise _usage(f"--jobs = {args.jobs}: expected a number greater than 0")
     outcome = runner.execute(grid, Path(args.runs), jobs=args.jobs)
-    results = report.build(grid, Path(args.runs), Path(args.reports))
+    results = report.build(Path(args.runs), Path(args.reports), grid)
     print(results.summary_markdown())
     print(
         f"trained {outcome.trained} runs, skipped {outcome.skipped} finished ones, "
@@ -82,16 +81,10 @@ def _compare(args) -> int:
 
 def _report(args) -> int:
     from zoo import report
-    from zoo.config import GridConfig, grid_from_dict, load_grid
+    from zoo.config import load_grid
 
-    saved = Path(args.reports) / report.GRID_FILE
-    if args.config:
-        grid = load_grid(args.config)
-    elif saved.is_file():
-        grid = grid_from_dict(json.loads(saved.read_text()))
-    else:
-        grid = GridConfig()
-    results = report.build(grid, Path(args.runs), Path(args.reports))
+    grid = load_grid(args.config) if args.config else None
+    results = report.build(Path(args.runs), Path(args.reports), grid)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)
     if results.missing:

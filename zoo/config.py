@@ -113,6 +113,13 @@ class RunConfig:
             train=TrainConfig(**d["train"]),
         )
 
+    def settings(self) -> dict:
+        """Every setting besides cell, mode and seed, as flat ``name: value`` pairs."""
+        flat = {"units": self.units}
+        flat.update({f"task.{k}": v for k, v in dataclasses.asdict(self.task).items()})
+        flat.update({f"train.{k}": v for k, v in dataclasses.asdict(self.train).items()})
+        return flat
+
     @property
     def run_id(self) -> str:
         blob = json.dumps(self.to_dict(), sort_keys=True).encode()
@@ -159,6 +166,20 @@ class GridConfig:
         if self.param_budget is None:
             return self.units
         return solve_units(cell, mode, self.param_budget, self.task.window, self.task.horizon)
+
+
+def varying_settings(configs) -> list[str]:
+    """The settings that differ between runs (besides cell, mode, seed): a sweep's axes."""
+    seen: dict[str, set] = {}
+    for config in configs:
+        for key, value in config.settings().items():
+            seen.setdefault(key, set()).add(repr(value))
+    return [key for key, values in seen.items() if len(values) > 1]
+
+
+def short_name(key: str) -> str:
+    """``task.window`` -> ``window``: the name a table column or label uses."""
+    return key.split(".")[-1]
 
 
 def _set(grid: GridConfig, key: str, value) -> GridConfig:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from zoo import store
-from zoo.config import GridConfig, RunConfig
+from zoo.config import GridConfig, RunConfig, short_name, varying_settings
 
 
 class RunnerBusyError(RuntimeError):
@@ -140,6 +140,7 @@ class Progress:
 
     def __init__(self, todo: list[RunConfig], stream=sys.stderr):
         self.by_id = {r.run_id: r for r in todo}
+        self.axes = varying_settings(todo)
         self.total_epochs = sum(r.train.epochs for r in todo)
         self.epochs = {r.run_id: 0 for r in todo}
         self.latest: tuple | None = None
@@ -152,6 +153,11 @@ class Progress:
     def epoch(self, run_id: str, epoch: int, loss: float) -> None:
         self.epochs[run_id] = epoch
         self.latest = (run_id, epoch, loss)
+
+    def label(self, r: RunConfig) -> str:
+        settings = r.settings()
+        extra = "".join(f" {short_name(a)}={settings[a]}" for a in self.axes)
+        return f"{r.cell} {r.mode}{extra} seed {r.seed}"
 
     def eta(self) -> str:
         done = sum(self.epochs.values())
@@ -167,7 +173,7 @@ class Progress:
         run_id, epoch, loss = self.latest
         r = self.by_id[run_id]
         line = (
-            f"run {self.finished + 1}/{len(self.by_id)}  {r.cell} {r.mode} seed {r.seed}  "
+            f"run {self.finished + 1}/{len(self.by_id)}  {self.label(r)}  "
             f"epoch {epoch}/{r.train.epochs}  loss {loss:.4f}  ETA {self.eta()}"
         )
         print(f"\r\033[K{line}" if self.tty else line, end="" if self.tty else "\n", file=self.stream, flush=True)
@@ -184,7 +190,7 @@ class Progress:
             what += f", {metrics['seconds']:.1f}s"
         prefix = "\r\033[K" if self.tty else ""
         print(
-            f"{prefix}[{self.finished}/{len(self.by_id)}] {config.cell} {config.mode} seed {config.seed}: {what}",
+            f"{prefix}[{self.finished}/{len(self.by_id)}] {self.label(config)}: {what}",
             file=self.stream,
             flush=True,
         )

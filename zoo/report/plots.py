@@ -187,3 +187,70 @@ def test_mae_bars(summary: pd.DataFrame) -> plt.Figure:
     ax.set(yscale="log", ylabel="test MAE (log scale)", title="Test MAE per cell and mode, 95% interval over seeds")
     fig.legend(loc="outside right center", frameon=False)
     return fig
+
+
+# ------------------------------------------------------------ experiment plots
+
+
+def decay_by_window(probes: pd.DataFrame) -> plt.Figure:
+    """dh_T/dh_t against lag at the last probed epoch, one panel per window length."""
+    p = probes.dropna(subset=["dhT_dht"])
+    p = p[p.epoch == p.groupby("run_id").epoch.transform("max")]
+    windows = sorted(p.window.unique())
+    colors = cell_colors(p.cell.unique())
+    fig, axes = _panels(windows, sharey=True)
+    for ax, window in zip(axes[0], windows):
+        for cell, c in p[p.window == window].groupby("cell"):
+            _band(ax, c, "lag", "dhT_dht", colors[cell], cell)
+        ax.set(title=f"window {window}", xlabel="lag (steps back)", yscale="log")
+    axes[0, 0].set_ylabel("‖dh_T/dh_t‖ (log scale)")
+    fig.suptitle("Vanishing gradients: the through-time Jacobian against lag, last probed epoch "
+                 "(mean over seeds, band = min..max)")
+    _legend(fig, axes)
+    return fig
+
+
+def clipping(epochs: pd.DataFrame, column: str) -> plt.Figure:
+    """Loss and peak gradient norm per cell, with clipping (solid) and without (dashed)."""
+    colors = cell_colors(epochs.cell.unique())
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), squeeze=False, constrained_layout=True)
+    loss_ax, norm_ax = axes[0]
+    for (cell, clip), c in epochs.groupby(["cell", epochs[column].fillna(-1)]):
+        style = "--" if clip == -1 else "-"
+        label = f"{cell}, " + ("no clipping" if clip == -1 else f"clipped at {clip:g}")
+        loss = c.groupby("epoch").loss.median()
+        loss_ax.plot(loss.index, loss.values, ls=style, color=colors[cell], label=label)
+        peak = c.groupby("epoch").grad_norm_max.max()
+        norm_ax.plot(peak.index, peak.values, ls=style, color=colors[cell])
+        for _, run in c.groupby("run_id"):
+            bad = run[~np.isfinite(run.loss)]
+            if len(bad):  # where a run diverged
+                loss_ax.plot(bad.epoch, [loss_ax.get_ylim()[1]] * len(bad), "x", color=colors[cell], ms=9)
+    for clip in epochs[column].dropna().unique():
+        norm_ax.axhline(clip, color="black", lw=0.8, ls=":")
+        norm_ax.annotate(f"clip norm {clip:g}", (1, clip), textcoords="offset points", xytext=(2, 3), fontsize=8)
+    loss_ax.set(yscale="log", xlabel="epoch", ylabel="training loss (median over seeds, log)",
+                title="Loss; × marks a run that diverged")
+    norm_ax.set(yscale="log", xlabel="epoch", ylabel="peak gradient norm in the epoch (log)",
+                title="Gradient norm before clipping")
+    fig.legend(*loss_ax.get_legend_handles_labels(), loc="outside right center", frameon=False)
+    return fig
+
+
+def params_vs_mae(summary: pd.DataFrame) -> plt.Figure:
+    """Test MAE against parameter count: equal units (circles) and equal budget (squares)."""
+    modes = list(dict.fromkeys(summary["mode"]))
+    colors = cell_colors(summary.cell.unique())
+    common_units = summary.units.mode().iloc[0]
+    fig, axes = _panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for r in summary[summary["mode"] == mode].itertuples():
+            equal_units = r.units == common_units
+            ax.errorbar(r.params, r.test_mae, yerr=0 if np.isnan(r.test_mae_ci95) else r.test_mae_ci95,
+                        marker="o" if equal_units else "s", color=colors[r.cell], capsize=3,
+                        label=f"{r.cell} ({'equal units' if equal_units else 'equal parameters'})")
+        ax.set(title=mode, xlabel="parameters", yscale="log")
+    axes[0, 0].set_ylabel("test MAE (log scale)")
+    fig.suptitle(f"Equal units ({common_units}, circles) against an equal parameter budget (squares)")
+    _legend(fig, axes)
+    return fig

@@ -28,20 +28,22 @@ class Results:
     @property
     def epochs(self) -> pd.DataFrame:
         """Every run's per-epoch numbers (``reports/epochs.csv``)."""
-        return tables.epochs_table(self.runs)
+        return tables.long_table(self.runs, "history")
 
     @property
     def gradients(self) -> pd.DataFrame:
-        return tables.gradients_table(self.runs)
+        """Per-epoch gradient norms per weight group, every run."""
+        return tables.long_table(self.runs, "gradients")
 
     @property
     def probes(self) -> pd.DataFrame:
-        return tables.probes_table(self.runs)
+        """dL/dx and dh_T/dh_t by lag at the probed epochs, every run."""
+        return tables.long_table(self.runs, "probes")
 
     @property
     def predictions(self) -> pd.DataFrame:
-        frames = [tables._long(r, "predictions") for r in self.runs if r.metrics["status"] != "failed"]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        """Test-series truth and predictions, every run."""
+        return tables.long_table(self.runs, "predictions")
 
     def summary_markdown(self) -> str:
         return tables.summary_markdown(self.summary)

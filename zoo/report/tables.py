@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from zoo import registry
+from zoo.config import short_name, varying_settings
 from zoo.training import decay_rate
 
 LOSS_THRESHOLD = 0.01  # "epochs to reach": the first epoch whose training loss is below this
@@ -30,38 +31,23 @@ def mean_ci95(values) -> tuple[float, float]:
     return float(v.mean()), float(half)
 
 
-def epochs_table(runs) -> pd.DataFrame:
-    """Every run's per-epoch numbers in one tidy table."""
+def long_table(runs, kind: str) -> pd.DataFrame:
+    """One stored table (``history``, ``gradients``, ``probes``, ``predictions``) of
+    every run, stacked, with columns that say which run a row is from: run id,
+    cell, mode, seed, status, and the settings that vary between the runs."""
+    axes = varying_settings([r.config for r in runs])
     frames = []
     for r in runs:
         if r.metrics["status"] == "failed":
             continue
-        h = r.history.copy()
-        h.insert(0, "run_id", r.path.name)
-        h.insert(1, "cell", r.config.cell)
-        h.insert(2, "mode", r.config.mode)
-        h.insert(3, "seed", r.config.seed)
-        h.insert(4, "status", r.metrics["status"])
-        frames.append(h)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _long(r, kind: str) -> pd.DataFrame:
-    t = getattr(r, kind).copy()
-    for i, (k, v) in enumerate(
-        [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode), ("seed", r.config.seed)]
-    ):
-        t.insert(i, k, v)
-    return t
-
-
-def gradients_table(runs) -> pd.DataFrame:
-    frames = [_long(r, "gradients") for r in runs if r.metrics["status"] != "failed"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def probes_table(runs) -> pd.DataFrame:
-    frames = [_long(r, "probes") for r in runs if r.metrics["status"] != "failed"]
+        t = getattr(r, kind).copy()
+        settings = r.config.settings()
+        labels = [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode)]
+        labels += [(short_name(a), settings[a]) for a in axes]
+        labels += [("seed", r.config.seed), ("status", r.metrics["status"])]
+        for i, (k, v) in enumerate(labels):
+            t.insert(i, k, v)
+        frames.append(t)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -112,34 +98,16 @@ def _run_numbers(r) -> dict:
     }
 
 
-def _settings(config) -> dict:
-    """A run's settings as flat ``name: value`` pairs, short names where unambiguous."""
-    flat = {"units": config.units}
-    flat.update({f"task.{k}": v for k, v in config.task.__dict__.items()})
-    flat.update({f"train.{k}": v for k, v in config.train.__dict__.items()})
-    return flat
-
-
-def varying_settings(runs) -> list[str]:
-    """The settings (besides cell, mode, seed) that differ between runs: the sweep's axes."""
-    table = pd.DataFrame([_settings(r.config) for r in runs])
-    return [c for c in table.columns if table[c].astype(str).nunique() > 1]
-
-
-def _short(key: str) -> str:
-    return key.split(".")[-1]
-
-
 def summary_table(runs) -> pd.DataFrame:
     """One row per cell x mode (x sweep value), over seeds; numbers from ok runs only.
 
     Settings that vary between runs, such as the window of a sweep, become
     columns, so each row compares like with like.
     """
-    axes = varying_settings(runs) if runs else []
+    axes = varying_settings([r.config for r in runs])
     groups: dict[tuple, list] = {}
     for r in runs:
-        settings = _settings(r.config)
+        settings = r.config.settings()
         key = (r.config.cell, r.config.mode, *(settings[a] for a in axes))
         groups.setdefault(key, []).append(r)
     rows = []
@@ -153,7 +121,7 @@ def summary_table(runs) -> pd.DataFrame:
         row = {
             "cell": cell,
             "mode": mode,
-            **{_short(a): v for a, v in zip(axes, values)},
+            **{short_name(a): v for a, v in zip(axes, values)},
             "seeds": len(members),
             "ok": status.count("ok"),
             "diverged": status.count("diverged"),
@@ -174,7 +142,7 @@ def summary_table(runs) -> pd.DataFrame:
         return pd.DataFrame()
     order = {m: i for i, m in enumerate(registry.list_modes())}
     table = pd.DataFrame(rows)
-    by = ["mode", *(_short(a) for a in axes), "cell"]
+    by = ["mode", *(short_name(a) for a in axes), "cell"]
     return table.sort_values(by, key=lambda s: s.map(order) if s.name == "mode" else s, ignore_index=True)
 
 
@@ -187,48 +155,68 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def _fmt_setting(value) -> str:
-    return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:g}" \
-        if isinstance(value, float) else str(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def setting_columns(summary: pd.DataFrame) -> list[str]:
+    """The sweep columns of a summary: those between ``mode`` and ``seeds``."""
+    cols = list(summary.columns)
+    return cols[2 : cols.index("seeds")]
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary as strings for people: intervals as mean ± half-width."""
+    axes = setting_columns(summary)
+    clipping = (summary.clipped_fraction.fillna(0) > 0).any()
+    rows = []
+    for r in summary.to_dict("records"):
+        def pm(col: str) -> str:
+            mean, half = r[col], r[f"{col}_ci95"]
+            return _fmt(mean) + ("" if math.isnan(half) else f" ± {_fmt(half, 2)}")
+
+        lag = _fmt(r["vanish_lag"], 2)
+        if not (r["vanish_lag_measured"] or math.isnan(r["vanish_lag"])):
+            lag += " (extrap.)"
+        row = {"cell": r["cell"], "mode": r["mode"]}
+        row.update({a: _fmt_setting(r[a]) for a in axes})
+        row.update({
+            "params": "–" if math.isnan(r["params"]) else str(int(r["params"])),
+            "train loss": pm("loss"),
+            "test MAE": pm("test_mae"),
+            "test MSE": pm("test_mse"),
+            f"epochs to loss < {LOSS_THRESHOLD}": _fmt(r["epochs_to_threshold"]),
+            "s / run": _fmt(r["seconds"]),
+            "grad norm final / peak": f"{_fmt(r['grad_norm_final'])} / {_fmt(r['grad_norm_peak'])}",
+            "dh decay / step": _fmt(r["decay_rate"]),
+            "vanish lag": lag,
+        })
+        if clipping:
+            row["clipped steps"] = f"{r['clipped_fraction']:.1%}"
+        row["ok / diverged / failed"] = f"{r['ok']} / {r['diverged']} / {r['failed']}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_note(summary: pd.DataFrame) -> str:
+    note = (
+        "One seed per row: no interval is given. "
+        if (summary.ok <= 1).all()
+        else "± is the half-width of the 95% t-interval over seeds. "
+    )
+    return note + (
+        "Numbers are means over the ok runs. dh decay / step is the slope of ln‖dh_T/dh_t‖ "
+        "against lag (negative: gradients vanish through time); vanish lag is where that "
+        f"norm falls below {VANISH_FRACTION:g} of its lag-0 value."
+    )
 
 
 def summary_markdown(summary: pd.DataFrame) -> str:
-    """The summary as a Markdown table, intervals written as mean ± half-width."""
+    """The summary as a Markdown table with a note on how to read it."""
     if summary.empty:
         return "No finished runs.\n"
-    single_seed = (summary.ok <= 1).all()
-    axes = list(summary.columns[2 : list(summary.columns).index("seeds")])
-    clipping = (summary.clipped_fraction.fillna(0) > 0).any()
-    head = [
-        "cell", "mode", *axes, "params", "train loss", "test MAE", "test MSE",
-        f"epochs to loss < {LOSS_THRESHOLD}", "s / run", "grad norm final / peak",
-        "dh decay / step", "vanish lag", *(["clipped steps"] if clipping else []), "ok / diverged / failed",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in summary.itertuples():
-        def pm(col: str) -> str:
-            mean, half = getattr(r, col), getattr(r, f"{col}_ci95")
-            return _fmt(mean) + ("" if math.isnan(half) else f" ± {_fmt(half, 2)}")
-
-        lag = _fmt(r.vanish_lag, 2) + ("" if r.vanish_lag_measured or math.isnan(r.vanish_lag) else " (extrap.)")
-        d = r._asdict()
-        lines.append(
-            "| " + " | ".join([
-                r.cell, r.mode, *(_fmt_setting(d[a]) for a in axes),
-                str(int(r.params)) if not math.isnan(r.params) else "–",
-                pm("loss"), pm("test_mae"), pm("test_mse"), _fmt(r.epochs_to_threshold),
-                _fmt(r.seconds), f"{_fmt(r.grad_norm_final)} / {_fmt(r.grad_norm_peak)}",
-                _fmt(r.decay_rate), lag, *([f"{r.clipped_fraction:.0%}"] if clipping else []),
-                f"{r.ok} / {r.diverged} / {r.failed}",
-            ]) + " |"
-        )
-    note = (
-        "\nOne seed per row: no interval is given. "
-        if single_seed
-        else "\n± is the half-width of the 95% t-interval over seeds. "
-    )
-    note += (
-        "Numbers are means over the ok runs. dh decay / step is the slope of ln‖dh_T/dh_t‖ "
-        "against lag (negative: gradients vanish through time); vanish lag is where that "
-        f"norm falls below {VANISH_FRACTION:g} of its lag-0 value.\n"
-    )
-    return "\n".join(lines) + "\n" + note
+    shown = display_table(summary)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
+    return "\n".join(lines) + "\n\n" + table_note(summary) + "\n"

@@ -1,0 +1,68 @@
+"""reports/index.html: one self-contained page (images inlined) with it all."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from zoo.report.tables import display_table, table_note
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1400px; padding: 0 1rem;
+       color: #222; line-height: 1.45; }
+h1 { margin-bottom: .2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: .85rem; margin: .8rem 0; }
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white-space: nowrap; }
+th { background: #f4f4f4; } td:first-child, td:nth-child(2) { text-align: left; }
+.findings li { margin: .3rem 0; } .note { color: #555; font-size: .85rem; }
+img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0; }
+.settings td { text-align: left; }
+"""
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def _table(summary: pd.DataFrame) -> str:
+    if summary.empty:
+        return "<p>No finished runs.</p>"
+    shown = display_table(summary).to_html(index=False, border=0, escape=True)
+    return shown + f'<p class="note">{html.escape(table_note(summary))}</p>'
+
+
+def _findings(lines: list[str]) -> str:
+    return '<ul class="findings">' + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+
+
+def _settings(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f'<table class="settings">{body}</table>'
+
+
+def section(title: str, intro: str, findings: list[str], summary: pd.DataFrame, figures: list[Path]) -> str:
+    parts = [f"<h2>{html.escape(title)}</h2>"]
+    if intro:
+        parts.append(f"<p>{html.escape(intro)}</p>")
+    parts += [_findings(findings), _table(summary)]
+    parts += [_img(f, f.stem.replace("_", " ")) for f in figures]
+    return "\n".join(parts)
+
+
+def page(findings: list[str], settings: list[tuple[str, str]], main: str, experiments: list[str]) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rnn-zoo report</title>
+<style>{STYLE}</style></head><body>
+<h1>rnn-zoo: recurrent cells on the sine task</h1>
+<p class="note">Generated from runs/ by <code>python -m zoo report</code>.</p>
+{_findings(findings)}
+<h2>Settings</h2>
+{_settings(settings)}
+{main}
+{"".join(experiments)}
+</body></html>
+"""
