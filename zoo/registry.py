@@ -39,7 +39,10 @@ class CellSpec:
     """A registered cell.
 
     ``param_count(input_dim, units)`` is the closed-form number of weights of
-    one cell; the tests compare it with what Keras builds.
+    one cell; the tests compare it with what Keras builds. ``gates(cell,
+    inputs, states)``, for gated cells, returns one step's gate activations by
+    name (``carry`` is the share of the previous state kept); a hand-written
+    cell can instead define a ``gates(inputs, states)`` method.
     """
 
     name: str
@@ -47,6 +50,13 @@ class CellSpec:
     param_count: Callable[[int, int], int]
     description: str
     source: str
+    gates: Callable | None = None
+
+    def gate_fn(self, cell) -> Callable | None:
+        """``fn(inputs, states) -> {gate: activations}`` for a built cell, if it has gates."""
+        if self.gates is not None:
+            return lambda inputs, states: self.gates(cell, inputs, states)
+        return getattr(cell, "gates", None)
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def _source_of(fn) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def register_cell(name: str, *, param_count: Callable[[int, int], int]):
+def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: Callable | None = None):
     """Register a cell builder under ``name``; returns the builder unchanged.
 
     Example:
@@ -102,7 +112,7 @@ def register_cell(name: str, *, param_count: Callable[[int, int], int]):
             raise DuplicateNameError(
                 f"cell {name!r} is registered twice: by {old.source} and by {source}"
             )
-        _CELLS[name] = CellSpec(name, builder, param_count, _first_line(builder), source)
+        _CELLS[name] = CellSpec(name, builder, param_count, _first_line(builder), source, gates)
         return builder
 
     return decorate

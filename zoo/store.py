@@ -19,7 +19,7 @@ import pandas as pd
 
 from zoo.config import RunConfig
 
-TABLES = ("history", "gradients", "probes", "predictions")
+TABLES = ("history", "gradients", "probes", "gates", "predictions")
 FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
 TMP_PREFIX = ".tmp-"
 

@@ -156,6 +156,35 @@ class Engine:
         self.state_jacobian_norms = None
         if registry.get_mode(run.mode).layout == "many":
             self.state_jacobian_norms = gradients.compile_fn(self._state_jacobian_fn())
+        gate_fn = self._gate_means_fn(registry.get_cell(run.cell))
+        self.gate_means = gradients.compile_fn(gate_fn) if gate_fn else None
+
+    def _gate_means_fn(self, spec) -> Callable | None:
+        """Mean activation of each gate over the probe batch, units and steps,
+        for the layer that reads the model's input; None for ungated cells."""
+        from zoo.modes import input_layer_name
+
+        model = self.template
+        layer = model.get_layer(input_layer_name(model))
+        gates = spec.gate_fn(layer.cell)
+        if gates is None or layer.input is not model.inputs[0]:
+            return None
+        cell = layer.cell
+        sizes = list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+
+        def means(tv, x):
+            # The gate functions read the cell's variables; map them to tv.
+            with keras.StatelessScope(state_mapping=list(zip(model.trainable_variables, tv))):
+                states = [ops.zeros((x.shape[0], s)) for s in sizes]
+                totals: dict = {}
+                for t in range(x.shape[1]):
+                    for name, value in gates(x[:, t], states).items():
+                        totals[name] = totals.get(name, 0.0) + ops.mean(value)
+                    _, states = cell.call(x[:, t], states, training=False)
+                    states = list(states) if isinstance(states, (list, tuple)) else [states]
+                return {name: total / x.shape[1] for name, total in totals.items()}
+
+        return means
 
     def _state_jacobian_fn(self) -> Callable:
         """Mean Frobenius norm of dh_T/dh_t by lag T - t, for the layer that reads the input.
@@ -229,6 +258,7 @@ class RunResult:
     history: pd.DataFrame  # a row per epoch
     gradients: pd.DataFrame  # a row per epoch x weight group
     probes: pd.DataFrame  # a row per probed epoch x lag
+    gates: pd.DataFrame  # a row per probed epoch x gate (empty for ungated cells)
     predictions: pd.DataFrame  # test series: truth and prediction
     metrics: dict
     model_bytes: bytes
@@ -253,6 +283,12 @@ def decay_rate(lags: np.ndarray, norms: np.ndarray) -> float:
     if keep.sum() < 2:
         return float("nan")
     return float(np.polyfit(lags[keep], np.log(norms[keep]), 1)[0])
+
+
+def _gate_rows(eng: Engine, epoch: int, tv, x) -> list[dict]:
+    if eng.gate_means is None:
+        return []
+    return [{"epoch": epoch, "gate": k, "mean": float(v)} for k, v in sorted(eng.gate_means(tv, x).items())]
 
 
 def _probe_rows(eng: Engine, epoch: int, tv, ntv, x, y) -> list[dict]:
@@ -310,7 +346,7 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
     valid = np.arange(steps * batch) < n
     mask = valid.reshape(steps, batch).astype(np.float32)
 
-    history, grad_rows, probe_rows = [], [], []
+    history, grad_rows, probe_rows, gate_rows = [], [], [], []
     status, diverged_epoch = "ok", None
     for epoch in range(1, train.epochs + 1):
         t0 = time.perf_counter()
@@ -354,6 +390,7 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
             break
         if epoch in probe_at:
             probe_rows += _probe_rows(eng, epoch, tv, ntv, x_probe, y_probe)
+            gate_rows += _gate_rows(eng, epoch, tv, x_probe)
         if on_epoch is not None:
             on_epoch(epoch, epoch_loss)
 
@@ -388,6 +425,7 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
         history=history,
         gradients=pd.DataFrame(grad_rows),
         probes=probes,
+        gates=pd.DataFrame(gate_rows, columns=["epoch", "gate", "mean"]),
         predictions=_predictions(test_w, pred),
         metrics=metrics,
         model_bytes=_model_bytes(model),

@@ -1,9 +1,20 @@
 import keras
+from keras import ops
 
 from zoo.registry import register_cell
 
 
-@register_cell("lstm", param_count=lambda i, u: 4 * (u * (i + u) + u))
+def lstm_gates(cell: keras.layers.LSTMCell, inputs, states) -> dict:
+    """Keras's LSTM gates for one step (kernel columns [i | f | c | o]); the
+    forget gate scales the old cell state, so carry = f."""
+    h = states[0]
+    u = cell.units
+    pre = ops.matmul(inputs, cell.kernel) + ops.matmul(h, cell.recurrent_kernel) + cell.bias
+    i, f, o = (ops.sigmoid(pre[:, k * u : (k + 1) * u]) for k in (0, 1, 3))
+    return {"input": i, "forget": f, "output": o, "carry": f}
+
+
+@register_cell("lstm", param_count=lambda i, u: 4 * (u * (i + u) + u), gates=lstm_gates)
 def lstm(units: int = 64) -> keras.layers.LSTMCell:
     """Long short-term memory (Hochreiter & Schmidhuber 1997): Keras's LSTMCell."""
     return keras.layers.LSTMCell(units)

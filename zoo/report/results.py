@@ -41,6 +41,11 @@ class Results:
         return tables.long_table(self.runs, "probes")
 
     @property
+    def gates(self) -> pd.DataFrame:
+        """Mean gate activations at the probed epochs, every gated run."""
+        return tables.long_table(self.runs, "gates")
+
+    @property
     def predictions(self) -> pd.DataFrame:
         """Test-series truth and predictions, every run."""
         return tables.long_table(self.runs, "predictions")
