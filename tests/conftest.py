@@ -28,3 +28,14 @@ def tiny_runs(tmp_path_factory):
     grid = tiny_grid(seeds=2)
     runner.execute(grid, runs, jobs=1, say=lambda msg: None)
     return grid, runs
+
+
+@pytest.fixture
+def isolated_registry(monkeypatch):
+    """Cells registered inside the test vanish after it; the built-ins stay."""
+    from zoo import registry
+
+    registry.list_cells()  # load the built-ins first, so the copy holds them
+    monkeypatch.setattr(registry, "_CELLS", dict(registry._CELLS))
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    return registry

@@ -21,8 +21,7 @@ def test_unknown_names_list_choices_and_nearest():
         registry.get_mode("many_to_on")
 
 
-def test_same_name_from_two_sources_is_an_error_naming_both():
-    registry.get_cell("gru")  # make sure the built-ins are loaded
+def test_same_name_from_two_sources_is_an_error_naming_both(isolated_registry):
 
     def gru(units=64):
         "An impostor."
@@ -42,11 +41,10 @@ class _EntryPoint:
         self.name, self.value, self.load = name, value, load
 
 
-def test_broken_plugin_warns_with_its_name(monkeypatch):
+def test_broken_plugin_warns_with_its_name(monkeypatch, isolated_registry):
     def boom():
         raise ImportError("no module named nowhere")
 
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
     monkeypatch.setattr(
         registry.metadata, "entry_points", lambda group: [_EntryPoint("broken", "nowhere:cell", boom)]
     )
@@ -57,7 +55,7 @@ def test_broken_plugin_warns_with_its_name(monkeypatch):
     assert "gru" in registry.list_cells()
 
 
-def test_plugin_entry_point_registers_its_cell(monkeypatch):
+def test_plugin_entry_point_registers_its_cell(monkeypatch, isolated_registry):
     import keras
 
     def load():
@@ -68,8 +66,6 @@ def test_plugin_entry_point_registers_its_cell(monkeypatch):
 
         return plugin_rnn
 
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
     monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [_EntryPoint("plugin_rnn", "x:y", load)])
-    monkeypatch.setattr(registry, "_CELLS", dict(registry._CELLS))
     assert "plugin_rnn" in registry.list_cells()
     assert registry.get_cell("plugin_rnn").description == "A plugin's Elman cell."

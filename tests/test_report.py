@@ -50,7 +50,8 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
 def test_every_figure_is_written(tiny_runs, tmp_path):
     grid, runs = tiny_runs
     report.build(runs, tmp_path / "reports", grid)
-    for name in ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae"):
+    figures = ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae")
+    for name in (*figures, "gate_activity"):
         png = tmp_path / "reports" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -27,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
     c.add_argument("--quick", action="store_true", help="the quick smoke grid (configs/quick.toml)")
 
+    n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
+    n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
+    n.add_argument("--dir", help="folder to write into (default: the zoo/cells package)")
+
     r = sub.add_parser("report", help="rebuild the report from stored runs, without training")
     r.add_argument("--config", help="report this grid instead of the last compared one")
     r.add_argument("--runs", default="runs")
@@ -94,12 +98,23 @@ def _report(args) -> int:
     return 0
 
 
+def _new_cell(args) -> int:
+    from zoo import new_cell
+
+    kwargs = {"folder": Path(args.dir)} if args.dir else {}
+    path = new_cell.create(args.name, **kwargs)
+    print(f"wrote {path}")
+    print(f"next: edit its call(), then `python -m zoo list` and `make compare CELLS={args.name} QUICK=1`")
+    return 0
+
+
 class _usage(Exception):
     pass
 
 
 def main(argv=None) -> int:
     from zoo.config import ConfigError
+    from zoo.new_cell import NewCellError
     from zoo.registry import UnknownNameError
     from zoo.runner import RunnerBusyError
 
@@ -109,8 +124,10 @@ def main(argv=None) -> int:
             return _list()
         if args.command == "compare":
             return _compare(args)
+        if args.command == "new-cell":
+            return _new_cell(args)
         return _report(args)
-    except (ConfigError, UnknownNameError, _usage) as exc:
+    except (ConfigError, UnknownNameError, NewCellError, _usage) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RunnerBusyError as exc:

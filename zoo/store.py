@@ -35,6 +35,7 @@ class StoredRun:
     history: pd.DataFrame
     gradients: pd.DataFrame
     probes: pd.DataFrame
+    gates: pd.DataFrame
     predictions: pd.DataFrame
     path: Path
 

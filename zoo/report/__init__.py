@@ -100,17 +100,18 @@ def _write_main(results: Results, out: Path) -> str:
     _write_tables(results, out)
     if results.epochs.empty:
         return html.section("Comparison", "", ["No finished runs yet."], results.summary, [])
-    figures = _save(
-        {
-            "loss_curves.png": results.plot_loss(),
-            "test_mae.png": plots.test_mae_bars(results.summary),
-            "gradient_norms.png": results.plot_gradient_norms(),
-            "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
-            "weight_groups.png": plots.weight_groups(results.gradients),
-            "predictions.png": plots.predictions(results.predictions),
-        },
-        out,
-    )
+    figures = {
+        "loss_curves.png": results.plot_loss(),
+        "test_mae.png": plots.test_mae_bars(results.summary),
+        "gradient_norms.png": results.plot_gradient_norms(),
+        "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
+        "weight_groups.png": plots.weight_groups(results.gradients),
+        "predictions.png": plots.predictions(results.predictions),
+    }
+    gates = results.gates
+    if not gates.empty:
+        figures["gate_activity.png"] = plots.gate_activity(gates)
+    figures = _save(figures, out)
     return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures)
 
 

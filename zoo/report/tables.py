@@ -38,9 +38,9 @@ def long_table(runs, kind: str) -> pd.DataFrame:
     axes = varying_settings([r.config for r in runs])
     frames = []
     for r in runs:
-        if r.metrics["status"] == "failed":
-            continue
         t = getattr(r, kind).copy()
+        if r.metrics["status"] == "failed" or t.empty:
+            continue
         settings = r.config.settings()
         labels = [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode)]
         labels += [(short_name(a), settings[a]) for a in axes]
