@@ -32,8 +32,9 @@ compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and
 report: $(STAMP) ## rebuild reports/ from runs/ without training
 	$(PY) -m zoo report $(if $(CONFIG),--config $(CONFIG)) $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
 
-test: $(STAMP) ## run the test suite
+test: $(STAMP) ## run the test suite (JAX), then the engine's tests on TensorFlow
 	$(PY) -m pytest -q
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check zoo tests benchmarks

@@ -1,7 +1,7 @@
-"""Backend-specific pieces: compiling, differentiating, looping, Jacobians.
+"""Backend-specific pieces: compiling, differentiating, Jacobians.
 
-Everything else in rnn-zoo is written with ``keras.ops`` and stateless Keras
-calls, so supporting a backend means implementing the four functions below.
+Everything else in rnn-zoo is written with ``keras.ops`` and Keras's stateless
+calls, so supporting a backend means implementing the five functions below.
 """
 
 from __future__ import annotations
@@ -9,19 +9,13 @@ from __future__ import annotations
 import keras
 
 BACKEND = keras.backend.backend()
-
-
-def _unsupported(*_args, **_kwargs):
-    raise RuntimeError(
-        f"rnn-zoo's training engine supports the jax backend; KERAS_BACKEND is {BACKEND!r}"
-    )
-
+SUPPORTED = ("jax", "tensorflow")
 
 if BACKEND == "jax":
     import jax
 
     def compile_fn(fn):
-        """Compile ``fn`` with XLA; its compiled form is cached per input shape."""
+        """Compile ``fn`` with XLA; compiled code is cached per input shape."""
         return jax.jit(fn)
 
     def value_and_grad(fn):
@@ -33,7 +27,7 @@ if BACKEND == "jax":
         return jax.grad(fn)
 
     def scan(step, carry, xs):
-        """``lax.scan``: run ``step(carry, x) -> (carry, y)`` over the leading axis of xs."""
+        """Run ``step(carry, x) -> (carry, y)`` over the leading axis of ``xs``; returns (carry, ys)."""
         return jax.lax.scan(step, carry, xs)
 
     def batch_jacobian(fn, x):
@@ -51,5 +45,54 @@ if BACKEND == "jax":
         (rows,) = jax.vmap(pullback)(cotangents)  # (out, batch, in)
         return jax.numpy.transpose(rows, (1, 0, 2))
 
+elif BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    def compile_fn(fn):
+        # XLA must be asked for: jit_compile="auto" leaves it off on a CPU.
+        return tf.function(fn, jit_compile=True, reduce_retracing=True)
+
+    def value_and_grad(fn):
+        def wrapped(params, *args):
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                value, aux = fn(params, *args)
+            return (value, aux), tape.gradient(value, params)
+
+        return wrapped
+
+    def grad(fn):
+        def wrapped(x, *args):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value = fn(x, *args)
+            return tape.gradient(value, x)
+
+        return wrapped
+
+    def scan(step, carry, xs):
+        # A while loop with TensorArrays (keras.ops.scan mis-stacks nested
+        # outputs here). Tracing step once on the first element gives the
+        # output structure; XLA drops that unused copy.
+        n = tf.shape(tf.nest.flatten(xs)[0])[0]
+        _, first = step(carry, tf.nest.map_structure(lambda a: a[0], xs))
+        arrays = [tf.TensorArray(y.dtype, size=n, element_shape=y.shape) for y in tf.nest.flatten(first)]
+
+        def body(i, carry, arrays):
+            carry, y = step(carry, tf.nest.map_structure(lambda a: a[i], xs))
+            return i + 1, carry, [a.write(i, v) for a, v in zip(arrays, tf.nest.flatten(y))]
+
+        _, carry, arrays = tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), carry, arrays))
+        return carry, tf.nest.pack_sequence_as(first, [a.stack() for a in arrays])
+
+    def batch_jacobian(fn, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = fn(x)
+        return tape.batch_jacobian(out, x)
+
 else:
-    compile_fn = value_and_grad = grad = scan = batch_jacobian = _unsupported
+    raise ImportError(
+        f"rnn-zoo's training engine runs on the backends {', '.join(SUPPORTED)}; "
+        f"KERAS_BACKEND is {BACKEND!r}"
+    )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from zoo import gradients, registry, tasks
+from zoo import gradients, optimizers, registry, tasks
 from zoo.config import RunConfig, TaskConfig, TrainConfig
 
 
@@ -99,8 +99,6 @@ class Engine:
     def __init__(self, run: RunConfig):
         task, train = run.task, run.train
         self.template = build_model(run.cell, run.mode, run.units, task.window, task.horizon)
-        self.optimizer = make_optimizer(train)
-        self.optimizer.build(self.template.trainable_variables)
         paths = [v.path for v in self.template.trainable_variables]
         self.groups = list(dict.fromkeys(weight_group(p) for p in paths))
         membership = np.zeros((len(self.groups), len(paths)), np.float32)
@@ -109,7 +107,7 @@ class Engine:
         self.loss_kind = train.loss
         self.clipnorm, self.global_clipnorm = train.clipnorm, train.global_clipnorm
 
-        model, optimizer = self.template, self.optimizer
+        model = self.template
 
         def batch_loss(tv, ntv, x, y, mask):
             pred, ntv = model.stateless_call(tv, ntv, x, training=True)
@@ -124,15 +122,16 @@ class Engine:
             x, y = ops.take(x_all, index, axis=0), ops.take(y_all, index, axis=0)
             (loss, ntv), grads = loss_and_grads(tv, ntv, x, y, mask)
             # Statistics of the raw gradient, before the optimizer clips it.
-            squares = ops.stack([ops.sum(ops.square(g)) for g in grads])
+            norms = [ops.sqrt(ops.sum(ops.square(g))) for g in grads]
+            squares = ops.square(ops.stack(norms))
             global_norm = ops.sqrt(ops.sum(squares))
             if self.global_clipnorm is not None:
                 clipped = global_norm > self.global_clipnorm
             elif self.clipnorm is not None:
-                clipped = ops.any(ops.sqrt(squares) > self.clipnorm)
+                clipped = ops.any(ops.stack(norms) > self.clipnorm)
             else:
                 clipped = ops.convert_to_tensor(False)
-            tv, ov = optimizer.stateless_apply(ov, grads, tv)
+            tv, ov = optimizers.apply(train, ov, grads, tv, norms)
             stats = (loss, global_norm, ops.sqrt(ops.matmul(membership, squares)), clipped)
             return (tv, ntv, ov, x_all, y_all), stats
 
@@ -238,15 +237,6 @@ def engine(run: RunConfig) -> Engine:
     return _engine_for(run.shape_key, run.__class__(run.cell, run.mode, 0, run.units, run.task, run.train))
 
 
-def make_optimizer(train: TrainConfig) -> keras.optimizers.Optimizer:
-    kind = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[train.optimizer]
-    return kind(
-        learning_rate=train.learning_rate,
-        clipnorm=train.clipnorm,
-        global_clipnorm=train.global_clipnorm,
-    )
-
-
 # ----------------------------------------------------------------- one run
 
 
@@ -309,8 +299,6 @@ def _probe_rows(eng: Engine, epoch: int, tv, ntv, x, y) -> list[dict]:
 
 
 def _versions() -> dict:
-    import jax  # noqa: F401  (the engine's backend)
-
     return {
         "python": platform.python_version(),
         "keras": keras.__version__,
@@ -330,11 +318,9 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
 
     keras.utils.set_random_seed(run.seed)
     model = build_model(run.cell, run.mode, run.units, task.window, task.horizon)
-    optimizer = make_optimizer(train)
-    optimizer.build(model.trainable_variables)
     tv = [v.value for v in model.trainable_variables]
     ntv = [v.value for v in model.non_trainable_variables]
-    ov = [v.value for v in optimizer.variables]
+    ov = optimizers.init_state(train, tv)
 
     n, batch = len(train_w.x), train.batch_size
     steps = -(-n // batch)  # the last, partial batch is masked, as Keras's fit would weigh it
