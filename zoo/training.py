@@ -23,7 +23,7 @@ import pandas as pd
 from keras import ops
 
 from zoo import gradients, optimizers, registry, tasks
-from zoo.config import RunConfig, TaskConfig, TrainConfig
+from zoo.config import RunConfig, TaskConfig
 
 
 def _import_tensorflow_quietly() -> None:
