@@ -118,13 +118,14 @@ def _write_main(results: Results, out: Path) -> str:
 def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     _write_tables(results, out)
     summary, axes = results.summary, [short_name(k) for k, _ in grid.sweep]
+    # A sweep shows once runs of two of its values are stored: its column exists.
     figures = {}
-    if "window" in axes:
+    if "window" in axes and "window" in results.probes.columns:
         figures["decay_by_window.png"] = plots.decay_by_window(results.probes)
     for column in ("global_clipnorm", "clipnorm"):
-        if column in axes:
+        if column in axes and column in results.epochs.columns:
             figures["clipping.png"] = plots.clipping(results.epochs, column)
-    if "param_budget" in axes or "units" in axes:
+    if ("param_budget" in axes or "units" in axes) and "units" in summary.columns:
         figures["params_vs_mae.png"] = plots.params_vs_mae(summary)
     paths = _save(figures, out)
     missing = f" {len(results.missing)} of its runs are not trained yet." if results.missing else ""
