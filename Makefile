@@ -36,6 +36,10 @@ test: $(STAMP) ## run the test suite (JAX), then the engine's tests on TensorFlo
 	$(PY) -m pytest -q
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py
 
+bench: $(STAMP) ## time the engine against keras fit, pytorch and the FLOP limit -> reports/benchmark.md
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/bench.py
+
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check zoo tests benchmarks
 

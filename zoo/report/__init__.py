@@ -72,8 +72,14 @@ def build(runs_dir: Path, reports_dir: Path, compared: GridConfig | None = None)
     return returned
 
 
+KEPT = ("benchmark.csv", "benchmark.md")  # written by `make bench`, not by the report
+
+
 def _replace(new: Path, target: Path) -> None:
     old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    for name in KEPT:
+        if (target / name).exists():
+            shutil.copy2(target / name, new / name)
     if target.exists():
         os.rename(target, old)
     os.rename(new, target)

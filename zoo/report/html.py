@@ -19,7 +19,7 @@ th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white
 th { background: #f4f4f4; } td:first-child, td:nth-child(2) { text-align: left; }
 .findings li { margin: .3rem 0; } .note { color: #555; font-size: .85rem; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0; }
-.settings td { text-align: left; }
+.settings td { text-align: left; } .wide { overflow-x: auto; }
 """
 
 
@@ -32,7 +32,7 @@ def _table(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "<p>No finished runs.</p>"
     shown = display_table(summary).to_html(index=False, border=0, escape=True)
-    return shown + f'<p class="note">{html.escape(table_note(summary))}</p>'
+    return f'<div class="wide">{shown}</div><p class="note">{html.escape(table_note(summary))}</p>'
 
 
 def _findings(lines: list[str]) -> str:

@@ -1,0 +1,98 @@
+"""One timed training loop in a fresh process; prints one JSON line.
+
+    python benchmarks/worker.py KIND CELL [--threads N]
+
+KIND is ``keras_fit`` (plain ``model.fit`` with default settings, on whatever
+KERAS_BACKEND says), ``torch`` (an eager PyTorch loop) or ``engine``
+(rnn-zoo's compiled epoch). All train CELL with 64 units on the seed task:
+window 5, batch 64, Adam 1e-3, MAE loss. Timing starts after a warm-up epoch.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+UNITS, WINDOW, BATCH, EPOCHS = 64, 5, 64, 3
+
+
+def _data():
+    import numpy as np
+
+    values = np.sin(np.linspace(0, 100, 10000)).astype(np.float32)
+    starts = np.arange(len(values) - WINDOW)
+    return values[starts[:, None] + np.arange(WINDOW)][:, :, None], values[starts + WINDOW][:, None]
+
+
+def keras_fit(cell: str) -> tuple[float, int]:
+    import keras
+
+    x, y = _data()
+    layer = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM, "simple_rnn": keras.layers.SimpleRNN}[cell]
+    model = keras.Sequential([keras.Input((WINDOW, 1)), layer(UNITS), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mae")
+    stamps = []
+    marker = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: stamps.append(time.perf_counter()))
+    model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, callbacks=[marker])
+    steps = -(-len(x) // BATCH)
+    return (stamps[-1] - stamps[0]) / (steps * (EPOCHS - 1)), steps * (EPOCHS - 1)
+
+
+def torch_loop(cell: str) -> tuple[float, int]:
+    import torch
+
+    x, y = (torch.from_numpy(a) for a in _data())
+    rnn = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "simple_rnn": torch.nn.RNN}[cell](1, UNITS, batch_first=True)
+    head = torch.nn.Linear(UNITS, 1)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    steps = -(-len(x) // BATCH)
+    stamps = []
+    for _ in range(EPOCHS):
+        order = torch.randperm(len(x))
+        for s in range(steps):
+            idx = order[s * BATCH : (s + 1) * BATCH]
+            opt.zero_grad()
+            out, _ = rnn(x[idx])
+            loss = torch.nn.functional.l1_loss(head(out[:, -1]), y[idx])
+            loss.backward()
+            opt.step()
+        stamps.append(time.perf_counter())
+    return (stamps[-1] - stamps[0]) / (steps * (EPOCHS - 1)), steps * (EPOCHS - 1)
+
+
+def engine(cell: str) -> tuple[float, int]:
+    import zoo  # noqa: F401
+    from zoo.config import RunConfig, TrainConfig
+    from zoo.training import train_run
+
+    result = train_run(RunConfig(cell, "many_to_one", 0, UNITS, train=TrainConfig(epochs=EPOCHS + 1, probes=1)))
+    h = result.history.iloc[2:]  # epoch 1 compiles; the last probe epoch is left out too
+    h = h.iloc[:-1] if len(h) > 1 else h
+    return float(h.seconds.sum() / h.steps.sum()), int(h.steps.sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["keras_fit", "torch", "engine"])
+    parser.add_argument("cell")
+    parser.add_argument("--threads", type=int, default=0, help="pin to this many threads (0: library default)")
+    args = parser.parse_args()
+    if args.threads:
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            os.environ[var] = str(args.threads)
+        if args.kind == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+    seconds_per_step, steps = {"keras_fit": keras_fit, "torch": torch_loop, "engine": engine}[args.kind](args.cell)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"ms_per_step": seconds_per_step * 1e3, "steps": steps, "peak_mib": peak_mib}))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
