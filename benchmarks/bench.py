@@ -111,8 +111,9 @@ def markdown(table: pd.DataFrame, grid_seconds: float | None, cores: int) -> str
         for r in t.itertuples():
             vs_torch = f"{torch.iloc[0] / r.ms_per_model_step:.2f}x" if len(torch) else "–"
             peak = "–" if np.isnan(r.peak_mib) else f"{r.peak_mib:.0f}"
-            lines.append(f"| {r.contender} | {r.ms_per_model_step:.3f} | {r.steps_per_second:.0f} | "
-                         f"{fit / r.ms_per_model_step:.2f}x | {vs_torch} | {r.ms_per_model_step / limit:.2f}x | {peak} |")
+            speedup, vs_limit = fit / r.ms_per_model_step, r.ms_per_model_step / limit
+            lines.append(f"| {r.contender} | {r.ms_per_model_step:.3f} | {r.steps_per_second:.0f} "
+                         f"| {speedup:.2f}x | {vs_torch} | {vs_limit:.2f}x | {peak} |")
         lines.append("")
     lines.append("'vs keras fit' and 'vs pytorch' are speed-ups (higher is faster); 'vs FLOP limit' is how many "
                  "times slower than the analytic matmul FLOPs at the measured matmul rate (1.00x is the limit).")
