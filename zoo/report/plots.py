@@ -221,7 +221,8 @@ def clipping(epochs: pd.DataFrame, column: str) -> plt.Figure:
         loss = c.groupby("epoch").loss.median()
         loss_ax.plot(loss.index, loss.values, ls=style, color=colors[cell], label=label)
         peak = c.groupby("epoch").grad_norm_max.max()
-        norm_ax.plot(peak.index, peak.values, ls=style, color=colors[cell])
+        # Markers, so a run that blew up in its first epoch still shows its one point.
+        norm_ax.plot(peak.index, peak.values, ls=style, color=colors[cell], marker="o", ms=3)
         for _, run in c.groupby("run_id"):
             bad = run[~np.isfinite(run.loss)]
             if len(bad):  # where a run diverged
@@ -250,6 +251,7 @@ def params_vs_mae(summary: pd.DataFrame) -> plt.Figure:
                         marker="o" if equal_units else "s", color=colors[r.cell], capsize=3,
                         label=f"{r.cell} ({'equal units' if equal_units else 'equal parameters'})")
         ax.set(title=mode, xlabel="parameters", yscale="log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     axes[0, 0].set_ylabel("test MAE (log scale)")
     fig.suptitle(f"Equal units ({common_units}, circles) against an equal parameter budget (squares)")
     _legend(fig, axes)
