@@ -11,6 +11,9 @@ TASK = TaskConfig(window=4, horizon=2)
 
 
 def _engine(cell, mode, units=3):
+    import keras
+
+    keras.utils.set_random_seed(0)  # the probes are checked on these weights, the same every run
     run = RunConfig(cell, mode, seed=0, units=units, task=TASK, train=TrainConfig(loss="mse"))
     eng = training.engine(run)
     model = eng.template
@@ -40,14 +43,17 @@ def test_input_gradient_matches_finite_differences(cell, mode):
         pred = np.asarray(eng.predict(tv, ntv, xx.astype(np.float32)), dtype=np.float64)
         return np.sum((pred - y) ** 2) / np.prod(y.shape[1:])
 
+    # At a relu kink (IndRNN, IRNN) the central difference averages the two
+    # sides; the analytic gradient is one of them, so either side may match.
     eps = 1e-2
-    numeric = np.zeros_like(analytic)
+    base = loss(x.astype(np.float64))
     for idx in np.ndindex(x.shape):
         up, down = x.astype(np.float64).copy(), x.astype(np.float64).copy()
         up[idx] += eps
         down[idx] -= eps
-        numeric[idx] = (loss(up) - loss(down)) / (2 * eps)
-    np.testing.assert_allclose(analytic, numeric, rtol=2e-2, atol=2e-3)
+        f_up, f_down = loss(up), loss(down)
+        candidates = [(f_up - f_down) / (2 * eps), (f_up - base) / eps, (base - f_down) / eps]
+        assert any(abs(analytic[idx] - c) <= 2e-3 + 2e-2 * abs(c) for c in candidates), (idx, analytic[idx], candidates)
 
 
 def _unroll(cell, x, h, start):
