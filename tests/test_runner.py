@@ -39,14 +39,17 @@ def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
 
 def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
     grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one", "one_to_many"))
-    real = runner.train_task
+    from zoo.config import RunConfig
+    from zoo.executors import local
 
-    def flaky(config, progress=None):
-        if config.mode == "one_to_many":
-            return config, None, "RuntimeError: injected"
-        return real(config, progress)
+    real = local.run_payload
 
-    monkeypatch.setattr(runner, "train_task", flaky)
+    def flaky(payload, on_epoch=None):
+        if payload["config"]["mode"] == "one_to_many":
+            return RunConfig.from_dict(payload["config"]), None, "RuntimeError: injected"
+        return real(payload, on_epoch)
+
+    monkeypatch.setattr(local, "run_payload", flaky)
     outcome = runner.execute(grid, tmp_path, jobs=1, say=lambda m: None)
     assert len(outcome.failed) == 1 and "injected" in outcome.failed[0]
     summary = report.build(tmp_path, tmp_path / "reports", grid).summary

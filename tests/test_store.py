@@ -24,8 +24,28 @@ def test_run_folders_are_complete(tiny_runs):
 
 def test_saved_model_reloads_safely(tiny_runs):
     run, runs = _first_run(tiny_runs)
-    model = keras.saving.load_model(runs / run.run_id / "model.keras", safe_mode=True)
+    model = store.load_model(runs / run.run_id)
     assert model.count_params() == store.read_run(runs / run.run_id).metrics["params"]
+
+
+def test_a_tampered_archive_holding_a_lambda_is_refused(tiny_runs, tmp_path):
+    import shutil
+
+    run, runs = _first_run(tiny_runs)
+    folder = tmp_path / run.run_id
+    shutil.copytree(runs / run.run_id, folder)
+    inputs = keras.Input((5, 1))
+    evil = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    evil.save(folder / "model.keras")  # the same file name, now with bytecode inside
+    with pytest.raises(store.UnsafeModelError, match="holds code"):
+        store.load_model(folder)
+
+
+@pytest.mark.parametrize("name", ["model.h5", "model.pkl", "model.keras"])
+def test_other_formats_are_refused(tmp_path, name):
+    (tmp_path / name).write_bytes(b"\x80\x04not a zip archive")
+    with pytest.raises(store.UnsafeModelError, match="only .keras archives"):
+        store.load_model(tmp_path / name)
 
 
 @pytest.mark.parametrize("damage", ["truncate_csv", "bad_json", "missing_file"])

@@ -46,6 +46,23 @@ def test_huge_learning_rate_is_recorded_as_diverged():
     assert result.status == "diverged"
     assert result.metrics["diverged_epoch"] == result.metrics["epochs_run"] <= 5
     assert not np.isfinite(result.history.loss.iloc[-1])
+    assert result.metrics["diverged_in"] == "loss"
+
+
+@pytest.mark.parametrize("probe", ["dL_dx", "dhT_dht"])
+def test_a_nan_probe_with_a_finite_loss_is_diverged_too(monkeypatch, probe):
+    real = training._probe_rows
+
+    def poisoned(*args):
+        rows = real(*args)
+        rows[1][probe] = float("nan")
+        return rows
+
+    monkeypatch.setattr(training, "_probe_rows", poisoned)
+    result = training.train_run(_run(epochs=3))
+    assert np.isfinite(result.history.loss).all()
+    assert result.status == "diverged" and result.metrics["diverged_in"] == "probes"
+    assert result.metrics["diverged_epoch"] == result.metrics["epochs_run"] == 1
 
 
 def test_global_clipping_counts_clipped_steps():

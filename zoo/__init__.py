@@ -4,6 +4,7 @@
     res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
     res.summary, res.epochs, res.plot_loss()
     zoo.load_runs("runs")
+    zoo.load_model("runs/<run-id>")   # .keras only, safe_mode=True
 """
 
 import os
@@ -15,7 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
-__all__ = ["compare", "load_runs", "Results"]
+__all__ = ["compare", "load_runs", "load_model", "Results"]
 
 
 def __getattr__(name):

@@ -7,6 +7,7 @@ from pathlib import Path
 from zoo import report, runner
 from zoo.config import load_grid
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
+from zoo.store import load_model  # noqa: F401  (re-exported)
 
 
 def compare(
@@ -19,6 +20,8 @@ def compare(
     runs: str | Path = "runs",
     reports: str | Path | None = "reports",
     jobs: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
 
@@ -28,7 +31,10 @@ def compare(
         res.plot_loss()    # matplotlib Figure
     """
     grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
-    runner.execute(grid, Path(runs), jobs=jobs)
+    from zoo.executors import make_executor
+
+    jobs = jobs or runner.default_jobs()
+    runner.execute(grid, Path(runs), executor=make_executor(executor, jobs, address))
     if reports is not None:
         return report.build(Path(runs), Path(reports), grid)
     return load_runs(runs, grid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -26,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--reports", default="reports", help="report folder (default: reports)")
     c.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
     c.add_argument("--quick", action="store_true", help="the quick smoke grid (configs/quick.toml)")
+    c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
+    c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
+    c.add_argument("--cpus-per-task", type=int, default=1, help="cores each run asks for and uses (default: 1)")
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
@@ -60,13 +64,30 @@ def _grid(args):
     return load_grid(name, cells=args.cells, modes=args.modes, seeds=args.seeds, epochs=args.epochs, units=args.units)
 
 
+def _writable(flag: str, folder: Path) -> None:
+    """Refuse, before training, a runs or reports folder that cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise _usage(f"{flag} = '{folder}': cannot write there ({exc.strerror or exc})") from None
+
+
 def _compare(args) -> int:
     from zoo import report, runner
+    from zoo.executors import make_executor
 
     grid = _grid(args)
-    if args.jobs is not None and args.jobs < 1:
-        raise _usage(f"--jobs = {args.jobs}: expected a number greater than 0")
-    outcome = runner.execute(grid, Path(args.runs), jobs=args.jobs)
+    for flag in ("--jobs", "--cpus-per-task"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value < 1:
+            raise _usage(f"{flag} = {value}: expected a number greater than 0")
+    _writable("--runs", Path(args.runs))
+    _writable("--reports", Path(args.reports))
+    jobs = args.jobs or runner.default_jobs()
+    executor = make_executor(args.executor, jobs, args.address, args.cpus_per_task)
+    outcome = runner.execute(grid, Path(args.runs), executor=executor)
     results = report.build(Path(args.runs), Path(args.reports), grid)
     print(results.summary_markdown())
     print(
@@ -117,6 +138,7 @@ def main(argv=None) -> int:
     from zoo.new_cell import NewCellError
     from zoo.registry import UnknownNameError
     from zoo.runner import RunnerBusyError
+    from zoo.store import StorageError
 
     args = _parser().parse_args(argv)
     try:
@@ -130,7 +152,7 @@ def main(argv=None) -> int:
     except (ConfigError, UnknownNameError, NewCellError, _usage) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except RunnerBusyError as exc:
+    except (RunnerBusyError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

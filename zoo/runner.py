@@ -1,20 +1,16 @@
 """Expand a grid into runs, train the missing ones, store them, resume.
 
-Runs are independent tasks. Workers train and return results; only the driver
-(this module, in the calling process) writes ``runs/``. So the executor, local
-processes here, can be swapped without touching storage or reports.
+Runs are independent tasks. Executors (``zoo.executors``) train them and send
+back each run's files; only the driver (this module, in the calling process)
+writes ``runs/``. So the executor can be swapped without touching storage.
 """
 
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import os
-import queue as queue_module
 import sys
 import time
-import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +18,8 @@ from typing import Callable, Iterator
 
 from zoo import store
 from zoo.config import GridConfig, RunConfig, short_name, varying_settings
+from zoo.executors import Retry
+from zoo.executors.local import LocalExecutor
 
 
 class RunnerBusyError(RuntimeError):
@@ -77,61 +75,6 @@ def runs_lock(runs_dir: Path) -> Iterator[None]:
             f.truncate()
 
 
-# ------------------------------------------------------------------- workers
-
-
-def _pin_threads() -> None:
-    """One compute thread per worker: the models are tiny, the cores are few."""
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "")
-        + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-
-
-def train_task(config: RunConfig, progress=None):
-    """Train one run; returns ``(config, result, error)`` with one of the two set."""
-    from zoo.training import train_run
-
-    def report(epoch: int, loss: float) -> None:
-        if progress is not None:
-            progress.put((config.run_id, epoch, loss))
-
-    try:
-        return config, train_run(config, on_epoch=report), None
-    except Exception as exc:  # a failed run is recorded; the grid goes on
-        tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return config, None, tail
-
-
-class LocalExecutor:
-    """Runs tasks in this process (``jobs=1``) or in a pool of worker processes."""
-
-    def __init__(self, jobs: int):
-        self.jobs = jobs
-
-    def map(self, configs: list[RunConfig], progress) -> Iterator[tuple]:
-        if self.jobs == 1:
-            for config in configs:
-                yield train_task(config, progress)
-            return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_pin_threads) as pool:
-            pending = {pool.submit(train_task, c, progress) for c in configs}
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-                    if not done:
-                        yield None  # a tick, so the driver can refresh the display
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-
-
 # ------------------------------------------------------------------- progress
 
 
@@ -178,6 +121,10 @@ class Progress:
         )
         print(f"\r\033[K{line}" if self.tty else line, end="" if self.tty else "\n", file=self.stream, flush=True)
 
+    def retry(self, config: RunConfig, reason: str) -> None:
+        prefix = "\r\033[K" if self.tty else ""
+        print(f"{prefix}{self.label(config)}: {reason}; training it again", file=self.stream, flush=True)
+
     def run_done(self, config: RunConfig, metrics: dict | None, error: str | None) -> None:
         self.finished += 1
         self.epochs[config.run_id] = config.train.epochs
@@ -186,7 +133,7 @@ class Progress:
         else:
             what = f"{metrics['status']}, loss {metrics['loss']:.4g}, test MAE {metrics['test_mae']:.4g}"
             if metrics["status"] == "diverged":
-                what += f" (diverged at epoch {metrics['diverged_epoch']})"
+                what += f" (NaN/inf in the {metrics.get('diverged_in', 'loss')} at epoch {metrics['diverged_epoch']})"
             what += f", {metrics['seconds']:.1f}s"
         prefix = "\r\033[K" if self.tty else ""
         print(
@@ -194,20 +141,6 @@ class Progress:
             file=self.stream,
             flush=True,
         )
-
-
-class _Direct:
-    """In-process stand-in for the workers' event queue: shows epochs as they end."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-
-    def put(self, event: tuple) -> None:
-        self.progress.epoch(*event)
-        self.progress.refresh()
-
-    def get_nowait(self):
-        raise queue_module.Empty
 
 
 # ------------------------------------------------------------------- driver
@@ -233,7 +166,11 @@ def execute(
     executor=None,
     say: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
 ) -> Outcome:
-    """Train every run of ``grid`` that ``runs_dir`` does not hold yet."""
+    """Train every run of ``grid`` that ``runs_dir`` does not hold yet.
+
+    ``executor`` (default: local processes, ``jobs`` of them) trains; this
+    function alone writes ``runs_dir``, one whole run folder at a time.
+    """
     started = time.monotonic()
     runs_dir = Path(runs_dir)
     with runs_lock(runs_dir):
@@ -247,32 +184,27 @@ def execute(
         )
         if not p.todo:
             return Outcome(0, len(p.done), [], [], time.monotonic() - started)
-        jobs = min(jobs or default_jobs(), len(p.todo))
-        executor = executor or LocalExecutor(jobs)
+        executor = executor or LocalExecutor(min(jobs or default_jobs(), len(p.todo)))
         progress = Progress(p.todo)
-        manager = multiprocessing.get_context("spawn").Manager() if jobs > 1 else None
-        events = manager.Queue() if manager else _Direct(progress)
+
+        def on_epoch(run_id: str, epoch: int, loss: float) -> None:
+            progress.epoch(run_id, epoch, loss)
+            progress.refresh()
+
         failed, diverged = [], []
-        try:
-            for item in executor.map(p.todo, events):
-                while True:
-                    try:
-                        progress.epoch(*events.get_nowait())
-                    except queue_module.Empty:
-                        break
-                if item is None:
-                    progress.refresh()
-                    continue
-                config, result, error = item
-                if error is not None:
-                    store.write_failed(runs_dir, config, error)
-                    failed.append(f"{config.run_id}: {error}")
+        for event in executor.map(p.todo, on_epoch):
+            if event is None:
+                progress.refresh()
+            elif isinstance(event, Retry):
+                progress.retry(event.config, event.reason)
+            else:
+                config = event.config
+                if event.error is not None:
+                    store.write_failed(runs_dir, config, event.error)
+                    failed.append(f"{config.run_id}: {event.error}")
                 else:
-                    store.write_run(runs_dir, result)
-                    if result.status == "diverged":
+                    store.write_files(runs_dir, config, event.files)
+                    if event.metrics["status"] == "diverged":
                         diverged.append(config.run_id)
-                progress.run_done(config, result.metrics if result else None, error)
-        finally:
-            if manager is not None:
-                manager.shutdown()
+                progress.run_done(config, event.metrics, event.error)
         return Outcome(len(p.todo), len(p.done), failed, diverged, time.monotonic() - started)

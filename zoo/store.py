@@ -51,11 +51,25 @@ def _json(obj) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=True, default=float).encode()
 
 
-def write_run(runs_dir: Path, result) -> Path:
-    """Store a ``RunResult`` as ``runs_dir/<run-id>/``, atomically; returns the folder."""
-    files = {f"{table}.csv": getattr(result, table).to_csv(index=False).encode() for table in TABLES}
+class StorageError(OSError):
+    """A run folder could not be written (a full disk, a read-only folder)."""
+
+
+def run_files(result) -> dict[str, bytes]:
+    """A ``RunResult`` as the bytes of its run folder's files: what a worker sends back."""
+    files = {"config.json": _json(result.config.to_dict())}
+    files.update({f"{table}.csv": getattr(result, table).to_csv(index=False).encode() for table in TABLES})
     files["model.keras"] = result.model_bytes
-    return _write_folder(runs_dir, result.config, result.metrics, files)
+    files["metrics.json"] = _json(result.metrics)
+    return files
+
+
+def write_files(runs_dir: Path, config: RunConfig, files: dict[str, bytes]) -> Path:
+    """Store a run folder's files (from ``run_files``) atomically; returns the folder."""
+    missing = [f for f in FILES if f not in files]
+    if missing:
+        raise ValueError(f"run {config.run_id}: files missing: {', '.join(missing)}")
+    return _write_folder(runs_dir, config, files)
 
 
 def write_failed(runs_dir: Path, config: RunConfig, error: str) -> Path:
@@ -63,25 +77,31 @@ def write_failed(runs_dir: Path, config: RunConfig, error: str) -> Path:
 
     A failed run is not a result: the next compare trains it again.
     """
-    return _write_folder(runs_dir, config, {"status": "failed", "error": error}, {})
+    files = {"config.json": _json(config.to_dict()), "metrics.json": _json({"status": "failed", "error": error})}
+    return _write_folder(runs_dir, config, files)
 
 
-def _write_folder(runs_dir: Path, config: RunConfig, metrics: dict, files: dict) -> Path:
+def _write_folder(runs_dir: Path, config: RunConfig, files: dict[str, bytes]) -> Path:
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
     final = runs_dir / config.run_id
     tmp = runs_dir / f"{TMP_PREFIX}{config.run_id}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
-        _write(tmp / "config.json", _json(config.to_dict()))
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
         for name, data in files.items():
-            _write(tmp / name, data)
-        _write(tmp / "metrics.json", _json(metrics))  # last: its presence means whole
+            if name != "metrics.json":
+                _write(tmp / name, data)
+        _write(tmp / "metrics.json", files["metrics.json"])  # last: its presence means whole
         if final.exists():  # a damaged folder being replaced
             shutil.rmtree(final)
         os.rename(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise StorageError(
+                f"cannot write run folder {final}: {exc.strerror or exc}; the runs stored before it are "
+                "intact: make room and run the same command again to resume"
+            ) from exc
         raise
     return final
 
@@ -122,6 +142,36 @@ def finished_run(runs_dir: Path, run: RunConfig) -> StoredRun | None:
         return None
     stored = read_run(path)
     return None if stored.metrics.get("status") == "failed" else stored
+
+
+class UnsafeModelError(ValueError):
+    """A model file that rnn-zoo will not load: not a ``.keras`` archive, or holding code."""
+
+
+def load_model(path: Path):
+    """Load a run's model: a ``.keras`` archive only, with Keras's ``safe_mode=True``.
+
+    ``path`` is a run folder or its ``model.keras``. Other formats (HDF5,
+    SavedModel, pickles) are refused, and so is an archive that would run code
+    on load, such as a ``Lambda`` layer's bytecode.
+    """
+    import zipfile
+
+    import keras
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise UnsafeModelError(f"{path}: refused: rnn-zoo loads only .keras archives (zip files)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except ValueError as exc:
+        if "safe_mode" not in str(exc):
+            raise
+        raise UnsafeModelError(
+            f"{path}: refused: the archive holds code (e.g. a lambda) that safe mode will not run"
+        ) from None
 
 
 def remove_stale_tmp(runs_dir: Path) -> None:

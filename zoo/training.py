@@ -291,8 +291,8 @@ def _probe_rows(eng: Engine, epoch: int, tv, ntv, x, y) -> list[dict]:
         {
             "epoch": epoch,
             "lag": lag,
-            "dL_dx": float(dl_dx[lag]) if lag < window else np.nan,
-            "dhT_dht": float(dh[lag]) if dh is not None else np.nan,
+            "dL_dx": float(dl_dx[lag]) if lag < window else None,  # None: does not apply
+            "dhT_dht": float(dh[lag]) if dh is not None else None,
         }
         for lag in lags
     ]
@@ -333,7 +333,7 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
     mask = valid.reshape(steps, batch).astype(np.float32)
 
     history, grad_rows, probe_rows, gate_rows = [], [], [], []
-    status, diverged_epoch = "ok", None
+    status, diverged_epoch, diverged_in = "ok", None, None
     for epoch in range(1, train.epochs + 1):
         t0 = time.perf_counter()
         order = np.zeros(steps * batch, np.int32)
@@ -371,12 +371,18 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
                     "norm_max": float(col.max()) if len(col) else np.nan,
                 }
             )
-        if not np.isfinite(epoch_loss) or not np.all(np.isfinite(pred)):
-            status, diverged_epoch = "diverged", epoch
-            break
+        checks = {"loss": epoch_loss, "test predictions": pred}
         if epoch in probe_at:
-            probe_rows += _probe_rows(eng, epoch, tv, ntv, x_probe, y_probe)
-            gate_rows += _gate_rows(eng, epoch, tv, x_probe)
+            new_probes = _probe_rows(eng, epoch, tv, ntv, x_probe, y_probe)
+            new_gates = _gate_rows(eng, epoch, tv, x_probe)
+            probe_rows += new_probes
+            gate_rows += new_gates
+            checks["probes"] = [v for row in new_probes for v in row.values() if v is not None]
+            checks["gate activations"] = [row["mean"] for row in new_gates]
+        bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
+        if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
+            status, diverged_epoch, diverged_in = "diverged", epoch, bad[0]
+            break
         if on_epoch is not None:
             on_epoch(epoch, epoch_loss)
 
@@ -386,12 +392,15 @@ def train_run(run: RunConfig, on_epoch: Callable[[int, float], None] | None = No
         var.assign(value)
 
     history = pd.DataFrame(history)
-    probes = pd.DataFrame(probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"])
+    probes = pd.DataFrame(probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"]).astype(
+        {"dL_dx": float, "dhT_dht": float}
+    )
     last = history.iloc[-1]
     final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
     metrics = {
         "status": status,
         "diverged_epoch": diverged_epoch,
+        "diverged_in": diverged_in,
         "epochs_run": int(last.epoch),
         "loss": float(last.loss),
         "test_mae": float(last.test_mae),

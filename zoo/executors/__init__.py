@@ -1,0 +1,106 @@
+"""Executors: where runs train. The driver (``zoo.runner``) alone writes ``runs/``.
+
+An executor's ``map(configs, on_epoch)`` trains the runs, calls ``on_epoch``
+as epochs end, and yields events: ``Finished`` (a run's files, or its error),
+``Retry`` (a worker died and its run is sent again), or ``None`` (nothing new;
+the driver refreshes its display). A finished run travels as the bytes of its run
+folder, so workers need no shared filesystem and nothing is pickled to disk.
+
+``local`` trains in this process or in a pool of worker processes; ``ray``
+sends each run to a Ray cluster as a task (``pip install 'rnn-zoo[ray]'``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+from zoo import registry
+from zoo.config import ConfigError, RunConfig
+
+EXECUTORS = ("local", "ray")
+
+
+OnEpoch = Callable[[str, int, float], None]  # (run_id, epoch, loss)
+
+
+@dataclass(frozen=True)
+class Retry:
+    config: RunConfig
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    config: RunConfig
+    files: dict[str, bytes] | None  # the run folder's files, when it trained
+    error: str | None  # one line, when it raised or its worker died
+
+    @property
+    def metrics(self) -> dict | None:
+        import json
+
+        return json.loads(self.files["metrics.json"]) if self.files else None
+
+
+def pin_threads(threads: int = 1) -> None:
+    """Give a worker ``threads`` compute threads: the models are tiny, the cores few.
+
+    Call it before the backend is imported; XLA and BLAS read these at start.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if threads == 1:
+        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ["XLA_FLAGS"] = flags
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+
+
+def task_payload(config: RunConfig) -> dict:
+    """What a worker needs to train ``config``: plain data, no code objects.
+
+    ``modules`` are where the run's cell and mode are registered, so a worker
+    in a fresh process (or on another node) registers them before it trains.
+    """
+    modules = {
+        registry.get_cell(config.cell).builder.__module__,
+        registry.get_mode(config.mode).builder.__module__,
+    }
+    return {"config": config.to_dict(), "modules": sorted(modules - {"__main__", "__mp_main__"})}
+
+
+def run_payload(payload: dict, on_epoch: OnEpoch | None = None) -> tuple:
+    """Train one run in a worker; returns ``(config, files, error)``, one of the last two set."""
+    config = RunConfig.from_dict(payload["config"])
+    try:
+        for module in payload["modules"]:
+            importlib.import_module(module)
+        from zoo import store
+        from zoo.training import train_run
+
+        def report(epoch: int, loss: float) -> None:
+            if on_epoch is not None:
+                on_epoch(config.run_id, epoch, loss)
+
+        return config, store.run_files(train_run(config, on_epoch=report)), None
+    except Exception as exc:  # a failed run is recorded; the grid goes on
+        return config, None, traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def make_executor(name: str, jobs: int, address: str | None = None, cpus_per_task: int = 1):
+    """The executor called ``name``; fails at once, before any work, if it cannot run."""
+    if name == "local":
+        if address is not None:
+            raise ConfigError(f"--address = {address!r}: only the ray executor joins a cluster")
+        from zoo.executors.local import LocalExecutor
+
+        return LocalExecutor(jobs, threads=cpus_per_task)
+    if name == "ray":
+        from zoo.executors.ray_cluster import RayExecutor
+
+        return RayExecutor(address=address, jobs=jobs, cpus_per_task=cpus_per_task)
+    raise ConfigError(f"--executor = {name!r}: " + registry.unknown_name_message("executor", name, EXECUTORS))
