@@ -264,9 +264,35 @@ def _names(where: str, value, choices: list[str], kind: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+# Upper bounds: far above any sensible study on one machine, low enough that a
+# typo (an extra zero or six) is an error before work starts, not a full memory.
+LIMITS = {
+    "seeds": 1000,
+    "units": 2048,
+    "param_budget": 10_000_000,
+    "task.train_points": 10_000_000,
+    "task.test_points": 1_000_000,
+    "task.window": 10_000,
+    "task.horizon": 10_000,
+    "train.epochs": 100_000,
+    "train.probes": 1000,
+    "train.probe_batch": 10_000,
+}
+MAX_WINDOW_VALUES = 250_000_000  # training windows x their length: 1 GB of float32
+
+
+def _value_of(grid: GridConfig, key: str):
+    table, _, name = key.rpartition(".")
+    return getattr(getattr(grid, table) if table else grid, name)
+
+
 def validate(grid: GridConfig) -> GridConfig:
     """Check the relations between fields; returns the grid unchanged."""
     t, tr = grid.task, grid.train
+    for key, limit in LIMITS.items():
+        value = _value_of(grid, key)
+        if value is not None and value > limit:
+            raise ConfigError(f"{key} = {value!r}: expected at most {limit:,}")
     for name in ("train_points", "test_points", "window", "horizon"):
         _positive(f"task.{name}", getattr(t, name))
     for name in ("epochs", "batch_size", "learning_rate", "clipnorm", "global_clipnorm", "probes", "probe_batch"):
@@ -297,6 +323,11 @@ def validate(grid: GridConfig) -> GridConfig:
                     f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points"
                 )
         n_train = t.train_points - span + 1
+        if n_train * (t.window + t.horizon) > MAX_WINDOW_VALUES:
+            raise ConfigError(
+                f"task.train_points = {t.train_points} with window {t.window} and horizon {t.horizon}: "
+                f"{n_train * (t.window + t.horizon):,} values in memory, expected at most {MAX_WINDOW_VALUES:,}"
+            )
         if tr.batch_size > n_train:
             raise ConfigError(
                 f"train.batch_size = {tr.batch_size}: larger than the {n_train} training windows of mode {mode}"
@@ -331,9 +362,17 @@ def load_grid(source: str | Path | None = None, **overrides) -> GridConfig:
         path = resolve_config_path(str(source))
         name = path.stem
         try:
-            raw = tomllib.loads(path.read_text())
+            text = path.read_text()
+            raw = tomllib.loads(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the config: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+            message = str(exc)
+            if message.endswith("(at end of document)"):  # give the place as a line too
+                lines = text.split("\n")
+                where = f"(at the end: line {len(lines)}, column {len(lines[-1]) + 1})"
+                message = message.replace("(at end of document)", where)
+            raise ConfigError(f"{path}: malformed TOML: {message}") from None
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "epochs" in overrides:
         raw.setdefault("train", {})["epochs"] = overrides.pop("epochs")

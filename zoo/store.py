@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def run_files(result) -> dict[str, bytes]:
     files = {"config.json": _json(result.config.to_dict())}
     files.update({f"{table}.csv": getattr(result, table).to_csv(index=False).encode() for table in TABLES})
     files["model.keras"] = result.model_bytes
-    files["metrics.json"] = _json(result.metrics)
+    # Row counts let a reader tell a truncated CSV from a short one.
+    rows = {table: len(getattr(result, table)) for table in TABLES}
+    files["metrics.json"] = _json({**result.metrics, "rows": rows})
     return files
 
 
@@ -118,17 +121,20 @@ def read_run(path: Path) -> StoredRun:
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
         tables = {t: pd.read_csv(path / f"{t}.csv") for t in TABLES}
+        if not zipfile.is_zipfile(path / "model.keras"):
+            raise CorruptRunError(f"{path}: model.keras is not a whole .keras archive")
     except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
         if isinstance(exc, CorruptRunError):
             raise
         raise CorruptRunError(f"{path}: {type(exc).__name__}: {exc}") from None
     if config.run_id != path.name:
         raise CorruptRunError(f"{path}: config.json belongs to run {config.run_id}")
-    if len(tables["history"]) != metrics.get("epochs_run"):
-        raise CorruptRunError(
-            f"{path}: history.csv has {len(tables['history'])} rows, metrics.json says "
-            f"{metrics.get('epochs_run')} epochs"
-        )
+    rows = metrics.get("rows", {})
+    for table, frame in tables.items():
+        if len(frame) != rows.get(table):
+            raise CorruptRunError(
+                f"{path}: {table}.csv has {len(frame)} rows, metrics.json says {rows.get(table)}"
+            )
     return StoredRun(config, metrics, path=path, **tables)
 
 
@@ -155,8 +161,6 @@ def load_model(path: Path):
     SavedModel, pickles) are refused, and so is an archive that would run code
     on load, such as a ``Lambda`` layer's bytecode.
     """
-    import zipfile
-
     import keras
 
     path = Path(path)

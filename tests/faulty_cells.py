@@ -1,0 +1,36 @@
+"""Cells that kill the worker process training them, for the fault-injection tests.
+
+``dies_once`` kills its worker the first time it is built (a marker file in
+``$ZOO_FAULT_DIR`` remembers), then trains like SimpleRNN; ``always_dies``
+kills every worker that builds it.
+"""
+
+import os
+import signal
+from pathlib import Path
+
+import keras
+
+from zoo.registry import register_cell
+
+_SIMPLE = lambda i, u: u * (i + u + 1)  # noqa: E731
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@register_cell("dies_once", param_count=_SIMPLE)
+def dies_once(units: int = 64):
+    """SimpleRNN whose first worker is killed."""
+    marker = Path(os.environ["ZOO_FAULT_DIR"]) / "died"
+    if not marker.exists():
+        marker.touch()
+        _die()
+    return keras.layers.SimpleRNNCell(units)
+
+
+@register_cell("always_dies", param_count=_SIMPLE)
+def always_dies(units: int = 64):
+    """A cell whose every worker is killed."""
+    _die()

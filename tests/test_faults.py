@@ -1,0 +1,206 @@
+"""Fault injection: interrupt, kill and corrupt a real ``compare``, then check
+that resuming ends with exactly the runs and report of an uninterrupted one.
+
+Each test injects its faults at seeded random moments and counts them, so a
+failure names the fault and the moment. A small grid keeps the suite to about
+a minute and a half on two cores.
+"""
+
+import importlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zoo import runner, store
+from zoo.config import load_grid
+from zoo.executors.local import LocalExecutor
+
+CONFIG = """
+cells = ["simple_rnn", "gru"]
+modes = ["many_to_one"]
+seeds = 2
+units = 8
+[task]
+train_stop = 3.0
+train_points = 300
+test_start = 100.0
+test_stop = 106.0
+test_points = 60
+[train]
+epochs = 4
+batch_size = 32
+"""
+TIMING = ("seconds", "train_seconds")
+
+
+def _compare(tmp: Path, name: str, wait=True):
+    """Start ``python -m zoo compare`` on the small grid, into ``tmp/name``."""
+    config = tmp / "faults.toml"
+    config.write_text(CONFIG)
+    args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", "2",
+            "--runs", str(tmp / name / "runs"), "--reports", str(tmp / name / "reports")]
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if wait:
+        out, err = proc.communicate(timeout=300)
+        return proc.returncode, out, err
+    return proc
+
+
+def snapshot(folder: Path) -> dict:
+    """Everything a compare leaves, minus wall-clock times: runs and report tables."""
+    snap = {}
+    for run in sorted(p for p in (folder / "runs").iterdir() if not p.name.startswith(".")):
+        stored = store.read_run(run)
+        metrics = {k: v for k, v in stored.metrics.items() if k not in TIMING}
+        snap[run.name] = (
+            metrics,
+            stored.history.drop(columns="seconds"),
+            stored.gradients,
+            stored.probes,
+            stored.predictions,
+        )
+    snap["summary"] = pd.read_csv(folder / "reports" / "summary.csv").drop(columns="seconds")
+    assert not list((folder / "runs").glob(".tmp-*"))
+    return snap
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if key == "summary":
+            pd.testing.assert_frame_equal(a[key], b[key])
+            continue
+        assert a[key][0] == b[key][0], key
+        for x, y in zip(a[key][1:], b[key][1:]):
+            pd.testing.assert_frame_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """The uninterrupted compare every faulty one must end up equal to."""
+    tmp = tmp_path_factory.mktemp("faults")
+    started = time.monotonic()
+    code, out, err = _compare(tmp, "clean")
+    assert code == 0, err
+    return tmp, snapshot(tmp / "clean"), time.monotonic() - started
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_killed_at_random_moments_then_resumed_equals_a_clean_run(clean, sig):
+    tmp, reference, seconds = clean
+    rng = random.Random(sig)
+    name = f"killed-{sig.name}"
+    for _ in range(2):  # two faults, then a run to the end
+        proc = _compare(tmp, name, wait=False)
+        time.sleep(rng.uniform(1.0, seconds))
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+        if sig == signal.SIGINT and proc.returncode != 0:  # 0: it had finished already
+            assert proc.returncode == 130, err
+            assert "run the same command again to resume" in err
+    code, out, err = _compare(tmp, name)
+    assert code == 0, err
+    assert_same(snapshot(tmp / name), reference)
+
+
+def test_sigint_stops_promptly(clean):
+    tmp, _, _ = clean
+    proc = _compare(tmp, "prompt", wait=False)
+    time.sleep(6.0)  # workers started and training
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130)
+    assert time.monotonic() - started < 10
+
+
+def test_a_killed_worker_is_retried_and_the_result_is_the_same(clean):
+    tmp, reference, seconds = clean
+    proc = _compare(tmp, "worker", wait=False)
+    deadline = time.monotonic() + 60
+    killed = None
+    while killed is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        children = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "multiprocessing.spawn"],
+                                  capture_output=True, text=True).stdout.split()
+        if len(children) >= 2:  # both workers are up; kill one mid-grid
+            time.sleep(1.5)
+            killed = int(children[0])
+            os.kill(killed, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert killed is not None
+    assert proc.returncode == 0, err
+    assert "worker process died (exit code -9); training it again" in err or "[4/4]" in err
+    assert_same(snapshot(tmp / "worker"), reference)
+
+
+DAMAGES = ("truncate_csv", "bad_json", "truncate_model", "emptied")
+
+
+def _damage(folder: Path, how: str) -> None:
+    if how == "truncate_csv":
+        text = (folder / "probes.csv").read_text()
+        (folder / "probes.csv").write_text(text[: len(text) // 3])
+    elif how == "bad_json":
+        (folder / "config.json").write_text('{"cell": ')
+    elif how == "truncate_model":
+        data = (folder / "model.keras").read_bytes()
+        (folder / "model.keras").write_bytes(data[: len(data) // 2])
+    else:
+        for f in folder.iterdir():
+            f.unlink()
+
+
+def test_corrupted_run_folders_are_named_and_retrained(clean):
+    tmp, reference, _ = clean
+    import shutil
+
+    shutil.copytree(tmp / "clean", tmp / "corrupt")
+    victims = sorted(p for p in (tmp / "corrupt" / "runs").iterdir() if not p.name.startswith("."))
+    for folder, how in zip(victims, DAMAGES, strict=True):
+        _damage(folder, how)
+    code, out, err = _compare(tmp, "corrupt")
+    assert code == 0, err
+    for folder in victims:
+        assert f"damaged run folder, training it again: {folder}" in err
+    assert f"{len(DAMAGES)} to train" in err
+    assert_same(snapshot(tmp / "corrupt"), reference)
+
+
+def test_two_compares_at_once_one_refuses_and_nothing_is_corrupted(clean):
+    tmp, reference, _ = clean
+    first = _compare(tmp, "concurrent", wait=False)
+    time.sleep(0.3)
+    second = _compare(tmp, "concurrent", wait=False)
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    codes = sorted(p.returncode for p in (first, second))
+    refusals = [err for (_, err) in outs if "is in use by another compare (pid" in err]
+    assert codes == [0, 1] and len(refusals) == 1
+    assert_same(snapshot(tmp / "concurrent"), reference)
+
+
+def _faulty_grid(cells):
+    return load_grid(None, cells=cells, modes="many_to_one", seeds=1, epochs=2, units=4)
+
+
+def test_a_run_whose_worker_always_dies_fails_and_the_rest_finish(tmp_path, isolated_registry, monkeypatch):
+    monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
+    importlib.reload(importlib.import_module("faulty_cells"))
+    grid = _faulty_grid("always_dies,dies_once,simple_rnn")
+    said = []
+    outcome = runner.execute(grid, tmp_path / "runs", executor=LocalExecutor(2), say=said.append)
+    assert len(outcome.failed) == 1 and outcome.failed[0].startswith("always_dies")
+    assert "worker process died (exit code -9), 2 times" in outcome.failed[0]
+    for run in grid.runs():
+        metrics = json.loads((tmp_path / "runs" / run.run_id / "metrics.json").read_text())
+        assert metrics["status"] == ("failed" if run.cell == "always_dies" else "ok")
+    assert (tmp_path / "died").exists()  # dies_once did die, and its retry trained
