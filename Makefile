@@ -7,10 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # Make variables pass through to the CLI: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
+# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1
 ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(CELLS),--cells $(CELLS)) $(if $(MODES),--modes $(MODES)) \
         $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(UNITS),--units $(UNITS)) \
         $(if $(JOBS),--jobs $(JOBS)) $(if $(filter-out 0,$(QUICK)),--quick) \
-        $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
+        $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS)) \
+        $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(ADDRESS),--address $(ADDRESS)) \
+        $(if $(filter-out 0,$(TENSORBOARD)),--tensorboard)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,11 +21,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The optional extras the tests cover too (Ray executor, TensorBoard logs).
+EXTRAS := $(VENV)/.extras
+$(EXTRAS): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,ray,tensorboard]'
+	touch $(EXTRAS)
+
 .PHONY: help install compare report test lint bench clean
 
 help: ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1"
+	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
 
 install: $(STAMP) ## create .venv and install rnn-zoo into it
 
@@ -32,7 +42,7 @@ compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and
 report: $(STAMP) ## rebuild reports/ from runs/ without training
 	$(PY) -m zoo report $(if $(CONFIG),--config $(CONFIG)) $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
 
-test: $(STAMP) ## run the test suite (JAX), then the engine's tests on TensorFlow
+test: $(EXTRAS) ## run the test suite (JAX), then the engine's tests on TensorFlow
 	$(PY) -m pytest -q
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py
 

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--quick", action="store_true", help="the quick smoke grid (configs/quick.toml)")
     c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
+    c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
     c.add_argument("--cpus-per-task", type=int, default=1, help="cores each run asks for and uses (default: 1)")
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
@@ -85,9 +86,13 @@ def _compare(args) -> int:
             raise _usage(f"{flag} = {value}: expected a number greater than 0")
     _writable("--runs", Path(args.runs))
     _writable("--reports", Path(args.reports))
+    if args.tensorboard:
+        from zoo.tensorboard import check_available
+
+        check_available()
     jobs = args.jobs or runner.default_jobs()
     executor = make_executor(args.executor, jobs, args.address, args.cpus_per_task)
-    outcome = runner.execute(grid, Path(args.runs), executor=executor)
+    outcome = runner.execute(grid, Path(args.runs), executor=executor, tensorboard=args.tensorboard)
     results = report.build(Path(args.runs), Path(args.reports), grid)
     print(results.summary_markdown())
     print(

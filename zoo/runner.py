@@ -165,11 +165,13 @@ def execute(
     jobs: int | None = None,
     executor=None,
     say: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+    tensorboard: bool = False,
 ) -> Outcome:
     """Train every run of ``grid`` that ``runs_dir`` does not hold yet.
 
     ``executor`` (default: local processes, ``jobs`` of them) trains; this
-    function alone writes ``runs_dir``, one whole run folder at a time.
+    function alone writes ``runs_dir``, one whole run folder at a time. With
+    ``tensorboard``, each run also gets TensorBoard logs (finished runs too).
     """
     started = time.monotonic()
     runs_dir = Path(runs_dir)
@@ -182,6 +184,12 @@ def execute(
             f"{len(p.runs)} runs in the grid: {len(p.done)} finished already (skipped), "
             f"{len(p.todo)} to train"
         )
+        if tensorboard:
+            from zoo import tensorboard as tb
+
+            tb.write_experiment(runs_dir, p.runs)
+            for run in p.done:
+                tb.write_run_logs(runs_dir / run.run_id)
         if not p.todo:
             return Outcome(0, len(p.done), [], [], time.monotonic() - started)
         executor = executor or LocalExecutor(min(jobs or default_jobs(), len(p.todo)))
@@ -203,7 +211,9 @@ def execute(
                     store.write_failed(runs_dir, config, event.error)
                     failed.append(f"{config.run_id}: {event.error}")
                 else:
-                    store.write_files(runs_dir, config, event.files)
+                    folder = store.write_files(runs_dir, config, event.files)
+                    if tensorboard:
+                        tb.write_run_logs(folder)
                     if event.metrics["status"] == "diverged":
                         diverged.append(config.run_id)
                 progress.run_done(config, event.metrics, event.error)

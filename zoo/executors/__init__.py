@@ -46,18 +46,26 @@ class Finished:
         return json.loads(self.files["metrics.json"]) if self.files else None
 
 
-def pin_threads(threads: int = 1) -> None:
-    """Give a worker ``threads`` compute threads: the models are tiny, the cores few.
+def thread_env(threads: int = 1) -> dict[str, str]:
+    """Environment that gives a worker ``threads`` compute threads.
 
-    Call it before the backend is imported; XLA and BLAS read these at start.
+    The models are tiny and the cores few: one thread per run, and as many
+    runs as cores, is the fastest way through a grid (see ``make bench``).
+    XLA and BLAS read these when the backend starts, so set them before.
     """
+    env = {var: str(threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    env["TF_NUM_INTEROP_THREADS"] = "1"
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1:
         flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    os.environ["XLA_FLAGS"] = flags
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
-        os.environ[var] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    env["XLA_FLAGS"] = flags.strip()
+    return env
+
+
+def pin_threads(threads: int = 1) -> None:
+    """Apply ``thread_env`` to this process, before its backend is imported."""
+    os.environ.update(thread_env(threads))
 
 
 def task_payload(config: RunConfig) -> dict:

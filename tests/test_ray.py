@@ -1,0 +1,46 @@
+"""The Ray executor against the local one, on a local Ray instance (num_cpus=2)."""
+
+import sys
+
+import pandas as pd
+import pytest
+
+from zoo import report, runner, store
+from zoo.config import ConfigError
+from zoo.executors import make_executor
+
+
+def test_without_ray_the_error_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"needs Ray, which is not installed: pip install 'rnn-zoo\[ray\]'"):
+        make_executor("ray", jobs=2)
+
+
+def test_unknown_executor_names_the_choices():
+    message = "unknown executor 'rey'; valid choices: local, ray \\(did you mean 'ray'\\?\\)"
+    with pytest.raises(ConfigError, match=message):
+        make_executor("rey", jobs=2)
+
+
+def test_ray_and_local_executors_give_identical_results(tmp_path, tiny_runs):
+    pytest.importorskip("ray")
+    grid, _ = tiny_runs
+    local_runs, ray_runs = tmp_path / "local", tmp_path / "ray"
+    runner.execute(grid, local_runs, executor=make_executor("local", jobs=2), say=lambda m: None)
+    said = []
+    outcome = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
+    assert outcome.trained == len(grid.runs()) and not outcome.failed
+    summaries = [
+        report.build(runs, tmp_path / f"reports-{runs.name}", grid).summary.drop(columns="seconds")
+        for runs in (local_runs, ray_runs)
+    ]
+    pd.testing.assert_frame_equal(*summaries)
+    for run in grid.runs():
+        a, b = (store.read_run(runs / run.run_id) for runs in (local_runs, ray_runs))
+        pd.testing.assert_frame_equal(a.history.drop(columns="seconds"), b.history.drop(columns="seconds"))
+        pd.testing.assert_frame_equal(a.probes, b.probes)
+
+    # Resume works as locally: finished runs are not sent again.
+    again = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
+    assert again.trained == 0 and again.skipped == len(grid.runs())
+

@@ -1,0 +1,51 @@
+"""TensorBoard logs: what ``compare --tensorboard`` writes, read back with TensorBoard's reader."""
+
+import shutil
+import sys
+
+import pytest
+
+from zoo import runner, store
+from zoo.config import ConfigError
+
+pytest.importorskip("tensorboard")
+
+
+def _accumulator(path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(path), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tiny_runs):
+    grid, stored = tiny_runs
+    runs = tmp_path / "runs"
+    shutil.copytree(stored, runs)
+    # The runs are finished: the logs are written from the stored folders.
+    outcome = runner.execute(grid, runs, jobs=1, say=lambda m: None, tensorboard=True)
+    assert outcome.trained == 0
+    for run in grid.runs():
+        acc = _accumulator(runs / run.run_id / "tensorboard")
+        tags = acc.Tags()
+        stored_run = store.read_run(runs / run.run_id)
+        losses = [e.value for e in acc.Scalars("epoch/loss")]
+        assert losses == pytest.approx(stored_run.history.loss.tolist(), rel=1e-6)
+        groups = set(stored_run.gradients.group)
+        assert {f"gradient_groups/{g}" for g in groups} <= set(tags["scalars"])
+        assert [e.step for e in acc.Images("probes/through_time")] == sorted(stored_run.probes.epoch.unique())
+        session = acc.PluginTagToContent("hparams")
+        assert "_hparams_/session_start_info" in session
+        assert run.cell.encode() in session["_hparams_/session_start_info"]
+    experiment = _accumulator(runs).PluginTagToContent("hparams")
+    assert "_hparams_/experiment" in experiment
+    assert not list(runs.glob("**/.tensorboard-*"))
+
+
+def test_without_tensorboard_the_error_says_how_to_install(monkeypatch):
+    from zoo import tensorboard
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(ConfigError, match=r"pip install 'rnn-zoo\[tensorboard\]'"):
+        tensorboard.check_available()

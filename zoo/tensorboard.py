@@ -1,0 +1,167 @@
+"""TensorBoard logs of stored runs, for ``compare --tensorboard``.
+
+Each run gets ``runs/<run-id>/tensorboard/``: per-epoch loss and test metrics,
+the global gradient norm and the norm of each weight group, the through-time
+probes as an image per probed epoch, and an HParams session (cell, mode, seed,
+settings). ``runs/`` itself gets the grid's HParams experiment, so the HParams
+tab lists and compares every run. ``tensorboard --logdir runs`` shows them.
+
+The logs are written by the driver from the stored run folders, with
+TensorBoard's protobufs and record writer, so workers and TensorFlow play no
+part. Each log folder appears whole (written aside, then renamed), like runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from zoo import store
+from zoo.config import ConfigError, RunConfig
+
+INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (or: pip install tensorboard)"
+LOG_DIR = "tensorboard"
+EXPERIMENT_FILE = "events.out.tfevents.0.rnn-zoo-hparams"
+# Settings shown as HParams columns beside cell, mode and seed.
+HPARAM_SETTINGS = ("units", "task.window", "task.horizon", "train.epochs", "train.learning_rate",
+                   "train.optimizer", "train.loss", "train.clipnorm", "train.global_clipnorm")
+METRICS = {  # scalar tag -> what the HParams tab calls it
+    "epoch/loss": "training loss",
+    "epoch/test_mae": "test MAE",
+    "gradients/global_norm_mean": "mean gradient norm",
+    "probes/dh_decay_per_step": "dh_T/dh_t decay per step",
+}
+
+
+def check_available() -> None:
+    """Fail before any work if TensorBoard is not installed."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--tensorboard needs TensorBoard, which is not installed: {INSTALL_HINT}") from None
+
+
+def hparams_of(config: RunConfig) -> dict:
+    settings = config.settings()
+    values = {"cell": config.cell, "mode": config.mode, "seed": config.seed}
+    for key in HPARAM_SETTINGS:
+        value = settings[key]
+        # One type per column: clipping is "none" or a number, so it is text.
+        values[key.rpartition(".")[2]] = "none" if value is None else (str(value) if "clip" in key else value)
+    return values
+
+
+def _events_writer(path: Path):
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    f = open(path, "wb")
+    writer = RecordWriter(f)
+
+    def write(summary=None, step: int = 0, **fields) -> None:
+        event = event_pb2.Event(wall_time=time.time(), step=step, summary=summary, **fields)
+        writer.write(event.SerializeToString())
+
+    write(file_version="brain.Event:2")
+    return f, write
+
+
+def _scalars(values: dict):
+    from tensorboard.compat.proto import summary_pb2
+
+    return summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()]
+    )
+
+
+def _probe_image(probes, epoch: int, title: str):
+    """PNG of one probed epoch: dL/dx and ||dh_T/dh_t|| against lag, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tensorboard.compat.proto import summary_pb2
+
+    rows = probes[probes.epoch == epoch]
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    for column, label in (("dL_dx", "RMS dL/dx_t"), ("dhT_dht", "‖dh_T/dh_t‖")):
+        data = rows[["lag", column]].dropna()
+        if len(data):
+            ax.plot(data.lag, data[column], marker="o", label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("lag T - t (steps back in time)")
+    ax.set_ylabel("gradient norm")
+    ax.set_title(f"{title}\nepoch {epoch}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    image = summary_pb2.Summary.Image(
+        height=320, width=500, colorspace=4, encoded_image_string=buffer.getvalue()
+    )
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="probes/through_time", image=image)])
+
+
+def write_run_logs(folder: Path) -> bool:
+    """Write ``folder/tensorboard/`` from the stored run; returns False if it exists already."""
+    from tensorboard.plugins.hparams import summary_v2 as hp
+
+    folder = Path(folder)
+    target = folder / LOG_DIR
+    if target.exists():
+        return False
+    run = store.read_run(folder)
+    if run.metrics.get("status") == "failed":
+        return False
+    tmp = folder / f".{LOG_DIR}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        f, write = _events_writer(tmp / f"events.out.tfevents.{int(time.time())}.rnn-zoo")
+        with f:
+            write(hp.hparams_pb(hparams_of(run.config), trial_id=run.config.run_id))
+            for row in run.history.itertuples():
+                values = {
+                    "epoch/loss": row.loss,
+                    "epoch/test_mae": row.test_mae,
+                    "epoch/test_mse": row.test_mse,
+                    "gradients/global_norm_mean": row.grad_norm_mean,
+                    "gradients/global_norm_max": row.grad_norm_max,
+                    "gradients/clipped_fraction": row.clipped_steps / row.steps,
+                }
+                groups = run.gradients[run.gradients.epoch == row.epoch]
+                values.update({f"gradient_groups/{g.group}": g.norm_mean for g in groups.itertuples()})
+                write(_scalars(values), step=int(row.epoch))
+            title = f"{run.config.cell} {run.config.mode} seed {run.config.seed}"
+            for epoch in sorted(run.probes.epoch.unique()):
+                write(_probe_image(run.probes, int(epoch), title), step=int(epoch))
+            last = int(run.history.epoch.iloc[-1])
+            write(_scalars({"probes/dh_decay_per_step": run.metrics.get("decay_rate", float("nan"))}), step=last)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return True
+
+
+def write_experiment(runs_dir: Path, configs: list[RunConfig]) -> None:
+    """The HParams experiment of a grid: its columns and their values, and the metrics."""
+    from tensorboard.plugins.hparams import summary_v2 as hp
+
+    columns: dict[str, set] = {}
+    for config in configs:
+        for key, value in hparams_of(config).items():
+            columns.setdefault(key, set()).add(value)
+    hparams = [hp.HParam(key, hp.Discrete(sorted(values))) for key, values in columns.items()]
+    metrics = [hp.Metric(tag, display_name=name) for tag, name in METRICS.items()]
+    tmp = Path(runs_dir) / f".{EXPERIMENT_FILE}-{uuid.uuid4().hex[:8]}"
+    f, write = _events_writer(tmp)
+    with f:
+        write(hp.hparams_config_pb(hparams=hparams, metrics=metrics))
+    os.replace(tmp, Path(runs_dir) / EXPERIMENT_FILE)
