@@ -44,7 +44,7 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 
 test: $(EXTRAS) ## run the test suite (JAX), then the engine's tests on TensorFlow
 	$(PY) -m pytest -q
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
 
 bench: $(STAMP) ## time the engine against keras fit, pytorch and the FLOP limit -> reports/benchmark.md
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -6,11 +6,14 @@ KIND is ``keras_fit`` (plain ``model.fit`` with default settings, on whatever
 KERAS_BACKEND says), ``torch`` (an eager PyTorch loop) or ``engine``
 (rnn-zoo's compiled epoch). All train CELL with 64 units on the seed task:
 window 5, batch 64, Adam 1e-3, MAE loss. Timing starts after a warm-up epoch.
+
+KIND ``matmul`` instead measures the FLOP rate of the step's own recurrent
+matmul, (batch x units) @ (units x gates*units), in an XLA-compiled loop, so
+the FLOP-bound limit is set by the same compiler and threads as the engine.
 """
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
@@ -74,20 +77,54 @@ def engine(cell: str) -> tuple[float, int]:
     return float(h.seconds.sum() / h.steps.sum()), int(h.steps.sum())
 
 
+GATES = {"simple_rnn": 1, "gru": 3, "lstm": 4}
+
+
+def matmul(cell: str) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    width, iters = GATES[cell] * UNITS, 2000
+    a = jnp.ones((BATCH, UNITS), jnp.float32) * 0.01
+    b = jax.random.normal(jax.random.PRNGKey(0), (UNITS, width), jnp.float32) * 0.1
+
+    @jax.jit
+    def loop(a, b):
+        # Each product feeds the next, so XLA cannot hoist it out of the loop.
+        def body(_, carry):
+            x, acc = carry
+            y = x @ b  # every output column is used below, so none can be skipped
+            return y.reshape(BATCH, -1, UNITS).sum(axis=1) * 0.5, acc + y[0, 0]
+
+        return jax.lax.fori_loop(0, iters, body, (a, jnp.float32(0)))
+
+    jax.block_until_ready(loop(a, b))
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        jax.block_until_ready(loop(a, b))
+        best = min(best, time.perf_counter() - start)
+    return {"gflops": iters * 2 * BATCH * UNITS * width / best / 1e9}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["keras_fit", "torch", "engine"])
+    parser.add_argument("kind", choices=["keras_fit", "torch", "engine", "matmul"])
     parser.add_argument("cell")
     parser.add_argument("--threads", type=int, default=0, help="pin to this many threads (0: library default)")
     args = parser.parse_args()
     if args.threads:
-        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
-            os.environ[var] = str(args.threads)
+        # As rnn-zoo's own worker processes start: pinned threads, and on JAX no TensorFlow.
+        from zoo.executors import prepare_worker
+
+        prepare_worker(args.threads)
         if args.kind == "torch":
             import torch
 
             torch.set_num_threads(args.threads)
+    if args.kind == "matmul":
+        print(json.dumps(matmul(args.cell)))
+        return
     seconds_per_step, steps = {"keras_fit": keras_fit, "torch": torch_loop, "engine": engine}[args.kind](args.cell)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"ms_per_step": seconds_per_step * 1e3, "steps": steps, "peak_mib": peak_mib}))

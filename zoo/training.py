@@ -36,7 +36,9 @@ def _import_tensorflow_quietly() -> None:
     import importlib.util
     import sys
 
-    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+    if "tensorflow" in sys.modules:  # imported already, or kept out by zoo.executors.prepare_worker
+        return
+    if importlib.util.find_spec("tensorflow") is None:
         return
     sys.stderr.flush()
     saved = os.dup(2)

@@ -15,7 +15,7 @@ from multiprocessing.connection import wait
 from typing import Iterator
 
 from zoo.config import RunConfig
-from zoo.executors import Finished, OnEpoch, Retry, pin_threads, run_payload, task_payload
+from zoo.executors import Finished, OnEpoch, Retry, prepare_worker, run_payload, task_payload
 
 ATTEMPTS = 2  # a run whose worker dies is tried this many times in all
 
@@ -23,7 +23,7 @@ ATTEMPTS = 2  # a run whose worker dies is tried this many times in all
 def _worker_main(conn, threads: int) -> None:
     """A worker's life: train what the driver sends until it sends ``None``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    pin_threads(threads)
+    prepare_worker(threads)
     while True:
         payload = conn.recv()
         if payload is None:

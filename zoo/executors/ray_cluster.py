@@ -10,10 +10,11 @@ failed. Epoch progress comes back through a small queue actor.
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 from zoo.config import ConfigError, RunConfig
-from zoo.executors import Finished, OnEpoch, run_payload, task_payload, thread_env
+from zoo.executors import Finished, OnEpoch, prepare_worker, run_payload, task_payload, thread_env
 
 INSTALL_HINT = "pip install 'rnn-zoo[ray]' (or: pip install 'ray[default]')"
 
@@ -28,6 +29,7 @@ def _import_ray():
 
 def _train(payload: dict, events) -> tuple:
     """The body of a Ray task: train one run, stream its epochs, return its files."""
+    prepare_worker(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
     def on_epoch(run_id: str, epoch: int, loss: float) -> None:
         try:
