@@ -46,9 +46,10 @@ test: $(EXTRAS) ## run the test suite (JAX), then the engine's tests on TensorFl
 	$(PY) -m pytest -q
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
 
-bench: $(STAMP) ## time the engine against keras fit, pytorch and the FLOP limit -> reports/benchmark.md
-	$(PY) -m pip install --quiet -e '.[bench]'
+bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md
+	$(PY) -m pip install --quiet -e '.[bench,ray]'
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/scaling.py
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check zoo tests benchmarks

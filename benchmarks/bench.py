@@ -70,6 +70,8 @@ def measure(cells: list[str], cores: int) -> pd.DataFrame:
             add("(b) pytorch eager loop", run_workers("torch", cell, "jax"), 1)
         for backend in ("jax", "tensorflow"):
             add(f"(c) rnn-zoo engine, {backend}, 1 process", run_workers("engine", cell, backend), 1)
+            if backend == "jax":  # what the per-step gradient statistics cost
+                add("    same, without gradient statistics", run_workers("engine_bare", cell, backend), 1)
             add(f"(c) rnn-zoo engine, {backend}, {cores} processes",
                 run_workers("engine", cell, backend, copies=cores, threads=1), cores)
         # The machine's limit: every core running the step's matmul in XLA, one thread each.
@@ -103,6 +105,10 @@ def markdown(table: pd.DataFrame, grid_seconds: float | None, cores: int) -> str
             speedup, vs_limit = fit / r.ms_per_model_step, r.ms_per_model_step / limit
             lines.append(f"| {r.contender} | {r.ms_per_model_step:.3f} | {r.steps_per_second:.0f} "
                          f"| {speedup:.2f}x | {vs_torch} | {vs_limit:.2f}x | {peak} |")
+        plain = t[t.contender.str.contains("without gradient statistics")].ms_per_model_step
+        if len(plain):
+            full = t[t.contender == "(c) rnn-zoo engine, jax, 1 process"].ms_per_model_step.iloc[0]
+            lines.append(f"\nThe per-step gradient statistics cost {100 * (full / plain.iloc[0] - 1):.0f}% of a step.")
         lines.append("")
     lines.append("'vs keras fit' and 'vs pytorch' are speed-ups (higher is faster); 'vs FLOP limit' is how many "
                  "times slower than the analytic matmul FLOPs at the measured matmul rate (1.00x is the limit).")

@@ -66,14 +66,17 @@ def torch_loop(cell: str) -> tuple[float, int]:
     return (stamps[-1] - stamps[0]) / (steps * (EPOCHS - 1)), steps * (EPOCHS - 1)
 
 
-def engine(cell: str) -> tuple[float, int]:
+def engine(cell: str, instrument: bool = True) -> tuple[float, int]:
     import zoo  # noqa: F401
+    from zoo import training
     from zoo.config import RunConfig, TrainConfig
-    from zoo.training import train_run
 
-    result = train_run(RunConfig(cell, "many_to_one", 0, UNITS, train=TrainConfig(epochs=EPOCHS + 1, probes=1)))
-    h = result.history.iloc[2:]  # epoch 1 compiles; the last probe epoch is left out too
-    h = h.iloc[:-1] if len(h) > 1 else h
+    # Epoch 1 compiles and the last one probes: time the 4 in between.
+    run = RunConfig(cell, "many_to_one", 0, UNITS, train=TrainConfig(epochs=6, probes=1))
+    if not instrument:  # the same engine without its per-step gradient statistics
+        training.engine = lambda r: training.Engine(r, instrument=False)
+    result = training.train_run(run)
+    h = result.history.iloc[1:-1]
     return float(h.seconds.sum() / h.steps.sum()), int(h.steps.sum())
 
 
@@ -109,7 +112,7 @@ def matmul(cell: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["keras_fit", "torch", "engine", "matmul"])
+    parser.add_argument("kind", choices=["keras_fit", "torch", "engine", "engine_bare", "matmul"])
     parser.add_argument("cell")
     parser.add_argument("--threads", type=int, default=0, help="pin to this many threads (0: library default)")
     args = parser.parse_args()
@@ -125,7 +128,12 @@ def main() -> None:
     if args.kind == "matmul":
         print(json.dumps(matmul(args.cell)))
         return
-    seconds_per_step, steps = {"keras_fit": keras_fit, "torch": torch_loop, "engine": engine}[args.kind](args.cell)
+    seconds_per_step, steps = {
+        "keras_fit": keras_fit,
+        "torch": torch_loop,
+        "engine": engine,
+        "engine_bare": lambda cell: engine(cell, instrument=False),
+    }[args.kind](args.cell)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"ms_per_step": seconds_per_step * 1e3, "steps": steps, "peak_mib": peak_mib}))
     sys.stdout.flush()

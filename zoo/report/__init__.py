@@ -72,7 +72,7 @@ def build(runs_dir: Path, reports_dir: Path, compared: GridConfig | None = None)
     return returned
 
 
-KEPT = ("benchmark.csv", "benchmark.md")  # written by `make bench`, not by the report
+KEPT = ("benchmark.csv", "benchmark.md", "scaling.csv", "scaling.md", "scaling.png")  # by `make bench`
 
 
 def _replace(new: Path, target: Path) -> None:
