@@ -1,6 +1,6 @@
 """Scaling of the executors: the same grid through the local executor and Ray.
 
-    python benchmarks/scaling.py [--epochs 30] [--seeds 3]
+    python benchmarks/scaling.py [--epochs 120] [--seeds 3]
 
 Trains one grid (3 cells x many_to_one x seeds, into a fresh runs folder each
 time) with the local executor on 1 and 2 processes and with a local Ray
@@ -58,7 +58,7 @@ def figure(table: pd.DataFrame, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "reports"))
     args = parser.parse_args()

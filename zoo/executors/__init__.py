@@ -56,9 +56,9 @@ def thread_env(threads: int = 1) -> dict[str, str]:
     env = {var: str(threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = "1"
-    flags = os.environ.get("XLA_FLAGS", "")
-    if threads == 1:
-        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    flags, single = os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    if threads == 1 and single not in flags:
+        flags += " " + single
     env["XLA_FLAGS"] = flags.strip()
     return env
 

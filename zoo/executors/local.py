@@ -72,30 +72,37 @@ class LocalExecutor:
         try:
             while queue or any(w.holding for w in workers):
                 for w in workers:
-                    if w.holding is None and queue:
+                    if w.holding is None and queue and w.process.is_alive():
                         w.holding = queue.popleft()
                         attempts[w.holding.run_id] = attempts.get(w.holding.run_id, 0) + 1
-                        w.conn.send(task_payload(w.holding))
+                        try:
+                            w.conn.send(task_payload(w.holding))
+                        except OSError:
+                            pass  # it died just now; the check below sends the run again
                 ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout=0.5)
                 if not ready:
                     yield None
                     continue
                 for i, w in enumerate(workers):
-                    yield from self._drain(w, on_epoch)
-                    if w.holding is not None and not w.process.is_alive():
-                        yield from self._drain(w, on_epoch)  # anything sent just before it died
-                    if w.holding is not None and not w.process.is_alive():
-                        config, code = w.holding, w.process.exitcode
-                        w.stop()
-                        workers[i] = _Worker(context, self.threads)
-                        reason = f"worker process died (exit code {code})"
-                        if attempts[config.run_id] < ATTEMPTS:
-                            queue.appendleft(config)
-                            yield Retry(config, reason)
-                        else:
-                            yield Finished(config, None, f"{reason}, {ATTEMPTS} times")
+                    yield from self._drain(w, on_epoch)  # also what it sent just before dying
+                    if w.process.is_alive():
+                        continue
+                    config, code = w.holding, w.process.exitcode
+                    w.stop()
+                    workers[i] = _Worker(context, self.threads)
+                    if config is None:
+                        continue  # it died idle: nothing lost
+                    reason = f"worker process died (exit code {code})"
+                    if attempts[config.run_id] < ATTEMPTS:
+                        queue.appendleft(config)
+                        yield Retry(config, reason)
+                    else:
+                        yield Finished(config, None, f"{reason}, {ATTEMPTS} times")
             for w in workers:
-                w.conn.send(None)
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
         finally:
             for w in workers:
                 w.stop()

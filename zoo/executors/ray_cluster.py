@@ -5,7 +5,7 @@ one (``ray start --head`` printed it) it joins that cluster. A task asks for
 ``cpus_per_task`` CPUs and its worker process is started with that many
 compute threads. Its result is the run folder's bytes, so nodes share no
 filesystem. A task whose worker dies is retried once by Ray, then recorded as
-failed. Epoch progress comes back through a small queue actor.
+failed. Epoch progress comes back through a small actor.
 """
 
 from __future__ import annotations
@@ -27,17 +27,26 @@ def _import_ray():
     return ray
 
 
-def _train(payload: dict, events) -> tuple:
+class _Inbox:
+    """Epoch events from tasks to the driver: a tiny actor using no CPU."""
+
+    def __init__(self):
+        self.events: list = []
+
+    def put(self, event: tuple) -> None:
+        self.events.append(event)
+
+    def take(self) -> list:
+        events, self.events = self.events, []
+        return events
+
+
+def _train(payload: dict, inbox) -> tuple:
     """The body of a Ray task: train one run, stream its epochs, return its files."""
     prepare_worker(int(os.environ.get("OMP_NUM_THREADS", "1")))
-
-    def on_epoch(run_id: str, epoch: int, loss: float) -> None:
-        try:
-            events.put_nowait((run_id, epoch, loss))
-        except Exception:  # progress is best effort; the result is not
-            pass
-
-    return run_payload(payload, on_epoch)
+    # Fire and forget: a task that waited on the actor would hand its CPU
+    # back to Ray while it waits, and Ray would start another task on it.
+    return run_payload(payload, lambda *event: inbox.put.remote(event))
 
 
 class RayExecutor:
@@ -68,20 +77,18 @@ class RayExecutor:
 
     def map(self, configs: list[RunConfig], on_epoch: OnEpoch) -> Iterator[Finished | None]:
         ray = self.ray
-        from ray.util.queue import Queue
-
         started = self._connect()
         try:
-            events = Queue(actor_options={"num_cpus": 0})
+            inbox = ray.remote(num_cpus=0)(_Inbox).remote()
             task = ray.remote(_train).options(
                 num_cpus=self.cpus_per_task,
                 max_retries=1,  # a dead worker is retried once by Ray; an exception is a result
                 runtime_env={"env_vars": thread_env(self.cpus_per_task)},
             )
-            pending = {task.remote(task_payload(c), events): c for c in configs}
+            pending = {task.remote(task_payload(c), inbox): c for c in configs}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-                self._drain(events, on_epoch)
+                self._drain(inbox, on_epoch)
                 if not ready:
                     yield None
                 for ref in ready:
@@ -90,14 +97,13 @@ class RayExecutor:
                         yield Finished(*ray.get(ref))
                     except ray.exceptions.RayError as exc:  # the worker died twice, or the node left
                         yield Finished(config, None, f"ray task failed: {type(exc).__name__}: {_first_line(exc)}")
-            self._drain(events, on_epoch)
+            self._drain(inbox, on_epoch)
         finally:
             if started:
                 ray.shutdown()
 
-    @staticmethod
-    def _drain(events, on_epoch: OnEpoch) -> None:
-        for event in events.get_nowait_batch(events.qsize()):
+    def _drain(self, inbox, on_epoch: OnEpoch) -> None:
+        for event in self.ray.get(inbox.take.remote()):
             on_epoch(*event)
 
 
