@@ -26,3 +26,21 @@ def _cells():
     from zoo import registry
 
     return registry.list_cells()
+
+
+def test_unwritable_runs_folder_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = _zoo("compare", "--cells", "gru", "--runs", str(blocker / "runs"), "--reports", str(tmp_path / "p"))
+    assert out.returncode == 2
+    expected = f"error: --runs = '{blocker / 'runs'}': cannot write there (Not a directory)"
+    assert out.stderr.strip().splitlines() == [expected]
+    assert not (tmp_path / "p").exists()
+
+
+def test_unknown_executor_and_bad_jobs_are_usage_errors(tmp_path):
+    where = ["--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p")]
+    out = _zoo("compare", "--cells", "gru", "--executor", "threads", *where)
+    assert out.returncode == 2 and "unknown executor 'threads'; valid choices: local, ray" in out.stderr
+    out = _zoo("compare", "--cells", "gru", "--jobs", "0", *where)
+    assert out.returncode == 2 and "--jobs = 0: expected a number greater than 0" in out.stderr

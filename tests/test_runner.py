@@ -76,3 +76,24 @@ def test_stale_temporary_folders_are_cleaned(tmp_path):
     runner.execute(tiny_grid(cells=("gru",), modes=("many_to_one",)), tmp_path, jobs=1, say=lambda m: None)
     assert not list(tmp_path.glob(".tmp-*"))
     shutil.rmtree(tmp_path)
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_keeps_finished_runs(tmp_path, monkeypatch):
+    import errno
+
+    grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one",), seeds=3)
+    real, written = store._write, []
+
+    def filling(path, data):
+        if len(written) >= 2 * len(store.FILES):  # the third run finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(path)
+        real(path, data)
+
+    monkeypatch.setattr(store, "_write", filling)
+    with pytest.raises(store.StorageError, match="No space left on device; the runs stored before it are intact"):
+        runner.execute(grid, tmp_path, jobs=1, say=lambda m: None)
+    finished = [r for r in grid.runs() if (tmp_path / r.run_id).exists()]
+    assert len(finished) == 2 and not list(tmp_path.glob(".tmp-*"))
+    for run in finished:
+        store.read_run(tmp_path / run.run_id)
