@@ -63,7 +63,7 @@ def snapshot(folder: Path) -> dict:
         metrics = {k: v for k, v in stored.metrics.items() if k not in TIMING}
         snap[run.name] = (
             metrics,
-            stored.history.drop(columns="seconds"),
+            stored.history.drop(columns=["seconds", "train_seconds"]),
             stored.gradients,
             stored.probes,
             stored.predictions,
