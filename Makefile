@@ -27,7 +27,7 @@ $(EXTRAS): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,ray,tensorboard]'
 	touch $(EXTRAS)
 
-.PHONY: help install compare report test lint bench clean
+.PHONY: help install extras compare report test lint bench clean
 
 help: ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,8 @@ help: ## show this help
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
 
 install: $(STAMP) ## create .venv and install rnn-zoo into it
+
+extras: $(EXTRAS) ## also install the optional extras: ray (EXECUTOR=ray) and tensorboard (TENSORBOARD=1)
 
 compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and reports/
 	$(PY) -m zoo compare $(ARGS)

@@ -23,7 +23,7 @@ from pathlib import Path
 from zoo import store
 from zoo.config import ConfigError, RunConfig
 
-INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (or: pip install tensorboard)"
+INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (in a checkout: make extras)"
 LOG_DIR = "tensorboard"
 EXPERIMENT_FILE = "events.out.tfevents.0.rnn-zoo-hparams"
 # Settings shown as HParams columns beside cell, mode and seed.

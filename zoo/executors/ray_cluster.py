@@ -16,7 +16,7 @@ from typing import Iterator
 from zoo.config import ConfigError, RunConfig
 from zoo.executors import Finished, OnEpoch, prepare_worker, run_payload, task_payload, thread_env
 
-INSTALL_HINT = "pip install 'rnn-zoo[ray]' (or: pip install 'ray[default]')"
+INSTALL_HINT = "pip install 'rnn-zoo[ray]' (in a checkout: make extras)"
 
 
 def _import_ray():
