@@ -41,11 +41,11 @@ batch_size = 32
 TIMING = ("seconds", "train_seconds")
 
 
-def _compare(tmp: Path, name: str, wait=True):
+def _compare(tmp: Path, name: str, wait=True, executor="local"):
     """Start ``python -m zoo compare`` on the small grid, into ``tmp/name``."""
     config = tmp / "faults.toml"
     config.write_text(CONFIG)
-    args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", "2",
+    args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", "2", "--executor", executor,
             "--runs", str(tmp / name / "runs"), "--reports", str(tmp / name / "reports")]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -141,6 +141,27 @@ def test_a_killed_worker_is_retried_and_the_result_is_the_same(clean):
     assert proc.returncode == 0, err
     assert "worker process died (exit code -9); training it again" in err or "[4/4]" in err
     assert_same(snapshot(tmp / "worker"), reference)
+
+
+def test_a_killed_ray_worker_is_retried_by_ray_and_the_result_is_the_same(clean):
+    pytest.importorskip("ray")
+    tmp, reference, _ = clean
+    proc = _compare(tmp, "ray-worker", wait=False, executor="ray")
+    deadline, killed = time.monotonic() + 90, None
+    while killed is None and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        tasks = subprocess.run(["pgrep", "-f", "ray::_train"], capture_output=True, text=True).stdout.split()
+        if tasks:
+            time.sleep(1.0)  # mid-run
+            try:
+                os.kill(int(tasks[0]), signal.SIGKILL)
+                killed = int(tasks[0])
+            except ProcessLookupError:
+                continue  # that task had just finished; catch the next one
+    out, err = proc.communicate(timeout=300)
+    assert killed is not None, err
+    assert proc.returncode == 0, err
+    assert_same(snapshot(tmp / "ray-worker"), reference)
 
 
 DAMAGES = ("truncate_csv", "bad_json", "truncate_model", "emptied")
