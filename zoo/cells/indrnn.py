@@ -1,11 +1,12 @@
 import keras
 from keras import ops
 
+from zoo.cells.base import UnitsCell
 from zoo.registry import register_cell
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
-class IndRNNCell(keras.layers.Layer):
+class IndRNNCell(UnitsCell):
     """Independently recurrent cell (Li et al. 2018, "Independently Recurrent
     Neural Network (IndRNN): Building A Longer and Deeper RNN", CVPR).
 
@@ -30,14 +31,9 @@ class IndRNNCell(keras.layers.Layer):
     """
 
     def __init__(self, units: int = 64, activation: str = "relu", **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
-        self.units = units
+        super().__init__(units, **kwargs)
         self.activation_name = activation
         self.activation = keras.activations.get(activation)
-        self.state_size = units
-        self.output_size = units
 
     def build(self, input_shape):
         self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform", name="kernel")

@@ -1,11 +1,12 @@
 import keras
 from keras import ops
 
+from zoo.cells.base import UnitsCell
 from zoo.registry import register_cell
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
-class MGUCell(keras.layers.Layer):
+class MGUCell(UnitsCell):
     """Minimal gated unit (Zhou et al. 2016, "Minimal Gated Unit for Recurrent
     Neural Networks", International Journal of Automation and Computing).
 
@@ -28,14 +29,6 @@ class MGUCell(keras.layers.Layer):
         >>> keras.layers.RNN(MGUCell(8))(np.zeros((2, 5, 1))).shape
         (2, 8)
     """
-
-    def __init__(self, units: int = 64, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
-        self.units = units
-        self.state_size = units
-        self.output_size = units
 
     def build(self, input_shape):
         i, u = input_shape[-1], self.units
@@ -66,8 +59,6 @@ class MGUCell(keras.layers.Layer):
         f = self._forget(inputs, h)
         return {"forget": f, "carry": 1 - f}
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
 
 
 @register_cell("mgu", param_count=lambda i, u: 2 * u * (i + u + 1))

@@ -1,11 +1,12 @@
 import keras
 from keras import ops
 
+from zoo.cells.base import UnitsCell
 from zoo.registry import register_cell
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
-class SeedGRUCell(keras.layers.Layer):
+class SeedGRUCell(UnitsCell):
     """The seed post's GRU, written from its own equations.
 
     For input x and previous state h:
@@ -49,14 +50,6 @@ class SeedGRUCell(keras.layers.Layer):
         (2, 8)
     """
 
-    def __init__(self, units: int = 64, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-
     def build(self, input_shape):
         i, u = input_shape[-1], self.units
         glorot, orthogonal = keras.initializers.GlorotUniform(), keras.initializers.Orthogonal()
@@ -85,8 +78,6 @@ class SeedGRUCell(keras.layers.Layer):
         z = ops.sigmoid(pre[:, :u])
         return {"update": z, "reset": ops.sigmoid(pre[:, u : 2 * u]), "carry": 1 - z}
 
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
 
 
 @register_cell("seed_gru", param_count=lambda i, u: 3 * u * (i + u + 1))
