@@ -21,6 +21,15 @@ def _randomize(layer):
     layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype(np.float32) for w in layer.get_weights()])
 
 
+def _random_step_inputs(cell):
+    """Build ``cell`` on a random (x, h), give it random weights; returns x, h and the weights in float64."""
+    x = rng.normal(size=(3, 2)).astype(np.float32)
+    h = rng.normal(size=(3, cell.units)).astype(np.float32)
+    cell(ops.convert_to_tensor(x), [ops.convert_to_tensor(h)])
+    _randomize(cell)
+    return x, h, [w.astype(np.float64) for w in cell.get_weights()]
+
+
 def _one_step(cell, x, h):
     out, _ = cell(ops.convert_to_tensor(x), [ops.convert_to_tensor(h)])
     return np.asarray(out, dtype=np.float64)
@@ -43,10 +52,7 @@ def test_seed_gru_matches_keras_gru_with_mapped_weights():
 
 def test_seed_gru_step_is_the_posts_equations():
     cell = SeedGRUCell(5)
-    x, h = rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(3, 5)).astype(np.float32)
-    cell(ops.convert_to_tensor(x), [ops.convert_to_tensor(h)])
-    _randomize(cell)
-    K, R, b = (w.astype(np.float64) for w in cell.get_weights())
+    x, h, (K, R, b) = _random_step_inputs(cell)
     u = 5
     z = sigmoid(x @ K[:, :u] + h @ R[:, :u] + b[:u])
     r = sigmoid(x @ K[:, u : 2 * u] + h @ R[:, u : 2 * u] + b[u : 2 * u])
@@ -56,19 +62,13 @@ def test_seed_gru_step_is_the_posts_equations():
 
 def test_indrnn_step_matches_numpy():
     cell = IndRNNCell(4)
-    x, h = rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
-    cell(ops.convert_to_tensor(x), [ops.convert_to_tensor(h)])
-    _randomize(cell)
-    W, u, b = (w.astype(np.float64) for w in cell.get_weights())
+    x, h, (W, u, b) = _random_step_inputs(cell)
     np.testing.assert_allclose(_one_step(cell, x, h), np.maximum(x @ W + u * h + b, 0), atol=1e-5)
 
 
 def test_mgu_step_matches_numpy():
     cell = MGUCell(4)
-    x, h = rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
-    cell(ops.convert_to_tensor(x), [ops.convert_to_tensor(h)])
-    _randomize(cell)
-    K, R, b = (w.astype(np.float64) for w in cell.get_weights())
+    x, h, (K, R, b) = _random_step_inputs(cell)
     f = sigmoid(x @ K[:, :4] + h @ R[:, :4] + b[:4])
     cand = np.tanh(x @ K[:, 4:] + (f * h) @ R[:, 4:] + b[4:])
     np.testing.assert_allclose(_one_step(cell, x, h), (1 - f) * h + f * cand, atol=1e-5)

@@ -13,6 +13,7 @@ sends each run to a Ray cluster as a task (``pip install 'rnn-zoo[ray]'``).
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import traceback
 from dataclasses import dataclass
@@ -41,8 +42,6 @@ class Finished:
 
     @property
     def metrics(self) -> dict | None:
-        import json
-
         return json.loads(self.files["metrics.json"]) if self.files else None
 
 

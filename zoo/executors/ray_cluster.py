@@ -10,7 +10,6 @@ failed. Epoch progress comes back through a small actor.
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 from zoo.config import ConfigError, RunConfig
@@ -41,9 +40,9 @@ class _Inbox:
         return events
 
 
-def _train(payload: dict, inbox) -> tuple:
+def _train(payload: dict, inbox, threads: int) -> tuple:
     """The body of a Ray task: train one run, stream its epochs, return its files."""
-    prepare_worker(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    prepare_worker(threads)
     # Fire and forget: a task that waited on the actor would hand its CPU
     # back to Ray while it waits, and Ray would start another task on it.
     return run_payload(payload, lambda *event: inbox.put.remote(event))
@@ -85,7 +84,7 @@ class RayExecutor:
                 max_retries=1,  # a dead worker is retried once by Ray; an exception is a result
                 runtime_env={"env_vars": thread_env(self.cpus_per_task)},
             )
-            pending = {task.remote(task_payload(c), inbox): c for c in configs}
+            pending = {task.remote(task_payload(c), inbox, self.cpus_per_task): c for c in configs}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 self._drain(inbox, on_epoch)
