@@ -44,7 +44,8 @@ compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and
 report: $(STAMP) ## rebuild reports/ from runs/ without training
 	$(PY) -m zoo report $(if $(CONFIG),--config $(CONFIG)) $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
 
-test: $(EXTRAS) ## run the test suite (JAX), then the engine's tests on TensorFlow
+test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
 
@@ -53,8 +54,9 @@ bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> rep
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/scaling.py
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff and the import contract (lint-imports)
 	$(VENV)/bin/ruff check zoo tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 clean: ## remove runs/, reports/ and caches (keeps .venv)
 	rm -rf runs reports .pytest_cache

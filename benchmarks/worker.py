@@ -68,14 +68,13 @@ def torch_loop(cell: str) -> tuple[float, int]:
 
 def engine(cell: str, instrument: bool = True) -> tuple[float, int]:
     import zoo  # noqa: F401
-    from zoo import training
-    from zoo.config import RunConfig, TrainConfig
+    from zoo.core.config import RunConfig, TrainConfig
+    from zoo.engine import run as training
 
     # Epoch 1 compiles, epoch 2 retraces on TensorFlow, the last one probes: time the 4 between.
     run = RunConfig(cell, "many_to_one", 0, UNITS, train=TrainConfig(epochs=7, probes=1))
-    if not instrument:  # the same engine without its per-step gradient statistics
-        training.engine = lambda r: training.Engine(r, instrument=False)
-    result = training.train_run(run)
+    # instrument=False: the same engine without its per-step gradient statistics
+    result = training.train_run(run, instrument=instrument)
     h = result.history.iloc[2:-1]  # the training steps only, as (a) and (b) time them
     return float(h.train_seconds.sum() / h.steps.sum()), int(h.steps.sum())
 
@@ -118,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         # As rnn-zoo's own worker processes start: pinned threads, and on JAX no TensorFlow.
-        from zoo.executors import prepare_worker
+        from zoo.runs.executors import prepare_worker
 
         prepare_worker(args.threads)
         if args.kind == "torch":

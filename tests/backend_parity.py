@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 import zoo  # noqa: F401  (sets the backend default)
-from zoo import training
-from zoo.config import RunConfig, TaskConfig, TrainConfig
+from zoo.core.config import RunConfig, TaskConfig, TrainConfig
+from zoo.engine import run as training
 
 
 def main(out: str) -> None:
@@ -26,11 +26,11 @@ def main(out: str) -> None:
     mask = np.ones((steps, batch), np.float32)
     x_probe, y_probe = train.x[:16], train.y[:16]
     probe = {
-        "dL_dx": np.asarray(eng.input_gradients(x_probe, tv, ntv, y_probe)),
-        "dhT_dht": np.asarray(eng.state_jacobian_norms(tv, x_probe)),
-        "carry": np.asarray(eng.gate_means(tv, x_probe)["carry"]),
+        "dL_dx": np.asarray(eng.probes.input_gradients(x_probe, tv, ntv, y_probe)),
+        "dhT_dht": np.asarray(eng.probes.state_jacobian_norms(tv, x_probe)),
+        "carry": np.asarray(eng.probes.gate_means(tv, x_probe)["carry"]),
     }
-    from zoo import optimizers
+    from zoo.engine import optimizers
 
     ov = optimizers.init_state(run.train, tv)
     new_tv, _, _, (loss, gnorm, groups, clipped) = eng.train_epoch(tv, ntv, ov, train.x, train.y, index, mask)

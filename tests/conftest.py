@@ -4,7 +4,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import pytest  # noqa: E402
 
-from zoo.config import GridConfig, TaskConfig, TrainConfig  # noqa: E402
+from zoo.core.config import GridConfig, TaskConfig, TrainConfig  # noqa: E402
 
 # A grid small enough to train in seconds, with the default task's shape.
 TINY_TASK = TaskConfig(train_stop=3.0, train_points=300, test_start=100.0, test_stop=106.0, test_points=60)
@@ -22,7 +22,7 @@ def tiny_grid(**changes) -> GridConfig:
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """A tiny grid trained once and stored, for the tests that read runs."""
-    from zoo import runner
+    from zoo.runs import runner
 
     runs = tmp_path_factory.mktemp("runs")
     grid = tiny_grid(seeds=2)
@@ -33,9 +33,10 @@ def tiny_runs(tmp_path_factory):
 @pytest.fixture
 def isolated_registry(monkeypatch):
     """Cells registered inside the test vanish after it; the built-ins stay."""
-    from zoo import registry
+    from zoo.core import catalog, registry
 
-    registry.list_cells()  # load the built-ins first, so the copy holds them
+    catalog.load()  # load the built-ins first, so the copy holds them
     monkeypatch.setattr(registry, "_CELLS", dict(registry._CELLS))
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(catalog, "_loaded", False)
+    monkeypatch.setattr(catalog, "_failed", {})
     return registry

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from zoo.registry import register_cell
+from zoo.core.registry import register_cell
 
 _SIMPLE = lambda i, u: u * (i + u + 1)  # noqa: E731
 
@@ -34,3 +34,9 @@ def dies_once(units: int = 64):
 def always_dies(units: int = 64):
     """A cell whose every worker is killed."""
     _die()
+
+
+@register_cell("always_raises", param_count=_SIMPLE)
+def always_raises(units: int = 64):
+    """A cell whose builder raises: the run fails, the worker lives."""
+    raise RuntimeError("injected")

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo import registry, training
-from zoo.cells.indrnn import IndRNNCell
-from zoo.cells.mgu import MGUCell
-from zoo.cells.seed_gru import SeedGRUCell
+from zoo.core import catalog as registry
+from zoo.engine import run as training
+from zoo.models.cells.indrnn import IndRNNCell
+from zoo.models.cells.mgu import MGUCell
+from zoo.models.cells.seed_gru import SeedGRUCell
 
 rng = np.random.default_rng(0)
 

@@ -23,7 +23,7 @@ def test_bad_cell_is_one_line_and_exit_2(tmp_path):
 
 
 def _cells():
-    from zoo import registry
+    from zoo.core import catalog as registry
 
     return registry.list_cells()
 

@@ -1,17 +1,19 @@
 import pytest
 
-from zoo.config import ConfigError, GridConfig, RunConfig, grid_from_dict, load_grid
+from zoo.core.config import ConfigError, GridConfig, RunConfig
+from zoo.core.grid import expand
+from zoo.core.loading import grid_from_dict, load_grid
 
 
 def test_default_config_file_is_the_default_grid():
     grid = load_grid("default")
     assert grid == GridConfig()
-    assert len(grid.runs()) == 36
+    assert len(expand(grid)) == 36
     assert grid.train.epochs == 120 and grid.train.batch_size == 64 and grid.train.learning_rate == 1e-3
 
 
 def test_quick_grid_trains_every_cell_in_the_four_modes():
-    from zoo import registry
+    from zoo.core import catalog as registry
 
     grid = load_grid("quick")
     assert grid.cells == tuple(registry.list_cells()) and len(grid.modes) == 4 and grid.seeds == 1

@@ -11,8 +11,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from zoo import registry, training
-from zoo.config import CONFIG_DIR, ConfigError, GridConfig, grid_from_dict, grid_to_dict, load_grid
+from zoo.core import catalog as registry
+from zoo.core.config import ConfigError, GridConfig
+from zoo.core.grid import expand
+from zoo.core.loading import CONFIG_DIR, grid_from_dict, grid_to_dict, load_grid
+from zoo.engine import run as training
 
 DEFAULT = grid_to_dict(GridConfig())
 NAMES = registry.list_cells() + registry.list_modes() + ["all", "gruu", "", "none"]
@@ -71,7 +74,7 @@ def _check_accepted(grid: GridConfig) -> None:
     """An accepted grid must be one that trains: its windows and models build."""
     event("accepted")
     seen = set()
-    for run in grid.runs():
+    for run in expand(grid):
         key = (run.cell, run.mode, run.units, run.task)
         if key in seen or len(seen) >= 3:
             continue

@@ -1,15 +1,16 @@
 """Fault injection: interrupt, kill and corrupt a real ``compare``, then check
 that resuming ends with exactly the runs and report of an uninterrupted one.
 
-Each test injects its faults at seeded random moments and counts them, so a
-failure names the fault and the moment. A small grid keeps the suite to about
-a minute and a half on two cores.
+Each fault strikes at a deterministic point (when the k-th run folder
+appears, or while a worker holds a run), never after a random sleep, and each
+test requires the behaviour it names (the retry happened, the stop was
+prompt). Signals go only to processes the test started and their children.
 """
 
 import importlib
 import json
 import os
-import random
+import re
 import signal
 import subprocess
 import sys
@@ -19,9 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from zoo import runner, store
-from zoo.config import load_grid
-from zoo.executors.local import LocalExecutor
+from zoo.core.grid import expand
+from zoo.core.loading import load_grid
+from zoo.runs import runner, store
+from zoo.runs.executors.local import LocalExecutor
 
 CONFIG = """
 cells = ["simple_rnn", "gru"]
@@ -69,8 +71,46 @@ def snapshot(folder: Path) -> dict:
             stored.predictions,
         )
     snap["summary"] = pd.read_csv(folder / "reports" / "summary.csv").drop(columns="seconds")
-    assert not list((folder / "runs").glob(".tmp-*"))
+    assert not list((folder / "runs").glob(".*.tmp-*"))
     return snap
+
+
+def run_folders(folder: Path) -> int:
+    runs = folder / "runs"
+    return sum(1 for p in runs.iterdir() if not p.name.startswith(".")) if runs.is_dir() else 0
+
+
+def wait_for_runs(proc, folder: Path, new: int = 1, timeout: float = 120) -> None:
+    """Block until ``proc`` has stored ``new`` more run folders in ``folder`` (the fault point)."""
+    deadline, k = time.monotonic() + timeout, run_folders(folder) + new
+    while run_folders(folder) < k:
+        assert proc.poll() is None, f"compare ended before run folder {k} appeared: {proc.communicate()[1]}"
+        assert time.monotonic() < deadline, f"no run folder {k} after {timeout}s"
+        time.sleep(0.02)
+
+
+def descendants(pid: int) -> list[int]:
+    """Processes started by ``pid``, and by them, from /proc: the only ones a test may signal."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -95,51 +135,50 @@ def clean(tmp_path_factory):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
-def test_killed_at_random_moments_then_resumed_equals_a_clean_run(clean, sig):
-    tmp, reference, seconds = clean
-    rng = random.Random(sig)
+def test_killed_as_runs_land_then_resumed_equals_a_clean_run(clean, sig):
+    tmp, reference, _ = clean
     name = f"killed-{sig.name}"
-    for _ in range(2):  # two faults, then a run to the end
+    for _ in range(2):  # killed twice as a run folder lands; then a run to the end
         proc = _compare(tmp, name, wait=False)
-        time.sleep(rng.uniform(1.0, seconds))
+        wait_for_runs(proc, tmp / name)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
-        if sig == signal.SIGINT and proc.returncode != 0:  # 0: it had finished already
+        assert run_folders(tmp / name) < 4, "the fault came after the grid had finished"
+        if sig == signal.SIGINT:
             assert proc.returncode == 130, err
             assert "run the same command again to resume" in err
+        else:
+            assert proc.returncode == -signal.SIGKILL
     code, out, err = _compare(tmp, name)
     assert code == 0, err
+    skipped = int(re.search(r"(\d+) finished already", err).group(1))
+    assert 2 <= skipped < 4  # it resumed: the runs stored before the faults were kept
     assert_same(snapshot(tmp / name), reference)
 
 
 def test_sigint_stops_promptly(clean):
     tmp, _, _ = clean
     proc = _compare(tmp, "prompt", wait=False)
-    time.sleep(6.0)  # workers started and training
+    wait_for_runs(proc, tmp / "prompt")  # workers up and mid-grid: 3 runs to go
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
-    proc.communicate(timeout=60)
-    assert proc.returncode in (0, 130)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
     assert time.monotonic() - started < 10
+    assert not [p for p in descendants(proc.pid) if "multiprocessing" in cmdline(p)]  # workers gone
 
 
 def test_a_killed_worker_is_retried_and_the_result_is_the_same(clean):
-    tmp, reference, seconds = clean
+    tmp, reference, _ = clean
     proc = _compare(tmp, "worker", wait=False)
-    deadline = time.monotonic() + 60
-    killed = None
-    while killed is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-        children = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "multiprocessing.spawn"],
-                                  capture_output=True, text=True).stdout.split()
-        if len(children) >= 2:  # both workers are up; kill one mid-grid
-            time.sleep(1.5)
-            killed = int(children[0])
-            os.kill(killed, signal.SIGKILL)
+    wait_for_runs(proc, tmp / "worker")
+    time.sleep(0.5)  # the next run is sent and compiling (a run takes seconds): both workers hold one
+    workers = [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
-    assert killed is not None
     assert proc.returncode == 0, err
-    assert "worker process died (exit code -9); training it again" in err or "[4/4]" in err
+    assert "worker process died (exit code -9); training it again" in err
     assert_same(snapshot(tmp / "worker"), reference)
 
 
@@ -149,13 +188,13 @@ def test_a_killed_ray_worker_is_retried_by_ray_and_the_result_is_the_same(clean)
     proc = _compare(tmp, "ray-worker", wait=False, executor="ray")
     deadline, killed = time.monotonic() + 90, None
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-        tasks = subprocess.run(["pgrep", "-f", "ray::_train"], capture_output=True, text=True).stdout.split()
+        time.sleep(0.05)
+        # Ray's processes are this compare's descendants; signal no other.
+        tasks = [p for p in descendants(proc.pid) if "ray::_train" in cmdline(p)]
         if tasks:
-            time.sleep(1.0)  # mid-run
             try:
-                os.kill(int(tasks[0]), signal.SIGKILL)
-                killed = int(tasks[0])
+                os.kill(tasks[0], signal.SIGKILL)
+                killed = tasks[0]
             except ProcessLookupError:
                 continue  # that task had just finished; catch the next one
     out, err = proc.communicate(timeout=300)
@@ -221,7 +260,7 @@ def test_a_run_whose_worker_always_dies_fails_and_the_rest_finish(tmp_path, isol
     outcome = runner.execute(grid, tmp_path / "runs", executor=LocalExecutor(2), say=said.append)
     assert len(outcome.failed) == 1 and outcome.failed[0].startswith("always_dies")
     assert "worker process died (exit code -9), 2 times" in outcome.failed[0]
-    for run in grid.runs():
+    for run in expand(grid):
         metrics = json.loads((tmp_path / "runs" / run.run_id / "metrics.json").read_text())
         assert metrics["status"] == ("failed" if run.cell == "always_dies" else "ok")
     assert (tmp_path / "died").exists()  # dies_once did die, and its retry trained

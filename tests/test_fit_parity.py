@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from conftest import TINY_TASK
 
-from zoo import registry, training
-from zoo.config import RunConfig, TrainConfig
+from zoo.core import catalog as registry
+from zoo.core.config import RunConfig, TrainConfig
+from zoo.engine import run as training
 
 TRAIN = TrainConfig(epochs=2, batch_size=32, probes=1)
 CASES = sorted({(c, "many_to_one") for c in registry.list_cells()} | {("gru", m) for m in registry.list_modes()})

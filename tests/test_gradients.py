@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo import registry, training
-from zoo.config import RunConfig, TaskConfig, TrainConfig
+from zoo.core import catalog as registry
+from zoo.core.config import RunConfig, TaskConfig, TrainConfig
+from zoo.engine import run as training
 
 TASK = TaskConfig(window=4, horizon=2)
 
@@ -26,7 +27,7 @@ def _data(mode, n=4):
     spec = registry.get_mode(mode)
     rng = np.random.default_rng(1)
     values = rng.normal(size=40).astype(np.float32)
-    from zoo import tasks
+    from zoo.core.tasks import sine as tasks
 
     w = tasks.make_windows(values, TASK.window, TASK.horizon, spec.layout, spec.target)
     return w.x[:n], w.y[:n]
@@ -37,7 +38,7 @@ def _data(mode, n=4):
 def test_input_gradient_matches_finite_differences(cell, mode):
     eng, model, tv, ntv = _engine(cell, mode)
     x, y = _data(mode)
-    analytic = np.asarray(eng.input_gradients(x, tv, ntv, y))
+    analytic = np.asarray(eng.probes.input_gradients(x, tv, ntv, y))
 
     def loss(xx):
         pred = np.asarray(eng.predict(tv, ntv, xx.astype(np.float32)), dtype=np.float64)
@@ -73,7 +74,7 @@ def test_state_jacobian_matches_finite_differences(cell):
     x, _ = _data("many_to_one")
     x = x.astype(np.float64)
     rnn_cell = model.get_layer("rnn").cell
-    probe = np.asarray(eng.state_jacobian_norms(tv, x.astype(np.float32)))
+    probe = np.asarray(eng.probes.state_jacobian_norms(tv, x.astype(np.float32)))
     steps = x.shape[1]
     size = sum(rnn_cell.state_size) if isinstance(rnn_cell.state_size, (list, tuple)) else rnn_cell.state_size
     assert probe.shape == (steps + 1,)
@@ -105,7 +106,7 @@ def test_simple_rnn_state_jacobian_closed_form():
         step = (1 - hs[t + 1] ** 2)[:, :, None] * R.T[None]
         chained = chained @ step
         expected.append(np.mean(np.linalg.norm(chained, axis=(1, 2))))
-    np.testing.assert_allclose(np.asarray(eng.state_jacobian_norms(tv, x)), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(eng.probes.state_jacobian_norms(tv, x)), expected, rtol=1e-5)
 
 
 def test_decay_rate_recovers_a_known_slope():

@@ -10,7 +10,7 @@ from zoo import report
 def page(tiny_runs, tmp_path_factory):
     grid, runs = tiny_runs
     out = tmp_path_factory.mktemp("site") / "reports"
-    report.build(runs, out, grid)
+    report.build(runs, out, compared=grid.name)
     return out
 
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from zoo import registry, training
+from zoo.core import catalog as registry
+from zoo.engine import run as training
 
 CELLS = registry.list_cells()
 MODES = registry.list_modes()

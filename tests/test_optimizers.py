@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo import optimizers
-from zoo.config import TrainConfig
+from zoo.core.config import TrainConfig
+from zoo.engine import optimizers
 
 
 @pytest.mark.parametrize("kind", ["adam", "sgd"])
@@ -23,6 +23,10 @@ def test_functional_update_equals_keras(kind, clip):
         reference.apply([ops.convert_to_tensor(g) for g in grads], variables)
         tensors = [ops.convert_to_tensor(g) for g in grads]
         norms = [ops.sqrt(ops.sum(ops.square(g))) for g in tensors]
-        params, state = optimizers.apply(train, state, tensors, params, norms)
+        params, state, clipped = optimizers.apply(train, state, tensors, params, norms)
+        total = float(np.sqrt(sum(float(n) ** 2 for n in norms)))
+        limit = clip.get("global_clipnorm") or clip.get("clipnorm")
+        biggest = total if "global_clipnorm" in clip else max(float(n) for n in norms)
+        assert bool(clipped) == (limit is not None and biggest > limit)
     for mine, theirs in zip(params, variables):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs.value), rtol=1e-5, atol=1e-6)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo import new_cell, registry
+from zoo import new_cell
+from zoo.core import catalog as registry
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = """
@@ -50,14 +51,14 @@ def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
     run = _zoo(["compare", "--config", str(tmp_path / "tiny.toml"), "--jobs", "1"], plugin_path, tmp_path)
     assert run.returncode == 0, run.stderr
-    folders = [p.name for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    folders = [p.name for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert sorted(f.rsplit("-", 2)[0] for f in folders) == ["softsign_rnn-many_to_one", "softsign_rnn-one_to_many"]
     assert "softsign_rnn" in (tmp_path / "reports" / "summary.csv").read_text()
 
 
 def test_new_cell_writes_a_cell_that_trains(tmp_path, isolated_registry):
-    from zoo import training
-    from zoo.config import RunConfig, TaskConfig, TrainConfig
+    from zoo.core.config import RunConfig, TaskConfig, TrainConfig
+    from zoo.engine import run as training
 
     path = new_cell.create("my_rnn", folder=tmp_path)
     spec = importlib.util.spec_from_file_location("my_rnn_cell", path)
@@ -73,7 +74,7 @@ def test_new_cell_writes_a_cell_that_trains(tmp_path, isolated_registry):
 @pytest.mark.parametrize(
     "name,message",
     [("My-Cell", "not a valid lowercase Python identifier"), ("class", "not a valid"),
-     ("gru", "already registered by zoo.cells.gru.gru")],
+     ("gru", "already registered by zoo.models.cells.gru.gru")],
 )
 def test_new_cell_refuses_bad_or_taken_names(tmp_path, name, message):
     with pytest.raises(new_cell.NewCellError, match=message):
@@ -91,3 +92,47 @@ def test_new_cell_never_overwrites(tmp_path):
 def test_cli_new_cell_error_is_one_line():
     out = subprocess.run([sys.executable, "-m", "zoo", "new-cell", "gru"], capture_output=True, text=True)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+PLUGIN_CELL = '''
+import keras
+
+from zoo import register_cell
+
+GAIN = {gain}
+
+
+@register_cell("edited_rnn", param_count=lambda i, u: u * (i + u) + u)
+def edited_rnn(units=64):
+    "A plugin cell whose file the test edits."
+    return keras.layers.SimpleRNNCell(units, recurrent_initializer=keras.initializers.Orthogonal(GAIN))
+'''
+
+
+def test_editing_a_cell_file_retrains_its_runs_and_so_does_a_backend_switch(tmp_path, monkeypatch,
+                                                                             isolated_registry):
+    from conftest import tiny_grid
+
+    from zoo.core.grid import expand
+    from zoo.runs import runner
+
+    module = tmp_path / "edited_rnn.py"
+    module.write_text(PLUGIN_CELL.format(gain=1.0))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("edited_rnn")
+    grid = tiny_grid(cells=("edited_rnn",), modes=("many_to_one",), seeds=1)
+    runs = tmp_path / "runs"
+    first = runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    assert first.trained == 1
+    (old_id,) = [r.run_id for r in expand(grid)]
+    assert runner.execute(grid, runs, jobs=1, say=lambda m: None).skipped == 1  # unchanged: skipped
+
+    module.write_text(PLUGIN_CELL.format(gain=0.5))  # the user edits the cell
+    importlib.reload(sys.modules["edited_rnn"])
+    edited = runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    assert (edited.trained, edited.skipped) == (1, 0)  # the edited cell's run trains again
+    (new_id,) = [r.run_id for r in expand(grid)]
+    assert new_id != old_id and {p.name for p in runs.glob("edited_rnn-*")} == {old_id, new_id}
+
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # the ids of another backend differ too
+    assert expand(grid)[0].run_id != new_id and expand(grid)[0].backend == "tensorflow"

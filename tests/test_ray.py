@@ -5,9 +5,11 @@ import sys
 import pandas as pd
 import pytest
 
-from zoo import report, runner, store
-from zoo.config import ConfigError
-from zoo.executors import make_executor
+from zoo import report
+from zoo.core.config import ConfigError
+from zoo.core.grid import expand
+from zoo.runs import runner, store
+from zoo.runs.executors import make_executor
 
 
 def test_without_ray_the_error_says_how_to_install(monkeypatch):
@@ -29,13 +31,13 @@ def test_ray_and_local_executors_give_identical_results(tmp_path, tiny_runs):
     runner.execute(grid, local_runs, executor=make_executor("local", jobs=2), say=lambda m: None)
     said = []
     outcome = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
-    assert outcome.trained == len(grid.runs()) and not outcome.failed
+    assert outcome.trained == len(expand(grid)) and not outcome.failed
     summaries = [
-        report.build(runs, tmp_path / f"reports-{runs.name}", grid).summary.drop(columns="seconds")
+        report.build(runs, tmp_path / f"reports-{runs.name}", compared=grid.name).summary.drop(columns="seconds")
         for runs in (local_runs, ray_runs)
     ]
     pd.testing.assert_frame_equal(*summaries)
-    for run in grid.runs():
+    for run in expand(grid):
         a, b = (store.read_run(runs / run.run_id) for runs in (local_runs, ray_runs))
         timing = ["seconds", "train_seconds"]
         pd.testing.assert_frame_equal(a.history.drop(columns=timing), b.history.drop(columns=timing))
@@ -43,5 +45,5 @@ def test_ray_and_local_executors_give_identical_results(tmp_path, tiny_runs):
 
     # Resume works as locally: finished runs are not sent again.
     again = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
-    assert again.trained == 0 and again.skipped == len(grid.runs())
+    assert again.trained == 0 and again.skipped == len(expand(grid))
 

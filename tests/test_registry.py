@@ -2,23 +2,23 @@ import warnings
 
 import pytest
 
-from zoo import registry
+from zoo.core import catalog, registry
 
 
 def test_builtin_cells_and_modes_are_registered():
-    assert {"simple_rnn", "gru", "lstm"} <= set(registry.list_cells())
-    assert registry.list_modes(required_only=True) == ["one_to_one", "many_to_one", "one_to_many", "many_to_many"]
-    assert "many_to_many_synced" in registry.list_modes()
-    assert registry.list_cells("*rnn*") == [c for c in registry.list_cells() if "rnn" in c]
+    assert {"simple_rnn", "gru", "lstm"} <= set(catalog.list_cells())
+    assert catalog.list_modes(required_only=True) == ["one_to_one", "many_to_one", "one_to_many", "many_to_many"]
+    assert "many_to_many_synced" in catalog.list_modes()
+    assert catalog.list_cells("*rnn*") == [c for c in catalog.list_cells() if "rnn" in c]
 
 
 def test_unknown_names_list_choices_and_nearest():
     with pytest.raises(registry.UnknownNameError) as err:
-        registry.get_cell("grue")
+        catalog.get_cell("grue")
     msg = str(err.value)
     assert "'grue'" in msg and "simple_rnn" in msg and "did you mean 'gru'" in msg
     with pytest.raises(registry.UnknownNameError, match="did you mean 'many_to_one'"):
-        registry.get_mode("many_to_on")
+        catalog.get_mode("many_to_on")
 
 
 def test_same_name_from_two_sources_is_an_error_naming_both(isolated_registry):
@@ -28,7 +28,7 @@ def test_same_name_from_two_sources_is_an_error_naming_both(isolated_registry):
 
     with pytest.raises(registry.DuplicateNameError) as err:
         registry.register_cell("gru", param_count=lambda i, u: 0)(gru)
-    assert "zoo.cells.gru.gru" in str(err.value) and "test_registry" in str(err.value)
+    assert "zoo.models.cells.gru.gru" in str(err.value) and "test_registry" in str(err.value)
 
 
 def test_invalid_cell_name_is_refused():
@@ -46,13 +46,26 @@ def test_broken_plugin_warns_with_its_name(monkeypatch, isolated_registry):
         raise ImportError("no module named nowhere")
 
     monkeypatch.setattr(
-        registry.metadata, "entry_points", lambda group: [_EntryPoint("broken", "nowhere:cell", boom)]
+        catalog.metadata, "entry_points", lambda group: [_EntryPoint("broken", "nowhere:cell", boom)]
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        registry.load_plugins()
-    assert any("'broken'" in str(w.message) and "nowhere" in str(w.message) for w in caught)
-    assert "gru" in registry.list_cells()
+        catalog.load()
+        catalog.load()  # once loaded, it does not warn again
+    assert len(caught) == 1 and "broken (nowhere:cell)" in str(caught[0].message)
+    assert "gru" in catalog.list_cells()
+
+
+def test_a_name_clash_fails_every_time_not_only_the_first(monkeypatch, isolated_registry):
+    def clash():
+        @registry.register_cell("gru", param_count=lambda i, u: 0)
+        def gru(units=64):
+            "An impostor."
+
+    monkeypatch.setattr(catalog.metadata, "entry_points", lambda group: [_EntryPoint("clash", "x:gru", clash)])
+    for _ in range(2):
+        with pytest.raises(registry.DuplicateNameError, match="registered twice"):
+            catalog.list_cells()
 
 
 def test_plugin_entry_point_registers_its_cell(monkeypatch, isolated_registry):
@@ -66,6 +79,6 @@ def test_plugin_entry_point_registers_its_cell(monkeypatch, isolated_registry):
 
         return plugin_rnn
 
-    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [_EntryPoint("plugin_rnn", "x:y", load)])
-    assert "plugin_rnn" in registry.list_cells()
-    assert registry.get_cell("plugin_rnn").description == "A plugin's Elman cell."
+    monkeypatch.setattr(catalog.metadata, "entry_points", lambda group: [_EntryPoint("plugin_rnn", "x:y", load)])
+    assert "plugin_rnn" in catalog.list_cells()
+    assert catalog.get_cell("plugin_rnn").description == "A plugin's Elman cell."

@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import report, store
+from zoo import report
+from zoo.core.grid import expand
 from zoo.report import tables
+from zoo.runs import store
 
 
 def test_mean_ci95_is_the_t_interval():
@@ -34,22 +36,22 @@ def test_epochs_to_threshold():
 
 def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
     grid, runs = tiny_runs
-    results = report.build(runs, tmp_path / "reports", grid)
+    results = report.build(runs, tmp_path / "reports", compared=grid.name)
     summary = results.summary
     assert len(summary) == len(grid.cells) * len(grid.modes)
     for row in summary.itertuples():
-        members = [store.read_run(runs / r.run_id) for r in grid.runs() if (r.cell, r.mode) == (row.cell, row.mode)]
+        members = [store.read_run(runs / r.run_id) for r in expand(grid) if (r.cell, r.mode) == (row.cell, row.mode)]
         losses = [m.metrics["loss"] for m in members]
         mean, half = tables.mean_ci95(losses)
         assert row.loss == pytest.approx(mean) and row.loss_ci95 == pytest.approx(half)
         assert row.seeds == 2 and row.ok == 2 and row.params == members[0].metrics["params"]
     epochs = pd.read_csv(tmp_path / "reports" / "epochs.csv")
-    assert len(epochs) == len(grid.runs()) * grid.train.epochs
+    assert len(epochs) == len(expand(grid)) * grid.train.epochs
 
 
 def test_every_figure_is_written(tiny_runs, tmp_path):
     grid, runs = tiny_runs
-    report.build(runs, tmp_path / "reports", grid)
+    report.build(runs, tmp_path / "reports", compared=grid.name)
     figures = ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae")
     for name in (*figures, "gate_activity"):
         png = tmp_path / "reports" / f"{name}.png"

@@ -1,17 +1,20 @@
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import tiny_grid
 
-from zoo import report, runner, store
+from zoo import report
+from zoo.core.grid import expand
+from zoo.runs import runner, store
 
 
 def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
     grid = tiny_grid()
     outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
     assert outcome.trained == 4 and outcome.skipped == 0 and not outcome.failed
-    results = report.build(tmp_path / "runs", tmp_path / "reports", grid)
+    results = report.build(tmp_path / "runs", tmp_path / "reports", compared=grid.name)
     summary = pd.read_csv(tmp_path / "reports" / "summary.csv")
     assert len(summary) == 4 and set(summary.ok) == {1}
     pd.testing.assert_frame_equal(summary, results.summary, check_dtype=False)
@@ -28,7 +31,7 @@ def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
     assert again.trained == 0 and again.skipped == 2
     assert "2 finished already (skipped), 0 to train" in said[-1]
 
-    victim = runs / grid.runs()[1].run_id
+    victim = runs / expand(grid)[1].run_id
     (victim / "metrics.json").write_text("{")
     said.clear()
     third = runner.execute(grid, runs, jobs=1, say=said.append)
@@ -37,29 +40,23 @@ def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
     store.read_run(victim)
 
 
-def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
-    grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one", "one_to_many"))
-    from zoo.config import RunConfig
-    from zoo.executors import local
+def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, isolated_registry):
+    import importlib
 
-    real = local.run_payload
-
-    def flaky(payload, on_epoch=None):
-        if payload["config"]["mode"] == "one_to_many":
-            return RunConfig.from_dict(payload["config"]), None, "RuntimeError: injected"
-        return real(payload, on_epoch)
-
-    monkeypatch.setattr(local, "run_payload", flaky)
-    outcome = runner.execute(grid, tmp_path, jobs=1, say=lambda m: None)
-    assert len(outcome.failed) == 1 and "injected" in outcome.failed[0]
-    summary = report.build(tmp_path, tmp_path / "reports", grid).summary
-    assert summary.set_index("mode").loc["one_to_many", "failed"] == 1
+    importlib.import_module("faulty_cells")
+    grid = tiny_grid(cells=("always_raises", "simple_rnn"), modes=("many_to_one",))
+    outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
+    assert len(outcome.failed) == 1 and "RuntimeError: injected" in outcome.failed[0]
+    assert outcome.trained == 2
+    summary = report.build(tmp_path / "runs", tmp_path / "reports", compared=grid.name).summary
+    assert summary.set_index("cell").loc["always_raises", "failed"] == 1
+    assert summary.set_index("cell").loc["simple_rnn", "ok"] == 1
 
 
 def test_results_do_not_depend_on_jobs(tmp_path, tiny_runs):
     grid, serial_runs = tiny_runs
     runner.execute(grid, tmp_path, jobs=2, say=lambda m: None)
-    for run in grid.runs():
+    for run in expand(grid):
         a = store.read_run(serial_runs / run.run_id).history.drop(columns=["seconds", "train_seconds"])
         b = store.read_run(tmp_path / run.run_id).history.drop(columns=["seconds", "train_seconds"])
         pd.testing.assert_frame_equal(a, b)
@@ -72,9 +69,11 @@ def test_a_second_runner_on_the_same_runs_is_refused(tmp_path):
 
 
 def test_stale_temporary_folders_are_cleaned(tmp_path):
-    (tmp_path / ".tmp-gru-x").mkdir()
+    (tmp_path / ".gru-x.tmp-1234abcd").mkdir()  # what a run killed mid-write leaves
+    (tmp_path / "notes.tmp").write_text("mine")  # a user's file is not ours to remove
     runner.execute(tiny_grid(cells=("gru",), modes=("many_to_one",)), tmp_path, jobs=1, say=lambda m: None)
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob(".*.tmp-*"))
+    assert (tmp_path / "notes.tmp").read_text() == "mine"
     shutil.rmtree(tmp_path)
 
 
@@ -82,18 +81,19 @@ def test_a_full_disk_stops_with_a_clear_error_and_keeps_finished_runs(tmp_path, 
     import errno
 
     grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one",), seeds=3)
-    real, written = store._write, []
+    real, written = store.write_bytes, []
 
     def filling(path, data):
         if len(written) >= 2 * len(store.FILES):  # the third run finds the disk full
             raise OSError(errno.ENOSPC, "No space left on device")
-        written.append(path)
+        if Path(path).name in store.FILES:  # run folders' files, not the grid record
+            written.append(path)
         real(path, data)
 
-    monkeypatch.setattr(store, "_write", filling)
+    monkeypatch.setattr(store, "write_bytes", filling)
     with pytest.raises(store.StorageError, match="No space left on device; the runs stored before it are intact"):
         runner.execute(grid, tmp_path, jobs=1, say=lambda m: None)
-    finished = [r for r in grid.runs() if (tmp_path / r.run_id).exists()]
-    assert len(finished) == 2 and not list(tmp_path.glob(".tmp-*"))
+    finished = [r for r in expand(grid) if (tmp_path / r.run_id).exists()]
+    assert len(finished) == 2 and not list(tmp_path.glob(".*.tmp-*"))
     for run in finished:
         store.read_run(tmp_path / run.run_id)

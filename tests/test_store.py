@@ -3,17 +3,19 @@ import json
 import keras
 import pytest
 
-from zoo import store
+from zoo.core.grid import expand
+from zoo.engine import saving
+from zoo.runs import store
 
 
 def _first_run(tiny_runs):
     grid, runs = tiny_runs
-    return grid.runs()[0], runs
+    return expand(grid)[0], runs
 
 
 def test_run_folders_are_complete(tiny_runs):
     grid, runs = tiny_runs
-    for run in grid.runs():
+    for run in expand(grid):
         folder = runs / run.run_id
         assert sorted(p.name for p in folder.iterdir()) == sorted(store.FILES)
         stored = store.read_run(folder)
@@ -24,7 +26,7 @@ def test_run_folders_are_complete(tiny_runs):
 
 def test_saved_model_reloads_safely(tiny_runs):
     run, runs = _first_run(tiny_runs)
-    model = store.load_model(runs / run.run_id)
+    model = saving.load_model(runs / run.run_id)
     assert model.count_params() == store.read_run(runs / run.run_id).metrics["params"]
 
 
@@ -37,15 +39,15 @@ def test_a_tampered_archive_holding_a_lambda_is_refused(tiny_runs, tmp_path):
     inputs = keras.Input((5, 1))
     evil = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
     evil.save(folder / "model.keras")  # the same file name, now with bytecode inside
-    with pytest.raises(store.UnsafeModelError, match="holds code"):
-        store.load_model(folder)
+    with pytest.raises(saving.UnsafeModelError, match="holds code"):
+        saving.load_model(folder)
 
 
 @pytest.mark.parametrize("name", ["model.h5", "model.pkl", "model.keras"])
 def test_other_formats_are_refused(tmp_path, name):
     (tmp_path / name).write_bytes(b"\x80\x04not a zip archive")
-    with pytest.raises(store.UnsafeModelError, match="only .keras archives"):
-        store.load_model(tmp_path / name)
+    with pytest.raises(saving.UnsafeModelError, match="only .keras archives"):
+        saving.load_model(tmp_path / name)
 
 
 @pytest.mark.parametrize("damage", ["truncate_csv", "bad_json", "missing_file"])
@@ -70,4 +72,4 @@ def test_failed_run_is_recorded_but_not_finished(tmp_path, tiny_runs):
     run, _ = _first_run(tiny_runs)
     store.write_failed(tmp_path, run, "RuntimeError: boom")
     assert json.loads((tmp_path / run.run_id / "metrics.json").read_text())["status"] == "failed"
-    assert store.finished_run(tmp_path, run) is None
+    assert store.is_finished(tmp_path, run) is False

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zoo import tasks
+from zoo.core.tasks import sine as tasks
 
 
 def seed_generate_data(seq, time_step_size=5):

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from zoo import runner, store
-from zoo.config import ConfigError
+from zoo.core.config import ConfigError
+from zoo.core.grid import expand
+from zoo.runs import runner, store
 
 pytest.importorskip("tensorboard")
 
@@ -26,7 +27,7 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
     # The runs are finished: the logs are written from the stored folders.
     outcome = runner.execute(grid, runs, jobs=1, say=lambda m: None, tensorboard=True)
     assert outcome.trained == 0
-    for run in grid.runs():
+    for run in expand(grid):
         acc = _accumulator(runs / run.run_id / "tensorboard")
         tags = acc.Tags()
         stored_run = store.read_run(runs / run.run_id)
@@ -44,7 +45,7 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
 
 
 def test_without_tensorboard_the_error_says_how_to_install(monkeypatch):
-    from zoo import tensorboard
+    from zoo.runs import tensorboard
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)
     with pytest.raises(ConfigError, match=r"pip install 'rnn-zoo\[tensorboard\]'"):

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from conftest import TINY_TASK, TINY_TRAIN
 
-from zoo import training
-from zoo.config import RunConfig, TrainConfig
+from zoo.core.config import RunConfig, TrainConfig
+from zoo.engine import run as training
 
 
 def _run(**train_changes):
@@ -52,14 +52,16 @@ def test_huge_learning_rate_is_recorded_as_diverged():
 
 @pytest.mark.parametrize("probe", ["dL_dx", "dhT_dht"])
 def test_a_nan_probe_with_a_finite_loss_is_diverged_too(monkeypatch, probe):
-    real = training._probe_rows
+    from zoo.engine.probes import Probes
+
+    real = Probes.probe_rows
 
     def poisoned(*args):
         rows = real(*args)
         rows[1][probe] = float("nan")
         return rows
 
-    monkeypatch.setattr(training, "_probe_rows", poisoned)
+    monkeypatch.setattr(Probes, "probe_rows", poisoned)
     result = training.train_run(_run(epochs=3))
     assert np.isfinite(result.history.loss).all()
     assert result.status == "diverged" and result.metrics["diverged_in"] == "probes"

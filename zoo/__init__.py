@@ -9,19 +9,24 @@
 
 import os
 
-# The engine is written for Keras's JAX backend (see zoo/gradients.py); it must
-# be chosen before Keras is first imported.
-os.environ.setdefault("KERAS_BACKEND", "jax")
+from zoo.core.config import DEFAULT_BACKEND
+
+# The process environment is the one place Keras reads its backend from, once,
+# at its first import: rnn-zoo's default must be set before that.
+os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
 # Keras imports TensorFlow for some utilities; its start-up chatter is noise here.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
-__all__ = ["compare", "load_runs", "load_model", "Results"]
+from zoo.core.registry import register_cell, register_mode  # noqa: E402  (what a plugin imports)
+
+__all__ = ["compare", "load_runs", "load_model", "Results", "register_cell", "register_mode"]
+_API = ("compare", "load_runs", "load_model", "Results")
 
 
 def __getattr__(name):
     # Lazy, so that importing zoo (as worker processes do first) loads no Keras.
-    if name in __all__:
+    if name in _API:
         from zoo import api
 
         return getattr(api, name)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo import report, runner
-from zoo.config import load_grid
+from zoo import report
+from zoo.core.loading import load_grid
+from zoo.engine.saving import load_model  # noqa: F401  (re-exported)
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
-from zoo.store import load_model  # noqa: F401  (re-exported)
+from zoo.runs import runner, store
+from zoo.runs.executors import default_jobs, make_executor
 
 
 def compare(
@@ -31,10 +33,9 @@ def compare(
         res.plot_loss()    # matplotlib Figure
     """
     grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
-    from zoo.executors import make_executor
-
-    jobs = jobs or runner.default_jobs()
-    runner.execute(grid, Path(runs), executor=make_executor(executor, jobs, address))
     if reports is not None:
-        return report.build(Path(runs), Path(reports), grid)
-    return load_runs(runs, grid)
+        report.check_folders(Path(runs), Path(reports))
+    runner.execute(grid, Path(runs), executor=make_executor(executor, jobs or default_jobs(), address))
+    if reports is not None:
+        return report.build(Path(runs), Path(reports), compared=grid.name)
+    return load_runs(runs, store.read_grids(Path(runs))[grid.name]["run_ids"])

@@ -17,7 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="registered cells and modes")
 
     c = sub.add_parser("compare", help="train the grid's missing runs, then write the report")
-    c.add_argument("--config", help="a TOML file, or the name of one in configs/ (default: default)")
+    c.add_argument("--config", help="a TOML file, or the name of a shipped one in zoo/configs/ (default: default)")
     c.add_argument("--cells", help="comma-separated cell names, or 'all'")
     c.add_argument("--modes", help="comma-separated mode names, or 'all'")
     c.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--runs", default="runs", help="run folders (default: runs)")
     c.add_argument("--reports", default="reports", help="report folder (default: reports)")
     c.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
-    c.add_argument("--quick", action="store_true", help="the quick smoke grid (configs/quick.toml)")
+    c.add_argument("--quick", action="store_true", help="the quick smoke grid (zoo/configs/quick.toml)")
     c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
@@ -44,22 +44,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list() -> int:
-    from zoo import registry
+    from zoo.core import catalog
 
     print("cells:")
-    for name in registry.list_cells():
-        spec = registry.get_cell(name)
+    for name in catalog.list_cells():
+        spec = catalog.get_cell(name)
         print(f"  {name:<20} {spec.description}")
     print("modes:")
-    for name in registry.list_modes():
-        spec = registry.get_mode(name)
+    for name in catalog.list_modes():
+        spec = catalog.get_mode(name)
         extra = "" if spec.required else "  (not in the default grid)"
         print(f"  {name:<20} {spec.description}{extra}")
     return 0
 
 
 def _grid(args):
-    from zoo.config import load_grid
+    from zoo.core.loading import load_grid
 
     name = args.config or ("quick" if args.quick else "default")
     return load_grid(name, cells=args.cells, modes=args.modes, seeds=args.seeds, epochs=args.epochs, units=args.units)
@@ -76,24 +76,26 @@ def _writable(flag: str, folder: Path) -> None:
 
 
 def _compare(args) -> int:
-    from zoo import report, runner
-    from zoo.executors import make_executor
+    from zoo import report
+    from zoo.runs import runner
+    from zoo.runs.executors import default_jobs, make_executor
 
     grid = _grid(args)
     for flag in ("--jobs", "--cpus-per-task"):
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None and value < 1:
             raise _usage(f"{flag} = {value}: expected a number greater than 0")
+    report.check_folders(Path(args.runs), Path(args.reports))
     _writable("--runs", Path(args.runs))
     _writable("--reports", Path(args.reports))
     if args.tensorboard:
-        from zoo.tensorboard import check_available
+        from zoo.runs.tensorboard import check_available
 
         check_available()
-    jobs = args.jobs or runner.default_jobs()
+    jobs = args.jobs or default_jobs()
     executor = make_executor(args.executor, jobs, args.address, args.cpus_per_task)
     outcome = runner.execute(grid, Path(args.runs), executor=executor, tensorboard=args.tensorboard)
-    results = report.build(Path(args.runs), Path(args.reports), grid)
+    results = report.build(Path(args.runs), Path(args.reports), compared=grid.name)
     print(results.summary_markdown())
     print(
         f"trained {outcome.trained} runs, skipped {outcome.skipped} finished ones, "
@@ -111,10 +113,15 @@ def _compare(args) -> int:
 
 def _report(args) -> int:
     from zoo import report
-    from zoo.config import load_grid
 
-    grid = load_grid(args.config) if args.config else None
-    results = report.build(Path(args.runs), Path(args.reports), grid)
+    record = None
+    if args.config:  # a grid file: resolve its run ids (this needs the registry, so Keras)
+        from zoo.core.grid import expand
+        from zoo.core.loading import load_grid
+
+        grid = load_grid(args.config)
+        record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": [r.run_id for r in expand(grid)]}
+    results = report.build(Path(args.runs), Path(args.reports), record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)
     if results.missing:
@@ -139,11 +146,11 @@ class _usage(Exception):
 
 
 def main(argv=None) -> int:
-    from zoo.config import ConfigError
+    from zoo.core.config import ConfigError
+    from zoo.core.registry import UnknownNameError
     from zoo.new_cell import NewCellError
-    from zoo.registry import UnknownNameError
-    from zoo.runner import RunnerBusyError
-    from zoo.store import StorageError
+    from zoo.runs.runner import RunnerBusyError
+    from zoo.runs.store import StorageError
 
     args = _parser().parse_args(argv)
     try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import keyword
 from pathlib import Path
 
-from zoo import registry
+from zoo.core import catalog
 
-CELLS_DIR = Path(__file__).resolve().parent / "cells"
+CELLS_DIR = Path(__file__).resolve().parent / "models" / "cells"
 
 TEMPLATE = '''import keras
 from keras import ops
 
-from zoo.registry import register_cell
+from zoo import register_cell
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
@@ -68,9 +68,9 @@ def create(name: str, folder: Path = CELLS_DIR) -> Path:
         raise NewCellError(
             f"cell name {name!r} is not a valid lowercase Python identifier (letters, digits, _; e.g. 'my_rnn')"
         )
-    if name in registry.list_cells():
+    if name in catalog.list_cells():
         raise NewCellError(
-            f"cell name {name!r} is already registered by {registry.get_cell(name).source}; pick another name"
+            f"cell name {name!r} is already registered by {catalog.get_cell(name).source}; pick another name"
         )
     path = Path(folder) / f"{name}.py"
     if path.exists():

@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.registry import register_cell
+from zoo import register_cell
 
 
 @register_cell("softsign_rnn", param_count=lambda i, u: u * (i + u) + u)

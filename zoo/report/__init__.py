@@ -1,89 +1,142 @@
 """runs/ -> pandas tables -> reports/ (tables, plots, index.html).
 
-The report reads only stored runs, so it can be rebuilt at any time. It shows
-one main grid (the last one compared, the default grid at first) and a section
-for each experiment config (``configs/*.toml`` with an ``experiment`` line)
-that has finished runs.
+The report reads only stored runs, so it can be rebuilt at any time, and it
+imports no Keras. It shows one main grid (the last one compared, the default
+grid at first) and a section for each experiment grid (a config with an
+``experiment`` line) compared into the same runs folder.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from pathlib import Path
 
-from zoo.config import GridConfig, grid_from_dict, grid_to_dict, list_experiments, short_name
+from zoo.core.atomic import atomic_folder, clean_leftovers
+from zoo.core.config import ConfigError, GridConfig, short_name
 from zoo.report import findings, html, plots
 from zoo.report.results import Results, load_runs
+from zoo.runs import store
 
-__all__ = ["Results", "build", "load_runs", "GRID_FILE", "main_grid"]
+__all__ = ["Results", "build", "load_runs", "GRID_FILE", "MANIFEST", "check_folders"]
 
 GRID_FILE = "grid.json"  # the main grid a report shows, so `zoo report` can rebuild it
+# Written with every report: the files it holds. A folder is replaced only when
+# every file in it is listed here (or is one of make bench's, KEPT): rnn-zoo
+# never deletes a file it did not write.
+MANIFEST = ".rnn-zoo-report"
+KEPT = ("benchmark.csv", "benchmark.md", "scaling.csv", "scaling.png", "scaling.md")  # by `make bench`
 
 
-def main_grid(reports_dir: Path, compared: GridConfig | None = None) -> GridConfig:
-    """The grid of the report's main section: the one compared, unless that was an
-    experiment; else the one the existing report shows; else the default grid."""
-    if compared is not None and not compared.experiment:
-        return compared
+class ReportFolderError(ConfigError):
+    """A --reports folder that rnn-zoo may not replace."""
+
+
+def _inside(a: Path, b: Path) -> bool:
+    return a == b or b in a.parents
+
+
+def foreign_files(reports_dir: Path) -> list[Path]:
+    """Files in ``reports_dir`` that no report wrote (not in its manifest, not make bench's)."""
+    reports_dir = Path(reports_dir)
+    if not reports_dir.exists():
+        return []
+    try:
+        ours = set(json.loads((reports_dir / MANIFEST).read_text())["files"]) | set(KEPT) | {MANIFEST}
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = set()
+    found = sorted(p for p in reports_dir.rglob("*") if not p.is_dir())
+    return [p for p in found if p.relative_to(reports_dir).as_posix() not in ours]
+
+
+def check_folders(runs_dir: Path, reports_dir: Path) -> None:
+    """Refuse, before any work, a reports folder the report may not replace.
+
+    It must not be, hold or sit inside the runs folder, must be a folder (or
+    not exist yet), and may hold only files that an earlier report wrote.
+    """
+    runs, reports = Path(runs_dir).resolve(), Path(reports_dir).resolve()
+    where = f"--reports = '{reports_dir}'"
+    if _inside(runs, reports) or _inside(reports, runs):
+        relation = "is" if runs == reports else ("contains" if _inside(runs, reports) else "is inside")
+        raise ReportFolderError(
+            f"{where} {relation} the runs folder '{runs_dir}'; the report replaces its folder, "
+            "so the two must be apart (e.g. --runs runs --reports reports)"
+        )
+    if reports.exists() and not reports.is_dir():
+        raise ReportFolderError(f"{where} is a file; expected a folder (new, empty, or an earlier report)")
+    foreign = foreign_files(reports)
+    if foreign:
+        extra = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise ReportFolderError(
+            f"{where} holds files rnn-zoo did not write ('{foreign[0].relative_to(reports)}'{extra}); "
+            "the report replaces its whole folder, so choose a new or empty one"
+        )
+
+
+def _recorded(runs_dir: Path) -> dict[str, dict]:
+    return store.read_grids(runs_dir)
+
+
+def main_record(runs_dir: Path, reports_dir: Path, compared: str | None = None) -> dict | None:
+    """The grid record of the report's main section: the one compared, unless
+    that was an experiment; else the one the existing report shows; else the
+    default grid's, if it was compared into this runs folder."""
+    records = _recorded(runs_dir)
+    if compared is not None and compared in records and not records[compared]["grid"].get("experiment"):
+        return records[compared]
     saved = Path(reports_dir) / GRID_FILE
-    if saved.is_file():
-        return grid_from_dict(json.loads(saved.read_text()))
-    return GridConfig()
+    try:
+        shown = json.loads(saved.read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        shown = None
+    return records.get(shown) or records.get("default")
 
 
-def build(runs_dir: Path, reports_dir: Path, compared: GridConfig | None = None) -> Results:
+def build(
+    runs_dir: Path, reports_dir: Path, compared: str | None = None, record: dict | None = None
+) -> Results:
     """Write the report into ``reports_dir``, whole or not at all.
 
-    Returns the ``Results`` of ``compared`` (or of the main grid).
+    The grids come from ``runs/.grids`` (what each compare recorded), so the
+    report needs no registry and no Keras. ``compared`` names the grid just
+    compared; ``record`` is a grid resolved by the caller instead (``zoo report
+    --config``). Returns the ``Results`` of that grid, or of the main one.
     """
     runs_dir, reports_dir = Path(runs_dir), Path(reports_dir)
-    main = main_grid(reports_dir, compared)
-    experiments = [g for g in list_experiments() if g.name != main.name]
-    if compared is not None and compared.experiment and compared.name not in {g.name for g in experiments}:
-        experiments.append(compared)
-    reports_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = reports_dir.parent / f".{reports_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        main_results = load_runs(runs_dir, main)
-        (tmp / GRID_FILE).write_text(json.dumps(grid_to_dict(main), indent=2))
+    check_folders(runs_dir, reports_dir)
+    clean_leftovers(reports_dir.parent, reports_dir.name)
+    main = record or main_record(runs_dir, reports_dir, compared)
+    main_grid = GridConfig.from_stored(main["grid"]) if main else GridConfig()
+    experiments = [
+        r for name, r in sorted(_recorded(runs_dir).items())
+        if r["grid"].get("experiment") and name != main_grid.name
+    ]
+    with atomic_folder(reports_dir) as tmp:
+        main_results = load_runs(runs_dir, main["run_ids"] if main else [])
+        (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
         main_html = _write_main(main_results, tmp)
         exp_html, returned = [], main_results
-        for grid in experiments:
-            results = load_runs(runs_dir, grid)
-            if compared is not None and grid.name == compared.name:
+        for rec in experiments:
+            grid = GridConfig.from_stored(rec["grid"])
+            results = load_runs(runs_dir, rec["run_ids"])
+            if grid.name == compared:
                 returned = results
             if results.runs:
                 exp_html.append(_write_experiment(grid, results, tmp / "experiments" / grid.name))
         page = html.page(
             findings.main_findings(main_results.summary) if main_results.runs else ["No finished runs yet."],
-            _settings(main, main_results),
+            _settings(main_grid, main_results),
             main_html,
             exp_html,
         )
         (tmp / "index.html").write_text(page)
-        _replace(tmp, reports_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        for name in KEPT:  # make bench's files stay with the report
+            if (reports_dir / name).is_file():
+                shutil.copy2(reports_dir / name, tmp / name)
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        (tmp / MANIFEST).write_text(json.dumps({"written_by": "rnn-zoo", "files": files}, indent=1))
     return returned
-
-
-KEPT = ("benchmark.csv", "benchmark.md", "scaling.csv", "scaling.md", "scaling.png")  # by `make bench`
-
-
-def _replace(new: Path, target: Path) -> None:
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    for name in KEPT:
-        if (target / name).exists():
-            shutil.copy2(target / name, new / name)
-    if target.exists():
-        os.rename(target, old)
-    os.rename(new, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _save(figures: dict, out: Path) -> list[Path]:

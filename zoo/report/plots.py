@@ -5,6 +5,8 @@ every figure.
 
 from __future__ import annotations
 
+import zlib
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,16 +15,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from zoo import registry  # noqa: E402
-
 GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
 
 def cell_colors(cells) -> dict[str, tuple]:
-    """A fixed colour per registered cell, so every figure agrees."""
-    names = sorted(set(registry.list_cells()) | set(cells))
+    """A colour per cell that depends on its name alone, so every figure agrees.
+
+    The name's hash picks a colour of the palette; a clash within one figure
+    moves to the next free colour.
+    """
     palette = plt.get_cmap("tab10").colors
-    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    colors, used = {}, set()
+    for name in sorted(set(cells)):
+        i = int(zlib.crc32(name.encode())) % len(palette)
+        for _ in range(len(palette)):
+            if i not in used:
+                break
+            i = (i + 1) % len(palette)
+        used.add(i)
+        colors[name] = palette[i]
+    return colors
 
 
 def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False):

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from zoo import store
-from zoo.config import GridConfig
 from zoo.report import plots, tables
+from zoo.runs import store
 
 
 @dataclass
@@ -66,15 +65,15 @@ class Results:
         return plots.predictions(self.predictions)
 
 
-def load_runs(runs_dir: str | Path = "runs", grid: GridConfig | None = None) -> Results:
-    """Read stored runs: those of ``grid``, or every run folder in ``runs_dir``."""
+def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -> Results:
+    """Read stored runs: those named in ``run_ids``, or every run folder in ``runs_dir``."""
     runs_dir = Path(runs_dir)
     runs, missing, damaged = [], [], []
-    if grid is None:
+    if run_ids is None:
         folders = runs_dir.iterdir() if runs_dir.is_dir() else []
         paths = sorted(p for p in folders if p.is_dir() and not p.name.startswith("."))
     else:
-        paths = [runs_dir / r.run_id for r in grid.runs()]
+        paths = [runs_dir / run_id for run_id in run_ids]
     for path in paths:
         if not path.exists():
             missing.append(path.name)

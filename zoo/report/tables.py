@@ -10,25 +10,12 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from zoo import registry
-from zoo.config import short_name, varying_settings
-from zoo.training import decay_rate
+from zoo.core.analysis import decay_rate, mean_ci95  # noqa: F401  (mean_ci95 re-exported)
+from zoo.core.config import short_name, varying_settings
 
 LOSS_THRESHOLD = 0.01  # "epochs to reach": the first epoch whose training loss is below this
 VANISH_FRACTION = 1e-3  # dh_T/dh_t has vanished once it is below this fraction of lag 0
-
-
-def mean_ci95(values) -> tuple[float, float]:
-    """Mean and the half-width of its 95% t-interval; NaN half-width for fewer than 2 values."""
-    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan
-    if len(v) == 1:
-        return float(v[0]), math.nan
-    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return float(v.mean()), float(half)
 
 
 def long_table(runs, kind: str) -> pd.DataFrame:
@@ -140,7 +127,8 @@ def summary_table(runs) -> pd.DataFrame:
         rows.append(row)
     if not rows:
         return pd.DataFrame()
-    order = {m: i for i, m in enumerate(registry.list_modes())}
+    # Modes in the order the grid lists them (the runs come in grid order).
+    order = {m: i for i, m in enumerate(dict.fromkeys(r.config.mode for r in runs))}
     table = pd.DataFrame(rows)
     by = ["mode", *(short_name(a) for a in axes), "cell"]
     return table.sort_values(by, key=lambda s: s.map(order) if s.name == "mode" else s, ignore_index=True)

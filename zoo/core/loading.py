@@ -1,199 +1,21 @@
-"""Frozen configuration dataclasses, and loading and validating grid files.
+"""Reading grid files and checking every field before any work starts.
 
-A grid file is TOML. Top-level keys choose what is compared; the ``[task]``
-and ``[train]`` tables override the seed post's defaults::
-
-    cells = ["simple_rnn", "gru", "lstm"]   # or "all"
-    modes = ["one_to_one", "many_to_one", "one_to_many", "many_to_many"]
-    seeds = 3
-    units = 64
-
-    [task]
-    window = 5
-
-    [train]
-    epochs = 120
-
-    [sweep]                   # optional: more grid axes, their product is run
-    "task.window" = [5, 20]   # any task.* or train.* field, units, param_budget
-
-``param_budget`` sizes each cell to about that many weights (units solved from
-the closed-form counts) instead of using ``units``. ``experiment`` is a
-one-line question; configs that have one get their own section in the report.
-"none" in a sweep turns an optional setting (clipping, the budget) off.
-
-Every problem is reported as a ``ConfigError`` whose message is one line naming
-the bad value, what was expected, and the nearest valid choice.
+Every problem is a ``ConfigError`` whose message is one line naming the bad
+value, what was expected and the nearest valid choice. Named configs ship in
+the package (``zoo/configs/``), so they resolve from any working directory.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo import registry
+from zoo.core import catalog, registry
+from zoo.core.config import LOSSES, OPTIMIZERS, ConfigError, GridConfig, TaskConfig, TrainConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be run; the message is one line."""
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """The sine series and how they are cut. Defaults are the seed post's."""
-
-    train_start: float = 0.0
-    train_stop: float = 100.0
-    train_points: int = 10_000
-    # The seed samples its test series 10x coarser than training (gap ~0.1 vs
-    # ~0.01); kept for fidelity, and the report states both gaps.
-    test_start: float = 100.0
-    test_stop: float = 200.0
-    test_points: int = 1_000
-    window: int = 5
-    horizon: int = 5  # future values predicted by the modes that output a sequence
-
-    @property
-    def train_gap(self) -> float:
-        return (self.train_stop - self.train_start) / (self.train_points - 1)
-
-    @property
-    def test_gap(self) -> float:
-        return (self.test_stop - self.test_start) / (self.test_points - 1)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation and instrumentation. Defaults are the seed post's."""
-
-    epochs: int = 120
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"
-    loss: str = "mae"
-    clipnorm: float | None = None  # per-variable norm clipping (Keras optimizer argument)
-    global_clipnorm: float | None = None  # clipping of the global norm
-    probes: int = 3  # probed epochs, spread from the first to the last
-    probe_batch: int = 64
-
-
-LOSSES = ("mae", "mse")
-OPTIMIZERS = ("adam", "sgd")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything one training run depends on; its hash names the run folder."""
-
-    cell: str
-    mode: str
-    seed: int
-    units: int = 64
-    task: TaskConfig = field(default_factory=TaskConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        return cls(
-            cell=d["cell"],
-            mode=d["mode"],
-            seed=d["seed"],
-            units=d["units"],
-            task=TaskConfig(**d["task"]),
-            train=TrainConfig(**d["train"]),
-        )
-
-    def settings(self) -> dict:
-        """Every setting besides cell, mode and seed, as flat ``name: value`` pairs."""
-        flat = {"units": self.units}
-        flat.update({f"task.{k}": v for k, v in dataclasses.asdict(self.task).items()})
-        flat.update({f"train.{k}": v for k, v in dataclasses.asdict(self.train).items()})
-        return flat
-
-    @property
-    def run_id(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return f"{self.cell}-{self.mode}-s{self.seed}-{hashlib.sha1(blob).hexdigest()[:8]}"
-
-    @property
-    def shape_key(self) -> tuple:
-        """Runs with the same key differ only in seed, so they share compiled code."""
-        return (self.cell, self.mode, self.units, self.task, self.train)
-
-
-@dataclass(frozen=True)
-class GridConfig:
-    """A grid of runs: every cell x mode x seed x sweep value."""
-
-    cells: tuple[str, ...] = ("simple_rnn", "gru", "lstm")
-    modes: tuple[str, ...] = ("one_to_one", "many_to_one", "one_to_many", "many_to_many")
-    seeds: int = 3
-    units: int = 64
-    task: TaskConfig = field(default_factory=TaskConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    param_budget: int | None = None  # when set, units are solved per cell x mode
-    sweep: tuple[tuple[str, tuple], ...] = ()  # (("task.window", (5, 20)), ...)
-    name: str = "default"
-    experiment: str = ""  # the question an experiment config answers
-
-    def variants(self) -> list["GridConfig"]:
-        """One sweep-free grid per combination of the sweep's values."""
-        grids = [dataclasses.replace(self, sweep=())]
-        for key, values in self.sweep:
-            grids = [_set(g, key, v) for g in grids for v in values]
-        return grids
-
-    def runs(self) -> list[RunConfig]:
-        return [
-            RunConfig(cell, mode, seed, g.units_for(cell, mode), g.task, g.train)
-            for g in self.variants()
-            for cell in g.cells
-            for mode in g.modes
-            for seed in range(g.seeds)
-        ]
-
-    def units_for(self, cell: str, mode: str) -> int:
-        if self.param_budget is None:
-            return self.units
-        return solve_units(cell, mode, self.param_budget, self.task.window, self.task.horizon)
-
-
-def varying_settings(configs) -> list[str]:
-    """The settings that differ between runs (besides cell, mode, seed): a sweep's axes."""
-    seen: dict[str, set] = {}
-    for config in configs:
-        for key, value in config.settings().items():
-            seen.setdefault(key, set()).add(repr(value))
-    return [key for key, values in seen.items() if len(values) > 1]
-
-
-def short_name(key: str) -> str:
-    """``task.window`` -> ``window``: the name a table column or label uses."""
-    return key.split(".")[-1]
-
-
-def _set(grid: GridConfig, key: str, value) -> GridConfig:
-    if key.startswith(("task.", "train.")):
-        table, name = key.split(".", 1)
-        return dataclasses.replace(grid, **{table: dataclasses.replace(getattr(grid, table), **{name: value})})
-    return dataclasses.replace(grid, **{key: value})
-
-
-def solve_units(cell: str, mode: str, budget: int, window: int, horizon: int) -> int:
-    """The units whose closed-form parameter count of cell in mode is nearest ``budget``."""
-    cell_count = registry.get_cell(cell).param_count
-    count = registry.get_mode(mode).param_count
-    return min(range(1, 4097), key=lambda u: (abs(count(cell_count, u, window, horizon) - budget), u))
 
 
 # ----------------------------------------------------------------- validation
@@ -314,7 +136,7 @@ def validate(grid: GridConfig) -> GridConfig:
     if tr.clipnorm is not None and tr.global_clipnorm is not None:
         raise ConfigError("train: set clipnorm or global_clipnorm, not both (Keras allows one)")
     for mode in grid.modes:
-        spec = registry.get_mode(mode)
+        spec = catalog.get_mode(mode)
         span = t.window + (t.horizon if spec.target == "horizon" else 1)
         for series, points in (("train", t.train_points), ("test", t.test_points)):
             if points < span:
@@ -423,8 +245,8 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     base = GridConfig()
     budget = raw.get("param_budget")
     grid = GridConfig(
-        cells=_names("cells", raw.get("cells", base.cells), registry.list_cells(), "cell"),
-        modes=_names("modes", raw.get("modes", base.modes), registry.list_modes(), "mode"),
+        cells=_names("cells", raw.get("cells", base.cells), catalog.list_cells(), "cell"),
+        modes=_names("modes", raw.get("modes", base.modes), catalog.list_modes(), "mode"),
         seeds=_check_type("seeds", raw.get("seeds", base.seeds), int),
         units=_check_type("units", raw.get("units", base.units), int),
         task=_fill(TaskConfig, "task", raw.get("task", {})),
@@ -440,19 +262,5 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
 
 
 def grid_to_dict(grid: GridConfig) -> dict:
-    """The inverse of ``grid_from_dict`` (for reports/grid.json)."""
-    d = dataclasses.asdict(grid)
-    d["sweep"] = {key: ["none" if v is None else v for v in values] for key, values in grid.sweep}
-    if d["param_budget"] is None:
-        del d["param_budget"]
-    return d
-
-
-def list_experiments() -> list[GridConfig]:
-    """The named configs that ask a question (have an ``experiment`` line)."""
-    grids = []
-    for path in sorted(CONFIG_DIR.glob("*.toml")):
-        raw = tomllib.loads(path.read_text())
-        if raw.get("experiment"):
-            grids.append(grid_from_dict(raw, name=path.stem))
-    return grids
+    """The inverse of ``grid_from_dict``."""
+    return grid.to_dict()

@@ -9,20 +9,18 @@ later (a truncated CSV, a bad JSON) is reported and retrained, never read.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from zoo.config import RunConfig
+from zoo.core.atomic import atomic_file, atomic_folder, clean_leftovers, write_bytes
+from zoo.core.config import RunConfig
 
 TABLES = ("history", "gradients", "probes", "gates", "predictions")
 FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
-TMP_PREFIX = ".tmp-"
+GRIDS = ".grids"  # runs/.grids/<name>.json: each compared grid and its run ids, for the report
 
 
 class CorruptRunError(ValueError):
@@ -39,13 +37,6 @@ class StoredRun:
     gates: pd.DataFrame
     predictions: pd.DataFrame
     path: Path
-
-
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _json(obj) -> bytes:
@@ -85,28 +76,40 @@ def write_failed(runs_dir: Path, config: RunConfig, error: str) -> Path:
 
 
 def _write_folder(runs_dir: Path, config: RunConfig, files: dict[str, bytes]) -> Path:
-    runs_dir = Path(runs_dir)
-    final = runs_dir / config.run_id
-    tmp = runs_dir / f"{TMP_PREFIX}{config.run_id}-{uuid.uuid4().hex[:8]}"
+    final = Path(runs_dir) / config.run_id
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-        for name, data in files.items():
-            if name != "metrics.json":
-                _write(tmp / name, data)
-        _write(tmp / "metrics.json", files["metrics.json"])  # last: its presence means whole
-        if final.exists():  # a damaged folder being replaced
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise StorageError(
-                f"cannot write run folder {final}: {exc.strerror or exc}; the runs stored before it are "
-                "intact: make room and run the same command again to resume"
-            ) from exc
-        raise
+        with atomic_folder(final) as tmp:  # replaces a damaged folder, if there is one
+            for name, data in files.items():
+                if name != "metrics.json":
+                    write_bytes(tmp / name, data)
+            write_bytes(tmp / "metrics.json", files["metrics.json"])  # last: its presence means whole
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write run folder {final}: {exc.strerror or exc}; the runs stored before it are "
+            "intact: make room and run the same command again to resume"
+        ) from exc
     return final
+
+
+def write_grid(runs_dir: Path, name: str, grid: dict, run_ids: list[str]) -> None:
+    """Record a compared grid and its resolved run ids, so the report can find its
+    runs without the registry (a run id depends on the cell's code)."""
+    folder = Path(runs_dir) / GRIDS
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_file(folder / f"{name}.json") as tmp:
+        write_bytes(tmp, _json({"name": name, "grid": grid, "run_ids": run_ids}))
+
+
+def read_grids(runs_dir: Path) -> dict[str, dict]:
+    """The grids recorded by ``write_grid``, by name; unreadable records are skipped."""
+    grids = {}
+    for path in sorted((Path(runs_dir) / GRIDS).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            grids[record["name"]] = record
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return grids
 
 
 def read_run(path: Path) -> StoredRun:
@@ -138,47 +141,45 @@ def read_run(path: Path) -> StoredRun:
     return StoredRun(config, metrics, path=path, **tables)
 
 
-def finished_run(runs_dir: Path, run: RunConfig) -> StoredRun | None:
-    """The stored result of ``run``, if it reads whole and did not fail.
+def _line_count(path: Path) -> int:
+    with open(path, "rb") as f:
+        return f.read().count(b"\n")
 
-    Raises ``CorruptRunError`` for a damaged folder, so the caller can say so.
+
+def is_finished(runs_dir: Path, run: RunConfig) -> bool:
+    """Whether ``run`` is stored whole and did not fail, checked cheaply.
+
+    Reads ``metrics.json`` and counts each CSV's lines against its row count
+    (the CSVs hold no quoted newlines); parses no CSV. Raises
+    ``CorruptRunError`` for a damaged folder, so the caller can say so.
     """
     path = Path(runs_dir) / run.run_id
     if not path.exists():
-        return None
-    stored = read_run(path)
-    return None if stored.metrics.get("status") == "failed" else stored
-
-
-class UnsafeModelError(ValueError):
-    """A model file that rnn-zoo will not load: not a ``.keras`` archive, or holding code."""
-
-
-def load_model(path: Path):
-    """Load a run's model: a ``.keras`` archive only, with Keras's ``safe_mode=True``.
-
-    ``path`` is a run folder or its ``model.keras``. Other formats (HDF5,
-    SavedModel, pickles) are refused, and so is an archive that would run code
-    on load, such as a ``Lambda`` layer's bytecode.
-    """
-    import keras
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.keras"
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise UnsafeModelError(f"{path}: refused: rnn-zoo loads only .keras archives (zip files)")
+        return False
     try:
-        return keras.saving.load_model(path, safe_mode=True)
-    except ValueError as exc:
-        if "safe_mode" not in str(exc):
-            raise
-        raise UnsafeModelError(
-            f"{path}: refused: the archive holds code (e.g. a lambda) that safe mode will not run"
-        ) from None
+        metrics = json.loads((path / "metrics.json").read_text())
+        if metrics.get("status") == "failed":
+            return False
+        stored = json.loads((path / "config.json").read_text())
+        if RunConfig.from_dict(stored).run_id != run.run_id:
+            raise CorruptRunError(f"{path}: config.json belongs to another run")
+        missing = [f for f in FILES if not (path / f).is_file()]
+        if missing:
+            raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
+        for table in TABLES:
+            lines, rows = _line_count(path / f"{table}.csv"), metrics["rows"][table]
+            if lines != rows + 1:  # the header, then a line per row
+                raise CorruptRunError(f"{path}: {table}.csv has {lines - 1} rows, metrics.json says {rows}")
+        if not zipfile.is_zipfile(path / "model.keras"):
+            raise CorruptRunError(f"{path}: model.keras is not a whole .keras archive")
+    except CorruptRunError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptRunError(f"{path}: {type(exc).__name__}: {exc}") from None
+    return True
 
 
 def remove_stale_tmp(runs_dir: Path) -> None:
     """Remove temporary folders left by a run that was killed mid-write."""
-    for tmp in Path(runs_dir).glob(f"{TMP_PREFIX}*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    clean_leftovers(runs_dir)
+    clean_leftovers(Path(runs_dir) / GRIDS)

@@ -1,4 +1,4 @@
-"""The local executor: this process (``jobs=1``) or a pool of worker processes.
+"""The local executor: a pool of ``jobs`` worker processes, one or more.
 
 The pool is a handful of spawned processes, each fed one run at a time over
 its own pipe, so the driver always knows which run a worker holds. A worker
@@ -14,8 +14,8 @@ from collections import deque
 from multiprocessing.connection import wait
 from typing import Iterator
 
-from zoo.config import RunConfig
-from zoo.executors import Finished, OnEpoch, Retry, prepare_worker, run_payload, task_payload
+from zoo.core.config import RunConfig
+from zoo.runs.executors import Finished, OnEpoch, Retry, prepare_worker, run_payload, task_payload
 
 ATTEMPTS = 2  # a run whose worker dies is tried this many times in all
 
@@ -58,13 +58,8 @@ class LocalExecutor:
         self.threads = threads
 
     def map(self, configs: list[RunConfig], on_epoch: OnEpoch) -> Iterator[Retry | Finished | None]:
-        if self.jobs == 1:
-            for config in configs:
-                yield Finished(*run_payload(task_payload(config), on_epoch))
-        else:
-            yield from self._pool(configs, on_epoch)
-
-    def _pool(self, configs, on_epoch):
+        # Even one job trains in a worker process: the same retry and crash
+        # semantics as N, and a native crash never takes the driver down.
         context = multiprocessing.get_context("spawn")
         queue = deque(configs)
         attempts: dict[str, int] = {}

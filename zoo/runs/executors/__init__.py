@@ -1,4 +1,4 @@
-"""Executors: where runs train. The driver (``zoo.runner``) alone writes ``runs/``.
+"""Executors: where runs train. The driver (``zoo.runs.runner``) alone writes ``runs/``.
 
 An executor's ``map(configs, on_epoch)`` trains the runs, calls ``on_epoch``
 as epochs end, and yields events: ``Finished`` (a run's files, or its error),
@@ -6,7 +6,7 @@ as epochs end, and yields events: ``Finished`` (a run's files, or its error),
 the driver refreshes its display). A finished run travels as the bytes of its run
 folder, so workers need no shared filesystem and nothing is pickled to disk.
 
-``local`` trains in this process or in a pool of worker processes; ``ray``
+``local`` trains in a pool of worker processes on this machine; ``ray``
 sends each run to a Ray cluster as a task (``pip install 'rnn-zoo[ray]'``).
 """
 
@@ -19,10 +19,15 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
-from zoo import registry
-from zoo.config import ConfigError, RunConfig
+from zoo.core import catalog, registry
+from zoo.core.config import ConfigError, RunConfig
 
 EXECUTORS = ("local", "ray")
+
+
+def default_jobs() -> int:
+    """Worker processes when ``--jobs`` is not given: one per core this process may use."""
+    return len(os.sched_getaffinity(0))
 
 
 OnEpoch = Callable[[str, int, float], None]  # (run_id, epoch, loss)
@@ -71,7 +76,10 @@ def prepare_worker(threads: int = 1) -> None:
     doubles a worker's memory (about 0.5 GiB -> 1 GiB, see ``make bench``).
     """
     import sys
+    import warnings
 
+    # The driver has already said which plugins failed to load; once is enough.
+    warnings.filterwarnings("ignore", message="rnn-zoo: plugin")
     os.environ.update(thread_env(threads))
     if os.environ.get("KERAS_BACKEND", "jax") == "jax" and "keras" not in sys.modules:
         sys.modules.setdefault("tensorflow", None)  # `import tensorflow` now raises ImportError
@@ -84,8 +92,8 @@ def task_payload(config: RunConfig) -> dict:
     in a fresh process (or on another node) registers them before it trains.
     """
     modules = {
-        registry.get_cell(config.cell).builder.__module__,
-        registry.get_mode(config.mode).builder.__module__,
+        catalog.get_cell(config.cell).builder.__module__,
+        catalog.get_mode(config.mode).builder.__module__,
     }
     return {"config": config.to_dict(), "modules": sorted(modules - {"__main__", "__mp_main__"})}
 
@@ -96,8 +104,8 @@ def run_payload(payload: dict, on_epoch: OnEpoch | None = None) -> tuple:
     try:
         for module in payload["modules"]:
             importlib.import_module(module)
-        from zoo import store
-        from zoo.training import train_run
+        from zoo.engine.run import train_run
+        from zoo.runs import store
 
         def report(epoch: int, loss: float) -> None:
             if on_epoch is not None:
@@ -113,11 +121,11 @@ def make_executor(name: str, jobs: int, address: str | None = None, cpus_per_tas
     if name == "local":
         if address is not None:
             raise ConfigError(f"--address = {address!r}: only the ray executor joins a cluster")
-        from zoo.executors.local import LocalExecutor
+        from zoo.runs.executors.local import LocalExecutor
 
         return LocalExecutor(jobs, threads=cpus_per_task)
     if name == "ray":
-        from zoo.executors.ray_cluster import RayExecutor
+        from zoo.runs.executors.ray_cluster import RayExecutor
 
         return RayExecutor(address=address, jobs=jobs, cpus_per_task=cpus_per_task)
     raise ConfigError(f"--executor = {name!r}: " + registry.unknown_name_message("executor", name, EXECUTORS))

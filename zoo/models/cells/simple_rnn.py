@@ -1,6 +1,6 @@
 import keras
 
-from zoo.registry import register_cell
+from zoo.core.registry import register_cell
 
 
 @register_cell("simple_rnn", param_count=lambda i, u: u * (i + u) + u)

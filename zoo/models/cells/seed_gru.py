@@ -1,8 +1,8 @@
 import keras
 from keras import ops
 
-from zoo.cells.base import UnitsCell
-from zoo.registry import register_cell
+from zoo.core.registry import register_cell
+from zoo.models.cells.base import UnitsCell
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")

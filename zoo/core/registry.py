@@ -1,26 +1,24 @@
-"""Cell and mode registries: the only mutable global state in rnn-zoo.
+"""Cell, mode and task registries: name -> spec dicts behind small functions.
+
+This is rnn-zoo's one piece of mutable global state. The ``register_*``
+decorators fill it when a module that defines cells, modes or tasks is
+imported; ``zoo.core.catalog`` decides which modules those are (the built-ins
+and the entry points) and is what callers use to look names up.
 
 A cell builder takes ``units`` and returns a Keras RNN cell (an object with
 ``state_size`` and ``call(inputs, states)``); the modes wrap it in
 ``keras.layers.RNN``. A mode builder takes a cell factory and the task's window
-and horizon and returns a ``keras.Model``.
-
-Built-in cells register themselves when ``zoo.cells`` is imported. Cells from
-other packages are found through the entry-point group ``rnn_zoo.cells``: each
-entry point names a module (importing it registers its cells) or a builder.
+and horizon and returns a ``keras.Model``. Nothing here imports Keras.
 """
 
 from __future__ import annotations
 
 import difflib
-import fnmatch
-import importlib
-import warnings
+import hashlib
+import inspect
+import sys
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Callable
-
-ENTRY_POINT_GROUP = "rnn_zoo.cells"
 
 
 class UnknownNameError(KeyError, ValueError):
@@ -32,6 +30,26 @@ class UnknownNameError(KeyError, ValueError):
 
 class DuplicateNameError(ValueError):
     """Two builders registered under the same name."""
+
+
+def code_fingerprint(fn: Callable) -> str:
+    """A short hash of the code that defines ``fn``: its whole module file.
+
+    The module, not the function alone, because a builder often returns a
+    class defined beside it (a hand-written cell): editing either must change
+    the fingerprint. Code with no file (a notebook cell) hashes its own source.
+    """
+    module = sys.modules.get(fn.__module__)
+    try:
+        path = inspect.getsourcefile(module) if module is not None else None
+        with open(path, "rb") as f:
+            data = f.read()
+    except (TypeError, OSError):
+        try:
+            data = inspect.getsource(fn).encode()
+        except (TypeError, OSError):
+            data = f"{fn.__module__}.{fn.__qualname__}".encode()
+    return hashlib.sha1(data).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,10 @@ class CellSpec:
             return lambda inputs, states: self.gates(cell, inputs, states)
         return getattr(cell, "gates", None)
 
+    @property
+    def fingerprint(self) -> str:
+        return code_fingerprint(self.builder)
+
 
 @dataclass(frozen=True)
 class ModeSpec:
@@ -66,7 +88,7 @@ class ModeSpec:
     ``param_count(cell_params, units, window, horizon)`` is the closed-form
     number of weights of the whole model, given the cell's own count function.
     ``layout`` ("one" or "many") and ``target`` ("next", "horizon" or
-    "synced") tell ``zoo.tasks`` how to cut the windows. ``required`` marks the
+    "synced") tell the task how to cut the windows. ``required`` marks the
     four modes of the default grid.
     """
 
@@ -78,10 +100,13 @@ class ModeSpec:
     description: str
     required: bool
 
+    @property
+    def fingerprint(self) -> str:
+        return code_fingerprint(self.builder)
+
 
 _CELLS: dict[str, CellSpec] = {}
 _MODES: dict[str, ModeSpec] = {}
-_plugins_loaded = False
 
 
 def _first_line(obj) -> str:
@@ -109,66 +134,30 @@ def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: C
         source = _source_of(builder)
         old = _CELLS.get(name)
         if old is not None and old.source != source:
-            raise DuplicateNameError(
-                f"cell {name!r} is registered twice: by {old.source} and by {source}"
-            )
+            raise DuplicateNameError(f"cell {name!r} is registered twice: by {old.source} and by {source}")
         _CELLS[name] = CellSpec(name, builder, param_count, _first_line(builder), source, gates)
         return builder
 
     return decorate
 
 
-def register_mode(
-    name: str, *, layout: str, target: str, param_count: Callable, required: bool = True
-):
+def register_mode(name: str, *, layout: str, target: str, param_count: Callable, required: bool = True):
     """Register a mode builder under ``name``; returns the builder unchanged."""
 
     def decorate(builder):
-        _MODES[name] = ModeSpec(
-            name, builder, param_count, layout, target, _first_line(builder), required
-        )
+        _MODES[name] = ModeSpec(name, builder, param_count, layout, target, _first_line(builder), required)
         return builder
 
     return decorate
 
 
-def _load_builtins() -> None:
-    importlib.import_module("zoo.cells")
-    importlib.import_module("zoo.modes")
-
-
-def load_plugins() -> None:
-    """Import the cells that other packages declare under ``rnn_zoo.cells``.
-
-    A plugin that fails to import gives a warning naming it; the built-in cells
-    and the other plugins stay usable. A name clash is an error, not a warning:
-    silently picking one of two cells would make results ambiguous.
-    """
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except DuplicateNameError:
-            raise
-        except Exception as exc:  # a broken plugin must not take the zoo down
-            warnings.warn(
-                f"rnn-zoo: cell plugin {ep.name!r} ({ep.value}) failed to load: "
-                f"{type(exc).__name__}: {exc}",
-                stacklevel=2,
-            )
-
-
-def _ensure_loaded() -> None:
-    _load_builtins()
-    load_plugins()
-
-
 def closest(name: str, choices) -> str | None:
-    """The registered name closest to ``name``, or None when nothing is close."""
-    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.4)
+    """The name in ``choices`` closest to ``name``, or None when nothing is close."""
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if str(name).lower() in lowered:  # a case slip is the likeliest typo of all
+        return lowered[str(name).lower()]
+    found = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.4)
     return found[0] if found else None
 
 
@@ -181,33 +170,26 @@ def unknown_name_message(kind: str, name, choices) -> str:
     return msg
 
 
-def list_cells(pattern: str = "*") -> list[str]:
-    """Registered cell names matching an fnmatch ``pattern``, sorted."""
-    _ensure_loaded()
-    return sorted(n for n in _CELLS if fnmatch.fnmatch(n, pattern))
-
-
-def list_modes(pattern: str = "*", *, required_only: bool = False) -> list[str]:
-    """Registered mode names matching ``pattern``, in registration order."""
-    _ensure_loaded()
-    return [
-        n
-        for n, spec in _MODES.items()
-        if fnmatch.fnmatch(n, pattern) and (spec.required or not required_only)
-    ]
-
-
-def get_cell(name: str) -> CellSpec:
-    _ensure_loaded()
+def _lookup(table: dict, kind: str, name: str):
     try:
-        return _CELLS[name]
+        return table[name]
     except KeyError:
-        raise UnknownNameError(unknown_name_message("cell", name, _CELLS)) from None
+        raise UnknownNameError(unknown_name_message(kind, name, table)) from None
 
 
-def get_mode(name: str) -> ModeSpec:
-    _ensure_loaded()
-    try:
-        return _MODES[name]
-    except KeyError:
-        raise UnknownNameError(unknown_name_message("mode", name, _MODES)) from None
+def cell(name: str) -> CellSpec:
+    """The registered cell ``name`` (no loading: use ``zoo.core.catalog``)."""
+    return _lookup(_CELLS, "cell", name)
+
+
+def mode(name: str) -> ModeSpec:
+    return _lookup(_MODES, "mode", name)
+
+
+def cell_names() -> list[str]:
+    return sorted(_CELLS)
+
+
+def mode_names(required_only: bool = False) -> list[str]:
+    """In registration order, which is the order of the report's tables."""
+    return [n for n, spec in _MODES.items() if spec.required or not required_only]

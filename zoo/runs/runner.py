@@ -1,6 +1,6 @@
 """Expand a grid into runs, train the missing ones, store them, resume.
 
-Runs are independent tasks. Executors (``zoo.executors``) train them and send
+Runs are independent tasks. Executors (``zoo.runs.executors``) train them and send
 back each run's files; only the driver (this module, in the calling process)
 writes ``runs/``. So the executor can be swapped without touching storage.
 """
@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from zoo import store
-from zoo.config import GridConfig, RunConfig, short_name, varying_settings
-from zoo.executors import Retry
-from zoo.executors.local import LocalExecutor
+from zoo.core.config import GridConfig, RunConfig, short_name, varying_settings
+from zoo.core.grid import expand
+from zoo.core.loading import grid_to_dict
+from zoo.runs import store
+from zoo.runs.executors import Retry, default_jobs
+from zoo.runs.executors.local import LocalExecutor
 
 
 class RunnerBusyError(RuntimeError):
@@ -34,16 +36,16 @@ class Plan:
     damaged: list[str] = field(default_factory=list)  # messages for folders to retrain
 
 
-def plan(grid: GridConfig, runs_dir: Path) -> Plan:
-    """Split the grid's runs into finished ones and ones still to train."""
-    p = Plan(grid.runs())
+def plan(grid: GridConfig, runs_dir: Path, runs: list[RunConfig] | None = None) -> Plan:
+    """Split the grid's runs (``expand(grid)`` unless given) into finished ones and ones still to train."""
+    p = Plan(runs if runs is not None else expand(grid))
     for run in p.runs:
         try:
-            finished = store.finished_run(runs_dir, run)
+            finished = store.is_finished(runs_dir, run)
         except store.CorruptRunError as exc:
             p.damaged.append(str(exc))
-            finished = None
-        (p.done if finished is not None else p.todo).append(run)
+            finished = False
+        (p.done if finished else p.todo).append(run)
     # Same-shape runs next to each other, so a worker reuses its compiled code.
     p.todo.sort(key=lambda r: (r.cell, r.mode, str(r.shape_key), r.seed))
     return p
@@ -155,10 +157,6 @@ class Outcome:
     seconds: float
 
 
-def default_jobs() -> int:
-    return len(os.sched_getaffinity(0))
-
-
 def execute(
     grid: GridConfig,
     runs_dir: Path,
@@ -175,9 +173,11 @@ def execute(
     """
     started = time.monotonic()
     runs_dir = Path(runs_dir)
+    runs = expand(grid)  # resolved before the lock and any folder: a bad name fails first
     with runs_lock(runs_dir):
         store.remove_stale_tmp(runs_dir)
-        p = plan(grid, runs_dir)
+        store.write_grid(runs_dir, grid.name, grid_to_dict(grid), [r.run_id for r in runs])
+        p = plan(grid, runs_dir, runs)
         for msg in p.damaged:
             say(f"damaged run folder, training it again: {msg}")
         say(
@@ -185,7 +185,7 @@ def execute(
             f"{len(p.todo)} to train"
         )
         if tensorboard:
-            from zoo import tensorboard as tb
+            from zoo.runs import tensorboard as tb
 
             tb.write_experiment(runs_dir, p.runs)
             for run in p.done:

@@ -1,12 +1,17 @@
 """Backend-specific pieces: compiling, differentiating, Jacobians.
 
+``BACKEND`` is the Keras backend of this process, fixed when Keras is first
+imported (Keras reads ``KERAS_BACKEND`` once).
+
 Everything else in rnn-zoo is written with ``keras.ops`` and Keras's stateless
 calls, so supporting a backend means implementing the five functions below.
 """
 
 from __future__ import annotations
 
-import keras
+import keras  # noqa: E402, I001
+
+import zoo.models  # noqa: F401, I001  (imports TensorFlow quietly, before Keras does)
 
 BACKEND = keras.backend.backend()
 SUPPORTED = ("jax", "tensorflow")

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from zoo.registry import register_cell
+from zoo.core.registry import register_cell
 
 
 def lstm_gates(cell: keras.layers.LSTMCell, inputs, states) -> dict:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from zoo.config import ConfigError, RunConfig
-from zoo.executors import Finished, OnEpoch, prepare_worker, run_payload, task_payload, thread_env
+from zoo.core.config import ConfigError, RunConfig
+from zoo.runs.executors import Finished, OnEpoch, prepare_worker, run_payload, task_payload, thread_env
 
 INSTALL_HINT = "pip install 'rnn-zoo[ray]' (in a checkout: make extras)"
 

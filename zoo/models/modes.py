@@ -2,7 +2,7 @@
 
 "one" is one time step (a vector), "many" is several time steps. Every mode
 sees the same ``window`` past values; they differ only in the input's shape and
-in the target (see ``zoo.tasks``). Each builder takes a zero-argument cell
+in the target (see ``zoo.core.tasks.sine``). Each builder takes a zero-argument cell
 factory (so encoder and decoder get separate cells) and returns a
 ``keras.Model`` whose layers are named ``rnn`` / ``encoder`` / ``decoder`` and
 ``head``, the names that gradient groups and probes use.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keras
 
-from zoo.registry import register_mode
+from zoo.core.registry import register_mode
 
 
 def _head(x):
@@ -95,8 +95,3 @@ def many_to_many_synced(make_cell, window: int, horizon: int) -> keras.Model:
     inputs = keras.Input((window, 1), name="window")
     hidden = keras.layers.RNN(make_cell(), return_sequences=True, name="rnn")(inputs)
     return keras.Model(inputs, _head(hidden), name="many_to_many_synced")
-
-
-def input_layer_name(model: keras.Model) -> str:
-    """Name of the recurrent layer that reads the input sequence."""
-    return "encoder" if any(layer.name == "encoder" for layer in model.layers) else "rnn"

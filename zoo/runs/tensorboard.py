@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 
-from zoo import store
-from zoo.config import ConfigError, RunConfig
+from zoo.core.atomic import atomic_file, atomic_folder
+from zoo.core.config import ConfigError, RunConfig
+from zoo.runs import store
 
 INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (in a checkout: make extras)"
 LOG_DIR = "tensorboard"
@@ -118,9 +117,7 @@ def write_run_logs(folder: Path) -> bool:
     run = store.read_run(folder)
     if run.metrics.get("status") == "failed":
         return False
-    tmp = folder / f".{LOG_DIR}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_folder(target) as tmp:
         f, write = _events_writer(tmp / f"events.out.tfevents.{int(time.time())}.rnn-zoo")
         with f:
             write(hp.hparams_pb(hparams_of(run.config), trial_id=run.config.run_id))
@@ -143,10 +140,6 @@ def write_run_logs(folder: Path) -> bool:
             write(_scalars({"probes/dh_decay_per_step": run.metrics.get("decay_rate", float("nan"))}), step=last)
             f.flush()
             os.fsync(f.fileno())
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return True
 
 
@@ -160,8 +153,7 @@ def write_experiment(runs_dir: Path, configs: list[RunConfig]) -> None:
             columns.setdefault(key, set()).add(value)
     hparams = [hp.HParam(key, hp.Discrete(sorted(values))) for key, values in columns.items()]
     metrics = [hp.Metric(tag, display_name=name) for tag, name in METRICS.items()]
-    tmp = Path(runs_dir) / f".{EXPERIMENT_FILE}-{uuid.uuid4().hex[:8]}"
-    f, write = _events_writer(tmp)
-    with f:
-        write(hp.hparams_config_pb(hparams=hparams, metrics=metrics))
-    os.replace(tmp, Path(runs_dir) / EXPERIMENT_FILE)
+    with atomic_file(Path(runs_dir) / EXPERIMENT_FILE) as tmp:
+        f, write = _events_writer(tmp)
+        with f:
+            write(hp.hparams_config_pb(hparams=hparams, metrics=metrics))

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from zoo.registry import register_cell
+from zoo.core.registry import register_cell
 
 
 def gru_gates(cell: keras.layers.GRUCell, inputs, states) -> dict:

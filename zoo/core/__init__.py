@@ -1,0 +1,1 @@
+"""The core: registries, configuration, tasks and pure analysis. No Keras, no JAX."""

@@ -1,0 +1,87 @@
+"""What is registered: the built-in cells and modes, and the entry points.
+
+Loading is lazy and cached (as xarray's ``backends/plugins.py`` does), so
+importing rnn-zoo loads no Keras; the first lookup imports the built-in
+modules by name and every entry-point plugin. ``refresh()`` loads the plugins
+again, for a package installed while Python runs.
+
+Plugins declare an entry point in the group ``rnn_zoo.cells`` naming a module
+(importing it registers its cells) or a builder. A plugin that fails to import
+gives one warning naming it; the others stay usable. A name clash is an error,
+not a warning: silently picking one of two cells would make results ambiguous.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import warnings
+from importlib import metadata
+
+from zoo.core import registry
+from zoo.core.registry import CellSpec, ModeSpec
+
+ENTRY_POINT_GROUPS = ("rnn_zoo.cells",)
+# Imported by name, like plugins, so the Keras-free core has no import of the
+# layers above it (the import contract checks that).
+BUILTIN_MODULES = ("zoo.models.cells", "zoo.models.modes")
+
+_loaded = False
+_failed: dict[str, str] = {}  # entry point -> why it failed, warned about once
+
+
+def load() -> None:
+    """Import the built-ins and the plugins, once."""
+    global _loaded
+    if _loaded:
+        return
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    for group in ENTRY_POINT_GROUPS:
+        for ep in metadata.entry_points(group=group):
+            key = f"{ep.name} ({ep.value})"
+            if key in _failed:
+                continue
+            try:
+                ep.load()
+            except registry.DuplicateNameError:
+                raise  # and _loaded stays False: every call says so, not just the first
+            except Exception as exc:  # a broken plugin must not take the zoo down
+                _failed[key] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"rnn-zoo: plugin {key} failed to load: {_failed[key]}", stacklevel=2)
+    _loaded = True
+
+
+def refresh() -> None:
+    """Forget what was loaded, so the next lookup reads the entry points again."""
+    global _loaded
+    _loaded = False
+    _failed.clear()
+
+
+def failed_plugins() -> dict[str, str]:
+    """Plugins that failed to import, with the reason."""
+    load()
+    return dict(_failed)
+
+
+def list_cells(pattern: str = "*") -> list[str]:
+    """Registered cell names matching an fnmatch ``pattern``, sorted."""
+    load()
+    return [n for n in registry.cell_names() if fnmatch.fnmatch(n, pattern)]
+
+
+def list_modes(pattern: str = "*", *, required_only: bool = False) -> list[str]:
+    """Registered mode names matching ``pattern``, in registration order."""
+    load()
+    return [n for n in registry.mode_names(required_only) if fnmatch.fnmatch(n, pattern)]
+
+
+def get_cell(name: str) -> CellSpec:
+    load()
+    return registry.cell(name)
+
+
+def get_mode(name: str) -> ModeSpec:
+    load()
+    return registry.mode(name)

@@ -1,0 +1,1 @@
+"""Tasks: pure NumPy data generators, (settings, seed) in, arrays out."""

@@ -1,0 +1,1 @@
+"""The engine: backend glue, the compiled training step, the probes, one run."""

@@ -1,0 +1,209 @@
+"""One training run: build the model, train it with the compiled step, probe
+its gradients, and return everything as a ``RunResult``. Writes no files.
+
+Compiled code is shared by every run of the same shape (the seeds of one cell
+x mode) through ``zoo.engine.step.ENGINES``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import ops
+
+from zoo.core.analysis import decay_rate, probe_epochs
+from zoo.core.config import RunConfig
+from zoo.core.tasks import sine
+from zoo.engine import optimizers
+from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
+from zoo.engine.step import ENGINES, Engine
+
+
+def engine(run: RunConfig, instrument: bool = True) -> Engine:
+    """The compiled engine of ``run``'s shape (shared with its other seeds)."""
+    return ENGINES.get(Resolved.of(run), instrument)
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced; ``zoo.runs.store`` turns it into a run folder."""
+
+    config: RunConfig
+    history: pd.DataFrame  # a row per epoch
+    gradients: pd.DataFrame  # a row per epoch x weight group
+    probes: pd.DataFrame  # a row per probed epoch x lag
+    gates: pd.DataFrame  # a row per probed epoch x gate (empty for ungated cells)
+    predictions: pd.DataFrame  # test series: truth and prediction
+    metrics: dict
+    model_bytes: bytes
+
+    @property
+    def status(self) -> str:
+        return self.metrics["status"]
+
+
+def _versions() -> dict:
+    return {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "backend_version": __import__(keras.backend.backend()).__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def train_run(
+    run: RunConfig, on_epoch: Callable[[int, float], None] | None = None, instrument: bool = True
+) -> RunResult:
+    """Train one run and return its result. A NaN/inf loss ends it as ``diverged``.
+
+    ``instrument=False`` trains without the per-step gradient statistics (for
+    ``make bench``, which measures what they cost).
+    """
+    started = time.perf_counter()
+    resolved = Resolved.of(run)  # the registry is asked once, here
+    train = run.train
+    eng = ENGINES.get(resolved, instrument)
+    train_w, test_w = make_data(run.task, resolved.mode)
+
+    keras.utils.set_random_seed(run.seed)
+    model = model_of(resolved)
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    ov = optimizers.init_state(train, tv)
+
+    n, batch = len(train_w.x), train.batch_size
+    steps = -(-n // batch)  # the last, partial batch is masked, as Keras's fit would weigh it
+    rng = np.random.default_rng(run.seed)
+    x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
+    probe_at = set(probe_epochs(train.epochs, train.probes))
+    probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
+    x_probe, y_probe = train_w.x[probe_index], train_w.y[probe_index]
+    valid = np.arange(steps * batch) < n
+    mask = valid.reshape(steps, batch).astype(np.float32)
+
+    history, grad_rows, probe_rows, gate_rows = [], [], [], []
+    status, diverged_epoch, diverged_in = "ok", None, None
+    for epoch in range(1, train.epochs + 1):
+        t0 = time.perf_counter()
+        order = np.zeros(steps * batch, np.int32)
+        order[:n] = rng.permutation(n)
+        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, order.reshape(steps, batch), mask)
+        loss, gnorm, group_norms, clipped = (np.asarray(s) for s in stats)
+        train_seconds = time.perf_counter() - t0  # the compiled steps alone, results in hand
+        weights = mask.sum(axis=1)
+        epoch_loss = float(np.sum(loss * weights) / weights.sum())
+        finite = np.isfinite(loss) & np.isfinite(gnorm)
+        pred = np.asarray(eng.predict(tv, ntv, test_w.x))
+        err = (pred - test_w.y).reshape(len(pred), -1)
+        next_col = list(test_w.offsets).index(1)
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": epoch_loss,
+                "test_mae": float(np.mean(np.abs(err))),
+                "test_mse": float(np.mean(err**2)),
+                "test_mae_next": float(np.mean(np.abs(err[:, next_col]))),
+                "grad_norm_mean": float(np.mean(gnorm[finite])) if finite.any() else np.nan,
+                "grad_norm_max": float(np.max(gnorm[finite])) if finite.any() else np.nan,
+                "nonfinite_steps": int((~finite).sum()),
+                "clipped_steps": int(clipped.sum()),
+                "steps": steps,
+                "train_seconds": train_seconds,
+                "seconds": time.perf_counter() - t0,  # with the test-set evaluation
+            }
+        )
+        for g, name in enumerate(eng.groups):
+            col = group_norms[:, g][finite]
+            grad_rows.append(
+                {
+                    "epoch": epoch,
+                    "group": name,
+                    "norm_mean": float(col.mean()) if len(col) else np.nan,
+                    "norm_max": float(col.max()) if len(col) else np.nan,
+                }
+            )
+        checks = {"loss": epoch_loss, "test predictions": pred}
+        if epoch in probe_at:
+            new_probes = eng.probes.probe_rows(epoch, tv, ntv, x_probe, y_probe)
+            new_gates = eng.probes.gate_rows(epoch, tv, x_probe)
+            probe_rows += new_probes
+            gate_rows += new_gates
+            checks["probes"] = [v for row in new_probes for v in row.values() if v is not None]
+            checks["gate activations"] = [row["mean"] for row in new_gates]
+        bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
+        if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
+            status, diverged_epoch, diverged_in = "diverged", epoch, bad[0]
+            break
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_loss)
+
+    for var, value in zip(model.trainable_variables, tv):
+        var.assign(value)
+    for var, value in zip(model.non_trainable_variables, ntv):
+        var.assign(value)
+
+    history = pd.DataFrame(history)
+    probes = pd.DataFrame(probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"]).astype(
+        {"dL_dx": float, "dhT_dht": float}
+    )
+    last = history.iloc[-1]
+    final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
+    metrics = {
+        "status": status,
+        "diverged_epoch": diverged_epoch,
+        "diverged_in": diverged_in,
+        "epochs_run": int(last.epoch),
+        "loss": float(last.loss),
+        "test_mae": float(last.test_mae),
+        "test_mse": float(last.test_mse),
+        "test_mae_next": float(last.test_mae_next),
+        "params": int(model.count_params()),
+        "steps": int(history.steps.sum()),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": float(history.train_seconds.sum()),
+        "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
+        if len(final_probe)
+        else float("nan"),
+        "versions": _versions(),
+    }
+    return RunResult(
+        config=run,
+        history=history,
+        gradients=pd.DataFrame(grad_rows),
+        probes=probes,
+        gates=pd.DataFrame(gate_rows, columns=["epoch", "gate", "mean"]),
+        predictions=_predictions(test_w, pred),
+        metrics=metrics,
+        model_bytes=_model_bytes(model),
+    )
+
+
+def _predictions(windows: sine.Windows, pred: np.ndarray) -> pd.DataFrame:
+    k = len(windows.offsets)
+    return pd.DataFrame(
+        {
+            "index": (windows.ends[:, None] + windows.offsets).ravel(),
+            "offset": np.tile(windows.offsets, len(windows.ends)),
+            "truth": windows.y.reshape(-1, k).ravel(),
+            "prediction": pred.reshape(-1, k).ravel(),
+        }
+    )
+
+
+def _model_bytes(model: keras.Model) -> bytes:
+    """The ``.keras`` archive as bytes, so only the driver writes into runs/."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()

@@ -1,0 +1,97 @@
+"""The compiled training epoch of one model shape, shared by all its seeds.
+
+The loop is Keras's stateless API (``stateless_call``) under one compiled
+function per epoch, so an epoch is one call into XLA (the
+``steps_per_execution`` idea taken to the whole epoch). The gradient
+statistics (global norm, norm per weight group, clipped steps) are computed in
+the same graph, from the raw gradient, before the optimizer clips it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from keras import ops
+
+from zoo.engine import backend, optimizers
+from zoo.engine.build import Resolved, model_of, weight_group
+from zoo.engine.losses import per_sample_loss
+from zoo.engine.probes import Probes
+
+
+class Engine:
+    """Compiled functions for one model shape (a cell x mode x settings).
+
+    ``instrument=False`` leaves out the per-step gradient statistics (their
+    columns come back as zeros); ``make bench`` uses it to measure what the
+    statistics cost. Runs always train instrumented.
+    """
+
+    def __init__(self, resolved: Resolved, instrument: bool = True):
+        train = resolved.run.train
+        self.resolved = resolved
+        self.template = model_of(resolved)
+        paths = [v.path for v in self.template.trainable_variables]
+        self.groups = list(dict.fromkeys(weight_group(p) for p in paths))
+        membership = np.zeros((len(self.groups), len(paths)), np.float32)
+        for j, p in enumerate(paths):
+            membership[self.groups.index(weight_group(p)), j] = 1.0
+        model, loss_kind = self.template, train.loss
+        needs_norms = instrument or train.clipnorm is not None or train.global_clipnorm is not None
+
+        def batch_loss(tv, ntv, x, y, mask):
+            pred, ntv = model.stateless_call(tv, ntv, x, training=True)
+            return ops.sum(per_sample_loss(loss_kind, pred, y) * mask) / ops.sum(mask), ntv
+
+        loss_and_grads = backend.value_and_grad(batch_loss)
+
+        def train_step(carry, batch):
+            tv, ntv, ov, x_all, y_all = carry
+            index, mask = batch
+            x, y = ops.take(x_all, index, axis=0), ops.take(y_all, index, axis=0)
+            (loss, ntv), grads = loss_and_grads(tv, ntv, x, y, mask)
+            norms = [ops.sqrt(ops.sum(ops.square(g))) for g in grads] if needs_norms else None
+            tv, ov, clipped = optimizers.apply(train, ov, grads, tv, norms)
+            if instrument:
+                squares = ops.square(ops.stack(norms))
+                stats = (loss, ops.sqrt(ops.sum(squares)), ops.sqrt(ops.matmul(membership, squares)), clipped)
+            else:
+                zero = ops.zeros(())
+                stats = (loss, zero, ops.zeros(len(self.groups)), clipped)
+            return (tv, ntv, ov, x_all, y_all), stats
+
+        def train_epoch(tv, ntv, ov, x_all, y_all, index, mask):
+            (tv, ntv, ov, _, _), stats = backend.scan(train_step, (tv, ntv, ov, x_all, y_all), (index, mask))
+            return tv, ntv, ov, stats
+
+        def predict(tv, ntv, x):
+            return model.stateless_call(tv, ntv, x, training=False)[0]
+
+        self.train_epoch = backend.compile_fn(train_epoch)
+        self.predict = backend.compile_fn(predict)
+        self.probes = Probes(resolved, self.template, loss_kind)
+
+
+class EngineCache:
+    """Compiled engines by model shape, so the seeds of a cell x mode compile once.
+
+    One per worker process (``ENGINES``); bounded, since a worker may train
+    many shapes in a long grid.
+    """
+
+    def __init__(self, maxsize: int = 16):
+        self.maxsize = maxsize
+        self._engines: OrderedDict = OrderedDict()
+
+    def get(self, resolved: Resolved, instrument: bool = True) -> Engine:
+        key = (resolved.run.shape_key, instrument)
+        if key not in self._engines:
+            self._engines[key] = Engine(resolved, instrument)
+            if len(self._engines) > self.maxsize:
+                self._engines.popitem(last=False)
+        self._engines.move_to_end(key)
+        return self._engines[key]
+
+
+ENGINES = EngineCache()

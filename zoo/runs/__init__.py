@@ -1,0 +1,1 @@
+"""Runs on disk and how they are trained: the store, the runner, the executors."""
