@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# A GPU machine check for `python -m zoo compare` (no internet needed).
+#
+#   bash benchmarks/gpu.sh [WHEEL_DIR]
+#
+# WHEEL_DIR: wheels of what the machine lacks (keras and its needs, say),
+# installed with pip --no-index into /tmp/site and put on PYTHONPATH.
+#
+# It trains, each timed (wall seconds):
+#   1. the quick grid, device auto           (should pick the GPU)
+#   2. the default grid, --device gpu
+#   3. a slice of the default grid, --device cpu (CELLS=gru MODES=many_to_one)
+# then checks that every run's metrics.json says status "ok", compares the GPU
+# and CPU test_mae of the runs both trained (same config, same run id), and
+# prints a table: grid, device, runs, ok, wall s, ms per step per run, runs/s.
+#
+# Knobs (environment): OUT (results: log and tables; default /tmp/gpu-check),
+# RUNS_ROOT (run and report folders; default /tmp/gpu-check-runs, kept out of
+# OUT so that OUT stays a handful of files), PYTHON (default python3),
+# CELLS, MODES (the CPU slice), GRID_ARGS (extra compare flags for grids 2 and
+# 3, e.g. "--epochs 20" to fit a time limit), MAX_REL_DIFF (default 0.05: the
+# GPU/CPU test_mae difference above which the check fails; float32 kernels
+# differ between devices, so a bit-exact match is not expected).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT_DIR=${OUT:-/tmp/gpu-check}
+RUNS_ROOT=${RUNS_ROOT:-/tmp/gpu-check-runs}
+PYTHON=${PYTHON:-python3}
+CELLS=${CELLS:-gru}
+MODES=${MODES:-many_to_one}
+GRID_ARGS=${GRID_ARGS:-}
+MAX_REL_DIFF=${MAX_REL_DIFF:-0.05}
+WHEEL_DIR=${1:-}
+
+die() { echo "gpu.sh: error: $*" >&2; exit 2; }
+say() { echo; echo "== $*"; }
+
+mkdir -p "$OUT_DIR" "$RUNS_ROOT" || die "cannot create $OUT_DIR or $RUNS_ROOT"
+LOG=$OUT_DIR/gpu-check.log
+exec > >(tee "$LOG") 2>&1  # everything below is also kept in the log
+TEE_PID=$!
+trap 'exec >&- 2>&-; wait "$TEE_PID"' EXIT  # let tee print the last lines before the shell returns
+cd "$ROOT"
+export PYTHONUNBUFFERED=1 KERAS_BACKEND=${KERAS_BACKEND:-jax}
+
+if [[ -n $WHEEL_DIR ]]; then
+    [[ -d $WHEEL_DIR ]] || die "WHEEL_DIR '$WHEEL_DIR' is not a folder"
+    compgen -G "$WHEEL_DIR/*.whl" >/dev/null || die "no .whl files in '$WHEEL_DIR'"
+    say "installing $(ls "$WHEEL_DIR"/*.whl | wc -l) wheels from $WHEEL_DIR into /tmp/site"
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$WHEEL_DIR"/*.whl \
+        || die "pip could not install the wheels in $WHEEL_DIR"
+    export PYTHONPATH=/tmp/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}
+else
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+say "GPUs (nvidia-smi -L)"
+command -v nvidia-smi >/dev/null || die "nvidia-smi not found: is this a GPU machine?"
+nvidia-smi -L
+
+say "what the $KERAS_BACKEND backend sees"
+"$PYTHON" -c "import keras" 2>/dev/null \
+    || die "keras is not importable with $PYTHON: pass a WHEEL_DIR holding keras and what it needs"
+XLA_PYTHON_CLIENT_PREALLOCATE=false "$PYTHON" -c "import jax; print('jax', jax.__version__, jax.devices())" \
+    || die "jax cannot start"
+"$PYTHON" - <<'EOF' || die "zoo.runs.devices found no GPU (see above)"
+import os
+from zoo.runs.devices import detect_devices, plan_workers
+devices = detect_devices(os.environ["KERAS_BACKEND"])
+print("detect_devices:", devices)
+print("plan:", plan_workers(devices, len(os.sched_getaffinity(0))).note)
+raise SystemExit(0 if any(d.kind == "gpu" for d in devices) else 1)
+EOF
+"$PYTHON" -m zoo compare --help | grep -q -- '--device' \
+    || die "this rnn-zoo's compare has no --device flag yet (it is wired in by zoo/cli.py)"
+
+: >"$OUT_DIR/timings.tsv"
+STATUS=0
+
+# compare NAME DEVICE ARGS...: one timed `python -m zoo compare` into RUNS_ROOT/runs-NAME.
+compare() {
+    local name=$1 device=$2; shift 2
+    local runs=$RUNS_ROOT/runs-$name reports=$RUNS_ROOT/reports-$name rc=0
+    rm -rf "$runs" "$reports"  # a fresh folder: skipped runs would spoil the timing
+    say "compare $name (device $device): $*"
+    local t0; t0=$(date +%s%N)
+    "$PYTHON" -m zoo compare --runs "$runs" --reports "$reports" "$@" || rc=$?
+    local ms=$((($(date +%s%N) - t0) / 1000000))
+    local wall; wall=$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
+    echo "compare $name: exit code $rc, $wall s"
+    [[ $rc == 0 ]] || STATUS=1
+    printf '%s\t%s\t%s\t%s\n' "$name" "$device" "$runs" "$wall" >>"$OUT_DIR/timings.tsv"
+}
+
+# shellcheck disable=SC2086  # GRID_ARGS is a list of flags
+{
+    compare gpu-quick auto --quick
+    compare gpu-default gpu --device gpu $GRID_ARGS
+    compare cpu-slice cpu --device cpu --cells "$CELLS" --modes "$MODES" $GRID_ARGS
+}
+
+say "results"
+"$PYTHON" - "$OUT_DIR" "$MAX_REL_DIFF" <<'EOF' || STATUS=1
+import json, sys
+from pathlib import Path
+
+out, max_rel = Path(sys.argv[1]), float(sys.argv[2])
+rows, metrics, bad = [], {}, []
+for line in (out / "timings.tsv").read_text().splitlines():
+    name, device, runs, wall = line.split("\t")
+    found = {}
+    for path in sorted(Path(runs).glob("*/metrics.json")):
+        try:
+            found[path.parent.name] = json.loads(path.read_text())
+        except ValueError as exc:
+            found[path.parent.name] = {"status": f"unreadable ({exc})"}
+    metrics[name] = found
+    ok = [m for m in found.values() if m.get("status") == "ok"]
+    bad += [f"{name}/{run}: {m.get('status')} {m.get('error') or ''}".strip()
+            for run, m in found.items() if m.get("status") != "ok"]
+    ms = [1000 * m["train_seconds"] / m["steps"] for m in ok if m.get("steps")]
+    wall = float(wall)
+    rows.append((name, device, len(found), len(ok), f"{wall:.1f}",
+                 f"{sum(ms) / len(ms):.3f}" if ms else "-", f"{len(found) / wall:.3f}" if wall else "-"))
+    if not found:
+        bad.append(f"{name}: no runs in {runs}")
+
+header = ("grid", "device", "runs", "ok", "wall s", "ms/step/run", "runs/s")
+table = [header] + rows
+widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+text = "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in table)
+print(text)
+(out / "summary.tsv").write_text("\n".join("\t".join(map(str, r)) for r in table) + "\n")
+
+gpu, cpu = metrics.get("gpu-default", {}), metrics.get("cpu-slice", {})
+pairs = [(run, gpu[run]["test_mae"], cpu[run]["test_mae"]) for run in sorted(set(gpu) & set(cpu))
+         if gpu[run].get("status") == cpu[run].get("status") == "ok"]
+if pairs:
+    rel = [(abs(g - c) / max(abs(c), 1e-12), run) for run, g, c in pairs]
+    worst, run = max(rel)
+    print(f"\ntest_mae, GPU vs CPU, {len(pairs)} matching runs: max relative difference {worst:.2%} ({run})")
+    for run, g, c in pairs:
+        print(f"  {run}: gpu {g:.5f}  cpu {c:.5f}")
+    if worst > max_rel:
+        bad.append(f"GPU and CPU test_mae differ by {worst:.2%} > {max_rel:.0%} ({run})")
+else:
+    bad.append("no run trained ok on both GPU and CPU: nothing to compare")
+
+print(f"\nruns not ok or checks failed: {len(bad)}")
+for line in bad:
+    print(f"  {line}")
+raise SystemExit(1 if bad else 0)
+EOF
+
+say "$([[ $STATUS == 0 ]] && echo PASS || echo FAIL): log and tables in $OUT_DIR, runs in $RUNS_ROOT"
+exit "$STATUS"

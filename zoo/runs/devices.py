@@ -1,0 +1,227 @@
+"""Where a compare's workers train, and how many of them: a plan, made before any starts.
+
+``detect_devices(backend)`` asks the backend what it sees, in a short child
+process, so this (driver) process never initialises a GPU or holds its memory.
+``plan_workers(devices, cores, ...)`` is pure: from that list it decides the
+device, the number of worker processes and each worker's environment.
+
+Why a plan at all: one worker per core is right on a CPU (see ``make bench``),
+but on a GPU machine 16 JAX processes each preallocate 75% of the same GPU and
+half the runs die with allocator errors. On a GPU the plan therefore runs a
+few workers per GPU, turns preallocation off and caps each one's share.
+
+Nothing here imports keras, jax or tensorflow.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+CHOICES = ("auto", "cpu", "gpu")
+
+# Worker processes per GPU, by default. These models are tiny: a training step
+# is a few small kernels, bound by launch and host latency, not by the GPU's
+# arithmetic, so one process leaves the GPU idle most of the time. A few in
+# flight overlap one's Python and dispatch with another's kernels; many more
+# only add contention and memory (each process holds its own CUDA context and
+# compiled programs, roughly 0.5 GiB before any data).
+WORKERS_PER_GPU = 4
+
+# The share of a GPU's memory all its workers together may take: the rest is
+# for the CUDA contexts themselves, cuDNN/cuSolver workspaces and other users.
+GPU_MEMORY_SHARE = 0.9
+
+# A worker needs about this much of the GPU: the default never plans more
+# workers per GPU than fit (matters only on small GPUs).
+MIN_WORKER_BYTES = 1 << 30
+
+PROBE_TIMEOUT_S = 120  # the first CUDA start on a cold machine can take a while
+
+
+class DeviceError(ValueError):
+    """A --device or --jobs request that cannot be met; its message is one line."""
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "cpu" or "gpu"
+    index: int  # its position among the devices the backend sees
+    memory_bytes: int | None = None  # what one process may use of it, when the backend says
+    cuda_id: str | None = None  # what CUDA_VISIBLE_DEVICES calls it, when that differs from index
+
+    @property
+    def visible_as(self) -> str:
+        """The value of CUDA_VISIBLE_DEVICES that shows a worker this GPU alone."""
+        return self.cuda_id if self.cuda_id is not None else str(self.index)
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    device: str  # "cpu" or "gpu"
+    jobs: int  # worker processes
+    env: dict[str, str]  # for every worker; ``env_for`` adds each one's GPU
+    batch_seeds: bool  # hint: on a GPU a step costs about the same for a larger batch, so train seeds together
+    note: str  # one sentence: what was chosen and why, for the start of a compare
+    gpus: tuple[str, ...] = ()  # CUDA_VISIBLE_DEVICES values, dealt to workers round-robin
+
+    def env_for(self, worker_index: int) -> dict[str, str]:
+        """Worker ``worker_index``'s environment; set it before the backend starts.
+
+        A replacement for a dead worker should reuse its index, so it lands on
+        the same GPU and the per-GPU count (and memory share) stays as planned.
+        """
+        env = dict(self.env)
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[worker_index % len(self.gpus)]
+        return env
+
+
+# The child processes' scripts print one JSON line: [{"kind", "memory"}, ...].
+# jax.devices() lists the default backend's devices: the GPUs when JAX can use
+# one, else the CPU. bytes_limit is what this process may allocate: with the
+# fraction set to 1 below, about the whole device.
+_JAX_PROBE = """
+import json, jax
+out = []
+for d in jax.devices():
+    try:
+        stats = d.memory_stats() or {}
+    except Exception:
+        stats = {}
+    kind = "gpu" if d.platform in ("gpu", "cuda", "rocm") else d.platform
+    out.append({"kind": kind, "memory": stats.get("bytes_limit")})
+print(json.dumps(out))
+"""
+
+# list_physical_devices reads the hardware without creating a context or allocating.
+_TF_PROBE = """
+import json, tensorflow as tf
+gpus = tf.config.list_physical_devices("GPU")
+cpus = tf.config.list_physical_devices("CPU")
+print(json.dumps([{"kind": "gpu", "memory": None} for _ in gpus] or [{"kind": "cpu", "memory": None} for _ in cpus]))
+"""
+
+_PROBES = {"jax": _JAX_PROBE, "tensorflow": _TF_PROBE}
+
+
+def detect_devices(backend: str) -> list[Device]:
+    """The devices ``backend`` would train on here: its GPUs, or else its CPU device(s).
+
+    Runs in a child process with this environment, so JAX_PLATFORMS,
+    CUDA_VISIBLE_DEVICES and XLA_FLAGS are respected, and with preallocation
+    off, so probing takes no GPU memory that the workers will want. Anything
+    going wrong (the backend not installed, no CUDA build, no driver, a
+    timeout) means one CPU device: the CPU always works. An unknown backend
+    is probed not at all, also one CPU device.
+    """
+    cpu_only = [Device("cpu", 0)]
+    probe = _PROBES.get(backend)
+    if probe is None:
+        return cpu_only
+    env = dict(os.environ)
+    env.update(XLA_PYTHON_CLIENT_PREALLOCATE="false", XLA_PYTHON_CLIENT_MEM_FRACTION="1.0", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("XLA_CLIENT_MEM_FRACTION", None)  # jaxlib refuses both names at once
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+        )
+        found = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        found = []
+    # The n-th GPU the backend sees is the n-th entry of CUDA_VISIBLE_DEVICES, when
+    # that is set: a worker must be given that entry (a number or a GPU-UUID), not n.
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    devices = []
+    for d in found:
+        if isinstance(d, dict) and d.get("kind") in ("cpu", "gpu"):
+            i = sum(1 for x in devices if x.kind == d["kind"])
+            memory = d.get("memory") if isinstance(d.get("memory"), int) else None
+            cuda_id = visible[i] if d["kind"] == "gpu" and i < len(visible) else None
+            devices.append(Device(d["kind"], i, memory, cuda_id))
+    return devices or cpu_only
+
+
+def plan_workers(
+    devices: list[Device],
+    cores: int,
+    requested_device: str = "auto",
+    requested_jobs: int | None = None,
+    backend: str = "jax",
+) -> WorkerPlan:
+    """How many workers, on which device, with which environment.
+
+    ``auto`` takes the GPU(s) when there are any: that is what a GPU machine
+    is for, and the plan below makes it safe. ``requested_jobs`` (``--jobs``)
+    overrides the count on either device.
+    """
+    if requested_device not in CHOICES:
+        near = difflib.get_close_matches(str(requested_device), CHOICES, n=1, cutoff=0.4)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise DeviceError(f"--device = {requested_device!r}: valid choices: {', '.join(CHOICES)}{hint}")
+    if requested_jobs is not None and requested_jobs < 1:
+        raise DeviceError(f"--jobs = {requested_jobs}: expected a number greater than 0")
+    cores = max(1, cores)
+    gpus = [d for d in devices if d.kind == "gpu"]
+    if requested_device == "gpu" and not gpus:
+        raise DeviceError(f"--device = 'gpu': no GPU visible to the {backend} backend; valid choices: auto, cpu")
+    if requested_device == "cpu" or not gpus:
+        return _cpu_plan(requested_jobs or cores, len(gpus), requested_jobs is not None, requested_device, backend)
+    return _gpu_plan(gpus, cores, requested_jobs)
+
+
+def _cpu_plan(jobs: int, hidden: int, jobs_asked: bool, requested: str, backend: str) -> WorkerPlan:
+    # Pin both frameworks to the CPU: JAX_PLATFORMS for JAX, and an empty
+    # CUDA_VISIBLE_DEVICES for anything else (TensorFlow, a JAX that ignores the
+    # first), so no worker opens a CUDA context or takes GPU memory.
+    env = {"JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
+    count = f"{jobs} worker processes" + (" (as --jobs asked)" if jobs_asked else " (one per core)")
+    if hidden:
+        gpus = f"{hidden} GPUs are" if hidden > 1 else "GPU is"
+        why = f"as --device cpu asked; the {gpus} hidden from them"
+    elif requested == "cpu":
+        why = "as --device cpu asked"
+    else:
+        why = f"no GPU is visible to the {backend} backend"
+    return WorkerPlan("cpu", jobs, env, False, f"Training on the CPU with {count}: {why}.")
+
+
+def _gpu_plan(gpus: list[Device], cores: int, requested_jobs: int | None) -> WorkerPlan:
+    if requested_jobs is None:
+        per_gpu = WORKERS_PER_GPU
+        known = [d.memory_bytes for d in gpus if d.memory_bytes]
+        if known:  # never more workers than the smallest GPU holds
+            per_gpu = min(per_gpu, max(1, int(GPU_MEMORY_SHARE * min(known) // MIN_WORKER_BYTES)))
+        # Each worker is also a CPU process feeding its GPU: no more than the cores.
+        jobs = max(1, min(per_gpu * len(gpus), cores))
+    else:
+        jobs = requested_jobs
+    most = math.ceil(jobs / len(gpus))  # workers on the busiest GPU, dealt round-robin
+    fraction = math.floor(GPU_MEMORY_SHARE / most * 1e6) / 1e6  # rounded down: the sum stays within the share
+    env = {
+        # Allocate as needed rather than 75% up front (the failure this plan
+        # exists for), and cap each process at its share so that together the
+        # workers on one GPU stay within GPU_MEMORY_SHARE.
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        # The old name: every jax this project allows reads it (newer ones as a
+        # deprecated alias of XLA_CLIENT_MEM_FRACTION). jaxlib refuses both at
+        # once, so an inherited new-name value is blanked (empty reads as unset).
+        "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{fraction:.6f}".rstrip("0"),
+        "XLA_CLIENT_MEM_FRACTION": "",
+        # TensorFlow (the tensorflow backend, or TF imported beside JAX) would
+        # otherwise map all of a GPU's memory; it has no fraction variable.
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    }
+    plural = "s" if len(gpus) > 1 else ""
+    count = f"{jobs} worker processes" + (" (as --jobs asked)" if requested_jobs is not None else "")
+    note = (
+        f"Training on {len(gpus)} GPU{plural} with {count}, up to {most} per GPU, since a step of these small "
+        f"models is latency-bound and a few in flight keep a GPU busy; each may use {fraction:.1%} of its GPU's "
+        "memory, allocated as needed."
+    )
+    return WorkerPlan("gpu", jobs, env, True, note, tuple(d.visible_as for d in gpus))
