@@ -1,0 +1,1 @@
+"""Backend-neutral analysis of trained recurrent cells."""
