@@ -6,8 +6,12 @@
   LSTM), since gradients through time flow through all of it;
 - gate activations of gated cells.
 
-They work for any registered cell, with no per-cell code: the Jacobians come
-from the cell's own ``call`` through the backend's autodiff.
+They work for any registered cell and task, with no per-cell code: the
+Jacobians come from the cell's own ``call`` through the backend's autodiff.
+Time is a compiled scan, not an unrolled loop, so sequences of hundreds of
+steps compile in a second; the Jacobian chain is exact, its cost grows with
+steps x batch x state size squared, so long tasks probe a smaller batch
+(``train.probe_batch``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Probes:
     """The compiled probe functions of one model shape."""
 
     def __init__(self, resolved: Resolved, model: keras.Model, loss_kind: str):
+        self.layout = resolved.mode.layout
         self.model = model
 
         def input_loss(x, tv, ntv, y):
@@ -59,18 +64,22 @@ class Probes:
         if gates is None or layer.input is not model.inputs[0]:
             return None
         cell, sizes = layer.cell, _state_sizes(layer.cell)
+        splits = list(np.cumsum(sizes)[:-1])
 
         def means(tv, x):
             # The gate functions read the cell's variables; map them to tv.
             with keras.StatelessScope(state_mapping=list(zip(model.trainable_variables, tv))):
-                states = [ops.zeros((x.shape[0], s)) for s in sizes]
-                totals: dict = {}
-                for t in range(x.shape[1]):
-                    for name, value in gates(x[:, t], states).items():
-                        totals[name] = totals.get(name, 0.0) + ops.mean(value)
-                    _, states = cell.call(x[:, t], states, training=False)
+
+                def step(flat, x_t):
+                    states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
+                    step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
+                    _, states = cell.call(x_t, states, training=False)
                     states = list(states) if isinstance(states, (list, tuple)) else [states]
-                return {name: total / x.shape[1] for name, total in totals.items()}
+                    return ops.concatenate(states, axis=-1), step_means
+
+                start = ops.zeros((x.shape[0], sum(sizes)))
+                _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
+                return {name: ops.mean(values) for name, values in per_step.items()}
 
         return means
 
@@ -118,9 +127,13 @@ class Probes:
         return [{"epoch": epoch, "gate": k, "mean": float(v)} for k, v in sorted(self.gate_means(tv, x).items())]
 
     def probe_rows(self, epoch: int, tv, ntv, x, y) -> list[dict]:
-        grads = np.asarray(self.input_gradients(x, tv, ntv, y)).reshape(len(x), -1)
-        window = grads.shape[1]
-        dl_dx = np.sqrt(np.mean(grads**2, axis=0))[::-1]  # position w-1 is lag 0
+        grads = np.asarray(self.input_gradients(x, tv, ntv, y))  # (batch, steps, features)
+        if self.layout == "one":  # one step of w values: each value is a lag
+            per_lag = np.mean(grads.reshape(len(x), -1) ** 2, axis=0)
+        else:  # a lag per step, the norm over its features
+            per_lag = np.mean(np.sum(grads**2, axis=2), axis=0)
+        window = len(per_lag)
+        dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
         dh = np.asarray(self.state_jacobian_norms(tv, x)) if self.state_jacobian_norms else None
         lags = range(window + 1 if dh is not None else window)
         return [

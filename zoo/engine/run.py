@@ -21,7 +21,6 @@ from keras import ops
 
 from zoo.core.analysis import decay_rate, probe_epochs
 from zoo.core.config import RunConfig
-from zoo.core.tasks import sine
 from zoo.engine import optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
 from zoo.engine.step import ENGINES, Engine
@@ -61,19 +60,69 @@ def _versions() -> dict:
     }
 
 
+class _Batches:
+    """The batch indices of each epoch (or each evaluation period of a step budget).
+
+    In epochs: a fresh permutation each epoch, the last partial batch masked,
+    as Keras's fit would weigh it. With ``train.steps``: ``eval_every`` full
+    batches per period, drawn without replacement pass after pass.
+    """
+
+    def __init__(self, train, n: int, rng: np.random.Generator):
+        self.n, self.batch, self.rng, self.budget = n, train.batch_size, rng, train.steps is not None
+        self.steps = train.eval_every if self.budget else -(-n // self.batch)
+        valid = np.arange(self.steps * self.batch) < (self.steps * self.batch if self.budget else n)
+        self.mask = valid.reshape(self.steps, self.batch).astype(np.float32)
+        self._queue = np.zeros(0, np.int64)
+
+    def next(self) -> np.ndarray:
+        if not self.budget:
+            order = np.zeros(self.steps * self.batch, np.int32)
+            order[: self.n] = self.rng.permutation(self.n)
+            return order.reshape(self.steps, self.batch)
+        need = self.steps * self.batch
+        while len(self._queue) < need:
+            self._queue = np.concatenate([self._queue, self.rng.permutation(self.n)])
+        order, self._queue = self._queue[:need], self._queue[need:]
+        return order.astype(np.int32).reshape(self.steps, self.batch)
+
+
+def _test_numbers(task, pred: np.ndarray, test, baseline: float) -> dict:
+    """The test metrics of one evaluation, and the task's metric over its baseline."""
+    if task.classes:  # pred: log-probabilities (n, steps, k); test.y: ids (n, steps)
+        logp = np.take_along_axis(pred, test.y[..., None].astype(np.int64), axis=-1)[..., 0]
+        numbers = {"test_mae": np.nan, "test_mse": np.nan, "test_mae_next": np.nan,
+                   "test_ce": float(-np.mean(logp))}
+    else:
+        err = (pred - test.y).reshape(len(pred), -1)
+        next_col = list(test.offsets).index(1) if test.offsets is not None and 1 in test.offsets else -1
+        numbers = {
+            "test_mae": float(np.mean(np.abs(err))),
+            "test_mse": float(np.mean(err**2)),
+            "test_mae_next": float(np.mean(np.abs(err[:, next_col]))),
+        }
+    if task.extra_metrics is not None:
+        numbers.update(task.extra_metrics(test.y, pred))
+    numbers["test_ratio"] = numbers[task.metric] / baseline
+    return numbers
+
+
 def train_run(
     run: RunConfig, on_epoch: Callable[[int, float], None] | None = None, instrument: bool = True
 ) -> RunResult:
     """Train one run and return its result. A NaN/inf loss ends it as ``diverged``.
 
     ``instrument=False`` trains without the per-step gradient statistics (for
-    ``make bench``, which measures what they cost).
+    ``make bench``, which measures what they cost). An "epoch" is an
+    evaluation period of ``train.eval_every`` steps when the run has a step
+    budget (``train.steps``). The probes also run once before training (epoch 0).
     """
     started = time.perf_counter()
     resolved = Resolved.of(run)  # the registry is asked once, here
-    train = run.train
+    train, task = run.train, resolved.task
     eng = ENGINES.get(resolved, instrument)
-    train_w, test_w = make_data(run.task, resolved.mode)
+    train_w, test_w = make_data(run.task, resolved.mode, run.seed)
+    baseline = float(task.baseline(run.task))
 
     keras.utils.set_random_seed(run.seed)
     model = model_of(resolved)
@@ -81,38 +130,47 @@ def train_run(
     ntv = [v.value for v in model.non_trainable_variables]
     ov = optimizers.init_state(train, tv)
 
-    n, batch = len(train_w.x), train.batch_size
-    steps = -(-n // batch)  # the last, partial batch is masked, as Keras's fit would weigh it
+    n = len(train_w.x)
     rng = np.random.default_rng(run.seed)
+    batches = _Batches(train, n, rng)
     x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
-    probe_at = set(probe_epochs(train.epochs, train.probes))
+    probe_at = set(probe_epochs(train.periods, train.probes))
     probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
     x_probe, y_probe = train_w.x[probe_index], train_w.y[probe_index]
-    valid = np.arange(steps * batch) < n
-    mask = valid.reshape(steps, batch).astype(np.float32)
+    mask, steps = batches.mask, batches.steps
 
     history, grad_rows, probe_rows, gate_rows = [], [], [], []
     status, diverged_epoch, diverged_in = "ok", None, None
-    for epoch in range(1, train.epochs + 1):
+    probe_seconds = 0.0
+
+    def probe(epoch: int) -> dict:
+        nonlocal probe_rows, gate_rows, probe_seconds
         t0 = time.perf_counter()
-        order = np.zeros(steps * batch, np.int32)
-        order[:n] = rng.permutation(n)
-        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, order.reshape(steps, batch), mask)
+        new_probes = eng.probes.probe_rows(epoch, tv, ntv, x_probe, y_probe)
+        new_gates = eng.probes.gate_rows(epoch, tv, x_probe)
+        probe_seconds += time.perf_counter() - t0
+        probe_rows += new_probes
+        gate_rows += new_gates
+        return {
+            "probes": [v for row in new_probes for v in row.values() if v is not None],
+            "gate activations": [row["mean"] for row in new_gates],
+        }
+
+    init_checks = probe(0)  # at initialisation, before the first step
+    for epoch in range(1, train.periods + 1):
+        t0 = time.perf_counter()
+        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, batches.next(), mask)
         loss, gnorm, group_norms, clipped = (np.asarray(s) for s in stats)
         train_seconds = time.perf_counter() - t0  # the compiled steps alone, results in hand
         weights = mask.sum(axis=1)
         epoch_loss = float(np.sum(loss * weights) / weights.sum())
         finite = np.isfinite(loss) & np.isfinite(gnorm)
         pred = np.asarray(eng.predict(tv, ntv, test_w.x))
-        err = (pred - test_w.y).reshape(len(pred), -1)
-        next_col = list(test_w.offsets).index(1)
         history.append(
             {
                 "epoch": epoch,
                 "loss": epoch_loss,
-                "test_mae": float(np.mean(np.abs(err))),
-                "test_mse": float(np.mean(err**2)),
-                "test_mae_next": float(np.mean(np.abs(err[:, next_col]))),
+                **_test_numbers(task, pred, test_w, baseline),
                 "grad_norm_mean": float(np.mean(gnorm[finite])) if finite.any() else np.nan,
                 "grad_norm_max": float(np.max(gnorm[finite])) if finite.any() else np.nan,
                 "nonfinite_steps": int((~finite).sum()),
@@ -133,13 +191,10 @@ def train_run(
                 }
             )
         checks = {"loss": epoch_loss, "test predictions": pred}
+        if epoch == 1:
+            checks.update(init_checks)
         if epoch in probe_at:
-            new_probes = eng.probes.probe_rows(epoch, tv, ntv, x_probe, y_probe)
-            new_gates = eng.probes.gate_rows(epoch, tv, x_probe)
-            probe_rows += new_probes
-            gate_rows += new_gates
-            checks["probes"] = [v for row in new_probes for v in row.values() if v is not None]
-            checks["gate activations"] = [row["mean"] for row in new_gates]
+            checks.update(probe(epoch))
         bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
         if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
             status, diverged_epoch, diverged_in = "diverged", epoch, bad[0]
@@ -158,6 +213,7 @@ def train_run(
     )
     last = history.iloc[-1]
     final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
+    ratio = float(last.test_ratio)
     metrics = {
         "status": status,
         "diverged_epoch": diverged_epoch,
@@ -171,9 +227,24 @@ def train_run(
         "steps": int(history.steps.sum()),
         "seconds": time.perf_counter() - started,
         "train_seconds": float(history.train_seconds.sum()),
+        "probe_seconds": probe_seconds,
         "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
         if len(final_probe)
         else float("nan"),
+        # What the report needs to judge the run without the task's code.
+        "task": task.name,
+        "length": getattr(run.task, task.length),
+        "sequence_steps": int(task.steps(run.task)),
+        "metric": task.metric,
+        "metric_value": float(last[task.metric]),
+        "baseline": baseline,
+        "ratio": ratio,
+        "solved_below": task.solved_below,
+        "solved_reason": task.solved_reason,
+        "solved": bool(status == "ok" and ratio < task.solved_below),
+        "dhT_dh1_init": _first_step_norm(probes, 0),
+        "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
+        **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy
         "versions": _versions(),
     }
     return RunResult(
@@ -182,19 +253,46 @@ def train_run(
         gradients=pd.DataFrame(grad_rows),
         probes=probes,
         gates=pd.DataFrame(gate_rows, columns=["epoch", "gate", "mean"]),
-        predictions=_predictions(test_w, pred),
+        predictions=_predictions(task, test_w, pred),
         metrics=metrics,
         model_bytes=_model_bytes(model),
     )
 
 
-def _predictions(windows: sine.Windows, pred: np.ndarray) -> pd.DataFrame:
-    k = len(windows.offsets)
+_HISTORY_BASE = {"epoch", "loss", "test_mae", "test_mse", "test_mae_next", "test_ratio", "grad_norm_mean",
+                 "grad_norm_max", "nonfinite_steps", "clipped_steps", "steps", "train_seconds", "seconds"}
+
+
+def _first_step_norm(probes: pd.DataFrame, epoch: int) -> float:
+    """‖dh_T/dh_1‖ at a probed epoch: the Jacobian over the whole sequence but its first step (lag T-1)."""
+    p = probes[(probes.epoch == epoch)].dropna(subset=["dhT_dht"])
+    if p.empty:
+        return float("nan")
+    return float(p[p.lag == p.lag.max() - 1].dhT_dht.iloc[0])
+
+
+def _predictions(task, data, pred: np.ndarray) -> pd.DataFrame:
+    """Test truth and prediction per target; for classification the predicted
+    class at the steps whose truth varies (copy: the 10 recalled symbols)."""
+    n = len(pred)
+    if task.classes:
+        truth = data.y.reshape(n, -1)
+        chosen = pred.reshape(n, truth.shape[1], -1).argmax(axis=-1)
+        keep = np.flatnonzero((truth != truth[:1]).any(axis=0))
+        return pd.DataFrame({
+            "index": np.repeat(np.arange(n), len(keep)),
+            "offset": np.tile(keep, n),
+            "truth": truth[:, keep].ravel(),
+            "prediction": chosen[:, keep].ravel(),
+        })
+    offsets = data.offsets if data.offsets is not None else np.array([1])
+    ends = data.ends if data.ends is not None else np.arange(n)
+    k = len(offsets)
     return pd.DataFrame(
         {
-            "index": (windows.ends[:, None] + windows.offsets).ravel(),
-            "offset": np.tile(windows.offsets, len(windows.ends)),
-            "truth": windows.y.reshape(-1, k).ravel(),
+            "index": (ends[:, None] + offsets).ravel(),
+            "offset": np.tile(offsets, len(ends)),
+            "truth": data.y.reshape(-1, k).ravel(),
             "prediction": pred.reshape(-1, k).ravel(),
         }
     )

@@ -88,12 +88,13 @@ def prepare_worker(threads: int = 1) -> None:
 def task_payload(config: RunConfig) -> dict:
     """What a worker needs to train ``config``: plain data, no code objects.
 
-    ``modules`` are where the run's cell and mode are registered, so a worker
+    ``modules`` are where the run's cell, mode and task are registered, so a worker
     in a fresh process (or on another node) registers them before it trains.
     """
     modules = {
         catalog.get_cell(config.cell).builder.__module__,
         catalog.get_mode(config.mode).builder.__module__,
+        catalog.get_task(config.task_name).generate.__module__,
     }
     return {"config": config.to_dict(), "modules": sorted(modules - {"__main__", "__mp_main__"})}
 
