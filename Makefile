@@ -6,10 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Make variables pass through to the CLI: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
+# Make variables pass through to the CLI: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1 TASK=adding
 # EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1
 ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(CELLS),--cells $(CELLS)) $(if $(MODES),--modes $(MODES)) \
         $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(UNITS),--units $(UNITS)) \
+        $(if $(TASK),--task $(TASK)) \
         $(if $(JOBS),--jobs $(JOBS)) $(if $(filter-out 0,$(QUICK)),--quick) \
         $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS)) \
         $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(ADDRESS),--address $(ADDRESS)) \
@@ -31,7 +32,7 @@ $(EXTRAS): $(STAMP)
 
 help: ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1"
+	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1 TASK=adding"
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
 
 install: $(STAMP) ## create .venv and install rnn-zoo into it

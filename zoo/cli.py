@@ -12,9 +12,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m zoo", description="Compare recurrent cells on the sine task.")
+    p = argparse.ArgumentParser(prog="python -m zoo", description="Compare recurrent cells on sequence tasks.")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="registered cells and modes")
+    sub.add_parser("list", help="registered cells, modes and tasks")
 
     c = sub.add_parser("compare", help="train the grid's missing runs, then write the report")
     c.add_argument("--config", help="a TOML file, or the name of a shipped one in zoo/configs/ (default: default)")
@@ -23,10 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
     c.add_argument("--epochs", type=int)
     c.add_argument("--units", type=int)
+    c.add_argument("--task", help="train on this task (default: the config's; `list` shows them)")
     c.add_argument("--runs", default="runs", help="run folders (default: runs)")
     c.add_argument("--reports", default="reports", help="report folder (default: reports)")
     c.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
-    c.add_argument("--quick", action="store_true", help="the quick smoke grid (zoo/configs/quick.toml)")
+    c.add_argument("--quick", action="store_true",
+                   help="the quick smoke grid (zoo/configs/quick.toml); with --config, that config's [quick] form")
     c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
@@ -55,6 +57,13 @@ def _list() -> int:
         spec = catalog.get_mode(name)
         extra = "" if spec.required else "  (not in the default grid)"
         print(f"  {name:<20} {spec.description}{extra}")
+    print("tasks:")
+    for name in catalog.list_tasks():
+        spec = catalog.get_task(name)
+        kind = f"{spec.classes}-class classification" if spec.classes else "regression"
+        print(f"  {name:<20} {spec.description}")
+        print(f"  {'':<20} {kind}, {spec.loss} loss, judged by {spec.metric} over its memoryless baseline; "
+              f"length setting: task.{spec.length}; modes: {', '.join(catalog.task_modes(spec))}")
     return 0
 
 
@@ -62,7 +71,8 @@ def _grid(args):
     from zoo.core.loading import load_grid
 
     name = args.config or ("quick" if args.quick else "default")
-    return load_grid(name, cells=args.cells, modes=args.modes, seeds=args.seeds, epochs=args.epochs, units=args.units)
+    return load_grid(name, quick=bool(args.config and args.quick), cells=args.cells, modes=args.modes,
+                     seeds=args.seeds, epochs=args.epochs, units=args.units, task=args.task)
 
 
 def _writable(flag: str, folder: Path) -> None:

@@ -322,13 +322,25 @@ def _task_names(raw_task: dict, raw_sweep) -> list[str]:
     return [name]
 
 
-def _task_settings(name: str, given: dict):
-    """Task ``name``'s settings from the [task] table; unknown keys name its valid ones."""
+def _task_settings(name: str, given: dict, names: list[str]):
+    """Task ``name``'s settings from the [task] table; unknown keys name its valid ones.
+
+    A sub-table ``[task.<name>]`` holds settings for one task of a task.name
+    sweep; plain keys apply to every task of the grid.
+    """
+    for key, value in given.items():
+        if isinstance(value, dict) and key not in names:
+            raise ConfigError(
+                f"[task.{key}]: a table of settings for one task, but {key!r} is not a task of this grid "
+                f"({', '.join(names)})"
+            )
+    plain = {k: v for k, v in given.items() if not isinstance(v, dict)}
+    values = {**plain, **given.get(name, {})}
     cls = catalog.get_task(name).settings
     keys = ["name", *(f.name for f in dataclasses.fields(cls))]
-    _check_keys(f"[task] (task {name})", {"name": name, **given}, keys)
+    _check_keys(f"[task] (task {name})", {"name": name, **values}, keys)
     try:
-        return _fill(cls, "task", given, keys_where=f"[task] (task {name})")
+        return _fill(cls, "task", values, keys_where=f"[task] (task {name})")
     except ValueError as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -388,7 +400,7 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     raw_task = dict(raw.get("task", {}))
     names = _task_names(raw_task, raw.get("sweep", {}))
     raw_task.pop("name", None)
-    tasks = [_task_settings(n, raw_task) for n in names]
+    tasks = [_task_settings(n, raw_task, names) for n in names]
     specs = [catalog.get_task(n) for n in names]
     base = GridConfig()
     train = _fill(TrainConfig, "train", raw.get("train", {}))
