@@ -24,15 +24,18 @@ def compare(
     jobs: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    task: str | None = None,
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
 
     Example:
         res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
+        res = zoo.compare(config="memory")           # or task="adding" on the default grid
         res.summary        # pandas DataFrame
         res.plot_loss()    # matplotlib Figure
     """
-    grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
+    grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units,
+                     task=task)
     if reports is not None:
         report.check_folders(Path(runs), Path(reports))
     runner.execute(grid, Path(runs), executor=make_executor(executor, jobs or default_jobs(), address))

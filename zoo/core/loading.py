@@ -283,12 +283,20 @@ def _quick(raw: dict, name: str) -> tuple[dict, str]:
 
 
 def _switch_task(raw: dict, name, modes_given: bool) -> None:
-    """``--task NAME``: train the config's grid on another task."""
+    """``--task NAME``: train the config's grid on another task.
+
+    The config's [task] settings and its loss, when they are its own task's,
+    give way to the new task's; its modes narrow to those the task supports.
+    """
     if not isinstance(name, str):
         raise ConfigError(f"task = {name!r}: expected a task name")
     table = raw.get("task") if isinstance(raw.get("task"), dict) else {}
-    if table.get("name", DEFAULT_TASK) != name:  # the config's settings belong to its own task
+    old = table.get("name", DEFAULT_TASK)
+    if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
         table = {}
+        train = raw.get("train")
+        if isinstance(train, dict) and old in catalog.list_tasks() and train.get("loss") == catalog.get_task(old).loss:
+            raw["train"] = {k: v for k, v in train.items() if k != "loss"}
     raw["task"] = {**table, "name": name}
     if isinstance(raw.get("sweep"), dict):
         raw["sweep"] = {k: v for k, v in raw["sweep"].items() if k != "task.name"}

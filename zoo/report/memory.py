@@ -104,7 +104,7 @@ def display_outcomes(outcomes: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
         g = outcomes[outcomes.cell == cell].set_index("length")
         row = {"cell": cell}
         for length, r in g.sort_index().iterrows():
-            row[f"T = {length}"] = f"{_fmt_ratio(r.ratio, r.ratio_ci95)} ({r.solved}/{r.seeds})"
+            row[f"length {length}"] = f"{_fmt_ratio(r.ratio, r.ratio_ci95)} ({r.solved}/{r.seeds})"
         length, k, n = best[cell]
         row["longest solved"] = f"{length} ({k} of {n} seeds)" if length else f"none (shortest: {k} of {n})"
         rows.append(row)
@@ -136,7 +136,7 @@ def _length_axis(ax, lengths) -> None:
     ax.set_xscale("log")
     ax.set_xticks(lengths, [str(v) for v in lengths])
     ax.minorticks_off()
-    ax.set_xlabel("length T (log scale)")
+    ax.set_xlabel("task length (log scale)")
 
 
 def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
@@ -212,7 +212,7 @@ def curves_plot(curves: pd.DataFrame, frame: pd.DataFrame, task: str, length: in
     ax.axhline(1.0, color="black", lw=1.0, ls="--", label="memoryless baseline")
     ax.axhline(frame.solved_below.iloc[0], color="tab:green", lw=1.0, ls=":", label="solved threshold")
     ax.set(yscale="log", xlabel="optimizer steps", ylabel="test loss / baseline (log)",
-           title=f"{task}, T = {length}: test loss over the baseline during training\n"
+           title=f"{task}, length {length}: test loss over the baseline during training\n"
                  "thick: geometric mean over seeds, thin: each seed")
     fig.legend(loc="outside right center", frameon=False)
     return fig
@@ -263,7 +263,7 @@ def _lengths_text(best: dict, cells: list[str]) -> str:
     parts = []
     for cell in cells:
         length, k, n = best[cell]
-        parts.append(f"{cell} up to T = {length} ({k} of {n} seeds there)" if length
+        parts.append(f"{cell} up to length {length} ({k} of {n} seeds there)" if length
                      else f"{cell} at no length ({k} of {n} seeds at the shortest)")
     return "; ".join(parts)
 
@@ -283,13 +283,13 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
     fail_short = [c for c in cells if 2 * at.loc[(c, shortest)].solved <= at.loc[(c, shortest)].seeds]
     fail_long = [c for c in cells if 2 * at.loc[(c, longest)].solved <= at.loc[(c, longest)].seeds]
     out.append(
-        (f"Every cell solves the shortest length (T = {shortest})" if not fail_short
-         else f"At the shortest length (T = {shortest}) {_and(fail_short)} already fail{_s(fail_short)}")
-        + (f"; at the longest (T = {longest}) {_and(fail_long)} fail{_s(fail_long)}"
+        (f"Every cell solves the shortest length ({shortest})" if not fail_short
+         else f"At the shortest length ({shortest}) {_and(fail_short)} already fail{_s(fail_short)}")
+        + (f"; at the longest ({longest}) {_and(fail_long)} fail{_s(fail_long)}"
            + (f" while {_and([c for c in cells if c not in fail_long])} still solve"
               f"{_s([c for c in cells if c not in fail_long])} it."
               if len(fail_long) < len(cells) else ": no cell solves it.")
-           if fail_long else f"; every cell also solves the longest (T = {longest}): this budget does not "
+           if fail_long else f"; every cell also solves the longest ({longest}): this budget does not "
                              "discriminate there.")
     )
     for cell in cells:
@@ -306,11 +306,13 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
             f"length: the solved run has the larger ‖dh_T/dh_1‖ in {auc_init:.0%} of them at initialisation "
             f"and in {auc_end:.0%} after training (50% = no relation, 100% = it separates them). "
             + ("The gradient after training tracks success better than the gradient at initialisation: "
-               "learning opens the path as much as the initial cell does."
+               "where a run succeeded, training opened the path back to the first step."
                if auc_end > auc_init + 0.05 else
                "The gradient at initialisation tracks success as well as the gradient after training."
                if abs(auc_end - auc_init) <= 0.05 else
                "The gradient at initialisation tracks success better than after training.")
+            + (" At initialisation it points the wrong way: within a length, the runs that failed mostly "
+               "started with the larger gradient." if auc_init < 0.35 else "")
         )
     at_long = frame[frame.length == longest]
     moves = []
@@ -322,7 +324,7 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
         elif np.isfinite(b):
             moves.append(f"{cell} below 1e-300 → {b:.2g}")
     if moves:
-        out.append(f"‖dh_T/dh_1‖ at T = {longest}, initialisation → end (geometric mean over seeds): "
+        out.append(f"‖dh_T/dh_1‖ at length {longest}, initialisation → end (geometric mean over seeds): "
                    + "; ".join(moves) + ".")
 
     out += _textbook(best, cells, curves, frame, longest)
@@ -332,11 +334,11 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
     if np.isfinite(share):
         out.append(f"The gradient probes (at initialisation and at {probed.probes.iloc[0]} epochs, on "
                    f"{probed.probe_batch.iloc[0]} sequences, compile included) took {share:.1%} of a run's time "
-                   f"at T = {longest} (mean over its runs; at most {shares.max():.1%}).")
+                   f"at length {longest} (mean over its runs; at most {shares.max():.1%}).")
     if frame.recall_accuracy.notna().any():
         acc = frame.groupby(["cell", "length"]).recall_accuracy.mean().unstack()
         out.append("Recall accuracy on the 10 copied symbols (mean over seeds; 1/8 = chance): "
-                   + "; ".join(f"{cell} " + ", ".join(f"T={t}: {acc.loc[cell, t]:.2f}" for t in acc.columns)
+                   + "; ".join(f"{cell} " + ", ".join(f"length {t}: {acc.loc[cell, t]:.2f}" for t in acc.columns)
                                for cell in cells if cell in acc.index) + ".")
     return out
 
@@ -367,21 +369,21 @@ def _textbook(best: dict, cells: list[str], curves: pd.DataFrame, frame: pd.Data
         further = beaten_by + rival
         falling = _still_falling(curves, g) if reach[g] < longest else None
         why = (
-            f"its learning curve at T = {longest} is still falling at the end of the budget, so more steps "
+            f"its learning curve at length {longest} is still falling at the end of the budget, so more steps "
             "would likely change this" if falling else
-            f"its learning curve at T = {longest} stays near the baseline to the end, so more steps alone may "
+            f"its learning curve at length {longest} stays near the baseline to the end, so more steps alone may "
             f"not; {REMEDIES.get(g, 'a different initialisation')} would be the first thing to try"
             if falling is False else "more steps or " + REMEDIES.get(g, "a different initialisation")
             + " would be the first things to try"
         )
-        mine = f"only up to T = {reach[g]}" if reach[g] else "no length"
-        out.append(f"Against the textbook: {g} solves {mine}, while {_and([f'{c} (T = {reach[c]})' for c in further])} "
-                   f"reach{_s(further)} further here; {why}.")
+        mine = f"only up to length {reach[g]}" if reach[g] else "no length"
+        out.append(f"Against the textbook: {g} solves {mine}, while {_and([f'{c} ({reach[c]})' for c in further])} "
+                   f"{'reaches' if len(further) == 1 else 'reach'} further here; {why}.")
     for p in plain:
         if all(reach[p] >= reach[g] for g in gated) and gated and reach[p] > 0 and not any(
                 p in line for line in out):
             out.append(f"Against the textbook, {p} holds as long a memory as the gated cells here "
-                       f"(T = {reach[p]}).")
+                       f"(length {reach[p]}).")
     if not out and gated:
         out.append("As the textbook says: the gated cells (" + ", ".join(gated) + ") reach at least as far as "
                    + (", ".join(plain) if plain else "each other") + ".")
@@ -433,7 +435,10 @@ def section(results, out: Path) -> str:
         curves = learning_curves(results.runs, f, longest)
         shown = display_outcomes(outcomes, cells)
         outcomes.to_csv(out / f"memory_{task}.csv", index=False)
-        note = (f"Each cell: final test {f.metric.iloc[0].removeprefix('test_')} over the memoryless baseline "
+        extra = int((f.sequence_steps - f.length).iloc[0])
+        steps_text = f"length + {extra} input steps" if extra else "as many input steps as its length"
+        note = (f"Length is the task's length setting (each sequence has {steps_text}). "
+                f"Each cell: final test {f.metric.iloc[0].removeprefix('test_')} over the memoryless baseline "
                 f"({f.baseline.iloc[0]:.4g}), mean ± half-width of its 95% t-interval over seeds, and (k/n) the "
                 f"seeds that solved it (ratio below {f.solved_below.iloc[0]:g}). Why that threshold: "
                 f"{f.solved_reason.iloc[0]} A cell solves a length when more than half its seeds do.")
