@@ -250,6 +250,13 @@ def _auc(frame: pd.DataFrame, column: str) -> tuple[float, int]:
     return (float(wins / pairs) if pairs else math.nan), pairs
 
 
+def _split(at: pd.DataFrame, cells: list[str], length: int) -> str:
+    """", not every seed: x 2 of 3" for the cells whose seeds did not all agree at ``length``."""
+    split = [f"{c} {int(at.loc[(c, length)].solved)} of {int(at.loc[(c, length)].seeds)}" for c in cells
+             if 0 < at.loc[(c, length)].solved < at.loc[(c, length)].seeds]
+    return f" (by a majority of seeds; not all: {', '.join(split)})" if split else ""
+
+
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -283,7 +290,7 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
     fail_short = [c for c in cells if 2 * at.loc[(c, shortest)].solved <= at.loc[(c, shortest)].seeds]
     fail_long = [c for c in cells if 2 * at.loc[(c, longest)].solved <= at.loc[(c, longest)].seeds]
     out.append(
-        (f"Every cell solves the shortest length ({shortest})" if not fail_short
+        (f"Every cell solves the shortest length ({shortest})" + _split(at, cells, shortest) if not fail_short
          else f"At the shortest length ({shortest}) {_and(fail_short)} already fail{_s(fail_short)}")
         + (f"; at the longest ({longest}) {_and(fail_long)} fail{_s(fail_long)}"
            + (f" while {_and([c for c in cells if c not in fail_long])} still solve"
