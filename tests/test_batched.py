@@ -27,7 +27,9 @@ def _assert_same_run(alone, replica, replicas=3):
         a, b = getattr(alone, table), getattr(replica, table)
         if table == "history":
             a, b = a.drop(columns=TIMING), b.drop(columns=TIMING)
-        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=RTOL, atol=ATOL, obj=f"{alone.config.run_id} {table}")
+        pd.testing.assert_frame_equal(
+            a, b, check_exact=False, rtol=RTOL, atol=ATOL, obj=f"{alone.config.run_id} {table}"
+        )
     ma, mb = dict(alone.metrics), dict(replica.metrics)
     for key in ("status", "diverged_epoch", "diverged_in", "epochs_run", "params", "steps"):
         assert ma[key] == mb[key], key
