@@ -7,13 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # Make variables pass through to the CLI: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
-# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1
+# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 DEVICE=auto|cpu|gpu
 ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(CELLS),--cells $(CELLS)) $(if $(MODES),--modes $(MODES)) \
         $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(UNITS),--units $(UNITS)) \
         $(if $(JOBS),--jobs $(JOBS)) $(if $(filter-out 0,$(QUICK)),--quick) \
         $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS)) \
         $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(ADDRESS),--address $(ADDRESS)) \
-        $(if $(filter-out 0,$(TENSORBOARD)),--tensorboard)
+        $(if $(filter-out 0,$(TENSORBOARD)),--tensorboard) $(if $(DEVICE),--device $(DEVICE))
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,7 @@ help: ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1"
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
+	@echo "             DEVICE=auto|cpu|gpu (a GPU: pip install -e '.[cuda]')"
 
 install: $(STAMP) ## create .venv and install rnn-zoo into it
 

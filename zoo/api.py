@@ -9,7 +9,7 @@ from zoo.core.loading import load_grid
 from zoo.engine.saving import load_model  # noqa: F401  (re-exported)
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner, store
-from zoo.runs.executors import default_jobs, make_executor
+from zoo.runs.executors import make_executor
 
 
 def compare(
@@ -24,6 +24,7 @@ def compare(
     jobs: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    device: str = "auto",
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
 
@@ -35,7 +36,7 @@ def compare(
     grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
     if reports is not None:
         report.check_folders(Path(runs), Path(reports))
-    runner.execute(grid, Path(runs), executor=make_executor(executor, jobs or default_jobs(), address))
+    runner.execute(grid, Path(runs), executor=make_executor(executor, jobs, address, device=device))
     if reports is not None:
         return report.build(Path(runs), Path(reports), compared=grid.name)
     return load_runs(runs, store.read_grids(Path(runs))[grid.name]["run_ids"])

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
     c.add_argument("--cpus-per-task", type=int, default=1, help="cores each run asks for and uses (default: 1)")
+    c.add_argument("--device", default="auto", help="auto (default: a GPU if there is one, with a few workers), cpu or gpu")
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
@@ -78,7 +79,7 @@ def _writable(flag: str, folder: Path) -> None:
 def _compare(args) -> int:
     from zoo import report
     from zoo.runs import runner
-    from zoo.runs.executors import default_jobs, make_executor
+    from zoo.runs.executors import make_executor
 
     grid = _grid(args)
     for flag in ("--jobs", "--cpus-per-task"):
@@ -92,8 +93,7 @@ def _compare(args) -> int:
         from zoo.runs.tensorboard import check_available
 
         check_available()
-    jobs = args.jobs or default_jobs()
-    executor = make_executor(args.executor, jobs, args.address, args.cpus_per_task)
+    executor = make_executor(args.executor, args.jobs, args.address, args.cpus_per_task, device=args.device)
     outcome = runner.execute(grid, Path(args.runs), executor=executor, tensorboard=args.tensorboard)
     results = report.build(Path(args.runs), Path(args.reports), compared=grid.name)
     print(results.summary_markdown())
