@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
     c.add_argument("--cpus-per-task", type=int, default=1, help="cores each run asks for and uses (default: 1)")
-    c.add_argument("--device", default="auto", help="auto (default: a GPU if there is one, with a few workers), cpu or gpu")
+    c.add_argument("--device", default="auto", help="auto (default: a GPU if there is one), cpu or gpu")
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
