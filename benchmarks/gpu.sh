@@ -26,10 +26,17 @@
 # CELLS, MODES (the CPU slice), GRID_ARGS (extra compare flags for the default
 # grids and the CPU slice, e.g. "--epochs 20" to fit a time limit),
 # JOBS_VARIANTS (default empty; e.g. "8 12": default grid again with that many
-# GPU workers), MAX_REL_DIFF (default 0.05: the GPU/CPU test_mae difference
-# above which the check fails; float32 kernels differ between devices and
-# 18,840 steps amplify rounding, so a bit-exact match is not expected; the
-# first epoch's loss, after 157 steps, is printed beside it).
+# GPU workers), FIRST_EPOCH_RTOL (default 2e-4, the fit-parity test's: the
+# largest relative difference allowed between a GPU run's and its CPU twin's
+# first-epoch loss; same weights, same batches, float32 on both, so they
+# differ by rounding only).
+#
+# GPU vs CPU: a run and its CPU twin (same run id: same initial weights, same
+# batches) agree to float32 rounding for the first ~20 epochs (measured:
+# about 1e-7); then rounding differences grow chaotically and the two
+# trajectories part, as two seeds' would. So the first epoch is compared run by
+# run, and the end of training as a seed spread: the GPU runs' mean final
+# test_mae must lie within the CPU runs' 95% t-interval (with a 5% floor).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +47,7 @@ CELLS=${CELLS:-gru}
 MODES=${MODES:-many_to_one}
 GRID_ARGS=${GRID_ARGS:-}
 JOBS_VARIANTS=${JOBS_VARIANTS:-}
-MAX_REL_DIFF=${MAX_REL_DIFF:-0.05}
+FIRST_EPOCH_RTOL=${FIRST_EPOCH_RTOL:-2e-4}
 WHEEL_DIR=${1:-}
 
 die() { echo "gpu.sh: error: $*" >&2; exit 2; }
@@ -123,11 +130,11 @@ compare() {
 }
 
 say "results"
-"$PYTHON" - "$OUT_DIR" "$MAX_REL_DIFF" <<'EOF' || STATUS=1
+"$PYTHON" - "$OUT_DIR" "$FIRST_EPOCH_RTOL" <<'EOF' || STATUS=1
 import json, sys
 from pathlib import Path
 
-out, max_rel = Path(sys.argv[1]), float(sys.argv[2])
+out, first_rtol = Path(sys.argv[1]), float(sys.argv[2])
 rows, metrics, bad = [], {}, []
 for line in (out / "timings.tsv").read_text().splitlines():
     name, device, runs, wall, train, jobs = line.split("\t")
@@ -173,15 +180,24 @@ gpu, cpu = metrics.get("gpu-default", {}), metrics.get("cpu-slice", {})
 pairs = [(run, gpu[run]["test_mae"], cpu[run]["test_mae"]) for run in sorted(set(gpu) & set(cpu))
          if gpu[run].get("status") == cpu[run].get("status") == "ok"]
 if pairs:
-    rel = [(abs(g - c) / max(abs(c), 1e-12), run) for run, g, c in pairs]
-    worst, run = max(rel)
-    print(f"\ntest_mae, GPU vs CPU, {len(pairs)} matching runs: max relative difference {worst:.2%} ({run})")
+    import statistics
+    from scipy import stats
+
+    print(f"\nGPU vs CPU, {len(pairs)} runs trained on both (same weights and batches):")
     for run, g, c in pairs:
         lg, lc = first_loss("gpu-default", run), first_loss("cpu-slice", run)
-        print(f"  {run}: test_mae gpu {g:.5f} cpu {c:.5f}; epoch-1 loss gpu {lg:.6f} cpu {lc:.6f} "
-              f"({abs(lg - lc) / abs(lc):.1e} relative)")
-    if worst > max_rel:
-        bad.append(f"GPU and CPU test_mae differ by {worst:.2%} > {max_rel:.0%} ({run})")
+        rel = abs(lg - lc) / abs(lc)
+        print(f"  {run}: epoch-1 loss gpu {lg:.7f} cpu {lc:.7f} ({rel:.1e} relative); "
+              f"final test_mae gpu {g:.5f} cpu {c:.5f}")
+        if rel > first_rtol:
+            bad.append(f"{run}: GPU and CPU epoch-1 loss differ by {rel:.1e} > {first_rtol:.0e}")
+    gm, cm = statistics.mean(g for _, g, _ in pairs), statistics.mean(c for _, _, c in pairs)
+    half = stats.t.ppf(0.975, len(pairs) - 1) * statistics.stdev(c for _, _, c in pairs) / len(pairs) ** 0.5 \
+        if len(pairs) > 1 else 0.0
+    allowed = max(half, 0.05 * cm)
+    print(f"  final test_mae, mean over these runs: gpu {gm:.5f}, cpu {cm:.5f} ± {half:.5f} (95% t-interval)")
+    if abs(gm - cm) > allowed:
+        bad.append(f"GPU mean final test_mae {gm:.5f} is outside the CPU's {cm:.5f} ± {allowed:.5f}")
 else:
     bad.append("no run trained ok on both GPU and CPU: nothing to compare")
 
