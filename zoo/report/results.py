@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,7 @@ class Results:
     missing: list = field(default_factory=list, repr=False)  # run ids of the grid not stored
     damaged: list = field(default_factory=list, repr=False)  # messages for unreadable folders
 
-    @property
+    @cached_property
     def summary(self) -> pd.DataFrame:
         """A row per cell x mode: the table of ``reports/summary.csv``."""
         return tables.summary_table(self.runs)
