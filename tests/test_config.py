@@ -37,7 +37,7 @@ def test_run_id_is_stable_and_depends_on_the_whole_config():
     [
         ({"cell": ["gru"]}, "unknown key 'cell' in the config; valid keys: .* \\(did you mean 'cells'\\?\\)"),
         ({"train": {"epoch": 3}}, "unknown key 'epoch' in \\[train\\].*did you mean 'epochs'"),
-        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten': expected int, got str"),
+        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten': expected int \\(a whole number\\), got str"),
         ({"train": {"epochs": 0}}, "train.epochs = 0: expected a number greater than 0"),
         ({"units": -4}, "units = -4: expected a number greater than 0"),
         ({"cells": ["gru", "gru"]}, "cell 'gru' is listed twice"),
