@@ -48,6 +48,10 @@ class ConfigError(ValueError):
     """A configuration that cannot be run; the message is one line."""
 
 
+class MissingPathError(ConfigError, FileNotFoundError):
+    """A file or folder the user named that is not there (a ``FileNotFoundError`` too)."""
+
+
 def keras_backend() -> str:
     """The Keras backend this process trains on, checked before any work starts."""
     name = os.environ.get("KERAS_BACKEND", DEFAULT_BACKEND)
