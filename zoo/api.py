@@ -7,7 +7,6 @@ its flags (the CLI calls the same functions): a bad value raises a one-line
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from zoo import report
 from zoo.core.config import ConfigError, MissingPathError, keras_backend, show
-from zoo.core.loading import load_grid
+from zoo.core.loading import count, load_grid
 from zoo.core.registry import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner, store
@@ -26,31 +25,6 @@ ADDRESS = re.compile(r"(ray://)?([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):
 NAME_MAX = 255  # bytes in one file name on Linux and macOS
 
 
-def count(where: str, value, low: int | None = 1, high: int | None = MAX_JOBS) -> int:
-    """A whole number in ``low..high``: ``2``, ``2.0``, ``1e3`` or ``"2"`` (from a flag); nothing
-    else. ``None`` bounds are left to the caller (the loader checks a grid's)."""
-    number = value
-    if isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            try:
-                number = float(value)
-                if not math.isfinite(number):
-                    raise ValueError
-            except ValueError:
-                raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2") from None
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    if isinstance(number, bool) or not isinstance(number, int):
-        raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2")
-    if low is not None and number < low:
-        raise ConfigError(f"{where} = {number}: expected a number greater than {low - 1}")
-    if high is not None and number > high:
-        raise ConfigError(f"{where} = {show(number)}: expected at most {high:,}")
-    return number
-
-
 def check_options(
     jobs=None, executor="local", address=None, cpus_per_task=1, flag: str = ""
 ) -> tuple[int | None, int]:
@@ -58,8 +32,8 @@ def check_options(
 
     ``flag`` prefixes the names in messages (``--`` for the command line).
     """
-    jobs = None if jobs is None else count(f"{flag}jobs", jobs)
-    cpus = count(f"{flag}cpus-per-task" if flag else "cpus_per_task", cpus_per_task)
+    jobs = None if jobs is None else count(f"{flag}jobs", jobs, high=MAX_JOBS)
+    cpus = count(f"{flag}cpus-per-task" if flag else "cpus_per_task", cpus_per_task, high=MAX_JOBS)
     if not isinstance(executor, str) or executor not in EXECUTORS:
         raise ConfigError(
             f"{flag}executor = {show(executor)}: " + unknown_name_message("executor", executor, EXECUTORS)

@@ -162,23 +162,15 @@ def _list() -> int:
 
 def _count_flag(flag: str, value):
     """A count flag as an int; its range is the loader's to check (as for a file)."""
-    from zoo.api import count
+    from zoo.core.loading import count
 
     return None if value is None else count(flag, value, low=None, high=None)
 
 
-def _grid(args):
+def _grid(args, counts: dict):
     from zoo.core.loading import load_grid
 
-    return load_grid(
-        args.config,
-        quick=args.quick,
-        cells=args.cells,
-        modes=args.modes,
-        seeds=_count_flag("--seeds", args.seeds),
-        epochs=_count_flag("--epochs", args.epochs),
-        units=_count_flag("--units", args.units),
-    )
+    return load_grid(args.config, quick=args.quick, cells=args.cells, modes=args.modes, **counts)
 
 
 def _compare(args) -> int:
@@ -186,9 +178,11 @@ def _compare(args) -> int:
     from zoo.runs import runner
     from zoo.runs.executors import default_jobs, make_executor
 
-    grid = _grid(args)
+    # Every check before any work; the cheap ones first.
+    counts = {flag: _count_flag(f"--{flag}", getattr(args, flag)) for flag in ("seeds", "epochs", "units")}
     jobs, cpus = api.check_options(args.jobs, args.executor, args.address, args.cpus_per_task, flag="--")
     runs, reports = api.check_folders(args.runs, args.reports, flag="--")
+    grid = _grid(args, counts)
     if args.tensorboard:
         from zoo.runs.tensorboard import check_available
 
@@ -221,6 +215,7 @@ def _report(args) -> int:
     if not runs.is_dir():
         what = "is a file, not a runs folder" if runs.exists() else "no such folder (compare first)"
         raise MissingPathError(f"--runs = {show(str(runs))}: {what}")
+    runs, reports = api.check_folders(runs, args.reports, flag="--")
     record = None
     if args.config:  # a grid file: resolve its run ids (this needs the registry, so Keras)
         from zoo.core.grid import expand
@@ -228,7 +223,6 @@ def _report(args) -> int:
 
         grid = load_grid(args.config)
         record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": [r.run_id for r in expand(grid)]}
-    runs, reports = api.check_folders(runs, args.reports, flag="--")
     results = report.build(runs, reports, record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)
@@ -270,14 +264,17 @@ _default_format = warnings.formatwarning
 
 
 def main(argv=None) -> int:
-    from zoo.core.config import ConfigError, keras_backend
-    from zoo.core.registry import DuplicateNameError, UnknownNameError
-    from zoo.new_cell import NewCellError
-    from zoo.report import ReportWriteError
-    from zoo.runs.runner import RunnerBusyError
-    from zoo.runs.store import StorageError
-
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     warnings.formatwarning = _one_line_warning  # a broken plugin: one line, not a source listing
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = _default_format
+
+
+def _main(argv) -> int:
+    from zoo.core.config import keras_backend
+
     try:
         args = _parse(argv)
         if _needs_keras(args):
@@ -289,18 +286,42 @@ def main(argv=None) -> int:
         if args.command == "new-cell":
             return _new_cell(args)
         return _report(args)
-    except (ConfigError, UnknownNameError, DuplicateNameError, NewCellError, _usage) as exc:
-        _say(exc)
-        return EXIT_USAGE
-    except (RunnerBusyError, StorageError, ReportWriteError) as exc:
-        _say(exc)
-        return 1
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished runs are stored; run the same command again to resume",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise  # a bug: its traceback is what helps
+        _say(exc)
+        return code
+
+
+# What the command line answers in one line, and with which exit code: bad
+# input 2, a fault it could not get past (a full disk, a busy runs folder) 1.
+# Looked up in modules already imported, so a refused flag imports nothing more.
+ANSWERED = {
+    "zoo.core.config": (("ConfigError", EXIT_USAGE),),
+    "zoo.core.registry": (("UnknownNameError", EXIT_USAGE), ("DuplicateNameError", EXIT_USAGE)),
+    "zoo.new_cell": (("NewCellError", EXIT_USAGE),),
+    "zoo.runs.runner": (("RunnerBusyError", 1),),
+    "zoo.runs.store": (("StorageError", 1),),
+    "zoo.report": (("ReportWriteError", 1),),
+}
+
+
+def _exit_code(exc: Exception) -> int | None:
+    if isinstance(exc, _usage):
+        return EXIT_USAGE
+    for module, names in ANSWERED.items():
+        loaded = sys.modules.get(module)
+        for name, code in names if loaded is not None else ():
+            if isinstance(exc, getattr(loaded, name)):
+                return code
+    return None
 
 
 def _say(exc: BaseException) -> None:

@@ -56,9 +56,12 @@ def keras_backend() -> str:
     """The Keras backend this process trains on, checked before any work starts."""
     name = os.environ.get("KERAS_BACKEND", DEFAULT_BACKEND)
     if name not in BACKENDS:
-        from zoo.core.registry import unknown_name_message
-
-        raise ConfigError(f"KERAS_BACKEND: {unknown_name_message('backend', name, BACKENDS)}")
+        slip = name.strip().lower()
+        raise ConfigError(
+            f"KERAS_BACKEND = {show(name)}: expected one of {', '.join(BACKENDS)}, the backends rnn-zoo's engine "
+            f"runs on; unset it for the default, {DEFAULT_BACKEND}"
+            + (f" (did you mean {slip!r}?)" if slip in BACKENDS else "")
+        )
     return name
 
 
@@ -71,7 +74,9 @@ def show(value, limit: int = 80) -> str:
     """``repr(value)`` for a one-line message: never a newline, never longer than
     about ``limit`` characters (a 10,000-digit number is named by its size)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"{'-' if value < 0 else ''}<a {int(value.bit_length() * 0.30103) + 1}-digit number>"
+        digits = int(value.bit_length() * 0.30103) + 1  # exact after this correction
+        digits -= 10 ** (digits - 1) > abs(value)
+        return f"{'-' if value < 0 else ''}<a {digits}-digit number>"
     text = repr(value)
     if len(text) <= limit:
         return text

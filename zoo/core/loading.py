@@ -117,6 +117,31 @@ def _check_keys(where: str, given: dict, allowed, table: str | None = None) -> N
             raise ConfigError(f"unknown key {show(key)} in {where}; valid keys: {', '.join(allowed)}" + hint)
 
 
+def count(where: str, value, low: int | None = 1, high: int | None = None) -> int:
+    """A whole number in ``low..high``: ``2``, ``2.0``, ``1e3`` or ``"2"`` (from a flag); nothing
+    else. ``None`` bounds are left to the caller (the loader checks a grid's)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            try:
+                number = float(value)
+                if not math.isfinite(number):
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2") from None
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2")
+    if low is not None and number < low:
+        raise ConfigError(f"{where} = {number}: expected a number greater than {low - 1}")
+    if high is not None and number > high:
+        raise ConfigError(f"{where} = {show(number)}: expected at most {high:,}")
+    return number
+
+
 def _check_type(where: str, value, kind: type):
     """Coerce ints to floats where a float is expected; refuse anything else.
 
@@ -249,7 +274,10 @@ def validate(grid: GridConfig) -> GridConfig:
                 f"(a series runs from start to stop)"
             )
     if tr.clipnorm is not None and tr.global_clipnorm is not None:
-        raise ConfigError("train: set clipnorm or global_clipnorm, not both (Keras allows one)")
+        raise ConfigError(
+            f"train.clipnorm = {show(tr.clipnorm)} and train.global_clipnorm = {show(tr.global_clipnorm)}: "
+            "set one of them, not both (Keras allows one)"
+        )
     for mode in grid.modes:
         spec = catalog.get_mode(mode)
         span = t.window + (t.horizon if spec.target == "horizon" else 1)
@@ -257,7 +285,8 @@ def validate(grid: GridConfig) -> GridConfig:
             if points < span:
                 raise ConfigError(
                     f"task.{series}_points = {points}: mode {mode} needs at least "
-                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points"
+                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points "
+                    f"(window = {t.window}" + (f", horizon = {t.horizon})" if spec.target == "horizon" else ")")
                 )
         n_train = t.train_points - span + 1
         if n_train * (t.window + t.horizon) > MAX_WINDOW_VALUES:
