@@ -581,6 +581,8 @@ def test_reports_equal_to_inside_or_containing_runs_is_refused(stored, tmp_path,
 
 def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_path, capsys):
     reports = tmp_path / "reports"
+    (tmp_path / ".reports.tmp-mine").write_text("a user's file named like a leftover")
+    (tmp_path / ".reports.old-notes").mkdir()
     assert cli.main(_report_args(stored, reports)) == 0
     manifest = json.loads((reports / ".rnn-zoo-report").read_text())
     assert "summary.csv" in manifest["files"] and manifest["written_by"] == "rnn-zoo"
@@ -588,7 +590,8 @@ def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_pat
     assert cli.main(_report_args(stored, reports)) == 0
     assert cli.main(_report_args(stored, reports)) == 0
     assert (reports / "benchmark.md").read_text() == "bench"
-    assert not list(tmp_path.glob(".reports.*"))  # no temporary folder left
+    # no temporary folder left, and the user's look-alikes untouched
+    assert sorted(p.name for p in tmp_path.glob(".reports.*")) == [".reports.old-notes", ".reports.tmp-mine"]
 
 
 def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_stays(

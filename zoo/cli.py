@@ -17,9 +17,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 QUICK_HELP = (
-    "a smoke run: shrink the grid to 1 seed, at most 5 epochs and series of at most 2,000 training / 200 test "
-    "points (same sampling gaps). Alone: every cell in the four modes (zoo/configs/quick.toml); with --config "
-    "or other flags, that grid shrunk (its name gets -quick)"
+    "a smoke run: the grid shrunk to 1 seed, at most 5 epochs and series of at most 2,000 training / 200 test "
+    "points (same sampling gaps). Without --config: the shipped quick grid (every cell in the four modes); "
+    "with --config: that grid, shrunk (its name gets -quick, so its runs never pass for the full grid's)"
 )
 
 
