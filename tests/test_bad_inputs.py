@@ -737,3 +737,11 @@ def test_a_broken_plugin_warns_once_in_one_line(sandbox, capsys, monkeypatch, is
     # and the CLI shows it as one line, not Python's two (file:line, then the source)
     shown = cli._one_line_warning(UserWarning(str(caught[0].message)), UserWarning, "catalog.py", 1)
     assert shown == f"warning: {caught[0].message}\n"
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_and_nothing_is_written(sandbox, capsys):
+    pytest.importorskip("ray")
+    before = _tree(sandbox)
+    assert cli.main(["compare", "--executor", "ray", "--address", "127.0.0.1:1"]) == 2
+    _one_clean_line(capsys.readouterr().err, "'127.0.0.1:1'")
+    assert _tree(sandbox) == before
