@@ -64,6 +64,7 @@ CLI = [
     ("compare --cells 'gru lstm'", "'gru lstm'"),
     ("compare --cells gru lstm", "'lstm'"),
     ("compare --cells gru lstm --modes many_to_one", "'lstm'"),
+    ("compare --cells=gru lstm", "--cells gru,lstm"),
     ("compare --cells ''", "''"),
     ("compare --cells ,", "','"),
     ("compare --cells all,gru", "'all'"),

@@ -131,11 +131,13 @@ def _extra_message(parser, args, argv: list[str], extra: list[str]) -> str:
         )
     at = argv.index(first) if first in argv else -1
     before = argv[at - 1] if at > 0 else ""
-    if at > 1 and argv[at - 2] in ("--cells", "--modes") and not before.startswith("-"):
-        words = [before] + [w for w in extra if not w.startswith("-")]
+    flag, value = (before.split("=", 1) if before.startswith("--") and "=" in before
+                   else (argv[at - 2] if at > 1 else "", before))
+    if flag in ("--cells", "--modes") and not value.startswith("-"):
+        words = [value] + [w for w in extra if not w.startswith("-")]
         return (
-            f"{argv[at - 2]}: unexpected {first!r} after {before!r}: separate names with commas, "
-            f"without spaces: {argv[at - 2]} {','.join(words)}"
+            f"{flag}: unexpected {first!r} after {value!r}: separate names with commas, "
+            f"without spaces: {flag} {','.join(words)}"
         )
     return f"unexpected argument {first!r} (after {before!r}); see python -m zoo {args.command or ''} --help".replace(
         "  ", " "
