@@ -108,7 +108,7 @@ compare() {
     local wall; wall=$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
     # the runner's last line: "trained N runs in X.Xs (training wall time: ...)"
     local train; train=$(sed -n 's/^trained [0-9]* runs in \([0-9.]*\)s (training wall time.*/\1/p' "$log" | tail -1)
-    local jobs; jobs=$(sed -n 's/.* with \([0-9]*\) worker processes.*/\1/p' "$log" | head -1)
+    local jobs; jobs=$(sed -n 's/.* with \([0-9]*\) worker process.*/\1/p' "$log" | head -1)
     echo "compare $name: exit code $rc, $wall s in all, ${train:-?} s training, ${jobs:-?} workers"
     [[ $rc == 0 ]] || STATUS=1
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$device" "$runs" "$wall" "${train:-}" "${jobs:-}" >>"$OUT_DIR/timings.tsv"

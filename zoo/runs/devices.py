@@ -188,7 +188,7 @@ def _cpu_plan(jobs: int, hidden: int, jobs_asked: bool, requested: str, backend:
     # CUDA_VISIBLE_DEVICES for anything else (TensorFlow, a JAX that ignores the
     # first), so no worker opens a CUDA context or takes GPU memory.
     env = {"JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
-    count = f"{jobs} worker processes" + (" (as --jobs asked)" if jobs_asked else " (one per core)")
+    count = _workers(jobs) + (" (as --jobs asked)" if jobs_asked else " (one per core)")
     if hidden:
         gpus = f"{hidden} GPUs are" if hidden > 1 else "GPU is"
         why = f"as --device cpu asked; the {gpus} hidden from them"
@@ -231,7 +231,7 @@ def _gpu_plan(gpus: list[Device], cores: int, requested_jobs: int | None, backen
         "JAX_DEFAULT_MATMUL_PRECISION": "highest",
     }
     plural = "s" if len(gpus) > 1 else ""
-    count = f"{jobs} worker processes" + (" (as --jobs asked)" if requested_jobs is not None else "")
+    count = _workers(jobs) + (" (as --jobs asked)" if requested_jobs is not None else "")
     batch = backend == "jax"
     seeds = "the seeds of each cell x mode as one batched model, " if batch else ""
     note = (
@@ -282,3 +282,7 @@ def make_plan(
     else:
         devices = [Device("cpu", 0)]
     return plan_workers(devices, cores, requested_device, requested_jobs, backend)
+
+
+def _workers(jobs: int) -> str:
+    return f"{jobs} worker process" + ("es" if jobs != 1 else "")
