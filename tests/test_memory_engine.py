@@ -51,12 +51,13 @@ def test_a_step_budget_trains_exactly_that_many_steps_without_replacement():
     result = training.train_run(run)
     assert result.metrics["steps"] == 30 and list(result.history.steps) == [10, 10, 10]
     assert sorted(result.probes.epoch.unique()) == [0, 1, 3]
-    train = run.train
-    batches = training._Batches(train, 100, np.random.default_rng(0))
-    drawn = np.concatenate([batches.next().ravel() for _ in range(train.periods)])  # 960 = 9.6 passes
+    train_w, test_w = make_data(settings, "many_to_one", 0)
+    record = training.Recorder(run, training.engine(run), train_w, test_w, 0.0)
+    rng = np.random.default_rng(0)
+    drawn = np.concatenate([record.order(rng).ravel() for _ in range(run.train.periods)])  # 960 = 9.6 passes
     for start in range(0, 900, 100):  # each pass over the data is a permutation
         assert sorted(drawn[start:start + 100]) == list(range(100))
-    assert batches.mask.all()
+    assert record.mask.all() and record.mask.shape == (10, 32)
 
 
 def test_cross_entropy_is_the_mean_negative_log_probability_per_step():

@@ -93,8 +93,9 @@ def test_memory_config_and_its_quick_form():
     assert quick.name == "memory-quick" and quick.seeds == 1 and quick.train.steps < full.train.steps
     assert max(r.task.length for r in expand(quick)) < lengths[0]
     assert load_grid("copy").task_names == ["copy"]
-    with pytest.raises(ConfigError, match="config 'default' has no \\[quick\\] table"):
-        load_grid("default", quick=True)
+    shrunk = load_grid("copy", quick=True)  # no [quick] table: --quick shrinks it as any grid
+    assert (shrunk.name, shrunk.seeds, shrunk.train.steps) == ("copy-quick", 1, 200)
+    assert [r.task.length for r in expand(shrunk)] == [r.task.length for r in expand(load_grid("copy"))][::3]
 
 
 def test_list_shows_tasks():

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -19,7 +22,11 @@ from zoo.core.config import (
     OPTIMIZERS,
     ConfigError,
     GridConfig,
+    TaskConfig,
     TrainConfig,
+    nearest_safe_name,
+    safe_name,
+    show,
     task_name,
 )
 
@@ -34,37 +41,144 @@ def _nearest_hint(name: str, choices) -> str:
     return f" (did you mean {near!r}?)" if near else ""
 
 
-def _check_keys(where: str, given: dict, allowed) -> None:
+# What people write for a field, and where the field lives ("" is the top
+# level): an unknown key is answered with the field meant, in its place.
+ALIASES = {
+    **dict.fromkeys(("lr", "learningrate", "learn_rate", "step_size", "eta", "alpha"), ("train", "learning_rate")),
+    **dict.fromkeys(("epoch", "n_epochs", "num_epochs", "nb_epochs", "max_epochs", "iterations"), ("train", "epochs")),
+    **dict.fromkeys(("batch", "batchsize", "bs", "minibatch", "mini_batch", "batch_len"), ("train", "batch_size")),
+    **dict.fromkeys(("optim", "opt", "optimiser", "solver"), ("train", "optimizer")),
+    **dict.fromkeys(("loss_fn", "loss_function", "criterion", "objective", "metric"), ("train", "loss")),
+    **dict.fromkeys(("clip", "clip_norm", "grad_clip", "gradient_clip", "clipvalue", "clip_value"),
+                    ("train", "clipnorm")),
+    **dict.fromkeys(("global_clip", "global_clip_norm", "clip_global", "max_norm"), ("train", "global_clipnorm")),
+    **dict.fromkeys(("probe", "n_probes", "probe_epochs"), ("train", "probes")),
+    **dict.fromkeys(("lookback", "look_back", "seq_len", "sequence_length", "seq_length", "timesteps", "time_steps",
+                     "window_size", "lags", "steps", "history"), ("task", "window")),
+    **dict.fromkeys(("output_steps", "forecast", "forecast_horizon", "future", "ahead"), ("task", "horizon")),
+    **dict.fromkeys(("points", "n_points", "num_points", "samples", "n_samples", "length"), ("task", "train_points")),
+    **dict.fromkeys(("cell", "model", "models", "rnn", "rnns", "cell_type", "cell_types", "arch"), ("", "cells")),
+    **dict.fromkeys(("mode", "mapping", "mappings", "sequence_mode"), ("", "modes")),
+    **dict.fromkeys(("seed", "n_seeds", "num_seeds", "repeats", "repetitions", "trials"), ("", "seeds")),
+    **dict.fromkeys(("unit", "hidden", "hidden_size", "hidden_units", "hidden_dim", "num_units", "n_units", "size",
+                     "width", "neurons", "state_size"), ("", "units")),
+    **dict.fromkeys(("budget", "params", "parameters", "param_count", "n_params", "num_params"),
+                    ("", "param_budget")),
+    **dict.fromkeys(("title", "label", "id"), ("", "name")),
+    **dict.fromkeys(("question", "description", "desc", "about"), ("", "experiment")),
+    **dict.fromkeys(("grid", "sweeps", "vary", "search"), ("", "sweep")),
+    **dict.fromkeys(("training", "optimization", "optimisation", "fit"), ("", "train")),
+    **dict.fromkeys(("data", "dataset", "series", "sine"), ("", "task")),
+}
+
+
+def _fields_by_table() -> dict[str, list[str]]:
+    return {
+        "": list(GRID_KEYS),
+        "task": [f.name for f in dataclasses.fields(TaskConfig)],
+        "train": [f.name for f in dataclasses.fields(TrainConfig)],
+    }
+
+
+def _place(table: str, field: str, here: str) -> str:
+    """How to name ``field`` of ``table`` to someone writing in table ``here``."""
+    if here == "sweep":
+        return repr(f"{table}.{field}" if table else field)
+    if table == here:
+        return repr(field)
+    return f"{field!r} at the top level" if not table else f"{field!r} under [{table}]"
+
+
+def _meant(key: str, here: str) -> tuple[str, str] | None:
+    """The (table, field) a key most likely means: a real field written in another
+    place, or a common name for one (``lr``, ``epoch``)."""
+    norm = str(key).strip().lower().replace("-", "_").replace(" ", "_")
+    tables = _fields_by_table()
+    if here == "sweep" and "." in norm:  # "train.lr", "task.seq_len"
+        norm = norm.split(".")[-1]
+    order = [here] + [t for t in tables if t != here] if here in tables else list(tables)
+    for table in order:
+        if norm in tables[table]:
+            return table, norm
+    return ALIASES.get(norm) or ALIASES.get(norm.rstrip("s"))
+
+
+def _check_keys(where: str, given: dict, allowed, table: str | None = None) -> None:
     for key in given:
         if key not in allowed:
-            raise ConfigError(
-                f"unknown key {key!r} in {where}; valid keys: {', '.join(allowed)}"
-                + _nearest_hint(key, allowed)
-            )
+            meant = _meant(key, table) if table is not None else None
+            if meant is not None and table == "sweep" and _place(*meant, "sweep").strip("'") not in allowed:
+                meant = None  # not a sweepable field
+            if meant is not None and meant[0] == table and meant[1] not in allowed:
+                meant = None  # a field of another task (the sine's window is no setting of adding)
+            if meant is not None:
+                hint = f" (did you mean {_place(*meant, table)}?"
+                if meant[0] == "" and table in ("task", "train"):
+                    hint += " top-level keys go before the first [table]"
+                hint += ")"
+            else:
+                hint = _nearest_hint(key, allowed)
+            raise ConfigError(f"unknown key {show(key)} in {where}; valid keys: {', '.join(allowed)}" + hint)
+
+
+def count(where: str, value, low: int | None = 1, high: int | None = None) -> int:
+    """A whole number in ``low..high``: ``2``, ``2.0``, ``1e3`` or ``"2"`` (from a flag); nothing
+    else. ``None`` bounds are left to the caller (the loader checks a grid's)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            try:
+                number = float(value)
+                if not math.isfinite(number):
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2") from None
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2")
+    if low is not None and number < low:
+        raise ConfigError(f"{where} = {number}: expected a number greater than {low - 1}")
+    if high is not None and number > high:
+        raise ConfigError(f"{where} = {show(number)}: expected at most {high:,}")
+    return number
 
 
 def _check_type(where: str, value, kind: type):
-    """Coerce ints to floats where a float is expected; refuse anything else."""
+    """Coerce ints to floats where a float is expected; refuse anything else.
+
+    One rule for counts, in files, flags and the API alike: a whole number,
+    however it is written (``1000``, ``1e3``, ``1000.0``); ``2.5`` is refused.
+    """
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{where} = {show(value)}: expected a finite number") from None
     if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)  # CLI and TOML users write 1e3 for a count
+        value = int(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f"{where} = {value!r}: expected {kind.__name__}, got {type(value).__name__}")
+        got = type(value).__name__
+        if kind is int and isinstance(value, float):
+            got = "a fraction" if math.isfinite(value) else "a non-finite number"
+        raise ConfigError(f"{where} = {show(value)}: expected {kind.__name__}" + (
+            " (a whole number)" if kind is int else "") + f", got {got}")
     if kind is float and not math.isfinite(value):
-        raise ConfigError(f"{where} = {value!r}: expected a finite number")
+        raise ConfigError(f"{where} = {show(value)}: expected a finite number")
     return value
 
 
 def _type_name(f: dataclasses.Field) -> str:
     """A field's type as written (``int``, ``float | None``), whether or not its
-    module postpones annotations."""
+    module postpones annotations (a plugin task's settings may not)."""
     return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
 
 
 def _fill(cls, where: str, given: dict, keys_where: str | None = None):
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    _check_keys(keys_where or f"[{where}]", given, list(fields))
+    _check_keys(keys_where or f"[{where}]", given, list(fields), table=where)
     values = {}
     for name, value in given.items():
         kind = _type_name(fields[name])
@@ -79,24 +193,41 @@ def _fill(cls, where: str, given: dict, keys_where: str | None = None):
 
 def _positive(where: str, value) -> None:
     if value is not None and value <= 0:
-        raise ConfigError(f"{where} = {value!r}: expected a number greater than 0")
+        raise ConfigError(f"{where} = {show(value)}: expected a number greater than 0")
+
+
+SEPARATORS = re.compile(r"[\s;|/+:]+")
 
 
 def _names(where: str, value, choices: list[str], kind: str) -> tuple[str, ...]:
+    given = value
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} = {value!r}: expected a list of {kind} names")
+        raise ConfigError(f"{where} = {show(value)}: expected a list of {kind} names, or 'all'")
     if list(value) in (["all"], ["*"]):
         return tuple(choices)
     if not value:
-        raise ConfigError(f"{where} is empty; valid choices: {', '.join(choices)}")
+        raise ConfigError(
+            f"{where} = {show(given)}: expected at least one {kind} name; valid choices: {', '.join(choices)}"
+        )
     for v in value:
-        if v not in choices:
-            raise ConfigError(f"{where}: " + registry.unknown_name_message(kind, v, choices))
+        if v in choices:
+            continue
+        if v in ("all", "*"):
+            raise ConfigError(f"{where}: {show(v)} stands alone (all the {kind}s); give it alone or list names")
+        parts = [p for p in SEPARATORS.split(v) if p]
+        if len(parts) > 1 and all(p in choices or p == "all" for p in parts):
+            raise ConfigError(
+                f"{where}: unknown {kind} {show(v)}; separate names with commas: {','.join(parts)!r}"
+            )
+        message = registry.unknown_name_message(kind, v if len(v) <= 60 else v[:57] + "...", choices)
+        if "did you mean" not in message and registry.closest(v, [*choices, "all"]) == "all":
+            message += " (did you mean 'all'?)"
+        raise ConfigError(f"{where}: " + message)
     dupes = sorted({v for v in value if list(value).count(v) > 1})
     if dupes:
-        raise ConfigError(f"{where}: {kind} {dupes[0]!r} is listed twice")
+        raise ConfigError(f"{where}: {kind} {show(dupes[0])} is listed twice")
     return tuple(value)
 
 
@@ -136,7 +267,7 @@ def validate(grid: GridConfig) -> GridConfig:
     for key, limit in LIMITS.items():
         value = _value_of(grid, key)
         if value is not None and value > limit:
-            raise ConfigError(f"{key} = {value!r}: expected at most {limit:,}")
+            raise ConfigError(f"{key} = {show(value)}: expected at most {limit:,}")
     if sine:
         for name in ("train_points", "test_points", "window", "horizon"):
             _positive(f"task.{name}", getattr(t, name))
@@ -151,7 +282,7 @@ def validate(grid: GridConfig) -> GridConfig:
         kind = f"task {task.name} is a {task.classes}-class classification" if task.classes else (
             f"task {task.name} is a regression")
         raise ConfigError(
-            f"train.loss = {tr.loss!r}: expected one of {', '.join(losses)}"
+            f"train.loss = {show(tr.loss)}: expected one of {', '.join(losses)}"
             + (f" ({kind})" if tr.loss in LOSSES else _nearest_hint(tr.loss, losses))
         )
     if tr.steps is not None and tr.steps % tr.eval_every:
@@ -162,13 +293,21 @@ def validate(grid: GridConfig) -> GridConfig:
         )
     if tr.optimizer not in OPTIMIZERS:
         raise ConfigError(
-            f"train.optimizer = {tr.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+            f"train.optimizer = {show(tr.optimizer)}: expected one of {', '.join(OPTIMIZERS)}"
             + _nearest_hint(tr.optimizer, OPTIMIZERS)
         )
-    if sine and (t.train_stop <= t.train_start or t.test_stop <= t.test_start):
-        raise ConfigError("task: each series needs stop > start")
+    for series in ("train", "test") if sine else ():
+        start, stop = getattr(t, f"{series}_start"), getattr(t, f"{series}_stop")
+        if stop <= start:
+            raise ConfigError(
+                f"task.{series}_stop = {show(stop)}: expected more than task.{series}_start = {show(start)} "
+                f"(a series runs from start to stop)"
+            )
     if tr.clipnorm is not None and tr.global_clipnorm is not None:
-        raise ConfigError("train: set clipnorm or global_clipnorm, not both (Keras allows one)")
+        raise ConfigError(
+            f"train.clipnorm = {show(tr.clipnorm)} and train.global_clipnorm = {show(tr.global_clipnorm)}: "
+            "set one of them, not both (Keras allows one)"
+        )
     for mode in grid.modes:
         spec = catalog.get_mode(mode)
         if not task.supports(spec):
@@ -184,7 +323,8 @@ def validate(grid: GridConfig) -> GridConfig:
             if points < span:
                 raise ConfigError(
                     f"task.{series}_points = {points}: mode {mode} needs at least "
-                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points"
+                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points "
+                    f"(window = {t.window}" + (f", horizon = {t.horizon})" if spec.target == "horizon" else ")")
                 )
         n_train = t.train_points - span + 1
         if n_train * (t.window + t.horizon) > MAX_WINDOW_VALUES:
@@ -212,67 +352,129 @@ def _check_footprint(task, settings) -> None:
         )
 
 
-def resolve_config_path(name_or_path: str) -> Path:
-    """A path to a TOML file, or the name of one in ``configs/``."""
-    path = Path(name_or_path)
-    candidates = [path] if path.suffix else [path.with_suffix(".toml"), CONFIG_DIR / f"{name_or_path}.toml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    known = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-    raise ConfigError(
-        f"config {name_or_path!r} not found; named configs: {', '.join(known)}"
-        + _nearest_hint(name_or_path, known)
-    )
+MAX_CONFIG_BYTES = 1_000_000  # a grid file is a few lines; a bigger file is not one
 
 
-def load_grid(source: str | Path | None = None, *, quick: bool = False, **overrides) -> GridConfig:
+def _shipped() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+
+
+def resolve_config_path(name_or_path) -> Path:
+    """A path to a TOML file, or the name of one in ``configs/``.
+
+    Says what is wrong with anything else: not found, a folder, a device or
+    pipe, a file without the ``.toml`` suffix, a file too big to be a config.
+    """
+    if not isinstance(name_or_path, (str, Path)):
+        raise ConfigError(f"config = {show(name_or_path)}: expected a .toml path or a shipped config's name")
+    text, known = str(name_or_path), _shipped()
+    choices = f"named configs: {', '.join(known)}"
+    wanted = f"expected a .toml file or a shipped config's name; {choices}"
+    if not text.strip() or "\0" in text:
+        raise ConfigError(f"config {show(text)}: expected a .toml path or a shipped config's name; {choices}")
+    path = Path(text)
+    if not path.suffix and os.sep not in text:  # a bare name: NAME.toml here, then a shipped config
+        for candidate in (path.with_suffix(".toml"), CONFIG_DIR / f"{text}.toml"):
+            if os.path.lexists(candidate):
+                return _checked_file(candidate)
+        if path.exists():
+            kind = "a folder" if path.is_dir() else "a file without the .toml suffix"
+            raise ConfigError(f"config {show(text)} is {kind}; {wanted}")
+        raise ConfigError(f"config {show(text)} not found; {choices}" + _nearest_hint(text, known))
+    if path.suffix.lower() != ".toml":
+        if path.is_dir():
+            raise ConfigError(f"config {show(text)} is a folder; expected a .toml file")
+        kind = f"a {path.suffix} file" if path.suffix else "a file without the .toml suffix"
+        found = f"is {kind}" if path.exists() else f"not found ({kind})"
+        raise ConfigError(f"config {show(text)} {found}; {wanted}")
+    if not os.path.lexists(path):
+        raise ConfigError(f"config {show(text)} not found; {wanted}")
+    return _checked_file(path)
+
+
+def _checked_file(path: Path) -> Path:
+    """``path`` if it is a regular file of a config's size; else why not."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"config {show(str(path))}: cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"config {show(str(path))} is a folder; expected a .toml file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"config {show(str(path))} is not a regular file (a device or pipe?); expected a .toml file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config {show(str(path))} is {info.st_size:,} bytes; a grid file is at most {MAX_CONFIG_BYTES:,}"
+        )
+    return path
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {show(str(path))} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "expected a TOML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config {show(str(path))}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if message.endswith("(at end of document)"):  # give the place as a line too
+            lines = text.split("\n")
+            where = f"(at the end: line {len(lines)}, column {len(lines[-1]) + 1})"
+            message = message.replace("(at end of document)", where)
+        raise ConfigError(f"{path}: malformed TOML: {message}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: malformed TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError(f"{path}: malformed TOML: {show(str(exc), 120)}") from None
+
+
+def load_grid(source: str | Path | None = None, quick: bool = False, **overrides) -> GridConfig:
     """Read a grid file (or the default grid), apply overrides, validate.
 
     ``overrides`` are the CLI's flags: ``cells``, ``modes`` (lists or comma
     strings), ``seeds``, ``units``, ``epochs`` (which goes to ``[train]``) and
-    ``task`` (a task name: the config's [task] settings stay only if they are
-    that task's, and its modes narrow to those the task supports). A ``None``
-    override is ignored. ``quick`` applies the file's ``[quick]`` table, a
-    reduced form of its grid, named ``<name>-quick``.
+    ``task`` (a task name: the config's [task] settings and loss stay only if
+    they are that task's, and its modes narrow to those the task supports).
+    A ``None`` override is ignored. ``quick`` shrinks the grid to a smoke run
+    (``shrink``), or applies the file's ``[quick]`` table where it has one;
+    with no ``source`` it is the shipped ``quick`` grid.
     """
     raw: dict = {}
     name = "default"
+    if source is None and quick:
+        source = "quick"
     if source is not None:
-        path = resolve_config_path(str(source))
-        name = path.stem
-        try:
-            text = path.read_text()
-            raw = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the config: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            message = str(exc)
-            if message.endswith("(at end of document)"):  # give the place as a line too
-                lines = text.split("\n")
-                where = f"(at the end: line {len(lines)}, column {len(lines[-1]) + 1})"
-                message = message.replace("(at end of document)", where)
-            raise ConfigError(f"{path}: malformed TOML: {message}") from None
-    if quick:
+        path = resolve_config_path(source)
+        name = path.stem if safe_name(path.stem) else nearest_safe_name(path.stem)
+        raw = _read_toml(path)
+    unknown = [k for k in overrides if k not in ("cells", "modes", "seeds", "units", "epochs", "task")]
+    if unknown:
+        raise ConfigError(f"unknown override {show(unknown[0])}; expected cells, modes, seeds, units, epochs or task")
+    own_quick = quick and isinstance(raw.get("quick"), dict)
+    if own_quick:
         raw, name = _quick(raw, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "epochs" in overrides:
+        if "train" in raw and not isinstance(raw["train"], dict):
+            raise ConfigError(f"train = {show(raw['train'])}: expected a table ([train])")
         raw.setdefault("train", {})["epochs"] = overrides.pop("epochs")
     if "task" in overrides:
         _switch_task(raw, overrides.pop("task"), "modes" in overrides)
     raw.update(overrides)
-    return grid_from_dict(raw, name=name)
+    grid = grid_from_dict(raw, name=name)
+    return shrink(grid) if quick and not own_quick else grid
 
 
 def _quick(raw: dict, name: str) -> tuple[dict, str]:
     """The config with its ``[quick]`` table laid over it (tables merge key by key)."""
-    quick = raw.pop("quick", None)
-    if not isinstance(quick, dict):
-        raise ConfigError(
-            f"config {name!r} has no [quick] table, so it has no quick form; "
-            "--quick alone runs the quick smoke grid (zoo/configs/quick.toml)"
-        )
-    _check_keys("[quick]", quick, [k for k in GRID_KEYS if k != "quick"])
+    quick = raw.pop("quick")
+    _check_keys("[quick]", quick, [k for k in GRID_KEYS if k != "quick"], table="")
     merged = dict(raw)
     for key, value in quick.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -289,7 +491,9 @@ def _switch_task(raw: dict, name, modes_given: bool) -> None:
     give way to the new task's; its modes narrow to those the task supports.
     """
     if not isinstance(name, str):
-        raise ConfigError(f"task = {name!r}: expected a task name")
+        raise ConfigError(
+            f"task = {show(name)}: expected a task name; valid choices: {', '.join(catalog.list_tasks())}"
+        )
     table = raw.get("task") if isinstance(raw.get("task"), dict) else {}
     old = table.get("name", DEFAULT_TASK)
     if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
@@ -307,6 +511,70 @@ def _switch_task(raw: dict, name, modes_given: bool) -> None:
         raw["modes"] = modes or supported
 
 
+# What --quick makes of any grid: one seed, a few epochs, short series.
+QUICK_EPOCHS, QUICK_TRAIN_POINTS, QUICK_TEST_POINTS, QUICK_STEPS = 5, 2000, 200, 200
+
+
+def _short_series(t: TaskConfig, horizon: int, window: int, batch: int) -> TaskConfig:
+    """The task's series cut short at the same sampling gaps, still long enough
+    for the largest window and batch of the grid."""
+    train = min(t.train_points, max(QUICK_TRAIN_POINTS, window + horizon + batch))
+    test = min(t.test_points, max(QUICK_TEST_POINTS, window + horizon + 1))
+    return dataclasses.replace(
+        t,
+        train_points=train,
+        train_stop=t.train_start + t.train_gap * (train - 1),
+        test_points=test,
+        test_stop=t.test_start + t.test_gap * (test - 1),
+    )
+
+
+def shrink(grid: GridConfig) -> GridConfig:
+    """``--quick``: any grid as a smoke run of the same shape. One seed, at most
+    5 epochs, series of at most 2,000 training and 200 test points at the
+    same sampling gaps; cells, modes, sizes and sweep axes stay. The name gets
+    ``-quick`` when anything changed, so its runs never pass for the full grid's.
+    A grid of other tasks keeps their settings and trains one seed for at
+    most 5 epochs or 200 steps (a config can say better in a ``[quick]`` table)."""
+    variants = grid.variants()
+    if any(task_name(v.task) != DEFAULT_TASK for v in variants):
+        train = dataclasses.replace(grid.train, epochs=min(grid.train.epochs, QUICK_EPOCHS))
+        if train.steps is not None:
+            train = dataclasses.replace(train, steps=min(train.steps, QUICK_STEPS),
+                                        eval_every=min(train.eval_every, QUICK_STEPS))
+        small = dataclasses.replace(grid, seeds=1, train=train)
+        if small == grid:
+            return grid
+        small = dataclasses.replace(small, name=grid.name + "-quick")
+        for variant in small.variants():
+            validate(variant)
+        return small
+    window = max(v.task.window for v in variants)
+    horizon = max(v.task.horizon for v in variants)
+    batch = max(v.train.batch_size for v in variants)
+    sweep = []
+    for key, values in grid.sweep:
+        if key == "train.epochs":
+            values = tuple(dict.fromkeys(min(v, QUICK_EPOCHS) for v in values))
+        elif key in ("task.train_points", "task.test_points"):
+            cap = QUICK_TRAIN_POINTS if key == "task.train_points" else QUICK_TEST_POINTS
+            values = tuple(dict.fromkeys(min(v, max(cap, window + horizon + batch)) for v in values))
+        sweep.append((key, values))
+    small = dataclasses.replace(
+        grid,
+        seeds=1,
+        task=_short_series(grid.task, horizon, window, batch),
+        train=dataclasses.replace(grid.train, epochs=min(grid.train.epochs, QUICK_EPOCHS)),
+        sweep=tuple(sweep),
+    )
+    if small == grid:
+        return grid
+    small = dataclasses.replace(small, name=grid.name + "-quick" if grid.name != "quick" else grid.name)
+    for variant in small.variants():
+        validate(variant)
+    return small
+
+
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment",
              "quick"]
 
@@ -317,16 +585,16 @@ def _task_names(raw_task: dict, raw_sweep) -> list[str]:
     swept = raw_sweep.get("task.name") if isinstance(raw_sweep, dict) else None
     if swept is not None:
         if not isinstance(swept, list) or not swept:
-            raise ConfigError(f"sweep.task.name = {swept!r}: expected a non-empty list of task names")
+            raise ConfigError(f"sweep.task.name = {show(swept)}: expected a non-empty list of task names")
         names = list(_names("sweep.task.name", swept, tasks, "task"))
         if "name" in raw_task and raw_task["name"] not in names:
-            raise ConfigError(f"task.name = {raw_task['name']!r} is not among sweep.task.name = {names}")
+            raise ConfigError(f"task.name = {show(raw_task['name'])} is not among sweep.task.name = {names}")
         return names
     name = raw_task.get("name", DEFAULT_TASK)
     if not isinstance(name, str):
-        raise ConfigError(f"task.name = {name!r}: expected a task name; valid choices: {', '.join(tasks)}")
+        raise ConfigError(f"task.name = {show(name)}: expected a task name; valid choices: {', '.join(tasks)}")
     if name not in tasks:
-        raise ConfigError("task.name: " + registry.unknown_name_message("task", name, tasks))
+        raise ConfigError("task.name: " + registry.unknown_name_message("task", name[:60], tasks))
     return [name]
 
 
@@ -339,29 +607,30 @@ def _task_settings(name: str, given: dict, names: list[str]):
     for key, value in given.items():
         if isinstance(value, dict) and key not in names:
             raise ConfigError(
-                f"[task.{key}]: a table of settings for one task, but {key!r} is not a task of this grid "
-                f"({', '.join(names)})"
+                f"[task.{show(key).strip(chr(39))}]: a table of settings for one task, but {show(key)} is not a "
+                f"task of this grid ({', '.join(names)})"
             )
     plain = {k: v for k, v in given.items() if not isinstance(v, dict)}
     values = {**plain, **given.get(name, {})}
     cls = catalog.get_task(name).settings
     keys = ["name", *(f.name for f in dataclasses.fields(cls))]
-    _check_keys(f"[task] (task {name})", {"name": name, **values}, keys)
+    where = "[task]" if name == DEFAULT_TASK else f"[task] (task {name})"
+    _check_keys(where, {"name": name, **values}, keys, table="task")
     try:
-        return _fill(cls, "task", values, keys_where=f"[task] (task {name})")
+        return _fill(cls, "task", values, keys_where=where)
     except ValueError as exc:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"task: {exc}") from None
 
 
-def _sweep_kinds(tasks: list) -> dict[str, tuple[type, bool]]:
+def _sweep_kinds(tasks: list | None = None) -> dict[str, tuple[type, bool]]:
     """Every sweepable key with its type and whether "none" is allowed.
 
-    A task.* key must be a setting of every task of the grid.
+    A task.* key must be a setting of every task of the grid (the sine task's by default).
     """
     kinds = {"units": (int, False), "param_budget": (int, True)}
-    task_fields = [{f.name: f for f in dataclasses.fields(t)} for t in tasks]
+    task_fields = [{f.name: f for f in dataclasses.fields(t)} for t in (tasks or [TaskConfig()])]
     common = [f for f in task_fields[0].values() if all(f.name in other for other in task_fields[1:])]
     for table, fields in (("task", common), ("train", dataclasses.fields(TrainConfig))):
         for f in fields:
@@ -371,20 +640,21 @@ def _sweep_kinds(tasks: list) -> dict[str, tuple[type, bool]]:
     return kinds
 
 
-def _parse_sweep(raw, tasks: list) -> tuple:
+def _parse_sweep(raw, tasks: list | None = None) -> tuple:
     if not isinstance(raw, dict):
-        raise ConfigError(f"sweep = {raw!r}: expected a table ([sweep])")
+        raise ConfigError(f"sweep = {show(raw)}: expected a table ([sweep])")
     kinds = _sweep_kinds(tasks)
-    names = [task_name(t) for t in tasks]
-    _check_keys(f"[sweep] (task {', '.join(names)})", {k: v for k, v in raw.items() if k != "task.name"},
-                list(kinds) + ["task.name"])
+    names = [task_name(t) for t in tasks or [TaskConfig()]]
+    where = "[sweep]" if names == [DEFAULT_TASK] else f"[sweep] (task {', '.join(names)})"
+    _check_keys(where, {k: v for k, v in raw.items() if k != "task.name"}, list(kinds) + ["task.name"],
+                table="sweep")
     axes = []
     for key, values in raw.items():
         if key == "task.name":
             axes.append((key, tuple(names)))
             continue
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep.{key} = {values!r}: expected a non-empty list of values")
+            raise ConfigError(f"sweep.{key} = {show(values)}: expected a non-empty list of values")
         kind, optional = kinds[key]
         parsed = []
         for v in values:
@@ -393,18 +663,28 @@ def _parse_sweep(raw, tasks: list) -> tuple:
             else:
                 parsed.append(_check_type(f"sweep.{key}", v, kind))
         if len(set(parsed)) != len(parsed):
-            raise ConfigError(f"sweep.{key} = {values!r}: a value is listed twice")
+            raise ConfigError(f"sweep.{key} = {show(values)}: a value is listed twice")
         axes.append((key, tuple(parsed)))
     return tuple(axes)
 
 
+def _check_name(value) -> str:
+    value = _check_type("name", value, str)
+    if not safe_name(value):
+        raise ConfigError(
+            f"name = {show(value)}: expected a plain file name (letters, digits, _ . + -, not starting with . or -, "
+            f"at most 80 characters, no '/'), such as {show(nearest_safe_name(value))}"
+        )
+    return value
+
+
 def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
-    _check_keys("the config", raw, GRID_KEYS)
+    _check_keys("the config", raw, GRID_KEYS, table="")
     for table in ("task", "train", "quick"):
         if table in raw and not isinstance(raw[table], dict):
-            raise ConfigError(f"{table} = {raw[table]!r}: expected a table ([{table}])")
+            raise ConfigError(f"{table} = {show(raw[table])}: expected a table ([{table}])")
     if "quick" in raw:
-        _check_keys("[quick]", raw["quick"], [k for k in GRID_KEYS if k != "quick"])
+        _check_keys("[quick]", raw["quick"], [k for k in GRID_KEYS if k != "quick"], table="")
     raw_task = dict(raw.get("task", {}))
     names = _task_names(raw_task, raw.get("sweep", {}))
     raw_task.pop("name", None)
@@ -420,6 +700,7 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         supported = [m for m in catalog.list_modes() if all(s.supports(catalog.get_mode(m)) for s in specs)]
         modes = [m for m in base.modes if m in supported] or supported
     budget = raw.get("param_budget")
+    swept = isinstance(raw.get("sweep"), dict) and "task.name" in raw["sweep"]
     grid = GridConfig(
         cells=_names("cells", raw.get("cells", base.cells), catalog.list_cells(), "cell"),
         modes=_names("modes", modes, catalog.list_modes(), "mode"),
@@ -429,9 +710,9 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         train=train,
         param_budget=None if budget is None else _check_type("param_budget", budget, int),
         sweep=_parse_sweep(raw.get("sweep", {}), tasks),
-        name=_check_type("name", raw.get("name", name), str),
+        name=_check_name(raw.get("name", name)),
         experiment=_check_type("experiment", raw.get("experiment", ""), str),
-        tasks=tuple(tasks) if len(tasks) > 1 or "task.name" in raw.get("sweep", {}) else (),
+        tasks=tuple(tasks) if swept else (),
     )
     try:
         variants = grid.variants()

@@ -21,7 +21,8 @@ from keras import ops
 
 from zoo.core.analysis import decay_rate, probe_epochs
 from zoo.core.config import RunConfig
-from zoo.engine import optimizers
+from zoo.core.tasks.data import TaskData
+from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
 from zoo.engine.step import ENGINES, Engine
 
@@ -60,34 +61,217 @@ def _versions() -> dict:
     }
 
 
-class _Batches:
-    """The batch indices of each epoch (or each evaluation period of a step budget).
+def train_run(
+    run: RunConfig, on_epoch: Callable[[int, float], None] | None = None, instrument: bool = True
+) -> RunResult:
+    """Train one run and return its result. A NaN/inf loss ends it as ``diverged``.
 
-    In epochs: a fresh permutation each epoch, the last partial batch masked,
-    as Keras's fit would weigh it. With ``train.steps``: ``eval_every`` full
-    batches per period, drawn without replacement pass after pass.
+    ``instrument=False`` trains without the per-step gradient statistics (for
+    ``make bench``, which measures what they cost). An "epoch" is an
+    evaluation period of ``train.eval_every`` steps when the run has a step
+    budget (``train.steps``). The probes also run once before training (epoch 0).
+    """
+    started = time.perf_counter()
+    resolved = Resolved.of(run)  # the registry is asked once, here
+    train = run.train
+    eng = ENGINES.get(resolved, instrument)
+    train_w, test_w = make_data(run.task, resolved.mode, run.seed)
+
+    keras.utils.set_random_seed(run.seed)
+    model = model_of(resolved)
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    ov = optimizers.init_state(train, tv)
+
+    rng = np.random.default_rng(run.seed)
+    x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
+    record = Recorder(run, eng, train_w, test_w, started)
+    record.start(tv, ntv)
+
+    for epoch in range(1, train.periods + 1):
+        t0 = time.perf_counter()
+        order = record.order(rng)
+        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, order, record.mask)
+        stats = [np.asarray(s) for s in stats]
+        train_seconds = time.perf_counter() - t0  # the compiled steps alone, results in hand
+        pred = np.asarray(eng.predict(tv, ntv, test_w.x))
+        if not record.epoch(epoch, stats, pred, tv, ntv, train_seconds, time.perf_counter() - t0):
+            break  # diverged
+        if on_epoch is not None:
+            on_epoch(epoch, record.history[-1]["loss"])
+    return record.result(model, tv, ntv)
+
+
+class Recorder:
+    """A run's tables, epoch by epoch, and its ``RunResult`` at the end.
+
+    The one place that turns an epoch's compiled outputs into history,
+    gradient, probe and gate rows and decides divergence, so a run trained
+    alone (``train_run``) and a run trained as one replica of a batch
+    (``zoo.engine.batched``) record the same numbers the same way.
     """
 
-    def __init__(self, train, n: int, rng: np.random.Generator):
-        self.n, self.batch, self.rng, self.budget = n, train.batch_size, rng, train.steps is not None
-        self.steps = train.eval_every if self.budget else -(-n // self.batch)
-        valid = np.arange(self.steps * self.batch) < (self.steps * self.batch if self.budget else n)
-        self.mask = valid.reshape(self.steps, self.batch).astype(np.float32)
-        self._queue = np.zeros(0, np.int64)
+    def __init__(self, run: RunConfig, eng: Engine, train_w: TaskData, test_w: TaskData, started: float):
+        train = run.train
+        self.run, self.eng, self.test_w, self.started = run, eng, test_w, started
+        self.task = eng.resolved.task
+        self.baseline = float(self.task.baseline(run.task))
+        n, batch = len(train_w.x), train.batch_size
+        self.n, self.batch, self.budget = n, batch, train.steps is not None
+        # An epoch's steps; in epochs the last, partial batch is masked, as Keras's fit would weigh it.
+        self.steps = train.eval_every if self.budget else -(-n // batch)
+        self.probe_at = set(probe_epochs(train.periods, train.probes))
+        probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
+        self.x_probe, self.y_probe = train_w.x[probe_index], train_w.y[probe_index]
+        valid = np.arange(self.steps * batch) < (self.steps * batch if self.budget else n)
+        self.mask = valid.reshape(self.steps, batch).astype(np.float32)
+        self._queue = np.zeros(0, np.int64)  # a step budget's batches still to come
+        self.history, self.grad_rows, self.probe_rows, self.gate_rows = [], [], [], []
+        self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
+        self.pred = None
+        self.probe_seconds, self.init_checks = 0.0, {}
+        self.device: dict = {}  # where it trained, added to ``backend.device()`` (the batched path: its replicas)
 
-    def next(self) -> np.ndarray:
+    def order(self, rng: np.random.Generator) -> np.ndarray:
+        """An epoch's batches, (steps, batch) indices into the training set.
+
+        In epochs: ``rng``'s next permutation, padded. With a step budget:
+        ``eval_every`` full batches, drawn without replacement pass after pass.
+        """
         if not self.budget:
-            order = np.zeros(self.steps * self.batch, np.int32)
-            order[: self.n] = self.rng.permutation(self.n)
-            return order.reshape(self.steps, self.batch)
-        need = self.steps * self.batch
-        while len(self._queue) < need:
-            self._queue = np.concatenate([self._queue, self.rng.permutation(self.n)])
-        order, self._queue = self._queue[:need], self._queue[need:]
-        return order.astype(np.int32).reshape(self.steps, self.batch)
+            order = np.zeros(self.mask.size, np.int32)
+            order[: self.n] = rng.permutation(self.n)
+            return order.reshape(self.mask.shape)
+        while len(self._queue) < self.mask.size:
+            self._queue = np.concatenate([self._queue, rng.permutation(self.n)])
+        order, self._queue = self._queue[: self.mask.size], self._queue[self.mask.size :]
+        return order.astype(np.int32).reshape(self.mask.shape)
+
+    def start(self, tv, ntv) -> None:
+        """Probe the initial weights (epoch 0), before the first step; checked with epoch 1."""
+        self.init_checks = self._probe(0, tv, ntv)
+
+    def _probe(self, epoch: int, tv, ntv) -> dict:
+        t0 = time.perf_counter()
+        new_probes = self.eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
+        new_gates = self.eng.probes.gate_rows(epoch, tv, self.x_probe)
+        self.probe_seconds += time.perf_counter() - t0
+        self.probe_rows += new_probes
+        self.gate_rows += new_gates
+        return {
+            "probes": [v for row in new_probes for v in row.values() if v is not None],
+            "gate activations": [row["mean"] for row in new_gates],
+        }
+
+    def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
+        """Record one epoch from its per-step ``stats`` (numpy) and test predictions.
+
+        ``tv``, ``ntv`` are this run's weights after the epoch (for the probes).
+        Returns False when the run diverged and must stop.
+        """
+        eng, test_w, mask = self.eng, self.test_w, self.mask
+        loss, gnorm, group_norms, clipped = stats
+        self.pred = pred
+        weights = mask.sum(axis=1)
+        epoch_loss = float(np.sum(loss * weights) / weights.sum())
+        finite = np.isfinite(loss) & np.isfinite(gnorm)
+        self.history.append(
+            {
+                "epoch": epoch,
+                "loss": epoch_loss,
+                **_test_numbers(self.task, pred, test_w, self.baseline),
+                "grad_norm_mean": float(np.mean(gnorm[finite])) if finite.any() else np.nan,
+                "grad_norm_max": float(np.max(gnorm[finite])) if finite.any() else np.nan,
+                "nonfinite_steps": int((~finite).sum()),
+                "clipped_steps": int(clipped.sum()),
+                "steps": self.steps,
+                "train_seconds": train_seconds,
+                "seconds": seconds,  # with the test-set evaluation
+            }
+        )
+        for g, name in enumerate(eng.groups):
+            col = group_norms[:, g][finite]
+            self.grad_rows.append(
+                {
+                    "epoch": epoch,
+                    "group": name,
+                    "norm_mean": float(col.mean()) if len(col) else np.nan,
+                    "norm_max": float(col.max()) if len(col) else np.nan,
+                }
+            )
+        checks = {"loss": epoch_loss, "test predictions": pred}
+        if epoch == 1:
+            checks.update(self.init_checks)
+        if epoch in self.probe_at:
+            checks.update(self._probe(epoch, tv, ntv))
+        bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
+        if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
+            self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, bad[0]
+            return False
+        return True
+
+    def result(self, model: keras.Model, tv, ntv) -> RunResult:
+        """The finished run: ``model`` takes the final weights ``tv``, ``ntv`` and is saved."""
+        run, test_w = self.run, self.test_w
+        for var, value in zip(model.trainable_variables, tv):
+            var.assign(value)
+        for var, value in zip(model.non_trainable_variables, ntv):
+            var.assign(value)
+
+        history = pd.DataFrame(self.history)
+        probes = pd.DataFrame(self.probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"]).astype(
+            {"dL_dx": float, "dhT_dht": float}
+        )
+        last = history.iloc[-1]
+        final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
+        task, ratio = self.task, float(last.test_ratio)
+        metrics = {
+            "status": self.status,
+            "diverged_epoch": self.diverged_epoch,
+            "diverged_in": self.diverged_in,
+            "epochs_run": int(last.epoch),
+            "loss": float(last.loss),
+            "test_mae": float(last.test_mae),
+            "test_mse": float(last.test_mse),
+            "test_mae_next": float(last.test_mae_next),
+            "params": int(model.count_params()),
+            "steps": int(history.steps.sum()),
+            "seconds": time.perf_counter() - self.started,
+            "train_seconds": float(history.train_seconds.sum()),
+            "probe_seconds": self.probe_seconds,
+            "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
+            if len(final_probe)
+            else float("nan"),
+            # What the report needs to judge the run without the task's code.
+            "task": task.name,
+            "length": getattr(run.task, task.length),
+            "sequence_steps": int(task.steps(run.task)),
+            "metric": task.metric,
+            "metric_value": float(last[task.metric]),
+            "baseline": self.baseline,
+            "ratio": ratio,
+            "solved_below": task.solved_below,
+            "solved_reason": task.solved_reason,
+            "solved": bool(self.status == "ok" and ratio < task.solved_below),
+            "dhT_dh1_init": _first_step_norm(probes, 0),
+            "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
+            **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy
+            "versions": _versions(),
+            "device": {**backend.device(), **self.device},
+        }
+        return RunResult(
+            config=run,
+            history=history,
+            gradients=pd.DataFrame(self.grad_rows),
+            probes=probes,
+            gates=pd.DataFrame(self.gate_rows, columns=["epoch", "gate", "mean"]),
+            predictions=_predictions(self.task, test_w, self.pred),
+            metrics=metrics,
+            model_bytes=_model_bytes(model),
+        )
 
 
-def _test_numbers(task, pred: np.ndarray, test, baseline: float) -> dict:
+def _test_numbers(task, pred: np.ndarray, test: TaskData, baseline: float) -> dict:
     """The test metrics of one evaluation, and the task's metric over its baseline."""
     if task.classes:  # pred: log-probabilities (n, steps, k); test.y: ids (n, steps)
         logp = np.take_along_axis(pred, test.y[..., None].astype(np.int64), axis=-1)[..., 0]
@@ -107,171 +291,18 @@ def _test_numbers(task, pred: np.ndarray, test, baseline: float) -> dict:
     return numbers
 
 
-def train_run(
-    run: RunConfig, on_epoch: Callable[[int, float], None] | None = None, instrument: bool = True
-) -> RunResult:
-    """Train one run and return its result. A NaN/inf loss ends it as ``diverged``.
-
-    ``instrument=False`` trains without the per-step gradient statistics (for
-    ``make bench``, which measures what they cost). An "epoch" is an
-    evaluation period of ``train.eval_every`` steps when the run has a step
-    budget (``train.steps``). The probes also run once before training (epoch 0).
-    """
-    started = time.perf_counter()
-    resolved = Resolved.of(run)  # the registry is asked once, here
-    train, task = run.train, resolved.task
-    eng = ENGINES.get(resolved, instrument)
-    train_w, test_w = make_data(run.task, resolved.mode, run.seed)
-    baseline = float(task.baseline(run.task))
-
-    keras.utils.set_random_seed(run.seed)
-    model = model_of(resolved)
-    tv = [v.value for v in model.trainable_variables]
-    ntv = [v.value for v in model.non_trainable_variables]
-    ov = optimizers.init_state(train, tv)
-
-    n = len(train_w.x)
-    rng = np.random.default_rng(run.seed)
-    batches = _Batches(train, n, rng)
-    x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
-    probe_at = set(probe_epochs(train.periods, train.probes))
-    probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
-    x_probe, y_probe = train_w.x[probe_index], train_w.y[probe_index]
-    mask, steps = batches.mask, batches.steps
-
-    history, grad_rows, probe_rows, gate_rows = [], [], [], []
-    status, diverged_epoch, diverged_in = "ok", None, None
-    probe_seconds = 0.0
-
-    def probe(epoch: int) -> dict:
-        nonlocal probe_rows, gate_rows, probe_seconds
-        t0 = time.perf_counter()
-        new_probes = eng.probes.probe_rows(epoch, tv, ntv, x_probe, y_probe)
-        new_gates = eng.probes.gate_rows(epoch, tv, x_probe)
-        probe_seconds += time.perf_counter() - t0
-        probe_rows += new_probes
-        gate_rows += new_gates
-        return {
-            "probes": [v for row in new_probes for v in row.values() if v is not None],
-            "gate activations": [row["mean"] for row in new_gates],
-        }
-
-    init_checks = probe(0)  # at initialisation, before the first step
-    for epoch in range(1, train.periods + 1):
-        t0 = time.perf_counter()
-        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, batches.next(), mask)
-        loss, gnorm, group_norms, clipped = (np.asarray(s) for s in stats)
-        train_seconds = time.perf_counter() - t0  # the compiled steps alone, results in hand
-        weights = mask.sum(axis=1)
-        epoch_loss = float(np.sum(loss * weights) / weights.sum())
-        finite = np.isfinite(loss) & np.isfinite(gnorm)
-        pred = np.asarray(eng.predict(tv, ntv, test_w.x))
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": epoch_loss,
-                **_test_numbers(task, pred, test_w, baseline),
-                "grad_norm_mean": float(np.mean(gnorm[finite])) if finite.any() else np.nan,
-                "grad_norm_max": float(np.max(gnorm[finite])) if finite.any() else np.nan,
-                "nonfinite_steps": int((~finite).sum()),
-                "clipped_steps": int(clipped.sum()),
-                "steps": steps,
-                "train_seconds": train_seconds,
-                "seconds": time.perf_counter() - t0,  # with the test-set evaluation
-            }
-        )
-        for g, name in enumerate(eng.groups):
-            col = group_norms[:, g][finite]
-            grad_rows.append(
-                {
-                    "epoch": epoch,
-                    "group": name,
-                    "norm_mean": float(col.mean()) if len(col) else np.nan,
-                    "norm_max": float(col.max()) if len(col) else np.nan,
-                }
-            )
-        checks = {"loss": epoch_loss, "test predictions": pred}
-        if epoch == 1:
-            checks.update(init_checks)
-        if epoch in probe_at:
-            checks.update(probe(epoch))
-        bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
-        if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
-            status, diverged_epoch, diverged_in = "diverged", epoch, bad[0]
-            break
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_loss)
-
-    for var, value in zip(model.trainable_variables, tv):
-        var.assign(value)
-    for var, value in zip(model.non_trainable_variables, ntv):
-        var.assign(value)
-
-    history = pd.DataFrame(history)
-    probes = pd.DataFrame(probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"]).astype(
-        {"dL_dx": float, "dhT_dht": float}
-    )
-    last = history.iloc[-1]
-    final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
-    ratio = float(last.test_ratio)
-    metrics = {
-        "status": status,
-        "diverged_epoch": diverged_epoch,
-        "diverged_in": diverged_in,
-        "epochs_run": int(last.epoch),
-        "loss": float(last.loss),
-        "test_mae": float(last.test_mae),
-        "test_mse": float(last.test_mse),
-        "test_mae_next": float(last.test_mae_next),
-        "params": int(model.count_params()),
-        "steps": int(history.steps.sum()),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": float(history.train_seconds.sum()),
-        "probe_seconds": probe_seconds,
-        "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
-        if len(final_probe)
-        else float("nan"),
-        # What the report needs to judge the run without the task's code.
-        "task": task.name,
-        "length": getattr(run.task, task.length),
-        "sequence_steps": int(task.steps(run.task)),
-        "metric": task.metric,
-        "metric_value": float(last[task.metric]),
-        "baseline": baseline,
-        "ratio": ratio,
-        "solved_below": task.solved_below,
-        "solved_reason": task.solved_reason,
-        "solved": bool(status == "ok" and ratio < task.solved_below),
-        "dhT_dh1_init": _first_step_norm(probes, 0),
-        "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
-        **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy
-        "versions": _versions(),
-    }
-    return RunResult(
-        config=run,
-        history=history,
-        gradients=pd.DataFrame(grad_rows),
-        probes=probes,
-        gates=pd.DataFrame(gate_rows, columns=["epoch", "gate", "mean"]),
-        predictions=_predictions(task, test_w, pred),
-        metrics=metrics,
-        model_bytes=_model_bytes(model),
-    )
-
-
 _HISTORY_BASE = {"epoch", "loss", "test_mae", "test_mse", "test_mae_next", "test_ratio", "grad_norm_mean",
                  "grad_norm_max", "nonfinite_steps", "clipped_steps", "steps", "train_seconds", "seconds"}
 
 
 def _first_step_norm(probes: pd.DataFrame, epoch: int) -> float:
     """‖dh_T/dh_1‖ at a probed epoch: the Jacobian over the whole sequence but its first step (lag T-1)."""
-    p = probes[(probes.epoch == epoch)].dropna(subset=["dhT_dht"])
-    if p.empty:
-        return float("nan")
-    return float(p[p.lag == p.lag.max() - 1].dhT_dht.iloc[0])
+    p = probes[probes.epoch == epoch]
+    row = p[p.lag == p.lag.max() - 1]
+    return float(row.dhT_dht.iloc[0]) if len(row) else float("nan")  # NaN: a one-step mode, or a diverged probe
 
 
-def _predictions(task, data, pred: np.ndarray) -> pd.DataFrame:
+def _predictions(task, data: TaskData, pred: np.ndarray) -> pd.DataFrame:
     """Test truth and prediction per target; for classification the predicted
     class at the steps whose truth varies (copy: the 10 recalled symbols)."""
     n = len(pred)
