@@ -73,9 +73,10 @@ def test_outcomes_count_seeds_and_give_t_intervals_over_them():
     table = memory.outcome_table(SYNTHETIC).set_index(["cell", "length"])
     row = table.loc[("simple_rnn", 25)]
     assert (row.solved, row.seeds) == (2, 3)
-    values = np.array([0.02, 0.05, 0.3])
-    assert row.ratio == pytest.approx(values.mean())
-    assert row.ratio_ci95 == pytest.approx(4.302653 * values.std(ddof=1) / np.sqrt(3), rel=1e-5)
+    logs = np.log10([0.02, 0.05, 0.3])  # the interval is a t-interval over seeds of log10(ratio)
+    half = 4.302653 * logs.std(ddof=1) / np.sqrt(3)
+    assert row.ratio == pytest.approx(10 ** logs.mean())
+    assert (row.ratio_low, row.ratio_high) == pytest.approx((10 ** (logs.mean() - half), 10 ** (logs.mean() + half)))
     assert memory.longest_solved(memory.outcome_table(SYNTHETIC)) == {
         "gru": (100, 2, 3), "lstm": (25, 3, 3), "simple_rnn": (25, 2, 3)}
     headline = memory.headline_markdown({"adding": SYNTHETIC})

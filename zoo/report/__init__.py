@@ -209,13 +209,16 @@ def _write_main(results: Results, out: Path) -> str:
     _write_tables(results, out)
     if results.epochs.empty:
         return html.section("Comparison", "", ["No finished runs yet."], results.summary, [])
+    # A bar per cell x mode, and the sine's predictions: only where the grid has them.
+    one_row_each = not results.summary.duplicated(["cell", "mode"]).any()
+    sine = all(r.config.task_name == "sine" for r in results.runs)
     figures = {
         "loss_curves.png": results.plot_loss(),
-        "test_mae.png": plots.test_mae_bars(results.summary),
+        **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and sine else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
         "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
         "weight_groups.png": plots.weight_groups(results.gradients),
-        "predictions.png": plots.predictions(results.predictions),
+        **({"predictions.png": plots.predictions(results.predictions)} if sine else {}),
     }
     gates = results.gates
     if not gates.empty:

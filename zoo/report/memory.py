@@ -69,12 +69,16 @@ def _log_mean(values) -> float:
 
 
 def outcome_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """A row per cell x length: seeds solved (k of n), the ratio's mean and 95% t-interval over seeds."""
+    """A row per cell x length: seeds solved (k of n), and the ratio's geometric mean with
+    its 95% t-interval over seeds, computed on log10 of the ratio (ratios span orders of
+    magnitude, and one exploded seed would make an arithmetic interval meaningless)."""
     rows = []
     for (cell, length), g in frame.groupby(["cell", "length"]):
-        mean, half = mean_ci95(g.ratio)
+        logs = np.log10(g.ratio.where(g.ratio > 0))
+        mean, half = mean_ci95(logs)
         rows.append({"cell": cell, "length": length, "solved": int(g.solved.sum()), "seeds": len(g),
-                     "ratio": mean, "ratio_ci95": half, "diverged": int((g.status == "diverged").sum())})
+                     "ratio": 10**mean, "ratio_low": 10 ** (mean - half), "ratio_high": 10 ** (mean + half),
+                     "diverged": int((g.status == "diverged").sum())})
     return pd.DataFrame(rows)
 
 
@@ -90,10 +94,10 @@ def longest_solved(outcomes: pd.DataFrame) -> dict[str, tuple[int | None, int, i
     return out
 
 
-def _fmt_ratio(mean: float, half: float) -> str:
+def _fmt_ratio(mean: float, low: float, high: float) -> str:
     if not np.isfinite(mean):
         return "–"
-    return f"{mean:.3g}" + ("" if not np.isfinite(half) else f" ± {half:.2g}")
+    return f"{mean:.3g}" + ("" if not np.isfinite(low) else f" [{low:.3g}, {high:.3g}]")
 
 
 def display_outcomes(outcomes: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
@@ -104,7 +108,7 @@ def display_outcomes(outcomes: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
         g = outcomes[outcomes.cell == cell].set_index("length")
         row = {"cell": cell}
         for length, r in g.sort_index().iterrows():
-            row[f"length {length}"] = f"{_fmt_ratio(r.ratio, r.ratio_ci95)} ({r.solved}/{r.seeds})"
+            row[f"length {length}"] = f"{_fmt_ratio(r.ratio, r.ratio_low, r.ratio_high)} ({r.solved}/{r.seeds})"
         length, k, n = best[cell]
         row["longest solved"] = f"{length} ({k} of {n} seeds)" if length else f"none (shortest: {k} of {n})"
         rows.append(row)
@@ -139,6 +143,18 @@ def _length_axis(ax, lengths) -> None:
     ax.set_xlabel("task length (log scale)")
 
 
+CLIP = 100.0  # ratios above this (a run whose output exploded) are drawn at the edge, so the rest stay readable
+
+
+def _seeds(ax, xs, ratios, color) -> None:
+    """Each seed's ratio as a dot; one above ``CLIP`` as a triangle at the edge."""
+    xs, ratios = np.asarray(xs, float), np.asarray(ratios, float)
+    high = ratios > CLIP
+    ax.scatter(xs[~high], ratios[~high], color=color, s=12, alpha=0.6, zorder=3)
+    if high.any():
+        ax.scatter(xs[high], np.full(high.sum(), CLIP), color=color, marker="^", s=40, zorder=4)
+
+
 def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     """Final test loss over the memoryless baseline against length, per cell."""
     cells, lengths = _cells(frame), sorted(frame.length.unique())
@@ -149,12 +165,12 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     for cell in cells:
         g = frame[frame.cell == cell]
         x_of = {length: length * 10 ** spread[cell] for length in lengths}
-        stats = g.groupby("length").ratio.agg([_log_mean, "min", "max"]).reindex(lengths)
+        stats = g.groupby("length").ratio.agg([_log_mean, "min", "max"]).reindex(lengths).clip(upper=CLIP)
         xs = [x_of[v] for v in stats.index]
         ax.plot(xs, stats["_log_mean"], color=colors[cell], lw=1.8, marker="o", label=cell)
         if g.seed.nunique() > 1:
             ax.fill_between(xs, stats["min"], stats["max"], color=colors[cell], alpha=0.15, lw=0)
-        ax.scatter([x_of[v] for v in g.length], g.ratio, color=colors[cell], s=12, alpha=0.6, zorder=3)
+        _seeds(ax, [x_of[v] for v in g.length], g.ratio, colors[cell])
     ax.axhline(1.0, color="black", lw=1.0, ls="--")
     ax.axhline(threshold, color="tab:green", lw=1.0, ls=":")
     ax.annotate("memoryless baseline (1)", (0.01, 1.0), xycoords=("axes fraction", "data"),
@@ -162,9 +178,11 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     ax.annotate(f"solved below {threshold:g}", (0.01, threshold), xycoords=("axes fraction", "data"),
                 xytext=(0, 3), textcoords="offset points", fontsize=8, color="tab:green")
     metric = frame.metric.iloc[0].removeprefix("test_")
+    clipped = (frame.ratio > CLIP).any()
     ax.set(yscale="log", ylabel=f"final test {'cross-entropy' if metric == 'ce' else metric.upper()} / baseline (log)",
            title=f"{task}: final test loss over the memoryless baseline\n"
-                 "line: geometric mean over seeds, band: min..max, dots: seeds")
+                 "line: geometric mean over seeds, band: min..max, dots: seeds"
+                 + (f"\n▲: a seed above {CLIP:g} (its output exploded), drawn at the edge" if clipped else ""))
     _length_axis(ax, lengths)
     fig.legend(loc="outside right center", frameon=False)
     return fig
@@ -206,14 +224,15 @@ def curves_plot(curves: pd.DataFrame, frame: pd.DataFrame, task: str, length: in
     for cell in cells:
         c = curves[curves.cell == cell]
         for _, run in c.groupby("run_id"):
-            ax.plot(run.step, run.test_ratio, color=colors[cell], lw=0.7, alpha=0.45)
-        mean = c.groupby("step").test_ratio.apply(_log_mean)
+            ax.plot(run.step, run.test_ratio.clip(upper=CLIP), color=colors[cell], lw=0.7, alpha=0.45)
+        mean = c.groupby("step").test_ratio.apply(_log_mean).clip(upper=CLIP)
         ax.plot(mean.index, mean.values, color=colors[cell], lw=2.0, label=cell)
     ax.axhline(1.0, color="black", lw=1.0, ls="--", label="memoryless baseline")
     ax.axhline(frame.solved_below.iloc[0], color="tab:green", lw=1.0, ls=":", label="solved threshold")
     ax.set(yscale="log", xlabel="optimizer steps", ylabel="test loss / baseline (log)",
            title=f"{task}, length {length}: test loss over the baseline during training\n"
-                 "thick: geometric mean over seeds, thin: each seed")
+                 "thick: geometric mean over seeds, thin: each seed"
+                 + (f" (cut at {CLIP:g})" if (curves.test_ratio > CLIP).any() else ""))
     fig.legend(loc="outside right center", frameon=False)
     return fig
 
@@ -446,8 +465,9 @@ def section(results, out: Path) -> str:
         steps_text = f"length + {extra} input steps" if extra else "as many input steps as its length"
         note = (f"Length is the task's length setting (each sequence has {steps_text}). "
                 f"Each cell: final test {f.metric.iloc[0].removeprefix('test_')} over the memoryless baseline "
-                f"({f.baseline.iloc[0]:.4g}), mean ± half-width of its 95% t-interval over seeds, and (k/n) the "
-                f"seeds that solved it (ratio below {f.solved_below.iloc[0]:g}). Why that threshold: "
+                f"({f.baseline.iloc[0]:.4g}): the geometric mean over seeds [its 95% t-interval over seeds, "
+                f"computed on log10 of the ratio], and (k/n) the seeds that solved it "
+                f"(ratio below {f.solved_below.iloc[0]:g}). Why that threshold: "
                 f"{f.solved_reason.iloc[0]} A cell solves a length when more than half its seeds do.")
         (out / f"memory_{task}.md").write_text(_markdown(shown) + "\n" + note + "\n")
         figures = {
