@@ -384,6 +384,11 @@ def _still_falling(curves: pd.DataFrame, cell: str) -> bool | None:
 def _textbook(best: dict, cells: list[str], curves: pd.DataFrame, frame: pd.DataFrame, longest: int) -> list[str]:
     """Where the data contradicts 'gated cells carry memory further than plain ones', and what would change it."""
     reach = {c: (best[c][0] or 0) for c in cells}
+    if not any(reach.values()):
+        falling = [c for c in cells if _still_falling(curves, c)]
+        return ["No cell solves any length at this budget, so it cannot rank them against the textbook; "
+                + (f"the learning curves of {_and(falling)} at length {longest} are still falling, so more steps "
+                   "are the first thing to try." if falling else "more steps are the first thing to try.")]
     plain = [c for c in cells if c not in TEXTBOOK]
     gated = [c for c in cells if c in TEXTBOOK]
     out = []
