@@ -6,8 +6,12 @@
   LSTM), since gradients through time flow through all of it;
 - gate activations of gated cells.
 
-They work for any registered cell, with no per-cell code: the Jacobians come
-from the cell's own ``call`` through the backend's autodiff.
+They work for any registered cell and task, with no per-cell code: the
+Jacobians come from the cell's own ``call`` through the backend's autodiff.
+Time is a compiled scan, not an unrolled loop, so sequences of hundreds of
+steps compile in a second; the Jacobian chain is exact, its cost grows with
+steps x batch x state size squared, so long tasks probe a smaller batch
+(``train.probe_batch``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,25 @@ def input_layer_name(model: keras.Model) -> str:
     return "encoder" if any(layer.name == "encoder" for layer in model.layers) else "rnn"
 
 
+RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 2^-32 (or 2^32),
+# far from where float32 squares underflow (XLA flushes subnormals to zero)
+
+
+def mean_norms(plain, scaled, exponents) -> np.ndarray:
+    """Mean ‖dh_T/dh_t‖ over the batch by lag, from ``state_jacobian_norms``.
+
+    Where no chain was rescaled this is the float32 mean computed in the
+    graph; elsewhere the mean of ``scaled * 2^-exponent`` in float64, whose
+    range holds norms far below float32's smallest (1e-38).
+    """
+    plain = np.asarray(plain, np.float64)
+    scaled, exponents = np.asarray(scaled, np.float64), np.asarray(exponents)
+    out = plain.copy()
+    rescaled = np.any(exponents != 0, axis=1)  # by lag >= 1
+    out[1:][rescaled] = np.mean(scaled[rescaled] * np.exp2(-exponents[rescaled].astype(np.float64)), axis=1)
+    return out
+
+
 def _state_sizes(cell) -> list[int]:
     return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
 
@@ -36,6 +59,7 @@ class Probes:
     """The compiled probe functions of one model shape."""
 
     def __init__(self, resolved: Resolved, model: keras.Model, loss_kind: str):
+        self.layout = resolved.mode.layout
         self.model = model
 
         def input_loss(x, tv, ntv, y):
@@ -59,18 +83,22 @@ class Probes:
         if gates is None or layer.input is not model.inputs[0]:
             return None
         cell, sizes = layer.cell, _state_sizes(layer.cell)
+        splits = list(np.cumsum(sizes)[:-1])
 
         def means(tv, x):
             # The gate functions read the cell's variables; map them to tv.
             with keras.StatelessScope(state_mapping=list(zip(model.trainable_variables, tv))):
-                states = [ops.zeros((x.shape[0], s)) for s in sizes]
-                totals: dict = {}
-                for t in range(x.shape[1]):
-                    for name, value in gates(x[:, t], states).items():
-                        totals[name] = totals.get(name, 0.0) + ops.mean(value)
-                    _, states = cell.call(x[:, t], states, training=False)
+
+                def step(flat, x_t):
+                    states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
+                    step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
+                    _, states = cell.call(x_t, states, training=False)
                     states = list(states) if isinstance(states, (list, tuple)) else [states]
-                return {name: total / x.shape[1] for name, total in totals.items()}
+                    return ops.concatenate(states, axis=-1), step_means
+
+                start = ops.zeros((x.shape[0], sum(sizes)))
+                _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
+                return {name: ops.mean(values) for name, values in per_step.items()}
 
         return means
 
@@ -94,23 +122,49 @@ class Probes:
             new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
             return ops.concatenate(list(new_states), axis=-1)
 
+        def frobenius(m):  # per sample
+            return ops.sqrt(ops.sum(ops.square(m), axis=(1, 2)))
+
         def norms(tv, x):
             cell_vars = [tv[i] for i in cell_index]
-            batch, steps = x.shape[0], x.shape[1]
-            h = ops.zeros((batch, sum(sizes)))
-            hidden = [h]
-            for t in range(steps):
-                h = step(cell_vars, x[:, t], h)
-                hidden.append(h)
-            chained = ops.broadcast_to(ops.eye(sum(sizes)), (batch, sum(sizes), sum(sizes)))
-            out = [ops.mean(ops.sqrt(ops.sum(ops.square(chained), axis=(1, 2))))]
-            for t in reversed(range(steps)):
-                one_step = backend.batch_jacobian(lambda s, t=t: step(cell_vars, x[:, t], s), hidden[t])
+            batch, size = x.shape[0], sum(sizes)
+            xs = ops.moveaxis(x, 1, 0)  # (steps, batch, features)
+
+            def forward(h, x_t):  # emits h_t, the state each step starts from
+                return step(cell_vars, x_t, h), h
+
+            _, hidden = backend.scan(forward, ops.zeros((batch, size)), xs)
+
+            def backward(carry, inputs):  # dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t, from t = T-1 down
+                chained, exponent = carry
+                x_t, h_t = inputs
+                one_step = backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h_t)
                 chained = ops.matmul(chained, one_step)
-                out.append(ops.mean(ops.sqrt(ops.sum(ops.square(chained), axis=(1, 2)))))
-            return ops.stack(out)  # index = lag, 0..steps
+                # Over hundreds of steps the chain leaves float32's range: rescale
+                # a sample's chain by an exact power of two when it nears either
+                # end. Short chains are never rescaled, and a rescaled one is the
+                # same matrix times 2^k, bit for bit.
+                norm = frobenius(chained)
+                shift = ops.where(norm < 2.0**-RESCALE, RESCALE, ops.where(norm > 2.0**RESCALE, -RESCALE, 0))
+                chained = chained * ops.reshape(ops.power(2.0, ops.cast(shift, chained.dtype)), (-1, 1, 1))
+                exponent = exponent + shift
+                norm = frobenius(chained)
+                plain = ops.mean(norm * ops.power(2.0, -ops.cast(exponent, norm.dtype)))
+                return (chained, exponent), (plain, norm, exponent)
+
+            eye = ops.broadcast_to(ops.eye(size), (batch, size, size))
+            start = (eye, ops.zeros((batch,), "int32"))
+            _, (plain, scaled, exponents) = backend.scan(backward, start, (ops.flip(xs, 0), ops.flip(hidden, 0)))
+            lag0 = ops.reshape(ops.mean(frobenius(eye)), (1,))
+            return ops.concatenate([lag0, plain]), scaled, exponents
 
         return norms
+
+    def dh_by_lag(self, tv, x) -> np.ndarray | None:
+        """Mean ‖dh_T/dh_t‖ over the batch, index = lag 0..steps; None for one-step modes."""
+        if self.state_jacobian_norms is None:
+            return None
+        return mean_norms(*self.state_jacobian_norms(tv, x))
 
     def gate_rows(self, epoch: int, tv, x) -> list[dict]:
         if self.gate_means is None:
@@ -118,10 +172,14 @@ class Probes:
         return [{"epoch": epoch, "gate": k, "mean": float(v)} for k, v in sorted(self.gate_means(tv, x).items())]
 
     def probe_rows(self, epoch: int, tv, ntv, x, y) -> list[dict]:
-        grads = np.asarray(self.input_gradients(x, tv, ntv, y)).reshape(len(x), -1)
-        window = grads.shape[1]
-        dl_dx = np.sqrt(np.mean(grads**2, axis=0))[::-1]  # position w-1 is lag 0
-        dh = np.asarray(self.state_jacobian_norms(tv, x)) if self.state_jacobian_norms else None
+        grads = np.asarray(self.input_gradients(x, tv, ntv, y))  # (batch, steps, features)
+        if self.layout == "one":  # one step of w values: each value is a lag
+            per_lag = np.mean(grads.reshape(len(x), -1) ** 2, axis=0)
+        else:  # a lag per step, the norm over its features
+            per_lag = np.mean(np.sum(grads**2, axis=2), axis=0)
+        window = len(per_lag)
+        dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
+        dh = self.dh_by_lag(tv, x)
         lags = range(window + 1 if dh is not None else window)
         return [
             {

@@ -90,7 +90,7 @@ def experiment_findings(summary: pd.DataFrame, probes: pd.DataFrame) -> list[str
         out += _clipping_findings(summary, "global_clipnorm" if "global_clipnorm" in axes else "clipnorm")
     if "units" in axes:
         out += _budget_findings(summary)
-    return out or ["No finished runs yet."]
+    return out or ([] if len(summary) else ["No finished runs yet."])
 
 
 def _window_findings(summary: pd.DataFrame, probes: pd.DataFrame) -> list[str]:

@@ -30,7 +30,7 @@ def long_table(runs, kind: str) -> pd.DataFrame:
             continue
         settings = r.config.settings()
         labels = [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode)]
-        labels += [(short_name(a), settings[a]) for a in axes]
+        labels += [(short_name(a), settings.get(a)) for a in axes]  # a task's own setting: None for the others
         labels += [("seed", r.config.seed), ("status", r.metrics["status"])]
         for i, (k, v) in enumerate(labels):
             t.insert(i, k, v)
@@ -95,7 +95,7 @@ def summary_table(runs) -> pd.DataFrame:
     groups: dict[tuple, list] = {}
     for r in runs:
         settings = r.config.settings()
-        key = (r.config.cell, r.config.mode, *(settings[a] for a in axes))
+        key = (r.config.cell, r.config.mode, *(settings.get(a) for a in axes))
         groups.setdefault(key, []).append(r)
     rows = []
     for (cell, mode, *values), members in groups.items():
