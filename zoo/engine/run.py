@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from zoo.core.analysis import decay_rate, probe_epochs
+from zoo.core.analysis import decay_factor, decay_rate, late_decay_factor, probe_epochs
 from zoo.core.config import RunConfig
 from zoo.core.tasks import sine
 from zoo.engine import optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
+from zoo.engine.probes import PROBE_COLUMNS
 from zoo.engine.step import ENGINES, Engine
 
 
@@ -153,9 +154,8 @@ def train_run(
         var.assign(value)
 
     history = pd.DataFrame(history)
-    probes = pd.DataFrame(probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"]).astype(
-        {"dL_dx": float, "dhT_dht": float}
-    )
+    probes = pd.DataFrame(probe_rows, columns=list(PROBE_COLUMNS))
+    probes = probes.astype({c: float for c in PROBE_COLUMNS[2:]})
     last = history.iloc[-1]
     final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
     metrics = {
@@ -174,6 +174,7 @@ def train_run(
         "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
         if len(final_probe)
         else float("nan"),
+        **_dynamics_metrics(final_probe),
         "versions": _versions(),
     }
     return RunResult(
@@ -186,6 +187,20 @@ def train_run(
         metrics=metrics,
         model_bytes=_model_bytes(model),
     )
+
+
+def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:
+    """The through-time numbers of the last probed epoch: the per-step factor of
+    ‖dh_T/dh_t‖ over lags 1-5 (and over the last fifth of a long window), and the
+    one-step Jacobian's spectrum. NaN where the model has no state through time."""
+    nan = float("nan")
+    lags, norms = final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy()
+    first = final_probe.iloc[0] if len(final_probe) else {}
+    return {
+        "decay_factor": decay_factor(lags, norms) if len(final_probe) else nan,
+        "decay_factor_late": late_decay_factor(lags, norms) if len(final_probe) else nan,
+        **{k: float(first.get(k, nan)) for k in ("lyapunov_max", "jac_sigma_max", "jac_sigma_min")},
+    }
 
 
 def _predictions(windows: sine.Windows, pred: np.ndarray) -> pd.DataFrame:
