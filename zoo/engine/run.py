@@ -92,7 +92,11 @@ def train_run(
     valid = np.arange(steps * batch) < n
     mask = valid.reshape(steps, batch).astype(np.float32)
 
-    history, grad_rows, probe_rows, gate_rows = [], [], [], []
+    history, grad_rows = [], []
+    # Epoch 0 probes the initial weights: what training changed, and what a run
+    # that diverges in its first epoch started from.
+    probe_rows = eng.probes.probe_rows(0, tv, ntv, x_probe, y_probe)
+    gate_rows = eng.probes.gate_rows(0, tv, x_probe)
     status, diverged_epoch, diverged_in = "ok", None, None
     for epoch in range(1, train.epochs + 1):
         t0 = time.perf_counter()
