@@ -101,3 +101,13 @@ def test_two_arms_that_resolve_to_one_run_count_it_once(tmp_path):
     results = report.build(runs, tmp_path / "reports", compared=one.name)
     assert results.summary.seeds.tolist() == [1, 1, 1]
     assert "not trained yet" not in (tmp_path / "reports" / "index.html").read_text().split("Experiment: budget_n")[1]
+
+
+def test_divergence_cause_is_read_from_the_through_time_numbers():
+    grew = {"cause_factor": 1.67, "cause_epoch": 0, "cause_growth": 13.1, "cause_lag": 5}
+    cause, reason = tables.divergence_cause(grew)
+    assert cause == "through time" and "grew ×1.67 per step back (lags 1-5) at initialisation" in reason
+    shrank = {"cause_factor": 0.6, "cause_epoch": 3, "cause_growth": 0.08, "cause_lag": 5}
+    cause, reason = tables.divergence_cause(shrank)
+    assert cause == "step size" and "shrank ×0.6 per step back (lags 1-5) at epoch 3" in reason
+    assert tables.divergence_cause({"cause_factor": math.nan, "cause_epoch": None})[0] == "step size"

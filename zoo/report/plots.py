@@ -441,8 +441,9 @@ def gate_activity(gates: pd.DataFrame) -> plt.Figure:
     for ax, name in zip(axes[0], names):
         for cell, c in g[g.gate == name].groupby("cell"):
             _band(ax, c, "epoch", "mean", colors[cell], cell)
-        ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""), xlabel="probed epoch",
-               ylim=(0, 1))
+        ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""),
+               xlabel="probed epoch (0: initial weights)", ylim=(0, 1))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[0, 0].set_ylabel("mean activation on the probe batch")
     fig.suptitle(f"Gate activity ({mode}): carry = Keras GRU z, the post's GRU 1 − z, LSTM forget f, MGU 1 − f")
     _legend(fig, axes)
