@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from zoo.core.analysis import decay_factor
 from zoo.report.tables import VANISH_FRACTION as VANISH
 from zoo.report.tables import factor_text, setting_columns, vanish_text
 
@@ -269,16 +270,18 @@ def _clipping_findings(summary: pd.DataFrame, probes: pd.DataFrame, column: str,
         for key, c in first.groupby(["cell", "mode", *keys]):
             m = c.groupby("lag")[["dhT_dht", "dL_dx"]].mean()
             w = int(m.index.max())
-            dl = m.dL_dx.dropna()
+            dl, dh = m.dL_dx.dropna(), m.dhT_dht
+            if w < 1 or dl.empty:
+                continue
             growth.append(
                 f"{' '.join(str(k) for k in key[:2])}"
                 + (f" ({', '.join(f'{k} {v}' for k, v in zip(keys, key[2:]))})" if keys else "")
-                + f": ‖dh_T/dh_t‖ {_x((m.dhT_dht.iloc[min(5, w)] / m.dhT_dht.iloc[0]) ** (1 / min(5, w)))} per step "
-                f"over lags 1-5, {m.dhT_dht.iloc[-1] / m.dhT_dht.iloc[0]:.3g}x its lag-0 value by lag {w}; RMS "
-                f"dL/dx_t {dl.iloc[0]:.3g} at lag 0, {dl.max():.3g} at its largest (lag {int(dl.idxmax())})"
+                + f": ‖dh_T/dh_t‖ {_x(decay_factor(dh.index.to_numpy(), dh.to_numpy()))} per step over lags 1-5, "
+                f"{dh.iloc[-1] / dh.iloc[0]:.3g}x its lag-0 value by lag {w}; RMS dL/dx_t {dl.iloc[0]:.3g} at lag 0, "
+                f"{dl.max():.3g} at its largest (lag {int(dl.idxmax())})"
             )
-        epoch = int(first.epoch.min())
-        out.append(f"At {_when(epoch)}, through time: " + "; ".join(growth) + ".")
+        if growth:
+            out.append(f"At {_when(int(first.epoch.min()))}, through time: " + "; ".join(growth) + ".")
     for key, c in summary.groupby(["cell", "mode", *keys], sort=False):
         name = " ".join(str(k) for k in key[:2]) + (
             f" ({', '.join(f'{k} {_setting(v)}' for k, v in zip(keys, key[2:]))})" if keys else "")

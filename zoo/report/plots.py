@@ -289,7 +289,7 @@ def decay_by_window(probes: pd.DataFrame) -> plt.Figure:
     p = p[p.epoch == p.groupby("run_id").epoch.transform("max")]
     windows = sorted(p.window.unique())
     colors = cell_colors(p.cell.unique())
-    fig, axes = _panels(windows, sharey=True)
+    fig, axes = _panels(windows, height=4.0, sharey=True)
     for ax, window in zip(axes[0], windows):
         for cell, c in p[p.window == window].groupby("cell"):
             _band(ax, c, "lag", "dhT_dht", colors[cell], cell)
