@@ -42,7 +42,7 @@ def _num(r: pd.Series, col: str) -> float:
 
 def _gate_reason(r: pd.Series, f: float) -> str:
     carry, first, hi, lo = _num(r, "carry"), _num(r, "carry_first"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_min")
-    gate = r.get("carry_gate") or ""
+    gate = r.get("carry_gate") if isinstance(r.get("carry_gate"), str) else ""
     who = f"its {gate} gate, which keeps" if gate else "its gates, which keep"
     text = f"The decay is set by {who} a share {carry:.2f} of the old state per step"
     if np.isfinite(first) and abs(first - SIGMOID_1) < 0.02:
@@ -80,7 +80,16 @@ def _training_reason(r: pd.Series, f: float) -> str:
     carry, carry_first = _num(r, "carry"), _num(r, "carry_first")
     if np.isfinite(carry) and np.isfinite(carry_first):
         text += f" (carry {carry_first:.2f}, then {carry:.2f})"
-    return text + ("." if changed else ": the decay mostly reflects the initialisation.")
+    text += "." if changed else ": the decay mostly reflects the initialisation."
+    lo0, hi0 = _num(r, "jac_sigma_min_first"), _num(r, "jac_sigma_max_first")
+    lo, hi = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max")
+    # σ_min below 1e-6 is float32 round-off of a collapsed direction: compared only above that.
+    lows = lo > 1e-6 and lo0 > 1e-6 and (lo / lo0 < 0.5 or lo0 / lo < 0.5)
+    if np.isfinite(hi0) and np.isfinite(hi) and (hi / hi0 > 1.2 or hi0 / hi > 1.2 or lows):
+        text += (f" The singular values did move: {lo0:.2g}–{hi0:.3g} at {_when(r.get('first_epoch'))}, "
+                 f"{lo:.2g}–{hi:.3g} at {_when(r.get('last_epoch'))}"
+                 + (", a spread the mean norm hides." if not changed else "."))
+    return text
 
 
 def explain_cell(r: pd.Series) -> str:
@@ -175,7 +184,7 @@ def _divergence_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None) -
     ) + "."
     out.append(sentence)
     if diverged is not None and not diverged.empty:
-        out += [_cause_sentence(cause, d) for cause, d in diverged.groupby("cause", sort=False)]
+        out += [_cause_sentence(cause, d, len(diverged)) for cause, d in diverged.groupby("cause", sort=False)]
     return out
 
 
@@ -184,11 +193,12 @@ def _range(values: pd.Series) -> str:
     return _x(v.min()) if v.min() == v.max() else f"{_x(v.min())} to {_x(v.max())}"
 
 
-def _cause_sentence(cause: str, d: pd.DataFrame) -> str:
+def _cause_sentence(cause: str, d: pd.DataFrame, total: int) -> str:
     """One sentence per cause over the diverged runs (``tables.divergence_cause``)."""
     when = ", ".join(_when(e) for e in sorted(set(d.probe_epoch.dropna())))
+    who = f"All {total} diverged runs" if len(d) == total else f"{len(d)} of the {total} diverged runs"
     if cause == "through time":
-        return (f"{len(d)} of them diverged through time: at their last finite probe ({when}), ‖dh_T/dh_t‖ grew "
+        return (f"{who} diverged through time: at their last finite probe ({when}), ‖dh_T/dh_t‖ grew "
                 f"{_range(d.dh_factor)} per step back over lags 1-5 (×{d.dh_growth.min():.3g} to "
                 f"×{d.dh_growth.max():.3g} by the last lag), so the recurrence amplified the gradient.")
     parts = []
@@ -198,7 +208,7 @@ def _cause_sentence(cause: str, d: pd.DataFrame) -> str:
     shrink = d[d.dh_factor.notna()]
     if len(shrink):
         parts.append(f"{len(shrink)} had ‖dh_T/dh_t‖ shrinking {_range(shrink.dh_factor)} per step back ({when})")
-    return f"{len(d)} of them diverged from the step size: " + " and ".join(parts) + ", so nothing grew with lag."
+    return f"{who} diverged from the step size: " + " and ".join(parts) + ", so nothing grew with lag."
 
 
 def _group(r: pd.Series) -> str:

@@ -132,7 +132,9 @@ def gradient_by_lag(probes: pd.DataFrame) -> plt.Figure:
                     m = c[c.epoch == epoch].groupby("lag")[y].mean()
                     ax.plot(m.index, m.values, ls=style, marker="o", ms=3, color=colors[cell],
                             label=cell if epoch == last else None)
-            ax.set(yscale="log", xlabel="lag T − t (steps before the last input)")
+            through = probes[probes["mode"] == mode].dhT_dht.notna().any()
+            ax.set(yscale="log", xlabel="lag T − t (steps before the last input)" if through
+                   else "input value, counted back from the newest (all in one step)")
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             if row not in labelled:
                 ax.set_ylabel(label + " (log)")

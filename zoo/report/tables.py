@@ -239,7 +239,7 @@ def summary_table(runs) -> pd.DataFrame:
         for col in averaged:
             row[col] = _mean(ok, col)
         gate_names = [g for g in (numbers.carry_gate if len(numbers) else []) if g]
-        row["carry_gate"] = gate_names[0] if gate_names else ""
+        row["carry_gate"] = gate_names[0] if gate_names else math.nan  # NaN, as summary.csv reads back
         row["jac_sigma_min"] = _extreme(ok, "jac_sigma_min", min)
         row["jac_sigma_max"] = _extreme(ok, "jac_sigma_max", max)
         # Before training went anywhere: every run that trained, diverged ones too.
