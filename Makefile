@@ -6,14 +6,47 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Make variables pass through to the CLI: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
-# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1
-ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(CELLS),--cells $(CELLS)) $(if $(MODES),--modes $(MODES)) \
-        $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(UNITS),--units $(UNITS)) \
-        $(if $(JOBS),--jobs $(JOBS)) $(if $(filter-out 0,$(QUICK)),--quick) \
-        $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS)) \
-        $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(ADDRESS),--address $(ADDRESS)) \
-        $(if $(filter-out 0,$(TENSORBOARD)),--tensorboard)
+# Make variables pass through to the CLI, each quoted as one argument (a value
+# with spaces, quotes or $ reaches the CLI as typed, which then checks it):
+# CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
+# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 DEVICE=auto|cpu|gpu. A new flag is one entry here.
+VALUE_FLAGS := CONFIG=--config CELLS=--cells MODES=--modes SEEDS=--seeds EPOCHS=--epochs UNITS=--units \
+               JOBS=--jobs RUNS=--runs REPORTS=--reports EXECUTOR=--executor ADDRESS=--address DEVICE=--device
+SWITCHES := QUICK=--quick TENSORBOARD=--tensorboard
+REPORT_VARS := CONFIG RUNS REPORTS
+
+name_of = $(firstword $(subst =, ,$(1)))
+flag_of = $(word 2,$(subst =, ,$(1)))
+quote = '$(subst ','\'',$(1))'
+ON := 1 yes true on
+OFF := 0 no false off
+# $(value ...): the text as typed, never expanded by make (a value holding $(shell ...) stays text).
+args_of = $(foreach p,$(filter $(addsuffix =%,$(1)),$(VALUE_FLAGS)),$(if $(value $(call name_of,$(p))),\
+            $(call flag_of,$(p)) $(call quote,$(value $(call name_of,$(p)))))) \
+          $(foreach p,$(filter $(addsuffix =%,$(1)),$(SWITCHES)),$(if $(filter $(ON),$(value $(call name_of,$(p)))),\
+            $(call flag_of,$(p))))
+VARS := $(foreach p,$(VALUE_FLAGS) $(SWITCHES),$(call name_of,$(p)))
+unexport $(VARS)  # the CLI gets them as flags; exporting would make make expand them
+ARGS = $(call args_of,$(VARS))
+
+# `make compare` / `make report` check their variables first, as the CLI checks
+# its flags: an unknown one (EPOCH=5), an empty one (CELLS=) or a switch that
+# is not 1/0 is one line and exit code 2, before anything runs.
+ifneq ($(filter compare report,$(MAKECMDGOALS)),)
+upper = $(shell printf %s $(call quote,$(1)) | tr a-z A-Z)
+meant = $(firstword $(filter $(call upper,$(1)) $(call upper,$(1))S $(patsubst %S,%,$(call upper,$(1))),$(VARS)))
+GIVEN := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
+ALLOWED := $(if $(filter compare,$(MAKECMDGOALS)),$(VARS),$(REPORT_VARS)) VENV PY
+$(foreach v,$(filter-out $(ALLOWED),$(filter $(VARS),$(GIVEN))),$(error error: $(v)=$(value $(v)) is for make \
+  compare; make report takes $(REPORT_VARS)))
+$(foreach v,$(filter-out $(ALLOWED),$(GIVEN)),$(error error: unknown variable $(v)=$(value $(v)) for make \
+  $(filter compare report,$(MAKECMDGOALS)); valid: $(ALLOWED)$(if $(call meant,$(v)), (did you mean \
+  $(call meant,$(v))?))))
+$(foreach v,$(filter $(VARS),$(GIVEN)),$(if $(strip $(value $(v))),,$(error error: $(v) is empty; \
+  give it a value or leave it out)))
+$(foreach p,$(SWITCHES),$(if $(filter-out $(ON) $(OFF),$(value $(call name_of,$(p)))),$(error error: \
+  $(call name_of,$(p))=$(value $(call name_of,$(p))): expected 1 or 0 (yes/no, true/false, on/off also work))))
+endif
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +66,7 @@ help: ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1"
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
+	@echo "             DEVICE=auto|cpu|gpu (a GPU: pip install -e '.[cuda]')"
 
 install: $(STAMP) ## create .venv and install rnn-zoo into it
 
@@ -42,7 +76,7 @@ compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and
 	$(PY) -m zoo compare $(ARGS)
 
 report: $(STAMP) ## rebuild reports/ from runs/ without training
-	$(PY) -m zoo report $(if $(CONFIG),--config $(CONFIG)) $(if $(RUNS),--runs $(RUNS)) $(if $(REPORTS),--reports $(REPORTS))
+	$(PY) -m zoo report $(call args_of,$(REPORT_VARS))
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache

@@ -37,7 +37,7 @@ def test_run_id_is_stable_and_depends_on_the_whole_config():
     [
         ({"cell": ["gru"]}, "unknown key 'cell' in the config; valid keys: .* \\(did you mean 'cells'\\?\\)"),
         ({"train": {"epoch": 3}}, "unknown key 'epoch' in \\[train\\].*did you mean 'epochs'"),
-        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten': expected int, got str"),
+        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten': expected int \\(a whole number\\), got str"),
         ({"train": {"epochs": 0}}, "train.epochs = 0: expected a number greater than 0"),
         ({"units": -4}, "units = -4: expected a number greater than 0"),
         ({"cells": ["gru", "gru"]}, "cell 'gru' is listed twice"),
@@ -67,3 +67,18 @@ def test_malformed_toml_gives_line_and_column(tmp_path):
 def test_missing_config_names_the_known_ones():
     with pytest.raises(ConfigError, match="config 'defualt' not found; named configs: .*did you mean 'default'"):
         load_grid("defualt")
+
+
+def test_quick_shrinks_any_grid_and_keeps_its_shape():
+    full = load_grid("long_lag")
+    quick = load_grid("long_lag", quick=True)
+    assert quick.name == "long_lag-quick" and quick.seeds == 1 and quick.train.epochs == 5
+    assert quick.cells == full.cells and quick.modes == full.modes and quick.sweep == full.sweep
+    t, f = quick.task, full.task
+    assert t.train_points == 2000 and t.test_points == 200
+    assert t.train_gap == pytest.approx(f.train_gap) and t.test_gap == pytest.approx(f.test_gap)
+    # alone, or with overrides, it is the shipped quick grid, unchanged
+    assert load_grid(None, quick=True) == load_grid("quick")
+    assert load_grid(None, quick=True, cells="gru").name == "quick"
+    # overrides apply before the shrink, so --quick always wins on size
+    assert load_grid("default", quick=True, epochs=50).train.epochs == 5

@@ -140,3 +140,67 @@ def test_gpus_are_named_as_cuda_visible_devices_names_them(monkeypatch):
     devices = detect_devices("jax")
     assert devices == [Device("gpu", 0, 85 * GB, "2"), Device("gpu", 1, None, "GPU-abc")]
     assert [plan_workers(devices, cores=16).env_for(i)["CUDA_VISIBLE_DEVICES"] for i in range(2)] == ["2", "GPU-abc"]
+
+
+def test_the_gpu_plan_batches_seeds_on_jax_only_and_keeps_float32_products():
+    jax_plan = plan_workers(ONE_GPU, cores=16, backend="jax")
+    assert jax_plan.batch_seeds and "batched" in jax_plan.note
+    assert jax_plan.env_for(0)["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"  # not TF32: results as on the CPU
+    tf_plan = plan_workers(ONE_GPU, cores=16, backend="tensorflow")
+    assert tf_plan.device == "gpu" and not tf_plan.batch_seeds and "batched" not in tf_plan.note
+
+
+def test_a_device_error_is_a_usage_error():
+    from zoo.core.config import ConfigError
+
+    assert issubclass(DeviceError, ConfigError)  # the CLI answers it with one line and exit code 2
+
+
+def test_a_multi_device_plan_from_what_the_backend_detects(monkeypatch):
+    # XLA splits the host into 3 devices; planned as if they were 3 GPUs of
+    # 8 GB, the workers are dealt round-robin and each GPU's share holds.
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    detected = detect_devices("jax")
+    assert len(detected) == 3
+    plan = plan_workers([Device("gpu", d.index, 8 * GB) for d in detected], cores=16, requested_jobs=7)
+    assert [plan.env_for(i)["CUDA_VISIBLE_DEVICES"] for i in range(7)] == ["0", "1", "2", "0", "1", "2", "0"]
+    sums = _per_gpu_fractions(plan)
+    assert set(sums) == {"0", "1", "2"} and max(sums.values()) <= GPU_MEMORY_SHARE
+    assert "3 GPUs" in plan.note and "up to 3 per GPU" in plan.note
+
+
+def test_make_plan_probes_only_where_a_gpu_could_be(monkeypatch):
+    from zoo.runs import devices
+
+    def no_probe(backend):
+        raise AssertionError("probed a machine with no GPU device node")
+
+    monkeypatch.setattr(devices, "detect_devices", no_probe)
+    monkeypatch.setattr(devices, "gpu_device_nodes", lambda: False)
+    devices._detected.cache_clear()
+    assert devices.make_plan("auto", None, "jax", cores=4).device == "cpu"
+    with pytest.raises(DeviceError, match="no GPU visible"):
+        devices.make_plan("gpu", None, "jax", cores=4)
+
+    probed = []
+    monkeypatch.setattr(devices, "detect_devices", lambda backend: probed.append(backend) or ONE_GPU)
+    monkeypatch.setattr(devices, "gpu_device_nodes", lambda: True)
+    plan = devices.make_plan("auto", None, "jax", cores=16)
+    assert (plan.device, plan.jobs, plan.batch_seeds) == ("gpu", WORKERS_PER_GPU, True)
+    assert devices.make_plan("cpu", 3, "jax", cores=16).note.endswith("the GPU is hidden from them.")
+    assert probed == ["jax"]  # once per process and environment
+    devices._detected.cache_clear()
+
+
+def test_device_flag_errors_stop_a_compare_before_any_work(tmp_path, capsys):
+    from zoo.cli import main
+
+    common = ["compare", "--quick", "--runs", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports")]
+    assert main([*common, "--device", "gpuu"]) == 2
+    assert main([*common, "--device", "gpu"]) == 2  # this machine has no GPU
+    assert main([*common, "--device", "gpu", "--executor", "ray"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: --device = ") for line in errors)
+    assert "did you mean 'gpu'" in errors[0] and "no GPU visible" in errors[1] and "ray executor" in errors[2]
+    assert not list((tmp_path / "runs").glob("*-*"))  # no run folder

@@ -1,15 +1,94 @@
-"""The notebook API: ``zoo.compare`` and ``zoo.load_runs``."""
+"""The notebook API: ``zoo.compare``, ``zoo.load_runs`` and ``zoo.load_model``.
+
+Every argument is checked before any work starts, as the command line checks
+its flags (the CLI calls the same functions): a bad value raises a one-line
+``ConfigError`` and nothing is written.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from pathlib import Path
 
 from zoo import report
-from zoo.core.loading import load_grid
-from zoo.engine.saving import load_model  # noqa: F401  (re-exported)
+from zoo.core.config import ConfigError, MissingPathError, keras_backend, show
+from zoo.core.loading import count, load_grid
+from zoo.core.registry import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner, store
-from zoo.runs.executors import default_jobs, make_executor
+from zoo.runs.executors import EXECUTORS, make_executor
+
+MAX_JOBS = 1024  # worker processes or CPUs per task: more is a typo, not a machine
+ADDRESS = re.compile(r"(ray://)?([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})")
+NAME_MAX = 255  # bytes in one file name on Linux and macOS
+
+
+def check_options(
+    jobs=None, executor="local", address=None, cpus_per_task=1, flag: str = ""
+) -> tuple[int | None, int]:
+    """Check where runs train; returns ``(jobs, cpus_per_task)`` as ints.
+
+    ``flag`` prefixes the names in messages (``--`` for the command line).
+    """
+    jobs = None if jobs is None else count(f"{flag}jobs", jobs, high=MAX_JOBS)
+    cpus = count(f"{flag}cpus-per-task" if flag else "cpus_per_task", cpus_per_task, high=MAX_JOBS)
+    if not isinstance(executor, str) or executor not in EXECUTORS:
+        raise ConfigError(
+            f"{flag}executor = {show(executor)}: " + unknown_name_message("executor", executor, EXECUTORS)
+        )
+    if address is not None:
+        if executor != "ray":
+            raise ConfigError(f"{flag}address = {show(address)}: only the ray executor joins a cluster")
+        match = ADDRESS.fullmatch(address) if isinstance(address, str) else None
+        if address != "auto" and (match is None or not 1 <= int(match.group(3)) <= 65535):
+            raise ConfigError(
+                f"{flag}address = {show(address)}: expected HOST:PORT (e.g. 10.0.0.1:6379), ray://HOST:PORT or auto"
+            )
+    return jobs, cpus
+
+
+def folder_path(where: str, value) -> Path:
+    """A folder argument as a Path, refusing what no file system takes."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{where} = {show(value)}: expected a folder path")
+    text = os.fspath(value)
+    if isinstance(text, bytes) or not text.strip():
+        raise ConfigError(f"{where} = {show(value)}: expected a folder path")
+    if "\0" in text:
+        raise ConfigError(f"{where} = {show(text)}: a path cannot hold a NUL byte")
+    long = [part for part in Path(text).parts if len(part.encode(errors="surrogateescape")) > NAME_MAX]
+    if long:
+        raise ConfigError(f"{where} = {show(text)}: a folder name is longer than {NAME_MAX} bytes")
+    return Path(text)
+
+
+def check_writable(where: str, folder: Path) -> None:
+    """Refuse a folder that cannot be written, without creating it: the
+    nearest part of the path that exists must be a folder that takes a file."""
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
+        with tempfile.TemporaryFile(dir=existing):  # O_TMPFILE: never has a name
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{where} = {show(str(folder))}: cannot write there ({exc.strerror or exc})") from None
+
+
+def check_folders(runs, reports, flag: str = "") -> tuple[Path, Path | None]:
+    """The runs and reports folders of a compare, checked before any work: paths,
+    apart, writable, and a reports folder that holds only a report of ours."""
+    runs = folder_path(f"{flag}runs", runs)
+    check_writable(f"{flag}runs", runs)
+    if reports is not None:
+        reports = folder_path(f"{flag}reports", reports)
+        report.check_folders(runs, reports, flag=f"{flag}reports")
+        check_writable(f"{flag}reports", reports)
+    return runs, reports
 
 
 def compare(
@@ -24,18 +103,45 @@ def compare(
     jobs: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    quick: bool = False,
+    cpus_per_task: int = 1,
+    device: str = "auto",
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
+
+    ``quick=True`` shrinks the grid (the shipped quick grid, or ``config``'s)
+    to a smoke run: one seed, at most 5 epochs, short series.
 
     Example:
         res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
         res.summary        # pandas DataFrame
         res.plot_loss()    # matplotlib Figure
     """
-    grid = load_grid(config or "default", cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
+    keras_backend()
+    if not isinstance(quick, bool):
+        raise ConfigError(f"quick = {show(quick)}: expected True or False")
+    grid = load_grid(config, quick=quick, cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
+    jobs, cpus = check_options(jobs, executor, address, cpus_per_task)
+    runs, reports = check_folders(runs, reports)
+    executor = make_executor(executor, jobs, address, cpus, device=device)
+    runner.execute(grid, runs, executor=executor)
     if reports is not None:
-        report.check_folders(Path(runs), Path(reports))
-    runner.execute(grid, Path(runs), executor=make_executor(executor, jobs or default_jobs(), address))
-    if reports is not None:
-        return report.build(Path(runs), Path(reports), compared=grid.name)
-    return load_runs(runs, store.read_grids(Path(runs))[grid.name]["run_ids"])
+        return report.build(runs, reports, compared=grid.name)
+    return load_runs(runs, store.read_grids(runs)[grid.name]["run_ids"])
+
+
+def load_model(path):
+    """Load a run's model: ``path`` is a run folder or its ``model.keras``.
+
+    Only ``.keras`` archives, with Keras's ``safe_mode=True`` (see
+    ``zoo.engine.saving``). A path that is not there raises ``MissingPathError``.
+    """
+    keras_backend()
+    path = folder_path("path", path)
+    if not path.exists():
+        raise MissingPathError(f"{show(str(path))}: no such run folder or .keras file")
+    if path.is_dir() and not (path / "model.keras").exists():
+        raise MissingPathError(f"{show(str(path))}: holds no model.keras (not a run folder, or a run that failed)")
+    from zoo.engine.saving import load_model as load_safely
+
+    return load_safely(path)

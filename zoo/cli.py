@@ -1,36 +1,99 @@
-"""Command line: ``python -m zoo list | compare | report``. A thin front end."""
+"""Command line: ``python -m zoo list | compare | report | new-cell``. A thin front end.
+
+Every flag is checked before any work starts (the notebook API runs the same
+checks). A bad one is answered with one line on stderr, ``error: ...``, naming
+the value, what was expected and the nearest valid choice, and exit code 2;
+nothing is written.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
+import warnings
 from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+QUICK_HELP = (
+    "a smoke run: the grid shrunk to 1 seed, at most 5 epochs and series of at most 2,000 training / 200 test "
+    "points (same sampling gaps). Without --config: the shipped quick grid (every cell in the four modes); "
+    "with --config: that grid, shrunk (its name gets -quick, so its runs never pass for the full grid's)"
+)
+
+
+class _usage(Exception):
+    """A command line that cannot run; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with no abbreviated flags and its errors as one line each."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        raise _usage(_one_line(self, message))
+
+
+def _one_line(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's error message, said the project's way."""
+    import re
+
+    from zoo.core.registry import closest
+
+    m = re.match(r"argument (\S+?)(?:/\S+)?: invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    if m:
+        what, value, choices = m.groups()
+        names = [c.strip().strip("'") for c in choices.split(",")]
+        near = closest(value, names)
+        what = "command" if what in ("command", "{list,compare,new-cell,report}") else what
+        return (
+            f"{what} {value!r}: unknown; valid choices: {', '.join(names)}"
+            + (f" (did you mean {near!r}?)" if near else "")
+        )
+    m = re.match(r"the following arguments are required: (.*)$", message)
+    if m:
+        missing = m.group(1)
+        if missing == "command":
+            return "expected a command: list, compare, report or new-cell (python -m zoo --help)"
+        return f"{missing}: expected a value ({parser.prog} --help)"
+    m = re.match(r"argument (\S+?)(?:/\S+)?: expected one argument$", message)
+    if m:
+        return f"{m.group(1)}: expected a value after it ({parser.prog} --help)"
+    m = re.match(r"argument (\S+?)(?:/\S+)?: ignored explicit argument '(.*)'$", message)
+    if m:
+        return f"{m.group(1)}={m.group(2)!r}: {m.group(1)} is a switch and takes no value"
+    return " ".join(message.split())
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m zoo", description="Compare recurrent cells on the sine task.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m zoo", description="Compare recurrent cells on the sine task.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.commands = sub.choices  # name -> its parser, for the hints on unknown flags
     sub.add_parser("list", help="registered cells and modes")
 
     c = sub.add_parser("compare", help="train the grid's missing runs, then write the report")
     c.add_argument("--config", help="a TOML file, or the name of a shipped one in zoo/configs/ (default: default)")
     c.add_argument("--cells", help="comma-separated cell names, or 'all'")
     c.add_argument("--modes", help="comma-separated mode names, or 'all'")
-    c.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
-    c.add_argument("--epochs", type=int)
-    c.add_argument("--units", type=int)
+    c.add_argument("--seeds", help="number of seeds (0..N-1)")
+    c.add_argument("--epochs", help="training epochs of every run")
+    c.add_argument("--units", help="units of every cell")
     c.add_argument("--runs", default="runs", help="run folders (default: runs)")
-    c.add_argument("--reports", default="reports", help="report folder (default: reports)")
-    c.add_argument("--jobs", type=int, help="worker processes (default: the number of cores)")
-    c.add_argument("--quick", action="store_true", help="the quick smoke grid (zoo/configs/quick.toml)")
+    c.add_argument(
+        "--reports", default="reports",
+        help="report folder (default: reports); replaced whole, so it must be new, empty or an earlier report",
+    )
+    c.add_argument("--jobs", help="worker processes (default: the number of cores)")
+    c.add_argument("--quick", action="store_true", help=QUICK_HELP)
     c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
-    c.add_argument("--cpus-per-task", type=int, default=1, help="cores each run asks for and uses (default: 1)")
+    c.add_argument("--cpus-per-task", default="1", help="cores each run asks for and uses (default: 1)")
+    c.add_argument("--device", default="auto", help="auto (default: a GPU if there is one), cpu or gpu")
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
@@ -41,6 +104,48 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--runs", default="runs")
     r.add_argument("--reports", default="reports")
     return p
+
+
+def _parse(argv) -> argparse.Namespace:
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        raise _usage(f"unknown flag {argv[0]!r}; a command comes first: list, compare, report or new-cell")
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        raise _usage(_extra_message(parser, args, argv, extra))
+    return args
+
+
+def _extra_message(parser, args, argv: list[str], extra: list[str]) -> str:
+    """An argument nothing took: a flag typo, or a list given with spaces."""
+    from zoo.core.registry import closest
+
+    first = extra[0]
+    if first.startswith("-"):
+        flag = first.split("=", 1)[0]
+        sub = parser.commands.get(args.command, parser)
+        flags = sorted(o for a in sub._actions for o in a.option_strings if o.startswith("--"))
+        near = closest(flag, flags)
+        return f"unknown flag {first!r} for {args.command}; valid flags: {', '.join(flags)}" + (
+            f" (did you mean {near!r}?)" if near else ""
+        )
+    at = argv.index(first) if first in argv else -1
+    before = argv[at - 1] if at > 0 else ""
+    flag, value = (before.split("=", 1) if before.startswith("--") and "=" in before
+                   else (argv[at - 2] if at > 1 else "", before))
+    if flag in ("--cells", "--modes") and not value.startswith("-"):
+        words = [value] + [w for w in extra if not w.startswith("-")]
+        return (
+            f"{flag}: unexpected {first!r} after {value!r}: separate names with commas, "
+            f"without spaces: {flag} {','.join(words)}"
+        )
+    return f"unexpected argument {first!r} (after {before!r}); see python -m zoo {args.command or ''} --help".replace(
+        "  ", " "
+    )
+
+
+# ---------------------------------------------------------------- commands
 
 
 def _list() -> int:
@@ -58,48 +163,42 @@ def _list() -> int:
     return 0
 
 
-def _grid(args):
+def _count_flag(flag: str, value):
+    """A count flag as an int; its range is the loader's to check (as for a file)."""
+    from zoo.core.loading import count
+
+    return None if value is None else count(flag, value, low=None, high=None)
+
+
+def _grid(args, counts: dict):
     from zoo.core.loading import load_grid
 
-    name = args.config or ("quick" if args.quick else "default")
-    return load_grid(name, cells=args.cells, modes=args.modes, seeds=args.seeds, epochs=args.epochs, units=args.units)
-
-
-def _writable(flag: str, folder: Path) -> None:
-    """Refuse, before training, a runs or reports folder that cannot be written."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise _usage(f"{flag} = '{folder}': cannot write there ({exc.strerror or exc})") from None
+    return load_grid(args.config, quick=args.quick, cells=args.cells, modes=args.modes, **counts)
 
 
 def _compare(args) -> int:
-    from zoo import report
+    from zoo import api, report
     from zoo.runs import runner
-    from zoo.runs.executors import default_jobs, make_executor
+    from zoo.runs.executors import make_executor
 
-    grid = _grid(args)
-    for flag in ("--jobs", "--cpus-per-task"):
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None and value < 1:
-            raise _usage(f"{flag} = {value}: expected a number greater than 0")
-    report.check_folders(Path(args.runs), Path(args.reports))
-    _writable("--runs", Path(args.runs))
-    _writable("--reports", Path(args.reports))
+    # Every check before any work; the cheap ones first.
+    counts = {flag: _count_flag(f"--{flag}", getattr(args, flag)) for flag in ("seeds", "epochs", "units")}
+    jobs, cpus = api.check_options(args.jobs, args.executor, args.address, args.cpus_per_task, flag="--")
+    runs, reports = api.check_folders(args.runs, args.reports, flag="--")
+    grid = _grid(args, counts)
     if args.tensorboard:
         from zoo.runs.tensorboard import check_available
 
         check_available()
-    jobs = args.jobs or default_jobs()
-    executor = make_executor(args.executor, jobs, args.address, args.cpus_per_task)
-    outcome = runner.execute(grid, Path(args.runs), executor=executor, tensorboard=args.tensorboard)
-    results = report.build(Path(args.runs), Path(args.reports), compared=grid.name)
+    executor = make_executor(args.executor, jobs, args.address, cpus, device=args.device)
+    outcome = runner.execute(grid, runs, executor=executor, tensorboard=args.tensorboard)
+    results = report.build(runs, reports, compared=grid.name)
     print(results.summary_markdown())
+    for line in report.diverged_lines(results):
+        print(line)
     print(
         f"trained {outcome.trained} runs, skipped {outcome.skipped} finished ones, "
-        f"in {outcome.seconds:.0f}s; report: {Path(args.reports) / 'summary.md'}"
+        f"in {outcome.seconds:.0f}s; report: {reports / 'summary.md'}"
     )
     if outcome.diverged:
         print(f"{len(outcome.diverged)} runs diverged (a result, shown in the report)")
@@ -112,8 +211,14 @@ def _compare(args) -> int:
 
 
 def _report(args) -> int:
-    from zoo import report
+    from zoo import api, report
+    from zoo.core.config import MissingPathError, show
 
+    runs = api.folder_path("--runs", args.runs)
+    if not runs.is_dir():
+        what = "is a file, not a runs folder" if runs.exists() else "no such folder (compare first)"
+        raise MissingPathError(f"--runs = {show(str(runs))}: {what}")
+    runs, reports = api.check_folders(runs, args.reports, flag="--")
     record = None
     if args.config:  # a grid file: resolve its run ids (this needs the registry, so Keras)
         from zoo.core.grid import expand
@@ -121,13 +226,15 @@ def _report(args) -> int:
 
         grid = load_grid(args.config)
         record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": [r.run_id for r in expand(grid)]}
-    results = report.build(Path(args.runs), Path(args.reports), record=record)
+    results = report.build(runs, reports, record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)
     if results.missing:
-        print(f"{len(results.missing)} runs of the grid are not in {args.runs} yet", file=sys.stderr)
+        print(f"{len(results.missing)} runs of the grid are not in {runs} yet", file=sys.stderr)
     print(results.summary_markdown())
-    print(f"report: {Path(args.reports) / 'summary.md'}")
+    for line in report.diverged_lines(results):
+        print(line)
+    print(f"report: {reports / 'summary.md'}")
     return 0
 
 
@@ -135,25 +242,46 @@ def _new_cell(args) -> int:
     from zoo import new_cell
 
     kwargs = {"folder": Path(args.dir)} if args.dir else {}
-    path = new_cell.create(args.name, **kwargs)
+    try:
+        path = new_cell.create(args.name, **kwargs)
+    except OSError as exc:
+        raise _usage(f"--dir = {args.dir!r}: cannot write the cell file there ({exc.strerror or exc})") from None
     print(f"wrote {path}")
     print(f"next: edit its call(), then `python -m zoo list` and `make compare CELLS={args.name} QUICK=1`")
     return 0
 
 
-class _usage(Exception):
-    pass
+def _needs_keras(args) -> bool:
+    """Whether the command loads the registry, and so Keras (``report`` does only with --config)."""
+    return args.command != "report" or bool(args.config)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    text = " ".join(str(message).split())
+    return f"warning: {text}\n" if text.startswith("rnn-zoo:") else _default_format(
+        message, category, filename, lineno, line
+    )
+
+
+_default_format = warnings.formatwarning
 
 
 def main(argv=None) -> int:
-    from zoo.core.config import ConfigError
-    from zoo.core.registry import UnknownNameError
-    from zoo.new_cell import NewCellError
-    from zoo.runs.runner import RunnerBusyError
-    from zoo.runs.store import StorageError
-
-    args = _parser().parse_args(argv)
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    warnings.formatwarning = _one_line_warning  # a broken plugin: one line, not a source listing
     try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = _default_format
+
+
+def _main(argv) -> int:
+    from zoo.core.config import keras_backend
+
+    try:
+        args = _parse(argv)
+        if _needs_keras(args):
+            keras_backend()  # before anything imports Keras, which raises its own traceback
         if args.command == "list":
             return _list()
         if args.command == "compare":
@@ -161,15 +289,43 @@ def main(argv=None) -> int:
         if args.command == "new-cell":
             return _new_cell(args)
         return _report(args)
-    except (ConfigError, UnknownNameError, NewCellError, _usage) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (RunnerBusyError, StorageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished runs are stored; run the same command again to resume",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise  # a bug: its traceback is what helps
+        _say(exc)
+        return code
+
+
+# What the command line answers in one line, and with which exit code: bad
+# input 2, a fault it could not get past (a full disk, a busy runs folder) 1.
+# Looked up in modules already imported, so a refused flag imports nothing more.
+ANSWERED = {
+    "zoo.core.config": (("ConfigError", EXIT_USAGE),),
+    "zoo.core.registry": (("UnknownNameError", EXIT_USAGE), ("DuplicateNameError", EXIT_USAGE)),
+    "zoo.new_cell": (("NewCellError", EXIT_USAGE),),
+    "zoo.runs.runner": (("RunnerBusyError", 1),),
+    "zoo.runs.store": (("StorageError", 1),),
+    "zoo.report": (("ReportWriteError", 1),),
+}
+
+
+def _exit_code(exc: Exception) -> int | None:
+    if isinstance(exc, _usage):
+        return EXIT_USAGE
+    for module, names in ANSWERED.items():
+        loaded = sys.modules.get(module)
+        for name, code in names if loaded is not None else ():
+            if isinstance(exc, getattr(loaded, name)):
+                return code
+    return None
+
+
+def _say(exc: BaseException) -> None:
+    print("error: " + " ".join(str(exc).split()), file=sys.stderr)

@@ -15,6 +15,7 @@ arrived, so even a kill between the two renames loses nothing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -28,19 +29,24 @@ def _aside(final: Path, kind: str) -> Path:
     return final.parent / f".{final.name}{kind}{uuid.uuid4().hex[:8]}"
 
 
+def _ours(parent: Path, name: str, kind: str) -> list[Path]:
+    """Leftovers of ``_aside``: exactly ``.NAME<kind><8 hex digits>``, nothing a user would name."""
+    return [p for p in parent.glob(f".{name}{kind}*") if re.fullmatch(r"[0-9a-f]{8}", p.name.rsplit(kind, 1)[1])]
+
+
 def clean_leftovers(parent: Path, name: str = "*") -> None:
     """Remove the temporary folders this module left in ``parent`` for ``name``
     (every name with ``*``), restoring a moved-aside folder that lost its place."""
     parent = Path(parent)
     if not parent.is_dir():
         return
-    for old in sorted(parent.glob(f".{name}{OLD}*")):
+    for old in sorted(_ours(parent, name, OLD)):
         final = parent / old.name[1 : old.name.rindex(OLD)]
         if not final.exists():
             os.rename(old, final)  # the replacement never arrived: the old one stays
         else:
             shutil.rmtree(old, ignore_errors=True)
-    for tmp in parent.glob(f".{name}{TMP}*"):
+    for tmp in _ours(parent, name, TMP):
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:

@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 # Keras's own default backend is TensorFlow; rnn-zoo's is JAX (see the README's
@@ -47,14 +48,51 @@ class ConfigError(ValueError):
     """A configuration that cannot be run; the message is one line."""
 
 
+class MissingPathError(ConfigError, FileNotFoundError):
+    """A file or folder the user named that is not there (a ``FileNotFoundError`` too)."""
+
+
 def keras_backend() -> str:
     """The Keras backend this process trains on, checked before any work starts."""
     name = os.environ.get("KERAS_BACKEND", DEFAULT_BACKEND)
     if name not in BACKENDS:
-        from zoo.core.registry import unknown_name_message
-
-        raise ConfigError(f"KERAS_BACKEND: {unknown_name_message('backend', name, BACKENDS)}")
+        slip = name.strip().lower()
+        raise ConfigError(
+            f"KERAS_BACKEND = {show(name)}: expected one of {', '.join(BACKENDS)}, the backends rnn-zoo's engine "
+            f"runs on; unset it for the default, {DEFAULT_BACKEND}"
+            + (f" (did you mean {slip!r}?)" if slip in BACKENDS else "")
+        )
     return name
+
+
+# A grid's name becomes file and folder names (runs/.grids/NAME.json,
+# reports/experiments/NAME/): a plain file name, never a path.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,79}")
+
+
+def show(value, limit: int = 80) -> str:
+    """``repr(value)`` for a one-line message: never a newline, never longer than
+    about ``limit`` characters (a 10,000-digit number is named by its size)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        digits = int(value.bit_length() * 0.30103) + 1  # exact after this correction
+        digits -= 10 ** (digits - 1) > abs(value)
+        return f"{'-' if value < 0 else ''}<a {digits}-digit number>"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 4] + "..." + (text[-1] if text[0] in "'\"" else "")
+
+
+def safe_name(name) -> bool:
+    """Whether ``name`` can be a grid's file name: letters, digits, ``_ . + -``, no
+    leading dot or dash, at most 80 characters, no ``/``, NUL or other control byte."""
+    return isinstance(name, str) and SAFE_NAME.fullmatch(name) is not None and ".." not in name
+
+
+def nearest_safe_name(name: str) -> str:
+    """``name`` with every unsafe character replaced: the nearest valid choice."""
+    out = re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(name)).replace("..", "_").lstrip("._-+")[:80]
+    return out or "grid"
 
 
 @dataclass(frozen=True)

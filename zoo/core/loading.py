@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
+import stat
 import tomllib
 from pathlib import Path
 
 from zoo.core import catalog, registry
-from zoo.core.config import LOSSES, OPTIMIZERS, ConfigError, GridConfig, TaskConfig, TrainConfig
+from zoo.core.config import (
+    LOSSES,
+    OPTIMIZERS,
+    ConfigError,
+    GridConfig,
+    TaskConfig,
+    TrainConfig,
+    nearest_safe_name,
+    safe_name,
+    show,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -26,31 +39,136 @@ def _nearest_hint(name: str, choices) -> str:
     return f" (did you mean {near!r}?)" if near else ""
 
 
-def _check_keys(where: str, given: dict, allowed) -> None:
+# What people write for a field, and where the field lives ("" is the top
+# level): an unknown key is answered with the field meant, in its place.
+ALIASES = {
+    **dict.fromkeys(("lr", "learningrate", "learn_rate", "step_size", "eta", "alpha"), ("train", "learning_rate")),
+    **dict.fromkeys(("epoch", "n_epochs", "num_epochs", "nb_epochs", "max_epochs", "iterations"), ("train", "epochs")),
+    **dict.fromkeys(("batch", "batchsize", "bs", "minibatch", "mini_batch", "batch_len"), ("train", "batch_size")),
+    **dict.fromkeys(("optim", "opt", "optimiser", "solver"), ("train", "optimizer")),
+    **dict.fromkeys(("loss_fn", "loss_function", "criterion", "objective", "metric"), ("train", "loss")),
+    **dict.fromkeys(("clip", "clip_norm", "grad_clip", "gradient_clip", "clipvalue", "clip_value"),
+                    ("train", "clipnorm")),
+    **dict.fromkeys(("global_clip", "global_clip_norm", "clip_global", "max_norm"), ("train", "global_clipnorm")),
+    **dict.fromkeys(("probe", "n_probes", "probe_epochs"), ("train", "probes")),
+    **dict.fromkeys(("lookback", "look_back", "seq_len", "sequence_length", "seq_length", "timesteps", "time_steps",
+                     "window_size", "lags", "steps", "history"), ("task", "window")),
+    **dict.fromkeys(("output_steps", "forecast", "forecast_horizon", "future", "ahead"), ("task", "horizon")),
+    **dict.fromkeys(("points", "n_points", "num_points", "samples", "n_samples", "length"), ("task", "train_points")),
+    **dict.fromkeys(("cell", "model", "models", "rnn", "rnns", "cell_type", "cell_types", "arch"), ("", "cells")),
+    **dict.fromkeys(("mode", "mapping", "mappings", "sequence_mode"), ("", "modes")),
+    **dict.fromkeys(("seed", "n_seeds", "num_seeds", "repeats", "repetitions", "trials"), ("", "seeds")),
+    **dict.fromkeys(("unit", "hidden", "hidden_size", "hidden_units", "hidden_dim", "num_units", "n_units", "size",
+                     "width", "neurons", "state_size"), ("", "units")),
+    **dict.fromkeys(("budget", "params", "parameters", "param_count", "n_params", "num_params"),
+                    ("", "param_budget")),
+    **dict.fromkeys(("title", "label", "id"), ("", "name")),
+    **dict.fromkeys(("question", "description", "desc", "about"), ("", "experiment")),
+    **dict.fromkeys(("grid", "sweeps", "vary", "search"), ("", "sweep")),
+    **dict.fromkeys(("training", "optimization", "optimisation", "fit"), ("", "train")),
+    **dict.fromkeys(("data", "dataset", "series", "sine"), ("", "task")),
+}
+
+
+def _fields_by_table() -> dict[str, list[str]]:
+    return {
+        "": list(GRID_KEYS),
+        "task": [f.name for f in dataclasses.fields(TaskConfig)],
+        "train": [f.name for f in dataclasses.fields(TrainConfig)],
+    }
+
+
+def _place(table: str, field: str, here: str) -> str:
+    """How to name ``field`` of ``table`` to someone writing in table ``here``."""
+    if here == "sweep":
+        return repr(f"{table}.{field}" if table else field)
+    if table == here:
+        return repr(field)
+    return f"{field!r} at the top level" if not table else f"{field!r} under [{table}]"
+
+
+def _meant(key: str, here: str) -> tuple[str, str] | None:
+    """The (table, field) a key most likely means: a real field written in another
+    place, or a common name for one (``lr``, ``epoch``)."""
+    norm = str(key).strip().lower().replace("-", "_").replace(" ", "_")
+    tables = _fields_by_table()
+    if here == "sweep" and "." in norm:  # "train.lr", "task.seq_len"
+        norm = norm.split(".")[-1]
+    order = [here] + [t for t in tables if t != here] if here in tables else list(tables)
+    for table in order:
+        if norm in tables[table]:
+            return table, norm
+    return ALIASES.get(norm) or ALIASES.get(norm.rstrip("s"))
+
+
+def _check_keys(where: str, given: dict, allowed, table: str | None = None) -> None:
     for key in given:
         if key not in allowed:
-            raise ConfigError(
-                f"unknown key {key!r} in {where}; valid keys: {', '.join(allowed)}"
-                + _nearest_hint(key, allowed)
-            )
+            meant = _meant(key, table) if table is not None else None
+            if meant is not None and table == "sweep" and _place(*meant, "sweep").strip("'") not in allowed:
+                meant = None  # not a sweepable field
+            if meant is not None:
+                hint = f" (did you mean {_place(*meant, table)}?"
+                if meant[0] == "" and table in ("task", "train"):
+                    hint += " top-level keys go before the first [table]"
+                hint += ")"
+            else:
+                hint = _nearest_hint(key, allowed)
+            raise ConfigError(f"unknown key {show(key)} in {where}; valid keys: {', '.join(allowed)}" + hint)
+
+
+def count(where: str, value, low: int | None = 1, high: int | None = None) -> int:
+    """A whole number in ``low..high``: ``2``, ``2.0``, ``1e3`` or ``"2"`` (from a flag); nothing
+    else. ``None`` bounds are left to the caller (the loader checks a grid's)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            try:
+                number = float(value)
+                if not math.isfinite(number):
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2") from None
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ConfigError(f"{where} = {show(value)}: expected a whole number, such as 2")
+    if low is not None and number < low:
+        raise ConfigError(f"{where} = {number}: expected a number greater than {low - 1}")
+    if high is not None and number > high:
+        raise ConfigError(f"{where} = {show(number)}: expected at most {high:,}")
+    return number
 
 
 def _check_type(where: str, value, kind: type):
-    """Coerce ints to floats where a float is expected; refuse anything else."""
+    """Coerce ints to floats where a float is expected; refuse anything else.
+
+    One rule for counts, in files, flags and the API alike: a whole number,
+    however it is written (``1000``, ``1e3``, ``1000.0``); ``2.5`` is refused.
+    """
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{where} = {show(value)}: expected a finite number") from None
     if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)  # CLI and TOML users write 1e3 for a count
+        value = int(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f"{where} = {value!r}: expected {kind.__name__}, got {type(value).__name__}")
+        got = type(value).__name__
+        if kind is int and isinstance(value, float):
+            got = "a fraction" if math.isfinite(value) else "a non-finite number"
+        raise ConfigError(f"{where} = {show(value)}: expected {kind.__name__}" + (
+            " (a whole number)" if kind is int else "") + f", got {got}")
     if kind is float and not math.isfinite(value):
-        raise ConfigError(f"{where} = {value!r}: expected a finite number")
+        raise ConfigError(f"{where} = {show(value)}: expected a finite number")
     return value
 
 
 def _fill(cls, where: str, given: dict):
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    _check_keys(f"[{where}]", given, list(fields))
+    _check_keys(f"[{where}]", given, list(fields), table=where)
     values = {}
     for name, value in given.items():
         kind = fields[name].type
@@ -65,24 +183,41 @@ def _fill(cls, where: str, given: dict):
 
 def _positive(where: str, value) -> None:
     if value is not None and value <= 0:
-        raise ConfigError(f"{where} = {value!r}: expected a number greater than 0")
+        raise ConfigError(f"{where} = {show(value)}: expected a number greater than 0")
+
+
+SEPARATORS = re.compile(r"[\s;|/+:]+")
 
 
 def _names(where: str, value, choices: list[str], kind: str) -> tuple[str, ...]:
+    given = value
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} = {value!r}: expected a list of {kind} names")
+        raise ConfigError(f"{where} = {show(value)}: expected a list of {kind} names, or 'all'")
     if list(value) in (["all"], ["*"]):
         return tuple(choices)
     if not value:
-        raise ConfigError(f"{where} is empty; valid choices: {', '.join(choices)}")
+        raise ConfigError(
+            f"{where} = {show(given)}: expected at least one {kind} name; valid choices: {', '.join(choices)}"
+        )
     for v in value:
-        if v not in choices:
-            raise ConfigError(f"{where}: " + registry.unknown_name_message(kind, v, choices))
+        if v in choices:
+            continue
+        if v in ("all", "*"):
+            raise ConfigError(f"{where}: {show(v)} stands alone (all the {kind}s); give it alone or list names")
+        parts = [p for p in SEPARATORS.split(v) if p]
+        if len(parts) > 1 and all(p in choices or p == "all" for p in parts):
+            raise ConfigError(
+                f"{where}: unknown {kind} {show(v)}; separate names with commas: {','.join(parts)!r}"
+            )
+        message = registry.unknown_name_message(kind, v if len(v) <= 60 else v[:57] + "...", choices)
+        if "did you mean" not in message and registry.closest(v, [*choices, "all"]) == "all":
+            message += " (did you mean 'all'?)"
+        raise ConfigError(f"{where}: " + message)
     dupes = sorted({v for v in value if list(value).count(v) > 1})
     if dupes:
-        raise ConfigError(f"{where}: {kind} {dupes[0]!r} is listed twice")
+        raise ConfigError(f"{where}: {kind} {show(dupes[0])} is listed twice")
     return tuple(value)
 
 
@@ -114,7 +249,7 @@ def validate(grid: GridConfig) -> GridConfig:
     for key, limit in LIMITS.items():
         value = _value_of(grid, key)
         if value is not None and value > limit:
-            raise ConfigError(f"{key} = {value!r}: expected at most {limit:,}")
+            raise ConfigError(f"{key} = {show(value)}: expected at most {limit:,}")
     for name in ("train_points", "test_points", "window", "horizon"):
         _positive(f"task.{name}", getattr(t, name))
     for name in ("epochs", "batch_size", "learning_rate", "clipnorm", "global_clipnorm", "probes", "probe_batch"):
@@ -124,17 +259,25 @@ def validate(grid: GridConfig) -> GridConfig:
     _positive("seeds", grid.seeds)
     if tr.loss not in LOSSES:
         raise ConfigError(
-            f"train.loss = {tr.loss!r}: expected one of {', '.join(LOSSES)}" + _nearest_hint(tr.loss, LOSSES)
+            f"train.loss = {show(tr.loss)}: expected one of {', '.join(LOSSES)}" + _nearest_hint(tr.loss, LOSSES)
         )
     if tr.optimizer not in OPTIMIZERS:
         raise ConfigError(
-            f"train.optimizer = {tr.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+            f"train.optimizer = {show(tr.optimizer)}: expected one of {', '.join(OPTIMIZERS)}"
             + _nearest_hint(tr.optimizer, OPTIMIZERS)
         )
-    if t.train_stop <= t.train_start or t.test_stop <= t.test_start:
-        raise ConfigError("task: each series needs stop > start")
+    for series in ("train", "test"):
+        start, stop = getattr(t, f"{series}_start"), getattr(t, f"{series}_stop")
+        if stop <= start:
+            raise ConfigError(
+                f"task.{series}_stop = {show(stop)}: expected more than task.{series}_start = {show(start)} "
+                f"(a series runs from start to stop)"
+            )
     if tr.clipnorm is not None and tr.global_clipnorm is not None:
-        raise ConfigError("train: set clipnorm or global_clipnorm, not both (Keras allows one)")
+        raise ConfigError(
+            f"train.clipnorm = {show(tr.clipnorm)} and train.global_clipnorm = {show(tr.global_clipnorm)}: "
+            "set one of them, not both (Keras allows one)"
+        )
     for mode in grid.modes:
         spec = catalog.get_mode(mode)
         span = t.window + (t.horizon if spec.target == "horizon" else 1)
@@ -142,7 +285,8 @@ def validate(grid: GridConfig) -> GridConfig:
             if points < span:
                 raise ConfigError(
                     f"task.{series}_points = {points}: mode {mode} needs at least "
-                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points"
+                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points "
+                    f"(window = {t.window}" + (f", horizon = {t.horizon})" if spec.target == "horizon" else ")")
                 )
         n_train = t.train_points - span + 1
         if n_train * (t.window + t.horizon) > MAX_WINDOW_VALUES:
@@ -157,49 +301,165 @@ def validate(grid: GridConfig) -> GridConfig:
     return grid
 
 
-def resolve_config_path(name_or_path: str) -> Path:
-    """A path to a TOML file, or the name of one in ``configs/``."""
-    path = Path(name_or_path)
-    candidates = [path] if path.suffix else [path.with_suffix(".toml"), CONFIG_DIR / f"{name_or_path}.toml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    known = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-    raise ConfigError(
-        f"config {name_or_path!r} not found; named configs: {', '.join(known)}"
-        + _nearest_hint(name_or_path, known)
-    )
+MAX_CONFIG_BYTES = 1_000_000  # a grid file is a few lines; a bigger file is not one
 
 
-def load_grid(source: str | Path | None = None, **overrides) -> GridConfig:
+def _shipped() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+
+
+def resolve_config_path(name_or_path) -> Path:
+    """A path to a TOML file, or the name of one in ``configs/``.
+
+    Says what is wrong with anything else: not found, a folder, a device or
+    pipe, a file without the ``.toml`` suffix, a file too big to be a config.
+    """
+    if not isinstance(name_or_path, (str, Path)):
+        raise ConfigError(f"config = {show(name_or_path)}: expected a .toml path or a shipped config's name")
+    text, known = str(name_or_path), _shipped()
+    choices = f"named configs: {', '.join(known)}"
+    wanted = f"expected a .toml file or a shipped config's name; {choices}"
+    if not text.strip() or "\0" in text:
+        raise ConfigError(f"config {show(text)}: expected a .toml path or a shipped config's name; {choices}")
+    path = Path(text)
+    if not path.suffix and os.sep not in text:  # a bare name: NAME.toml here, then a shipped config
+        for candidate in (path.with_suffix(".toml"), CONFIG_DIR / f"{text}.toml"):
+            if os.path.lexists(candidate):
+                return _checked_file(candidate)
+        if path.exists():
+            kind = "a folder" if path.is_dir() else "a file without the .toml suffix"
+            raise ConfigError(f"config {show(text)} is {kind}; {wanted}")
+        raise ConfigError(f"config {show(text)} not found; {choices}" + _nearest_hint(text, known))
+    if path.suffix.lower() != ".toml":
+        if path.is_dir():
+            raise ConfigError(f"config {show(text)} is a folder; expected a .toml file")
+        kind = f"a {path.suffix} file" if path.suffix else "a file without the .toml suffix"
+        found = f"is {kind}" if path.exists() else f"not found ({kind})"
+        raise ConfigError(f"config {show(text)} {found}; {wanted}")
+    if not os.path.lexists(path):
+        raise ConfigError(f"config {show(text)} not found; {wanted}")
+    return _checked_file(path)
+
+
+def _checked_file(path: Path) -> Path:
+    """``path`` if it is a regular file of a config's size; else why not."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"config {show(str(path))}: cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"config {show(str(path))} is a folder; expected a .toml file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"config {show(str(path))} is not a regular file (a device or pipe?); expected a .toml file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config {show(str(path))} is {info.st_size:,} bytes; a grid file is at most {MAX_CONFIG_BYTES:,}"
+        )
+    return path
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {show(str(path))} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "expected a TOML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config {show(str(path))}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if message.endswith("(at end of document)"):  # give the place as a line too
+            lines = text.split("\n")
+            where = f"(at the end: line {len(lines)}, column {len(lines[-1]) + 1})"
+            message = message.replace("(at end of document)", where)
+        raise ConfigError(f"{path}: malformed TOML: {message}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: malformed TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError(f"{path}: malformed TOML: {show(str(exc), 120)}") from None
+
+
+def load_grid(source: str | Path | None = None, quick: bool = False, **overrides) -> GridConfig:
     """Read a grid file (or the default grid), apply overrides, validate.
 
     ``overrides`` are the CLI's flags: ``cells``, ``modes`` (lists or comma
     strings), ``seeds``, ``units``, and ``epochs`` (which goes to ``[train]``).
-    A ``None`` override is ignored.
+    A ``None`` override is ignored. ``quick`` shrinks the grid to a smoke run
+    (``shrink``); with no ``source`` it is the shipped ``quick`` grid.
     """
     raw: dict = {}
     name = "default"
+    if source is None and quick:
+        source = "quick"
     if source is not None:
-        path = resolve_config_path(str(source))
-        name = path.stem
-        try:
-            text = path.read_text()
-            raw = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the config: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            message = str(exc)
-            if message.endswith("(at end of document)"):  # give the place as a line too
-                lines = text.split("\n")
-                where = f"(at the end: line {len(lines)}, column {len(lines[-1]) + 1})"
-                message = message.replace("(at end of document)", where)
-            raise ConfigError(f"{path}: malformed TOML: {message}") from None
+        path = resolve_config_path(source)
+        name = path.stem if safe_name(path.stem) else nearest_safe_name(path.stem)
+        raw = _read_toml(path)
+    unknown = [k for k in overrides if k not in ("cells", "modes", "seeds", "units", "epochs")]
+    if unknown:
+        raise ConfigError(f"unknown override {show(unknown[0])}; expected cells, modes, seeds, units or epochs")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "epochs" in overrides:
+        if "train" in raw and not isinstance(raw["train"], dict):
+            raise ConfigError(f"train = {show(raw['train'])}: expected a table ([train])")
         raw.setdefault("train", {})["epochs"] = overrides.pop("epochs")
     raw.update(overrides)
-    return grid_from_dict(raw, name=name)
+    grid = grid_from_dict(raw, name=name)
+    return shrink(grid) if quick else grid
+
+
+# What --quick makes of any grid: one seed, a few epochs, short series.
+QUICK_EPOCHS, QUICK_TRAIN_POINTS, QUICK_TEST_POINTS = 5, 2000, 200
+
+
+def _short_series(t: TaskConfig, horizon: int, window: int, batch: int) -> TaskConfig:
+    """The task's series cut short at the same sampling gaps, still long enough
+    for the largest window and batch of the grid."""
+    train = min(t.train_points, max(QUICK_TRAIN_POINTS, window + horizon + batch))
+    test = min(t.test_points, max(QUICK_TEST_POINTS, window + horizon + 1))
+    return dataclasses.replace(
+        t,
+        train_points=train,
+        train_stop=t.train_start + t.train_gap * (train - 1),
+        test_points=test,
+        test_stop=t.test_start + t.test_gap * (test - 1),
+    )
+
+
+def shrink(grid: GridConfig) -> GridConfig:
+    """``--quick``: any grid as a smoke run of the same shape. One seed, at most
+    5 epochs, series of at most 2,000 training and 200 test points at the
+    same sampling gaps; cells, modes, sizes and sweep axes stay. The name gets
+    ``-quick`` when anything changed, so its runs never pass for the full grid's."""
+    variants = grid.variants()
+    window = max(v.task.window for v in variants)
+    horizon = max(v.task.horizon for v in variants)
+    batch = max(v.train.batch_size for v in variants)
+    sweep = []
+    for key, values in grid.sweep:
+        if key == "train.epochs":
+            values = tuple(dict.fromkeys(min(v, QUICK_EPOCHS) for v in values))
+        elif key in ("task.train_points", "task.test_points"):
+            cap = QUICK_TRAIN_POINTS if key == "task.train_points" else QUICK_TEST_POINTS
+            values = tuple(dict.fromkeys(min(v, max(cap, window + horizon + batch)) for v in values))
+        sweep.append((key, values))
+    small = dataclasses.replace(
+        grid,
+        seeds=1,
+        task=_short_series(grid.task, horizon, window, batch),
+        train=dataclasses.replace(grid.train, epochs=min(grid.train.epochs, QUICK_EPOCHS)),
+        sweep=tuple(sweep),
+    )
+    if small == grid:
+        return grid
+    small = dataclasses.replace(small, name=grid.name + "-quick" if grid.name != "quick" else grid.name)
+    for variant in small.variants():
+        validate(variant)
+    return small
 
 
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment"]
@@ -217,13 +477,13 @@ def _sweep_kinds() -> dict[str, tuple[type, bool]]:
 
 def _parse_sweep(raw) -> tuple:
     if not isinstance(raw, dict):
-        raise ConfigError(f"sweep = {raw!r}: expected a table ([sweep])")
+        raise ConfigError(f"sweep = {show(raw)}: expected a table ([sweep])")
     kinds = _sweep_kinds()
-    _check_keys("[sweep]", raw, list(kinds))
+    _check_keys("[sweep]", raw, list(kinds), table="sweep")
     axes = []
     for key, values in raw.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep.{key} = {values!r}: expected a non-empty list of values")
+            raise ConfigError(f"sweep.{key} = {show(values)}: expected a non-empty list of values")
         kind, optional = kinds[key]
         parsed = []
         for v in values:
@@ -232,16 +492,26 @@ def _parse_sweep(raw) -> tuple:
             else:
                 parsed.append(_check_type(f"sweep.{key}", v, kind))
         if len(set(parsed)) != len(parsed):
-            raise ConfigError(f"sweep.{key} = {values!r}: a value is listed twice")
+            raise ConfigError(f"sweep.{key} = {show(values)}: a value is listed twice")
         axes.append((key, tuple(parsed)))
     return tuple(axes)
 
 
+def _check_name(value) -> str:
+    value = _check_type("name", value, str)
+    if not safe_name(value):
+        raise ConfigError(
+            f"name = {show(value)}: expected a plain file name (letters, digits, _ . + -, not starting with . or -, "
+            f"at most 80 characters, no '/'), such as {show(nearest_safe_name(value))}"
+        )
+    return value
+
+
 def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
-    _check_keys("the config", raw, GRID_KEYS)
+    _check_keys("the config", raw, GRID_KEYS, table="")
     for table in ("task", "train"):
         if table in raw and not isinstance(raw[table], dict):
-            raise ConfigError(f"{table} = {raw[table]!r}: expected a table ([{table}])")
+            raise ConfigError(f"{table} = {show(raw[table])}: expected a table ([{table}])")
     base = GridConfig()
     budget = raw.get("param_budget")
     grid = GridConfig(
@@ -253,7 +523,7 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         train=_fill(TrainConfig, "train", raw.get("train", {})),
         param_budget=None if budget is None else _check_type("param_budget", budget, int),
         sweep=_parse_sweep(raw.get("sweep", {})),
-        name=_check_type("name", raw.get("name", name), str),
+        name=_check_name(raw.get("name", name)),
         experiment=_check_type("experiment", raw.get("experiment", ""), str),
     )
     for variant in grid.variants():

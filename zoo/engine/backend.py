@@ -4,10 +4,14 @@
 imported (Keras reads ``KERAS_BACKEND`` once).
 
 Everything else in rnn-zoo is written with ``keras.ops`` and Keras's stateless
-calls, so supporting a backend means implementing the five functions below.
+calls, so supporting a backend means implementing the five functions below
+(and ``device``, which says where this process trains).
 """
 
 from __future__ import annotations
+
+import functools
+import os
 
 import keras  # noqa: E402, I001
 
@@ -49,6 +53,13 @@ if BACKEND == "jax":
         )
         (rows,) = jax.vmap(pullback)(cotangents)  # (out, batch, in)
         return jax.numpy.transpose(rows, (1, 0, 2))
+
+    @functools.cache
+    def device() -> dict:
+        """Where this process trains: kind ("cpu" or "gpu"), the device's name, how many it sees."""
+        devices = jax.devices()
+        kind = "gpu" if devices[0].platform in ("gpu", "cuda", "rocm") else devices[0].platform
+        return _device(kind, devices[0].device_kind, len(devices))
 
 elif BACKEND == "tensorflow":
     import tensorflow as tf
@@ -96,8 +107,21 @@ elif BACKEND == "tensorflow":
             out = fn(x)
         return tape.batch_jacobian(out, x)
 
+    @functools.cache
+    def device() -> dict:
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return _device("cpu", "cpu", len(tf.config.list_physical_devices("CPU")))
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
+        return _device("gpu", name, len(gpus))
+
 else:
     raise ImportError(
         f"rnn-zoo's training engine runs on the backends {', '.join(SUPPORTED)}; "
         f"KERAS_BACKEND is {BACKEND!r}"
     )
+
+
+def _device(kind: str, name: str, count: int) -> dict:
+    # CUDA_VISIBLE_DEVICES: which GPU of the machine, when a worker plan chose one.
+    return {"kind": kind, "name": str(name), "count": count, "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}

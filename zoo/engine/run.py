@@ -22,7 +22,7 @@ from keras import ops
 from zoo.core.analysis import decay_factor, decay_rate, late_decay_factor, probe_epochs
 from zoo.core.config import RunConfig
 from zoo.core.tasks import sine
-from zoo.engine import optimizers
+from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
 from zoo.engine.probes import PROBE_COLUMNS
 from zoo.engine.step import ENGINES, Engine
@@ -82,36 +82,76 @@ def train_run(
     ntv = [v.value for v in model.non_trainable_variables]
     ov = optimizers.init_state(train, tv)
 
-    n, batch = len(train_w.x), train.batch_size
-    steps = -(-n // batch)  # the last, partial batch is masked, as Keras's fit would weigh it
     rng = np.random.default_rng(run.seed)
     x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
-    probe_at = set(probe_epochs(train.epochs, train.probes))
-    probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
-    x_probe, y_probe = train_w.x[probe_index], train_w.y[probe_index]
-    valid = np.arange(steps * batch) < n
-    mask = valid.reshape(steps, batch).astype(np.float32)
+    record = Recorder(run, eng, train_w, test_w, started)
 
-    history, grad_rows = [], []
-    # Epoch 0 probes the initial weights: what training changed, and what a run
-    # that diverges in its first epoch started from.
-    probe_rows = eng.probes.probe_rows(0, tv, ntv, x_probe, y_probe)
-    gate_rows = eng.probes.gate_rows(0, tv, x_probe)
-    status, diverged_epoch, diverged_in = "ok", None, None
+    record.initial(tv, ntv)
     for epoch in range(1, train.epochs + 1):
         t0 = time.perf_counter()
-        order = np.zeros(steps * batch, np.int32)
-        order[:n] = rng.permutation(n)
-        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, order.reshape(steps, batch), mask)
-        loss, gnorm, group_norms, clipped = (np.asarray(s) for s in stats)
+        order = record.order(rng)
+        tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, order, record.mask)
+        stats = [np.asarray(s) for s in stats]
         train_seconds = time.perf_counter() - t0  # the compiled steps alone, results in hand
+        pred = np.asarray(eng.predict(tv, ntv, test_w.x))
+        if not record.epoch(epoch, stats, pred, tv, ntv, train_seconds, time.perf_counter() - t0):
+            break  # diverged
+        if on_epoch is not None:
+            on_epoch(epoch, record.history[-1]["loss"])
+    return record.result(model, tv, ntv)
+
+
+class Recorder:
+    """A run's tables, epoch by epoch, and its ``RunResult`` at the end.
+
+    The one place that turns an epoch's compiled outputs into history,
+    gradient, probe and gate rows and decides divergence, so a run trained
+    alone (``train_run``) and a run trained as one replica of a batch
+    (``zoo.engine.batched``) record the same numbers the same way.
+    """
+
+    def __init__(self, run: RunConfig, eng: Engine, train_w: sine.Windows, test_w: sine.Windows, started: float):
+        train = run.train
+        self.run, self.eng, self.test_w, self.started = run, eng, test_w, started
+        n, batch = len(train_w.x), train.batch_size
+        self.n, self.steps = n, -(-n // batch)  # the last, partial batch is masked, as Keras's fit would weigh it
+        self.probe_at = set(probe_epochs(train.epochs, train.probes))
+        probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
+        self.x_probe, self.y_probe = train_w.x[probe_index], train_w.y[probe_index]
+        valid = np.arange(self.steps * batch) < n
+        self.mask = valid.reshape(self.steps, batch).astype(np.float32)
+        self.history, self.grad_rows, self.probe_rows, self.gate_rows = [], [], [], []
+        self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
+        self.pred = None
+        self.device: dict = {}  # where it trained, added to ``backend.device()`` (the batched path: its replicas)
+
+    def initial(self, tv, ntv) -> None:
+        """Epoch 0: probe the initial weights, so the report can tell what training
+        changed, and what a run that diverges in its first epoch started from."""
+        self.probe_rows += self.eng.probes.probe_rows(0, tv, ntv, self.x_probe, self.y_probe)
+        self.gate_rows += self.eng.probes.gate_rows(0, tv, self.x_probe)
+
+    def order(self, rng: np.random.Generator) -> np.ndarray:
+        """An epoch's batches, (steps, batch) window indices: ``rng``'s next permutation, padded."""
+        order = np.zeros(self.mask.size, np.int32)
+        order[: self.n] = rng.permutation(self.n)
+        return order.reshape(self.mask.shape)
+
+    def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
+        """Record one epoch from its per-step ``stats`` (numpy) and test predictions.
+
+        ``tv``, ``ntv`` are this run's weights after the epoch (for the probes).
+        Returns False when the run diverged and must stop.
+        """
+        eng, test_w, mask = self.eng, self.test_w, self.mask
+        loss, gnorm, group_norms, clipped = stats
+        self.pred = pred
         weights = mask.sum(axis=1)
         epoch_loss = float(np.sum(loss * weights) / weights.sum())
         finite = np.isfinite(loss) & np.isfinite(gnorm)
-        pred = np.asarray(eng.predict(tv, ntv, test_w.x))
         err = (pred - test_w.y).reshape(len(pred), -1)
         next_col = list(test_w.offsets).index(1)
-        history.append(
+        self.history.append(
             {
                 "epoch": epoch,
                 "loss": epoch_loss,
@@ -122,14 +162,14 @@ def train_run(
                 "grad_norm_max": float(np.max(gnorm[finite])) if finite.any() else np.nan,
                 "nonfinite_steps": int((~finite).sum()),
                 "clipped_steps": int(clipped.sum()),
-                "steps": steps,
+                "steps": self.steps,
                 "train_seconds": train_seconds,
-                "seconds": time.perf_counter() - t0,  # with the test-set evaluation
+                "seconds": seconds,  # with the test-set evaluation
             }
         )
         for g, name in enumerate(eng.groups):
             col = group_norms[:, g][finite]
-            grad_rows.append(
+            self.grad_rows.append(
                 {
                     "epoch": epoch,
                     "group": name,
@@ -138,59 +178,62 @@ def train_run(
                 }
             )
         checks = {"loss": epoch_loss, "test predictions": pred}
-        if epoch in probe_at:
-            new_probes = eng.probes.probe_rows(epoch, tv, ntv, x_probe, y_probe)
-            new_gates = eng.probes.gate_rows(epoch, tv, x_probe)
-            probe_rows += new_probes
-            gate_rows += new_gates
+        if epoch in self.probe_at:
+            new_probes = eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
+            new_gates = eng.probes.gate_rows(epoch, tv, self.x_probe)
+            self.probe_rows += new_probes
+            self.gate_rows += new_gates
             checks["probes"] = [v for row in new_probes for v in row.values() if v is not None]
             checks["gate activations"] = [row["mean"] for row in new_gates]
         bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
         if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
-            status, diverged_epoch, diverged_in = "diverged", epoch, bad[0]
-            break
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_loss)
+            self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, bad[0]
+            return False
+        return True
 
-    for var, value in zip(model.trainable_variables, tv):
-        var.assign(value)
-    for var, value in zip(model.non_trainable_variables, ntv):
-        var.assign(value)
+    def result(self, model: keras.Model, tv, ntv) -> RunResult:
+        """The finished run: ``model`` takes the final weights ``tv``, ``ntv`` and is saved."""
+        run, test_w = self.run, self.test_w
+        for var, value in zip(model.trainable_variables, tv):
+            var.assign(value)
+        for var, value in zip(model.non_trainable_variables, ntv):
+            var.assign(value)
 
-    history = pd.DataFrame(history)
-    probes = pd.DataFrame(probe_rows, columns=list(PROBE_COLUMNS))
-    probes = probes.astype({c: float for c in PROBE_COLUMNS[2:]})
-    last = history.iloc[-1]
-    final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
-    metrics = {
-        "status": status,
-        "diverged_epoch": diverged_epoch,
-        "diverged_in": diverged_in,
-        "epochs_run": int(last.epoch),
-        "loss": float(last.loss),
-        "test_mae": float(last.test_mae),
-        "test_mse": float(last.test_mse),
-        "test_mae_next": float(last.test_mae_next),
-        "params": int(model.count_params()),
-        "steps": int(history.steps.sum()),
-        "seconds": time.perf_counter() - started,
-        "train_seconds": float(history.train_seconds.sum()),
-        "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
-        if len(final_probe)
-        else float("nan"),
-        **_dynamics_metrics(final_probe),
-        "versions": _versions(),
-    }
-    return RunResult(
-        config=run,
-        history=history,
-        gradients=pd.DataFrame(grad_rows),
-        probes=probes,
-        gates=pd.DataFrame(gate_rows, columns=["epoch", "gate", "mean"]),
-        predictions=_predictions(test_w, pred),
-        metrics=metrics,
-        model_bytes=_model_bytes(model),
-    )
+        history = pd.DataFrame(self.history)
+        probes = pd.DataFrame(self.probe_rows, columns=list(PROBE_COLUMNS))
+        probes = probes.astype({c: float for c in PROBE_COLUMNS[2:]})
+        last = history.iloc[-1]
+        final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
+        metrics = {
+            "status": self.status,
+            "diverged_epoch": self.diverged_epoch,
+            "diverged_in": self.diverged_in,
+            "epochs_run": int(last.epoch),
+            "loss": float(last.loss),
+            "test_mae": float(last.test_mae),
+            "test_mse": float(last.test_mse),
+            "test_mae_next": float(last.test_mae_next),
+            "params": int(model.count_params()),
+            "steps": int(history.steps.sum()),
+            "seconds": time.perf_counter() - self.started,
+            "train_seconds": float(history.train_seconds.sum()),
+            "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
+            if len(final_probe)
+            else float("nan"),
+            **_dynamics_metrics(final_probe),
+            "versions": _versions(),
+            "device": {**backend.device(), **self.device},
+        }
+        return RunResult(
+            config=run,
+            history=history,
+            gradients=pd.DataFrame(self.grad_rows),
+            probes=probes,
+            gates=pd.DataFrame(self.gate_rows, columns=["epoch", "gate", "mean"]),
+            predictions=_predictions(test_w, self.pred),
+            metrics=metrics,
+            model_bytes=_model_bytes(model),
+        )
 
 
 def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:

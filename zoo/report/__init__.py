@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
-from zoo.core.config import ConfigError, GridConfig, short_name
+from zoo.core.config import ConfigError, GridConfig, safe_name, short_name, show
 from zoo.report import findings, html, plots
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
@@ -49,33 +49,45 @@ def foreign_files(reports_dir: Path) -> list[Path]:
     return [p for p in found if p.relative_to(reports_dir).as_posix() not in ours]
 
 
-def check_folders(runs_dir: Path, reports_dir: Path) -> None:
+def check_folders(runs_dir: Path, reports_dir: Path, flag: str = "--reports") -> None:
     """Refuse, before any work, a reports folder the report may not replace.
 
     It must not be, hold or sit inside the runs folder, must be a folder (or
-    not exist yet), and may hold only files that an earlier report wrote.
+    not exist yet) and not a symbolic link, and may hold only files that an
+    earlier report wrote. ``flag`` names the folder in messages.
     """
     runs, reports = Path(runs_dir).resolve(), Path(reports_dir).resolve()
-    where = f"--reports = '{reports_dir}'"
+    where = f"{flag} = {show(str(reports_dir))}"
     if _inside(runs, reports) or _inside(reports, runs):
         relation = "is" if runs == reports else ("contains" if _inside(runs, reports) else "is inside")
         raise ReportFolderError(
-            f"{where} {relation} the runs folder '{runs_dir}'; the report replaces its folder, "
+            f"{where} {relation} the runs folder {show(str(runs_dir))}; the report replaces its folder, "
             "so the two must be apart (e.g. --runs runs --reports reports)"
         )
+    if Path(reports_dir).is_symlink():
+        raise ReportFolderError(f"{where} is a symbolic link; pass the folder itself ({show(str(reports))})")
     if reports.exists() and not reports.is_dir():
         raise ReportFolderError(f"{where} is a file; expected a folder (new, empty, or an earlier report)")
-    foreign = foreign_files(reports)
+    try:
+        foreign = foreign_files(reports)
+    except OSError as exc:
+        raise ReportFolderError(f"{where}: cannot read it ({exc.strerror or exc})") from None
     if foreign:
         extra = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise ReportFolderError(
-            f"{where} holds files rnn-zoo did not write ('{foreign[0].relative_to(reports)}'{extra}); "
+            f"{where} holds files rnn-zoo did not write ({show(foreign[0].relative_to(reports).as_posix())}{extra}); "
             "the report replaces its whole folder, so choose a new or empty one"
         )
 
 
+class ReportWriteError(OSError):
+    """The report could not be written (a full disk); the previous one is intact."""
+
+
 def _recorded(runs_dir: Path) -> dict[str, dict]:
-    return store.read_grids(runs_dir)
+    """The grids compared into ``runs_dir``; a record whose name is not a safe
+    file name (edited by hand) is left out, so no report path can escape."""
+    return {name: r for name, r in store.read_grids(runs_dir).items() if safe_name(name)}
 
 
 def main_record(runs_dir: Path, reports_dir: Path, compared: str | None = None) -> dict | None:
@@ -90,7 +102,21 @@ def main_record(runs_dir: Path, reports_dir: Path, compared: str | None = None) 
         shown = json.loads(saved.read_text()).get("name")
     except (OSError, ValueError, AttributeError):
         shown = None
-    return records.get(shown) or records.get("default")
+    if shown in records:
+        return records[shown]
+    if "default" in records:
+        return records["default"]
+    # No report yet and no default grid: the grid compared last that is not an experiment.
+    plain = [r for r in records.values() if not r["grid"].get("experiment")]
+    latest = max(plain, key=lambda r: _record_time(runs_dir, r["name"]), default=None)
+    return latest
+
+
+def _record_time(runs_dir: Path, name: str) -> float:
+    try:
+        return (Path(runs_dir) / store.GRIDS / f"{name}.json").stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def build(
@@ -105,44 +131,68 @@ def build(
     """
     runs_dir, reports_dir = Path(runs_dir), Path(reports_dir)
     check_folders(runs_dir, reports_dir)
-    clean_leftovers(reports_dir.parent, reports_dir.name)
     main = record or main_record(runs_dir, reports_dir, compared)
     main_grid = GridConfig.from_stored(main["grid"]) if main else GridConfig()
     experiments = [
         r for name, r in sorted(_recorded(runs_dir).items())
         if r["grid"].get("experiment") and name != main_grid.name
     ]
-    with atomic_folder(reports_dir) as tmp:
-        main_results = load_runs(runs_dir, main["run_ids"] if main else [])
-        (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
-        main_html = _write_main(main_results, tmp)
-        exp_html, returned = [], main_results
-        for rec in experiments:
-            grid = GridConfig.from_stored(rec["grid"])
-            results = load_runs(runs_dir, rec["run_ids"])
-            if grid.name == compared:
-                returned = results
-            if results.runs:
-                exp_html.append(_write_experiment(grid, results, tmp / "experiments" / grid.name))
-        page = html.page(
-            findings.main_findings(main_results.summary, main_results.diverged)
-            if main_results.runs else ["No finished runs yet."],
-            _settings(main_grid, main_results),
-            main_html,
-            exp_html,
-        )
-        (tmp / "index.html").write_text(page)
-        for name in KEPT:  # make bench's files stay with the report
-            if (reports_dir / name).is_file():
-                shutil.copy2(reports_dir / name, tmp / name)
-        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-        (tmp / MANIFEST).write_text(json.dumps({"written_by": "rnn-zoo", "files": files}, indent=1))
+    try:
+        clean_leftovers(reports_dir.parent, reports_dir.name)
+        with atomic_folder(reports_dir) as tmp:
+            returned = _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared)
+    except OSError as exc:
+        raise ReportWriteError(
+            f"cannot write the report {show(str(reports_dir))}: {exc.strerror or exc}; the runs are stored and "
+            "the previous report is intact: make room and run `python -m zoo report`"
+        ) from None
     return returned
+
+
+def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared) -> Results:
+    main_results = load_runs(runs_dir, main["run_ids"] if main else [])
+    (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
+    main_html = _write_main(main_results, tmp)
+    exp_html, returned, damaged = [], main_results, list(main_results.damaged)
+    for rec in experiments:
+        grid = GridConfig.from_stored(rec["grid"])
+        results = load_runs(runs_dir, rec["run_ids"])
+        damaged += [d for d in results.damaged if d not in damaged]
+        if grid.name == compared:
+            returned = results
+        if results.runs:
+            exp_html.append(_write_experiment(grid, results, tmp / "experiments" / grid.name))
+    notes = (findings.main_findings(main_results.summary, main_results.diverged) if main_results.runs
+             else ["No finished runs yet."])
+    notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
+    page = html.page(notes, _settings(main_grid, main_results), main_html, exp_html)
+    (tmp / "index.html").write_text(page)
+    for name in KEPT:  # make bench's files stay with the report
+        if (reports_dir / name).is_file():
+            shutil.copy2(reports_dir / name, tmp / name)
+    files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+    (tmp / MANIFEST).write_text(json.dumps({"written_by": "rnn-zoo", "files": files}, indent=1))
+    returned.damaged = damaged  # every damaged folder the report met, for the caller to name
+    return returned
+
+
+def diverged_lines(results: Results) -> list[str]:
+    """A line per diverged run: which, at which epoch, and where the NaN or inf appeared."""
+    lines = []
+    for r in results.runs:
+        if r.metrics.get("status") == "diverged":
+            lines.append(
+                f"{r.config.cell} {r.config.mode} seed {r.config.seed} diverged at epoch "
+                f"{r.metrics.get('diverged_epoch', '?')} (NaN/inf in the {r.metrics.get('diverged_in', 'loss')}): "
+                "its numbers are left out of the means"
+            )
+    return lines
 
 
 def _save(figures: dict, out: Path) -> list[Path]:
     paths = []
     for name, fig in figures.items():
+        plots.log_scale_where_possible(fig)  # a diverged grid may leave nothing positive to plot
         fig.savefig(out / name, dpi=110)
         plots.plt.close(fig)
         paths.append(out / name)

@@ -55,6 +55,28 @@ def _legend(fig, axes) -> None:
         fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
 
 
+def log_scale_where_possible(fig: plt.Figure) -> plt.Figure:
+    """Turn each log axis that has no finite positive value to plot (a grid whose
+    runs all diverged) back to linear, saying so on the panel, so drawing never
+    fails; axes with data keep their log scale. Returns ``fig``."""
+    empty = [
+        (ax, axis) for ax in fig.axes for axis in ("x", "y")
+        if getattr(ax, f"get_{axis}scale")() == "log" and not any(
+            np.isfinite(getattr(a.dataLim, f"minpos{axis}"))
+            for a in getattr(ax, f"get_shared_{axis}_axes")().get_siblings(ax)
+        )
+    ]
+    for ax, axis in empty:
+        getattr(ax, f"set_{axis}scale")("linear")
+        label = getattr(ax, f"get_{axis}label")()
+        for log in (" (log scale)", ", log scale", " (log)", ", log"):
+            label = label.replace(log, "")
+        getattr(ax, f"set_{axis}label")(label)
+        ax.text(0.5, 0.5, "nothing finite and positive to show\n(diverged runs?)", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+    return fig
+
+
 def _band(ax, table: pd.DataFrame, x: str, y: str, color, label: str) -> None:
     """Mean over seeds as a line, min..max over seeds as a band."""
     g = table.groupby(x)[y]

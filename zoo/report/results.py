@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
+from zoo.core.config import ConfigError, MissingPathError, show
 from zoo.report import plots, tables
 from zoo.runs import store
 
@@ -19,7 +22,7 @@ class Results:
     missing: list = field(default_factory=list, repr=False)  # run ids of the grid not stored
     damaged: list = field(default_factory=list, repr=False)  # messages for unreadable folders
 
-    @property
+    @cached_property
     def summary(self) -> pd.DataFrame:
         """A row per cell x mode: the table of ``reports/summary.csv``."""
         return tables.summary_table(self.runs)
@@ -59,21 +62,29 @@ class Results:
         return tables.summary_markdown(self.summary)
 
     def plot_loss(self):
-        return plots.loss_curves(self.epochs)
+        return plots.log_scale_where_possible(plots.loss_curves(self.epochs))
 
     def plot_gradient_norms(self):
-        return plots.gradient_norms(self.epochs)
+        return plots.log_scale_where_possible(plots.gradient_norms(self.epochs))
 
     def plot_gradient_by_lag(self):
-        return plots.gradient_by_lag(self.probes)
+        return plots.log_scale_where_possible(plots.gradient_by_lag(self.probes))
 
     def plot_predictions(self):
-        return plots.predictions(self.predictions)
+        return plots.log_scale_where_possible(plots.predictions(self.predictions))
 
 
 def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -> Results:
-    """Read stored runs: those named in ``run_ids``, or every run folder in ``runs_dir``."""
+    """Read stored runs: those named in ``run_ids``, or every run folder in ``runs_dir``.
+
+    A ``runs_dir`` that is not a folder raises ``MissingPathError`` (a
+    ``ConfigError`` and a ``FileNotFoundError``)."""
+    if not isinstance(runs_dir, (str, PathLike)) or not str(runs_dir).strip() or "\0" in str(runs_dir):
+        raise ConfigError(f"runs = {show(runs_dir)}: expected the path of a runs folder")
     runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        what = "is a file, not a runs folder" if runs_dir.exists() else "no such folder"
+        raise MissingPathError(f"runs = {show(str(runs_dir))}: {what}")
     runs, missing, damaged = [], [], []
     if run_ids is None:
         folders = runs_dir.iterdir() if runs_dir.is_dir() else []

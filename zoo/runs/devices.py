@@ -4,6 +4,8 @@
 process, so this (driver) process never initialises a GPU or holds its memory.
 ``plan_workers(devices, cores, ...)`` is pure: from that list it decides the
 device, the number of worker processes and each worker's environment.
+``make_plan(...)`` is both, for a compare: detection (skipped where the machine
+has no GPU device node at all, remembered per process) then the plan.
 
 Why a plan at all: one worker per core is right on a CPU (see ``make bench``),
 but on a GPU machine 16 JAX processes each preallocate 75% of the same GPU and
@@ -16,12 +18,16 @@ Nothing here imports keras, jax or tensorflow.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.core.config import ConfigError
 
 CHOICES = ("auto", "cpu", "gpu")
 
@@ -44,8 +50,8 @@ MIN_WORKER_BYTES = 1 << 30
 PROBE_TIMEOUT_S = 120  # the first CUDA start on a cold machine can take a while
 
 
-class DeviceError(ValueError):
-    """A --device or --jobs request that cannot be met; its message is one line."""
+class DeviceError(ConfigError):
+    """A --device or --jobs request that cannot be met; its message is one line (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,9 @@ class WorkerPlan:
     device: str  # "cpu" or "gpu"
     jobs: int  # worker processes
     env: dict[str, str]  # for every worker; ``env_for`` adds each one's GPU
-    batch_seeds: bool  # hint: on a GPU a step costs about the same for a larger batch, so train seeds together
+    # On a GPU a step costs about the same for S models as for one, so a worker
+    # trains the seeds of a shape together (zoo.engine.batched, JAX only).
+    batch_seeds: bool
     note: str  # one sentence: what was chosen and why, for the start of a compare
     gpus: tuple[str, ...] = ()  # CUDA_VISIBLE_DEVICES values, dealt to workers round-robin
 
@@ -172,7 +180,7 @@ def plan_workers(
         raise DeviceError(f"--device = 'gpu': no GPU visible to the {backend} backend; valid choices: auto, cpu")
     if requested_device == "cpu" or not gpus:
         return _cpu_plan(requested_jobs or cores, len(gpus), requested_jobs is not None, requested_device, backend)
-    return _gpu_plan(gpus, cores, requested_jobs)
+    return _gpu_plan(gpus, cores, requested_jobs, backend)
 
 
 def _cpu_plan(jobs: int, hidden: int, jobs_asked: bool, requested: str, backend: str) -> WorkerPlan:
@@ -180,7 +188,7 @@ def _cpu_plan(jobs: int, hidden: int, jobs_asked: bool, requested: str, backend:
     # CUDA_VISIBLE_DEVICES for anything else (TensorFlow, a JAX that ignores the
     # first), so no worker opens a CUDA context or takes GPU memory.
     env = {"JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
-    count = f"{jobs} worker processes" + (" (as --jobs asked)" if jobs_asked else " (one per core)")
+    count = _workers(jobs) + (" (as --jobs asked)" if jobs_asked else " (one per core)")
     if hidden:
         gpus = f"{hidden} GPUs are" if hidden > 1 else "GPU is"
         why = f"as --device cpu asked; the {gpus} hidden from them"
@@ -191,7 +199,7 @@ def _cpu_plan(jobs: int, hidden: int, jobs_asked: bool, requested: str, backend:
     return WorkerPlan("cpu", jobs, env, False, f"Training on the CPU with {count}: {why}.")
 
 
-def _gpu_plan(gpus: list[Device], cores: int, requested_jobs: int | None) -> WorkerPlan:
+def _gpu_plan(gpus: list[Device], cores: int, requested_jobs: int | None, backend: str) -> WorkerPlan:
     if requested_jobs is None:
         per_gpu = WORKERS_PER_GPU
         known = [d.memory_bytes for d in gpus if d.memory_bytes]
@@ -216,12 +224,65 @@ def _gpu_plan(gpus: list[Device], cores: int, requested_jobs: int | None) -> Wor
         # TensorFlow (the tensorflow backend, or TF imported beside JAX) would
         # otherwise map all of a GPU's memory; it has no fraction variable.
         "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        # float32 matrix products in float32, as on the CPU: JAX's default on a
+        # recent NVIDIA GPU is TF32 (10-bit mantissa), which would make GPU runs
+        # differ from CPU runs by far more than rounding. These products are
+        # tiny and latency-bound, so full precision costs no time here.
+        "JAX_DEFAULT_MATMUL_PRECISION": "highest",
     }
     plural = "s" if len(gpus) > 1 else ""
-    count = f"{jobs} worker processes" + (" (as --jobs asked)" if requested_jobs is not None else "")
+    count = _workers(jobs) + (" (as --jobs asked)" if requested_jobs is not None else "")
+    batch = backend == "jax"
+    seeds = "the seeds of each cell x mode as one batched model, " if batch else ""
     note = (
-        f"Training on {len(gpus)} GPU{plural} with {count}, up to {most} per GPU, since a step of these small "
-        f"models is latency-bound and a few in flight keep a GPU busy; each may use {fraction:.1%} of its GPU's "
-        "memory, allocated as needed."
+        f"Training on {len(gpus)} GPU{plural} with {count}, up to {most} per GPU, {seeds}since a step of these "
+        f"small models is latency-bound and a few in flight keep a GPU busy; each may use {fraction:.1%} of its "
+        "GPU's memory, allocated as needed."
     )
-    return WorkerPlan("gpu", jobs, env, True, note, tuple(d.visible_as for d in gpus))
+    return WorkerPlan("gpu", jobs, env, batch, note, tuple(d.visible_as for d in gpus))
+
+
+def gpu_device_nodes() -> bool:
+    """Whether this machine has a device node a GPU runtime opens (NVIDIA, ROCm, WSL's).
+
+    Without one no backend can see a GPU, so ``make_plan`` skips the probe
+    (a second or more: a child process that imports the backend). On other
+    systems than Linux it cannot tell, and says True.
+    """
+    if not sys.platform.startswith("linux"):
+        return True
+    dev = Path("/dev")
+    return any(dev.glob("nvidia[0-9]*")) or (dev / "kfd").exists() or (dev / "dxg").exists()
+
+
+# What detection depends on besides the backend: the variables that hide or split devices.
+_DETECTION_ENV = ("JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "XLA_FLAGS")
+
+
+@functools.lru_cache(maxsize=8)
+def _detected(backend: str, env: tuple) -> tuple[Device, ...]:
+    return tuple(detect_devices(backend))
+
+
+def make_plan(
+    requested_device: str = "auto",
+    requested_jobs: int | None = None,
+    backend: str | None = None,
+    cores: int | None = None,
+) -> WorkerPlan:
+    """The plan for a compare on this machine: what the backend sees, then ``plan_workers``.
+
+    A bad ``requested_device`` fails before any probe. Detection runs once per
+    process for a given environment.
+    """
+    backend = backend or os.environ.get("KERAS_BACKEND", "jax")
+    cores = cores or len(os.sched_getaffinity(0))
+    if requested_device in CHOICES and gpu_device_nodes():
+        devices = list(_detected(backend, tuple(os.environ.get(k) for k in _DETECTION_ENV)))
+    else:
+        devices = [Device("cpu", 0)]
+    return plan_workers(devices, cores, requested_device, requested_jobs, backend)
+
+
+def _workers(jobs: int) -> str:
+    return f"{jobs} worker process" + ("es" if jobs != 1 else "")

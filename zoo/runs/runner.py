@@ -1,8 +1,10 @@
 """Expand a grid into runs, train the missing ones, store them, resume.
 
-Runs are independent tasks. Executors (``zoo.runs.executors``) train them and send
-back each run's files; only the driver (this module, in the calling process)
-writes ``runs/``. So the executor can be swapped without touching storage.
+Runs are independent. Executors (``zoo.runs.executors``) train them, one run or
+a group of same-shape runs per task, and send back each run's files; only the
+driver (this module, in the calling process) writes ``runs/``. So the executor
+can be swapped without touching storage. The local executor follows a device
+plan (``zoo.runs.devices``): which device, how many workers, batched seeds or not.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from zoo.core.config import GridConfig, RunConfig, short_name, varying_settings
 from zoo.core.grid import expand
 from zoo.core.loading import grid_to_dict
 from zoo.runs import store
-from zoo.runs.executors import Retry, default_jobs
+from zoo.runs.devices import make_plan
+from zoo.runs.executors import Retry
 from zoo.runs.executors.local import LocalExecutor
 
 
@@ -164,12 +167,14 @@ def execute(
     executor=None,
     say: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     tensorboard: bool = False,
+    device: str = "auto",
 ) -> Outcome:
     """Train every run of ``grid`` that ``runs_dir`` does not hold yet.
 
-    ``executor`` (default: local processes, ``jobs`` of them) trains; this
-    function alone writes ``runs_dir``, one whole run folder at a time. With
-    ``tensorboard``, each run also gets TensorBoard logs (finished runs too).
+    ``executor`` (default: local processes as the device plan for ``device``
+    and ``jobs`` says) trains; this function alone writes ``runs_dir``, one
+    whole run folder at a time. With ``tensorboard``, each run also gets
+    TensorBoard logs (finished runs too).
     """
     started = time.monotonic()
     runs_dir = Path(runs_dir)
@@ -192,7 +197,9 @@ def execute(
                 tb.write_run_logs(runs_dir / run.run_id)
         if not p.todo:
             return Outcome(0, len(p.done), [], [], time.monotonic() - started)
-        executor = executor or LocalExecutor(min(jobs or default_jobs(), len(p.todo)))
+        executor = executor or LocalExecutor(threads=1, plan=make_plan(device, jobs))
+        if getattr(executor, "note", None):
+            say(executor.note)
         progress = Progress(p.todo)
 
         def on_epoch(run_id: str, epoch: int, loss: float) -> None:
@@ -217,4 +224,6 @@ def execute(
                     if event.metrics["status"] == "diverged":
                         diverged.append(config.run_id)
                 progress.run_done(config, event.metrics, event.error)
-        return Outcome(len(p.todo), len(p.done), failed, diverged, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        say(f"trained {len(p.todo)} runs in {seconds:.1f}s (training wall time: workers, compiling and storing)")
+        return Outcome(len(p.todo), len(p.done), failed, diverged, seconds)

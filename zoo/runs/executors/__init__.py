@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 import traceback
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from zoo.core import catalog, registry
 from zoo.core.config import ConfigError, RunConfig
@@ -85,47 +86,108 @@ def prepare_worker(threads: int = 1) -> None:
         sys.modules.setdefault("tensorflow", None)  # `import tensorflow` now raises ImportError
 
 
-def task_payload(config: RunConfig) -> dict:
-    """What a worker needs to train ``config``: plain data, no code objects.
+def task_payload(configs: RunConfig | list[RunConfig], batched: bool = False) -> dict:
+    """What a worker needs to train a task (one run, or a group of runs): plain data, no code objects.
 
-    ``modules`` are where the run's cell and mode are registered, so a worker
+    ``modules`` are where the runs' cells and modes are registered, so a worker
     in a fresh process (or on another node) registers them before it trains.
+    ``batched``: train the group's runs (one shape, several seeds) as one
+    vmapped model (``zoo.engine.batched``), where the backend can.
     """
-    modules = {
-        catalog.get_cell(config.cell).builder.__module__,
-        catalog.get_mode(config.mode).builder.__module__,
+    configs = [configs] if isinstance(configs, RunConfig) else list(configs)
+    modules = set()
+    for config in configs:
+        modules.add(catalog.get_cell(config.cell).builder.__module__)
+        modules.add(catalog.get_mode(config.mode).builder.__module__)
+    return {
+        "configs": [c.to_dict() for c in configs],
+        "modules": sorted(modules - {"__main__", "__mp_main__"}),
+        "batched": batched,
     }
-    return {"config": config.to_dict(), "modules": sorted(modules - {"__main__", "__mp_main__"})}
 
 
-def run_payload(payload: dict, on_epoch: OnEpoch | None = None) -> tuple:
-    """Train one run in a worker; returns ``(config, files, error)``, one of the last two set."""
-    config = RunConfig.from_dict(payload["config"])
+def _error(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def run_task(payload: dict, on_epoch: OnEpoch | None = None) -> Iterator[tuple]:
+    """Train a task in a worker; yields ``(config, files, error)`` per run, one of the last two set.
+
+    A batched group whose batched training raises is trained again run by
+    run, so a cell that cannot be vmapped still trains (only slower), and a
+    run that raises alone records its own error.
+    """
+    configs = [RunConfig.from_dict(d) for d in payload["configs"]]
     try:
         for module in payload["modules"]:
             importlib.import_module(module)
-        from zoo.engine.run import train_run
-        from zoo.runs import store
-
-        def report(epoch: int, loss: float) -> None:
-            if on_epoch is not None:
-                on_epoch(config.run_id, epoch, loss)
-
-        return config, store.run_files(train_run(config, on_epoch=report)), None
     except Exception as exc:  # a failed run is recorded; the grid goes on
-        return config, None, traceback.format_exception_only(type(exc), exc)[-1].strip()
+        yield from ((config, None, _error(exc)) for config in configs)
+        return
+    from zoo.runs import store
+
+    def report(run_id: str, epoch: int, loss: float) -> None:
+        if on_epoch is not None:
+            on_epoch(run_id, epoch, loss)
+
+    if payload.get("batched") and len(configs) > 1:
+        from zoo.engine import batched
+
+        if batched.available():
+            try:
+                results = batched.train_group(configs, lambda run, epoch, loss: report(run.run_id, epoch, loss))
+            except Exception as exc:
+                print(
+                    f"rnn-zoo: training {len(configs)} seeds of {configs[0].cell} {configs[0].mode} batched failed "
+                    f"({_error(exc)}); training them one by one",
+                    file=sys.stderr,
+                )
+            else:
+                yield from ((config, store.run_files(r), None) for config, r in zip(configs, results))
+                return
+    from zoo.engine.run import train_run
+
+    for config in configs:
+        try:
+            result = train_run(config, on_epoch=lambda epoch, loss, rid=config.run_id: report(rid, epoch, loss))
+            yield config, store.run_files(result), None
+        except Exception as exc:  # a failed run is recorded; the grid goes on
+            yield config, None, _error(exc)
 
 
-def make_executor(name: str, jobs: int, address: str | None = None, cpus_per_task: int = 1):
-    """The executor called ``name``; fails at once, before any work, if it cannot run."""
+def run_payload(payload: dict, on_epoch: OnEpoch | None = None) -> tuple:
+    """Train a one-run task; returns ``(config, files, error)``, one of the last two set."""
+    (result,) = run_task(payload, on_epoch)
+    return result
+
+
+def make_executor(
+    name: str, jobs: int | None = None, address: str | None = None, cpus_per_task: int = 1, device: str = "auto"
+):
+    """The executor called ``name``; fails at once, before any work, if it cannot run.
+
+    ``jobs`` None: the local executor's device plan decides (one worker per
+    core on a CPU, a few per GPU); Ray takes one CPU per core. ``device``:
+    ``auto``, ``cpu`` or ``gpu`` (``zoo.runs.devices``).
+    """
     if name == "local":
         if address is not None:
             raise ConfigError(f"--address = {address!r}: only the ray executor joins a cluster")
+        from zoo.runs.devices import make_plan
         from zoo.runs.executors.local import LocalExecutor
 
-        return LocalExecutor(jobs, threads=cpus_per_task)
+        return LocalExecutor(threads=cpus_per_task, plan=make_plan(device, jobs))
     if name == "ray":
+        from zoo.runs.devices import CHOICES, DeviceError, plan_workers
+
+        if device not in CHOICES:
+            plan_workers([], 1, device)  # raises the one-line message of a misspelt --device
+        if device == "gpu":
+            raise DeviceError(
+                "--device = 'gpu': the ray executor trains on CPUs (Ray hides the GPUs from tasks that ask for "
+                "none); valid choices with --executor ray: auto, cpu"
+            )
         from zoo.runs.executors.ray_cluster import RayExecutor
 
-        return RayExecutor(address=address, jobs=jobs, cpus_per_task=cpus_per_task)
+        return RayExecutor(address=address, jobs=jobs or default_jobs(), cpus_per_task=cpus_per_task)
     raise ConfigError(f"--executor = {name!r}: " + registry.unknown_name_message("executor", name, EXECUTORS))

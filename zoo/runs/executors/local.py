@@ -1,44 +1,56 @@
-"""The local executor: a pool of ``jobs`` worker processes, one or more.
+"""The local executor: a pool of worker processes on this machine, as a device plan says.
 
-The pool is a handful of spawned processes, each fed one run at a time over
-its own pipe, so the driver always knows which run a worker holds. A worker
-that dies (killed, out of memory, a crash in native code) is replaced, and its
-run is sent once more; a run that kills two workers is recorded as failed.
+The plan (``zoo.runs.devices``) fixes how many workers, on which device, and
+each worker's environment (``plan.env_for(i)``), which worker ``i`` sets before
+it imports Keras, so the backend starts on its device with its memory share.
+
+A task is a group of runs sharing a shape: on a GPU (``plan.batch_seeds``)
+all the seeds of a cell x mode, trained as one batched model; on a CPU one
+run. Each worker is fed one task at a time over its own pipe, so the driver
+always knows which runs a worker holds. A worker that dies (killed, out of
+memory, a crash in native code) is replaced by one with the same index (the
+same device and memory share), and each run it held is sent once more, alone;
+a run that kills two workers is recorded as failed.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from multiprocessing.connection import wait
 from typing import Iterator
 
 from zoo.core.config import RunConfig
-from zoo.runs.executors import Finished, OnEpoch, Retry, prepare_worker, run_payload, task_payload
+from zoo.runs.devices import WorkerPlan, make_plan
+from zoo.runs.executors import Finished, OnEpoch, Retry, prepare_worker, run_task, task_payload
 
 ATTEMPTS = 2  # a run whose worker dies is tried this many times in all
 
 
-def _worker_main(conn, threads: int) -> None:
+def _worker_main(conn, threads: int, env: dict[str, str]) -> None:
     """A worker's life: train what the driver sends until it sends ``None``."""
+    os.environ.update(env)  # first: the backend reads its device and memory settings when it starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     prepare_worker(threads)
+    on_epoch = lambda run_id, epoch, loss: conn.send(("epoch", run_id, epoch, loss))  # noqa: E731
     while True:
         payload = conn.recv()
         if payload is None:
             return
-        result = run_payload(payload, lambda run_id, epoch, loss: conn.send(("epoch", run_id, epoch, loss)))
-        conn.send(("done", *result))
+        for result in run_task(payload, on_epoch):
+            conn.send(("done", *result))
 
 
 class _Worker:
-    def __init__(self, context, threads: int):
+    def __init__(self, context, index: int, threads: int, env: dict[str, str]):
+        self.index = index
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, threads), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, threads, env), daemon=True)
         self.process.start()
         child.close()
-        self.holding: RunConfig | None = None
+        self.holding: list[RunConfig] = []  # the runs of its task not yet finished
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -50,30 +62,54 @@ class _Worker:
         self.conn.close()
 
 
-class LocalExecutor:
-    """Trains runs on this machine, ``jobs`` at a time."""
+def shape_groups(configs: list[RunConfig]) -> list[list[RunConfig]]:
+    """The runs grouped by shape (runs that differ only in seed), in order of first appearance."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for config in configs:
+        groups.setdefault(config.shape_key, []).append(config)
+    return list(groups.values())
 
-    def __init__(self, jobs: int, threads: int = 1):
-        self.jobs = jobs
+
+class LocalExecutor:
+    """Trains runs on this machine in ``plan.jobs`` worker processes.
+
+    ``LocalExecutor(jobs)`` plans for this machine with ``--device auto``
+    (``zoo.runs.devices.make_plan``); pass ``plan`` to choose.
+    """
+
+    def __init__(self, jobs: int | None = None, threads: int = 1, plan: WorkerPlan | None = None):
+        self.plan = plan or make_plan("auto", jobs)
+        self.jobs = self.plan.jobs
         self.threads = threads
+        self.note = self.plan.note
+        if self.plan.device == "gpu":
+            # Should this (driver) process ever start the backend, it must not
+            # preallocate the memory the workers are planned to share.
+            os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+    def tasks(self, configs: list[RunConfig]) -> list[list[RunConfig]]:
+        """What one worker trains at a time: a shape's seeds together when batching, else one run."""
+        return shape_groups(configs) if self.plan.batch_seeds else [[c] for c in configs]
 
     def map(self, configs: list[RunConfig], on_epoch: OnEpoch) -> Iterator[Retry | Finished | None]:
         # Even one job trains in a worker process: the same retry and crash
         # semantics as N, and a native crash never takes the driver down.
         context = multiprocessing.get_context("spawn")
-        queue = deque(configs)
+        queue = deque(self.tasks(configs))
         attempts: dict[str, int] = {}
-        workers = [_Worker(context, self.threads) for _ in range(min(self.jobs, len(configs)))]
+        spawn = lambda i: _Worker(context, i, self.threads, self.plan.env_for(i))  # noqa: E731
+        workers = [spawn(i) for i in range(min(self.jobs, len(queue)))]
         try:
             while queue or any(w.holding for w in workers):
                 for w in workers:
-                    if w.holding is None and queue and w.process.is_alive():
-                        w.holding = queue.popleft()
-                        attempts[w.holding.run_id] = attempts.get(w.holding.run_id, 0) + 1
+                    if not w.holding and queue and w.process.is_alive():
+                        w.holding = list(queue.popleft())
+                        for config in w.holding:
+                            attempts[config.run_id] = attempts.get(config.run_id, 0) + 1
                         try:
-                            w.conn.send(task_payload(w.holding))
+                            w.conn.send(task_payload(w.holding, batched=self.plan.batch_seeds))
                         except OSError:
-                            pass  # it died just now; the check below sends the run again
+                            pass  # it died just now; the check below sends the runs again
                 ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout=0.5)
                 if not ready:
                     yield None
@@ -82,17 +118,20 @@ class LocalExecutor:
                     yield from self._drain(w, on_epoch)  # also what it sent just before dying
                     if w.process.is_alive():
                         continue
-                    config, code = w.holding, w.process.exitcode
+                    lost, code = w.holding, w.process.exitcode
                     w.stop()
-                    workers[i] = _Worker(context, self.threads)
-                    if config is None:
-                        continue  # it died idle: nothing lost
+                    workers[i] = spawn(w.index)  # the same index: the same device and memory share
                     reason = f"worker process died (exit code {code})"
-                    if attempts[config.run_id] < ATTEMPTS:
-                        queue.appendleft(config)
-                        yield Retry(config, reason)
-                    else:
-                        yield Finished(config, None, f"{reason}, {ATTEMPTS} times")
+                    # Sent again one by one: a batch that killed its worker (out of
+                    # memory, say) is not tried whole twice.
+                    for config in reversed(lost):
+                        if attempts[config.run_id] < ATTEMPTS:
+                            queue.appendleft([config])
+                    for config in lost:
+                        if attempts[config.run_id] < ATTEMPTS:
+                            yield Retry(config, reason)
+                        else:
+                            yield Finished(config, None, f"{reason}, {ATTEMPTS} times")
             for w in workers:
                 try:
                     w.conn.send(None)
@@ -104,7 +143,7 @@ class LocalExecutor:
 
     @staticmethod
     def _drain(w: _Worker, on_epoch: OnEpoch):
-        while w.holding is not None:
+        while w.holding:
             try:
                 if not w.conn.poll():
                     return
@@ -114,5 +153,6 @@ class LocalExecutor:
             if message[0] == "epoch":
                 on_epoch(*message[1:])
             else:
-                w.holding = None
+                config = message[1]
+                w.holding = [c for c in w.holding if c.run_id != config.run_id]
                 yield Finished(*message[1:])
