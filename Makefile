@@ -81,7 +81,7 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
 
 bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md

@@ -36,6 +36,18 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
         groups = set(stored_run.gradients.group)
         assert {f"gradient_groups/{g}" for g in groups} <= set(tags["scalars"])
         assert [e.step for e in acc.Images("probes/through_time")] == sorted(stored_run.probes.epoch.unique())
+        # The spectrum of each probed epoch (0: the initial weights) as scalars, where
+        # a state is carried through time (many_to_one; not one_to_many's one step).
+        if stored_run.probes.jac_sigma_max.isna().all():
+            assert "probes/lyapunov_max" not in tags["scalars"]
+            continue
+        for tag, column in (("probes/lyapunov_max", "lyapunov_max"), ("probes/jacobian_sigma_max", "jac_sigma_max"),
+                            ("probes/jacobian_sigma_min", "jac_sigma_min")):
+            events = acc.Scalars(tag)
+            first = stored_run.probes.groupby("epoch")[column].first()
+            assert [e.step for e in events] == first.index.tolist()
+            assert [e.value for e in events] == pytest.approx(first.tolist(), rel=1e-6)
+        assert "probes/dh_factor_per_step" in tags["scalars"]
         session = acc.PluginTagToContent("hparams")
         assert "_hparams_/session_start_info" in session
         assert run.cell.encode() in session["_hparams_/session_start_info"]

@@ -17,11 +17,71 @@ def probe_epochs(epochs: int, probes: int) -> list[int]:
     return sorted({int(round(e)) for e in np.linspace(1, epochs, max(probes, 1))} | {1, epochs})
 
 
+# The per-step factor of ‖dh_T/dh_t‖ is taken over these lags for every window,
+# so that runs of different windows and experiments compare.
+DECAY_LAGS = (1, 5)
+# A window this long also gets the factor over its last fifth of lags
+# (lags 80-100 at window 100), where the early transient is over.
+LATE_MIN_WINDOW = 20
+
+
+def _factor(lags: np.ndarray, norms: np.ndarray, start: int, stop: int) -> float:
+    """(norm[stop] / norm[start]) ** (1 / (stop - start)): the geometric mean of the
+    per-step factors norm[k] / norm[k-1] for k = start+1 .. stop."""
+    lags, norms = np.asarray(lags), np.asarray(norms, dtype=float)
+    at = dict(zip(lags.tolist(), norms.tolist()))
+    if stop <= start or start not in at or stop not in at:
+        return math.nan
+    a, b = at[start], at[stop]
+    if not (np.isfinite(a) and np.isfinite(b)) or a <= 0 or b < 0:
+        return math.nan
+    return float((b / a) ** (1.0 / (stop - start)))
+
+
+def decay_factor(lags: np.ndarray, norms: np.ndarray, first: int = DECAY_LAGS[0], last: int = DECAY_LAGS[1]) -> float:
+    """Geometric-mean per-step factor of ‖dh_T/dh_t‖ over lags ``first``..``last``.
+
+    Each step back multiplies the norm by norm[k] / norm[k-1]; over lags 1-5 the
+    geometric mean of those five factors is (norm[5] / norm[0]) ** (1/5), lag 0
+    being the identity. Below 1 the gradient vanishes through time, above 1 it
+    grows. The same lags for every window, so the factor compares across
+    windows; a window shorter than ``last`` uses all its lags.
+    """
+    lags = np.asarray(lags)
+    if len(lags) == 0:
+        return math.nan
+    return _factor(lags, norms, first - 1, min(last, int(lags.max())))
+
+
+def late_decay_factor(lags: np.ndarray, norms: np.ndarray) -> float:
+    """The per-step factor over the last fifth of the lags (80-100 at window 100),
+    for windows of at least ``LATE_MIN_WINDOW``; NaN for shorter ones."""
+    lags = np.asarray(lags)
+    window = int(lags.max()) if len(lags) else 0
+    if window < LATE_MIN_WINDOW:
+        return math.nan
+    return _factor(lags, norms, window - window // 5, window)
+
+
+def vanish_lag(lags: np.ndarray, norms: np.ndarray, fraction: float) -> float:
+    """The first lag whose norm is below ``fraction`` of the lag-0 norm, as measured
+    within the window; NaN when it is not reached by the last lag (never extrapolated)."""
+    lags, norms = np.asarray(lags), np.asarray(norms, dtype=float)
+    order = np.argsort(lags)
+    lags, norms = lags[order], norms[order]
+    if len(lags) == 0 or lags[0] != 0 or not np.isfinite(norms[0]):
+        return math.nan
+    below = lags[norms < fraction * norms[0]]
+    return float(below[0]) if len(below) else math.nan
+
+
 def decay_rate(lags: np.ndarray, norms: np.ndarray) -> float:
-    """Slope of ln(norm) against lag, over lags >= 1: the per-step decay of dh_T/dh_t.
+    """Slope of ln(norm) against lag, over lags >= 1 (kept for older readers of
+    metrics.json; the report uses ``decay_factor``, whose lags are fixed).
 
     Lag 0 is the identity and is left out. Negative means vanishing: the norm
-    shrinks by a factor exp(rate) per step back in time.
+    shrinks by a factor exp(rate) per step back in time. Depends on the window:
+    a long window's slope is dominated by its late lags.
     """
     keep = (lags >= 1) & np.isfinite(norms) & (norms > 0)
     if keep.sum() < 2:

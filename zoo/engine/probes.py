@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.engine import backend
+from zoo.engine import backend, spectrum
 from zoo.engine.build import Resolved
 from zoo.engine.losses import per_sample_loss
 
@@ -34,6 +34,19 @@ def input_layer_name(model: keras.Model) -> str:
 
 RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 2^-32 (or 2^32),
 # far from where float32 squares underflow (XLA flushes subnormals to zero)
+
+
+# Columns of probes.csv. The spectrum columns hold one value per probed epoch,
+# repeated on its lag rows; empty (NaN) where the model has no state through time.
+SPECTRUM_COLUMNS = (
+    "jac_sigma_max", "jac_sigma_min", "jac_sigma_median", "lyapunov_max", "lyapunov_sum",
+    "tanh_slope_mean", "tanh_slope_over_0_9",
+)
+PROBE_COLUMNS = ("epoch", "lag", "dL_dx", "dhT_dht", *SPECTRUM_COLUMNS)
+# The spectrum keeps every one-step Jacobian of the sequences it is taken over
+# (steps x batch x n x n floats: 200 MB at 200 steps of an LSTM's 128-wide
+# state), so it is taken over the first sequences of the probe batch only.
+SPECTRUM_BATCH = 16
 
 
 def mean_norms(plain, scaled, exponents) -> np.ndarray:
@@ -68,9 +81,10 @@ class Probes:
             return ops.sum(per_sample_loss(loss_kind, pred, y))
 
         self.input_gradients = backend.compile_fn(backend.grad(input_loss))
-        self.state_jacobian_norms = None
+        self.state_jacobian_norms = self.spectrum_stats = None
         if resolved.mode.layout == "many":
             self.state_jacobian_norms = backend.compile_fn(self._state_jacobian_fn())
+            self.spectrum_stats = backend.compile_fn(self._spectrum_fn())
         gate_fn = self._gate_means_fn(resolved)
         self.gate_means = backend.compile_fn(gate_fn) if gate_fn else None
 
@@ -102,11 +116,8 @@ class Probes:
 
         return means
 
-    def _state_jacobian_fn(self) -> Callable:
-        """Mean Frobenius norm of dh_T/dh_t by lag T - t, for the layer that reads the input.
-
-        The Jacobian is chained one step at a time: dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t.
-        """
+    def _cell_step(self):
+        """The input layer's one step as a function of its flat state: (cell_index, sizes, step)."""
         model = self.model
         cell = model.get_layer(input_layer_name(model)).cell
         paths = [v.path for v in model.trainable_variables]
@@ -121,6 +132,40 @@ class Probes:
             (_, new_states), _ = cell.stateless_call(cell_vars, cell_constants, x_t, list(states), training=False)
             new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
             return ops.concatenate(list(new_states), axis=-1)
+
+        return cell_index, sizes, step
+
+    def _spectrum_fn(self) -> Callable:
+        """The spectrum of the one-step Jacobians dh_{t+1}/dh_t along the probe
+        sequences (singular values, Lyapunov exponents; ``zoo.engine.spectrum``)
+        and the mean tanh slope 1 - h^2 of the first state (the output h), with
+        the share of (sample, step, unit) values above 0.9."""
+        cell_index, sizes, step = self._cell_step()
+
+        def stats(tv, x):
+            x = x[:SPECTRUM_BATCH]
+            cell_vars = [tv[i] for i in cell_index]
+
+            def forward(h, x_t):
+                new = step(cell_vars, x_t, h)
+                return new, (backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h), new)
+
+            _, (jac, after) = backend.scan(forward, ops.zeros((x.shape[0], sum(sizes))), ops.moveaxis(x, 1, 0))
+            out = {**spectrum.jacobian_singular_values(jac), **spectrum.lyapunov_summary(jac)}
+            out = {f"jac_{k}" if k.startswith("sigma") else k: v for k, v in out.items()}
+            slope = 1.0 - ops.square(after[..., : sizes[0]])
+            out["tanh_slope_mean"] = ops.mean(slope)
+            out["tanh_slope_over_0_9"] = ops.mean(ops.cast(slope > 0.9, slope.dtype))
+            return out
+
+        return stats
+
+    def _state_jacobian_fn(self) -> Callable:
+        """Mean Frobenius norm of dh_T/dh_t by lag T - t, for the layer that reads the input.
+
+        The Jacobian is chained one step at a time: dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t.
+        """
+        cell_index, sizes, step = self._cell_step()
 
         def frobenius(m):  # per sample
             return ops.sqrt(ops.sum(ops.square(m), axis=(1, 2)))
@@ -180,6 +225,9 @@ class Probes:
         window = len(per_lag)
         dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
         dh = self.dh_by_lag(tv, x)
+        stats = {}
+        if self.spectrum_stats is not None:
+            stats = {k: float(v) for k, v in self.spectrum_stats(tv, x).items()}
         lags = range(window + 1 if dh is not None else window)
         return [
             {
@@ -187,6 +235,7 @@ class Probes:
                 "lag": lag,
                 "dL_dx": float(dl_dx[lag]) if lag < window else None,  # None: does not apply
                 "dhT_dht": float(dh[lag]) if dh is not None else None,
+                **{k: stats.get(k) for k in SPECTRUM_COLUMNS},
             }
             for lag in lags
         ]

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from zoo.core.analysis import decay_rate, probe_epochs
+from zoo.core.analysis import decay_factor, decay_rate, late_decay_factor, probe_epochs
 from zoo.core.config import RunConfig
 from zoo.core.tasks.data import TaskData
 from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
+from zoo.engine.probes import PROBE_COLUMNS
 from zoo.engine.step import ENGINES, Engine
 
 
@@ -219,9 +220,8 @@ class Recorder:
             var.assign(value)
 
         history = pd.DataFrame(self.history)
-        probes = pd.DataFrame(self.probe_rows, columns=["epoch", "lag", "dL_dx", "dhT_dht"]).astype(
-            {"dL_dx": float, "dhT_dht": float}
-        )
+        probes = pd.DataFrame(self.probe_rows, columns=list(PROBE_COLUMNS))
+        probes = probes.astype({c: float for c in PROBE_COLUMNS[2:]})
         last = history.iloc[-1]
         final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
         task, ratio = self.task, float(last.test_ratio)
@@ -256,6 +256,7 @@ class Recorder:
             "dhT_dh1_init": _first_step_norm(probes, 0),
             "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
             **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy
+            **_dynamics_metrics(final_probe),
             "versions": _versions(),
             "device": {**backend.device(), **self.device},
         }
@@ -269,6 +270,20 @@ class Recorder:
             metrics=metrics,
             model_bytes=_model_bytes(model),
         )
+
+
+def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:
+    """The through-time numbers of the last probed epoch: the per-step factor of
+    ‖dh_T/dh_t‖ over lags 1-5 (and over the last fifth of a long window), and the
+    one-step Jacobian's spectrum. NaN where the model has no state through time."""
+    nan = float("nan")
+    lags, norms = final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy()
+    first = final_probe.iloc[0] if len(final_probe) else {}
+    return {
+        "decay_factor": decay_factor(lags, norms) if len(final_probe) else nan,
+        "decay_factor_late": late_decay_factor(lags, norms) if len(final_probe) else nan,
+        **{k: float(first.get(k, nan)) for k in ("lyapunov_max", "jac_sigma_max", "jac_sigma_min")},
+    }
 
 
 def _test_numbers(task, pred: np.ndarray, test: TaskData, baseline: float) -> dict:

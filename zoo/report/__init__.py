@@ -162,7 +162,8 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
             returned = results
         if results.runs:
             exp_html.append(_write_experiment(grid, results, tmp / "experiments" / grid.name))
-    notes = findings.main_findings(main_results.summary) if main_results.runs else ["No finished runs yet."]
+    notes = (findings.main_findings(main_results.summary, main_results.diverged) if main_results.runs
+             else ["No finished runs yet."])
     notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
     page = html.page(notes, _settings(main_grid, main_results), main_html, exp_html)
     (tmp / "index.html").write_text(page)
@@ -203,6 +204,9 @@ def _write_tables(results: Results, out: Path) -> None:
     results.summary.to_csv(out / "summary.csv", index=False)
     (out / "summary.md").write_text(results.summary_markdown())
     results.epochs.to_csv(out / "epochs.csv", index=False)
+    diverged = results.diverged
+    if not diverged.empty:  # a row per diverged run: when, its peak norm, and why
+        diverged.to_csv(out / "diverged.csv", index=False)
 
 
 def _write_main(results: Results, out: Path) -> str:
@@ -217,6 +221,7 @@ def _write_main(results: Results, out: Path) -> str:
         **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and sine else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
         "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
+        "jacobian_spectrum.png": plots.jacobian_spectrum(results.summary),
         "weight_groups.png": plots.weight_groups(results.gradients),
         **({"predictions.png": plots.predictions(results.predictions)} if sine else {}),
     }
@@ -233,19 +238,23 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     summary, axes = results.summary, [short_name(k) for k, _ in grid.sweep]
     # A sweep shows once runs of two of its values are stored: its column exists.
     figures = {}
-    if "window" in axes and "window" in results.probes.columns:
+    clipping = "global_clipnorm" in axes or "clipnorm" in axes  # explosion_by_lag shows its windows
+    if "window" in axes and "window" in results.probes.columns and not clipping:
         figures["decay_by_window.png"] = plots.decay_by_window(results.probes)
     for column in ("global_clipnorm", "clipnorm"):
         if column in axes and column in results.epochs.columns:
             figures["clipping.png"] = plots.clipping(results.epochs, column)
+            figures["explosion_by_lag.png"] = plots.explosion_by_lag(results.probes, results.gradients, column)
     if ("param_budget" in axes or "units" in axes) and "units" in summary.columns:
         figures["params_vs_mae.png"] = plots.params_vs_mae(summary)
     paths = _save(figures, out)
-    missing = f" {len(results.missing)} of its runs are not trained yet." if results.missing else ""
+    # Against the grid actually compared (its recorded run ids, e.g. with --seeds 1).
+    asked = len(results.runs) + len(results.missing) + len(results.damaged)
+    missing = f" {len(results.missing)} of its {asked} runs are not trained yet." if results.missing else ""
     return html.section(
         f"Experiment: {grid.name}",
         grid.experiment + f" Run it with: make compare CONFIG={grid.name}." + missing,
-        findings.experiment_findings(summary, results.probes),
+        findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
     ) + memory.section(results, out)

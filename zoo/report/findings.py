@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from zoo.report.tables import setting_columns
+from zoo.core.analysis import decay_factor
+from zoo.report.tables import VANISH_FRACTION as VANISH
+from zoo.report.tables import factor_text, setting_columns, vanish_text
 
 
 def _overlap(a: pd.Series, b: pd.Series, col: str) -> bool:
@@ -16,11 +19,96 @@ def _overlap(a: pd.Series, b: pd.Series, col: str) -> bool:
     return a[col] + half_a >= b[col] - half_b
 
 
-def _factor(rate: float) -> str:
-    return f"×{math.exp(rate):.3g}"
+def _x(f: float) -> str:
+    """A per-step factor: ×0.63."""
+    return factor_text(f)
 
 
-def main_findings(summary: pd.DataFrame) -> list[str]:
+def _when(epoch) -> str:
+    if epoch is None or not np.isfinite(epoch):
+        return "the first probe"
+    return "initialisation" if epoch == 0 else f"epoch {int(epoch)}"
+
+
+SIGMOID_1 = 1 / (1 + math.exp(-1))  # a gate whose bias is 1 and whose other inputs are small
+
+
+def _num(r: pd.Series, col: str) -> float:
+    try:
+        return float(r.get(col, math.nan))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _gate_reason(r: pd.Series, f: float) -> str:
+    carry, first, hi, lo = _num(r, "carry"), _num(r, "carry_first"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_min")
+    gate = r.get("carry_gate") if isinstance(r.get("carry_gate"), str) else ""
+    who = f"its {gate} gate, which keeps" if gate else "its gates, which keep"
+    text = f"The decay is set by {who} a share {carry:.2f} of the old state per step"
+    if np.isfinite(first) and abs(first - SIGMOID_1) < 0.02:
+        text += f" ({first:.3f} at {_when(r.get('first_epoch'))}, near σ(1) = {SIGMOID_1:.3f}: a gate bias of 1)"
+    text += (f"; the per-step factor {f:.2f} is {abs(f - carry):.2f} {'above' if f > carry else 'below'} that "
+             "share, the rest of the step's Jacobian being what passes through the new candidate state")
+    if np.isfinite(hi):
+        text += f", and the one-step Jacobian's singular values lie in {lo:.2g}–{hi:.3g}"
+        if hi < 1:
+            text += " (all below 1: every step shrinks every direction)"
+    return text + "."
+
+
+def _spectrum_reason(r: pd.Series) -> str:
+    lo, hi, med = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_median")
+    iso = "near-isometric in the median" if abs(med - 1) < 0.1 else "not isometric"
+    text = (f"No gate sets it: the one-step Jacobian is {iso} (median singular value {med:.3g}) but not "
+            f"uniformly (singular values {lo:.2g}–{hi:.3g}), so some directions stretch while others shrink "
+            "and the mean Frobenius norm averages them")
+    slope, share = _num(r, "tanh_slope_mean"), _num(r, "tanh_slope_over_0_9")
+    if 0 <= slope <= 1:
+        regime = "almost linearly" if slope > 0.9 else ("partly saturated" if slope > 0.5 else "saturated")
+        text += (f". The cell runs {regime}: tanh' = 1 − h² averages {slope:.2f} on the probe batch "
+                 f"({share:.1%} of values above 0.9)")
+    return text + "."
+
+
+def _training_reason(r: pd.Series, f: float) -> str:
+    first = _num(r, "decay_factor_first")
+    if not np.isfinite(first) or r.get("first_epoch") == r.get("last_epoch"):
+        return ""
+    changed = abs(first - f) >= 0.03
+    text = (f"Training {'changed' if changed else 'barely changed'} it: {_x(first)} at "
+            f"{_when(r.get('first_epoch'))}, {_x(f)} at {_when(r.get('last_epoch'))}")
+    carry, carry_first = _num(r, "carry"), _num(r, "carry_first")
+    if np.isfinite(carry) and np.isfinite(carry_first):
+        text += f" (carry {carry_first:.2f}, then {carry:.2f})"
+    text += "." if changed else ": the decay mostly reflects the initialisation."
+    lo0, hi0 = _num(r, "jac_sigma_min_first"), _num(r, "jac_sigma_max_first")
+    lo, hi = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max")
+    # σ_min below 1e-6 is float32 round-off of a collapsed direction: compared only above that.
+    lows = lo > 1e-6 and lo0 > 1e-6 and (lo / lo0 < 0.5 or lo0 / lo < 0.5)
+    if np.isfinite(hi0) and np.isfinite(hi) and (hi / hi0 > 1.2 or hi0 / hi > 1.2 or lows):
+        text += (f" The singular values did move: {lo0:.2g}–{hi0:.3g} at {_when(r.get('first_epoch'))}, "
+                 f"{lo:.2g}–{hi:.3g} at {_when(r.get('last_epoch'))}"
+                 + (", a spread the mean norm hides." if not changed else "."))
+    return text
+
+
+def explain_cell(r: pd.Series) -> str:
+    """Why this cell's ‖dh_T/dh_t‖ decays as it does, in words computed from its row:
+    the carry gate of a gated cell, the Jacobian's spectrum and the tanh slope of an
+    ungated one; and whether training changed it (first against last probe)."""
+    f, lam = _num(r, "decay_factor"), _num(r, "lyapunov_max")
+    parts = [f"{r.cell}: {_x(f)} per step."]
+    if np.isfinite(_num(r, "carry")):
+        parts.append(_gate_reason(r, f))
+    elif np.isfinite(_num(r, "jac_sigma_max")):
+        parts.append(_spectrum_reason(r))
+    if np.isfinite(lam):
+        parts.append(f"Top Lyapunov exponent {lam:+.3g} (e^λ = {_x(math.exp(lam))} per step).")
+    parts.append(_training_reason(r, f))
+    return " ".join(p for p in parts if p)
+
+
+def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -> list[str]:
     """What the default comparison shows: accuracy, gradients through time, cost."""
     s = summary[summary.ok > 0]
     if s.empty:
@@ -50,25 +138,20 @@ def main_findings(summary: pd.DataFrame) -> list[str]:
         f"({by_mode.iloc[-1]:.3g})."
     )
 
-    decays = s.dropna(subset=["decay_rate"])
+    decays = s.dropna(subset=["decay_factor"])
     if not decays.empty:
-        mode = decays.groupby("mode").size().idxmax() if "many_to_one" not in set(decays["mode"]) else "many_to_one"
-        d = decays[decays["mode"] == mode].sort_values("decay_rate")
-        listing = ", ".join(f"{_factor(r.decay_rate)} for {r.cell}" for r in d.itertuples())
-        slow = d.iloc[-1]
+        mode = "many_to_one" if "many_to_one" in set(decays["mode"]) else decays.groupby("mode").size().idxmax()
+        d = decays[decays["mode"] == mode].sort_values("decay_factor", ascending=False)
+        listing = ", ".join(f"{_x(r.decay_factor)} for {r.cell}" for r in d.itertuples())
         out.append(
-            f"Gradients through time ({mode}, last probed epoch): per step back, ‖dh_T/dh_t‖ shrinks "
-            f"{listing}; {slow.cell}'s through-time gradient vanishes least here."
+            f"Gradients through time ({mode}, {_when(d.last_epoch.max())}): each step back multiplies ‖dh_T/dh_t‖ by "
+            f"{listing} (geometric mean over lags 1-5, mean over seeds); {d.iloc[0].cell}'s vanishes least, "
+            f"{d.iloc[-1].cell}'s most. Vanish lag (below {VANISH:g} of lag 0): "
+            + "; ".join(f"{r.cell} {vanish_text(r._asdict())}" for r in d.itertuples()) + "."
         )
+        out += [explain_cell(r) for _, r in d.iterrows()]
 
-    diverged = int(summary.diverged.sum())
-    peak = s.grad_norm_peak.max()
-    peak_row = s.loc[s.grad_norm_peak.idxmax()]
-    out.append(
-        f"{diverged} of {int(summary.seeds.sum())} runs diverged. The largest gradient norm of any "
-        f"step was {peak:.3g} ({peak_row.cell}, {peak_row['mode']})"
-        + (": no step came near exploding." if peak < 100 else ".")
-    )
+    out += _divergence_findings(summary, diverged)
     ref = s[s["mode"] == modes[0]]
     cheapest = ref.sort_values("params").iloc[0]
     fastest = s.groupby("cell").seconds.mean().sort_values()
@@ -80,68 +163,196 @@ def main_findings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-def experiment_findings(summary: pd.DataFrame, probes: pd.DataFrame) -> list[str]:
-    """What a sweep shows, chosen by the setting it sweeps."""
-    axes = setting_columns(summary)
+def _divergence_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None) -> list[str]:
+    """How many runs diverged, each group's peak gradient norm and epoch, and why."""
+    n = int(summary.diverged.sum())
+    s = summary[summary.ok > 0]
     out = []
-    if "window" in axes and not probes.empty:
-        out += _window_findings(summary, probes)
-    if "global_clipnorm" in axes or "clipnorm" in axes:
-        out += _clipping_findings(summary, "global_clipnorm" if "global_clipnorm" in axes else "clipnorm")
-    if "units" in axes:
-        out += _budget_findings(summary)
-    return out or ([] if len(summary) else ["No finished runs yet."])
-
-
-def _window_findings(summary: pd.DataFrame, probes: pd.DataFrame) -> list[str]:
-    p = probes.dropna(subset=["dhT_dht"])
-    if p.empty:
-        return []
-    window = int(p.window.max())
-    last = p[(p.window == window)]
-    last = last[last.epoch == last.groupby("run_id").epoch.transform("max")]
-    ratios = []
-    for cell, c in last.groupby("cell"):
-        m = c.groupby("lag").dhT_dht.mean()
-        ratios.append((m.iloc[-1] / m.iloc[0], cell))
-    ratios.sort()
-    listing = ", ".join(f"{r:.2g} for {cell}" for r, cell in ratios)
-    rates = summary[summary.window == window].set_index("cell").decay_rate
-    return [
-        f"With a window of {window} steps, ‖dh_T/dh_t‖ at lag {window} is {listing} of its lag-0 value "
-        f"(last probed epoch, mean over seeds). Per-step decay rates: "
-        + ", ".join(f"{cell} {rate:.3g}" for cell, rate in rates.items())
-        + "."
-    ]
-
-
-def _clipping_findings(summary: pd.DataFrame, column: str) -> list[str]:
-    out = []
-    for cell, c in summary.groupby("cell"):
-        off = c[c[column].isna()]
-        on = c[c[column].notna()]
-        if off.empty or on.empty:
-            continue
-        off, on = off.iloc[0], on.iloc[0]
-        out.append(
-            f"{cell}: without clipping {int(off.diverged)} of {int(off.seeds)} runs diverged "
-            f"(peak gradient norm {off.grad_norm_peak:.3g} among the ok ones)"
-            if off.ok
-            else f"{cell}: without clipping {int(off.diverged)} of {int(off.seeds)} runs diverged"
-        )
-        out[-1] += (
-            f"; clipped at {on[column]:g}, {int(on.diverged)} of {int(on.seeds)} diverged, "
-            f"{on.clipped_fraction:.1%} of steps were clipped, final training loss {on.loss:.3g}."
-        )
+    if n == 0:
+        if not s.empty:
+            peak_row = s.loc[s.grad_norm_peak.idxmax()]
+            out.append(
+                f"0 of {int(summary.seeds.sum())} runs diverged. The largest gradient norm of any step was "
+                f"{peak_row.grad_norm_peak:.3g} ({peak_row.cell}, {peak_row['mode']})"
+                + (": no step came near exploding." if peak_row.grad_norm_peak < 100 else ".")
+            )
+        return out
+    sentence = f"{n} of {int(summary.seeds.sum())} runs diverged: " + "; ".join(
+        f"{int(r.diverged)} of {int(r.seeds)} {_group(r)} (first in epoch {r.diverged_epoch:.0f}; peak gradient "
+        f"norm {r.diverged_peak_norm:.3g} in epoch {r.diverged_peak_epoch:.0f})"
+        for _, r in summary[summary.diverged > 0].iterrows()
+    ) + "."
+    out.append(sentence)
+    if diverged is not None and not diverged.empty:
+        out += [_cause_sentence(cause, d, len(diverged)) for cause, d in diverged.groupby("cause", sort=False)]
     return out
 
 
-def _budget_findings(summary: pd.DataFrame) -> list[str]:
-    s = summary[summary.ok > 0]
+def _range(values: pd.Series) -> str:
+    v = values.dropna()
+    return _x(v.min()) if v.min() == v.max() else f"{_x(v.min())} to {_x(v.max())}"
+
+
+def _cause_sentence(cause: str, d: pd.DataFrame, total: int) -> str:
+    """One sentence per cause over the diverged runs (``tables.divergence_cause``)."""
+    when = ", ".join(_when(e) for e in sorted(set(d.probe_epoch.dropna())))
+    who = f"All {total} diverged runs" if len(d) == total else f"{len(d)} of the {total} diverged runs"
+    if cause == "through time":
+        return (f"{who} diverged through time: at their last finite probe ({when}), ‖dh_T/dh_t‖ grew "
+                f"{_range(d.dh_factor)} per step back over lags 1-5 (×{d.dh_growth.min():.3g} to "
+                f"×{d.dh_growth.max():.3g} by the last lag), so the recurrence amplified the gradient.")
+    parts = []
+    no_path = d[d.dh_factor.isna()]
+    if len(no_path):
+        parts.append(f"{len(no_path)} carry no state through time (one step from a zero state)")
+    shrink = d[d.dh_factor.notna()]
+    if len(shrink):
+        parts.append(f"{len(shrink)} had ‖dh_T/dh_t‖ shrinking {_range(shrink.dh_factor)} per step back ({when})")
+    return f"{who} diverged from the step size: " + " and ".join(parts) + ", so nothing grew with lag."
+
+
+def _group(r: pd.Series) -> str:
+    """"cell mode (window 50, global_clipnorm none)": a summary row's name."""
+    settings = [c for c in r.index[2 : list(r.index).index("seeds")]]
+    extra = ", ".join(f"{c} {_setting(r[c])}" for c in settings)
+    return f"{r.cell} {r['mode']}" + (f" ({extra})" if extra else "")
+
+
+def _setting(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "none"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def experiment_findings(summary: pd.DataFrame, probes: pd.DataFrame, diverged: pd.DataFrame | None = None) -> list[str]:
+    """What a sweep shows, chosen by the setting it sweeps."""
+    if summary.empty or not (summary.ok.sum() + summary.diverged.sum()):
+        return ["No finished runs yet."]
+    axes = setting_columns(summary)
     out = []
-    for label, part in (("equal units", s[s.units == s.units.mode().iloc[0]]), ("equal parameters", None)):
-        if part is None:
-            part = s.drop(s[s.units == s.units.mode().iloc[0]].index)
+    clip = "global_clipnorm" if "global_clipnorm" in axes else ("clipnorm" if "clipnorm" in axes else None)
+    if "window" in axes and not probes.empty and clip is None:
+        out += _window_findings(summary)
+    if clip is not None:
+        out += _clipping_findings(summary, probes, clip, diverged)
+    if "units" in axes:
+        out += _budget_findings(summary)
+    if not out:
+        out += _divergence_findings(summary, diverged)
+    return out
+
+
+def _window_findings(summary: pd.DataFrame) -> list[str]:
+    s = summary[summary.ok > 0].dropna(subset=["decay_factor"])
+    if s.empty:
+        return []
+    out = []
+    for cell, c in s.groupby("cell", sort=False):
+        c = c.sort_values("window")
+        early = ", ".join(f"{_x(r.decay_factor)} at window {int(r.window)}" for r in c.itertuples())
+        sentence = f"{cell}: per step over lags 1-5, {early}"
+        late = c.dropna(subset=["decay_factor_late"])
+        if len(late):
+            sentence += "; over the last fifth of the lags, " + ", ".join(
+                f"{_x(r.decay_factor_late)} at window {int(r.window)} (lags {int(r.window) - int(r.window) // 5}"
+                f"-{int(r.window)})" for r in late.itertuples())
+        sentence += ". Vanish lag: " + ", ".join(
+            f"{vanish_text(r)} at window {int(r['window'])}" for _, r in c.iterrows()) + "."
+        out.append(sentence)
+    out.append(
+        "The factor over lags 1-5 is the same statistic at every window, so these compare; a fit over all lags "
+        "would not, since late lags decay at a different rate than early ones."
+    )
+    return out
+
+
+def _clipping_findings(summary: pd.DataFrame, probes: pd.DataFrame, column: str,
+                       diverged: pd.DataFrame | None) -> list[str]:
+    """Pascanu et al. (2013)'s questions: do the gradients grow with lag, with the
+    window, and does clipping rescue the runs; and does the control, with no path
+    through time, diverge at the same learning rate (the step size)?"""
+    out = []
+    keys = [c for c in setting_columns(summary) if c != column]
+    p = probes.dropna(subset=["dhT_dht"]) if "dhT_dht" in probes.columns else probes
+    if not p.empty:
+        first = p[p.epoch == p.groupby("run_id").epoch.transform("min")]
+        growth = []
+        for key, c in first.groupby(["cell", "mode", *keys]):
+            m = c.groupby("lag")[["dhT_dht", "dL_dx"]].mean()
+            w = int(m.index.max())
+            dl, dh = m.dL_dx.dropna(), m.dhT_dht
+            if w < 1 or dl.empty:
+                continue
+            growth.append(
+                f"{' '.join(str(k) for k in key[:2])}"
+                + (f" ({', '.join(f'{k} {v}' for k, v in zip(keys, key[2:]))})" if keys else "")
+                + f": ‖dh_T/dh_t‖ {_x(decay_factor(dh.index.to_numpy(), dh.to_numpy()))} per step over lags 1-5, "
+                f"{dh.iloc[-1] / dh.iloc[0]:.3g}x its lag-0 value by lag {w}; RMS dL/dx_t {dl.iloc[0]:.3g} at lag 0, "
+                f"{dl.max():.3g} at its largest (lag {int(dl.idxmax())})"
+            )
+        if growth:
+            out.append(f"At {_when(int(first.epoch.min()))}, through time: " + "; ".join(growth) + ".")
+    for key, c in summary.groupby(["cell", "mode", *keys], sort=False):
+        name = " ".join(str(k) for k in key[:2]) + (
+            f" ({', '.join(f'{k} {_setting(v)}' for k, v in zip(keys, key[2:]))})" if keys else "")
+        off, on = c[c[column].isna()], c[c[column].notna()]
+        if off.empty or on.empty:
+            continue
+        off, on = off.iloc[0], on.iloc[0]
+        share = on.get("recurrent_share", math.nan)
+        text = f"{name}: without clipping {int(off.diverged)} of {int(off.seeds)} diverged"
+        if off.diverged:
+            text += (f" (epoch {off.diverged_epoch:.0f}, peak gradient norm {off.diverged_peak_norm:.3g} in epoch "
+                     f"{off.diverged_peak_epoch:.0f})")
+        if off.ok:
+            text += (", the others" if off.diverged else "; they") + (
+                f" reached training loss {off.loss:.3g} (peak norm {off.grad_norm_peak:.3g})")
+        text += (f"; clipped at {on[column]:g}, {int(on.diverged)} of {int(on.seeds)} diverged, "
+                 f"{on.clipped_fraction:.1%} of steps were clipped")
+        if on.ok:
+            text += f", training loss {on.loss:.3g}, peak norm before clipping {on.grad_norm_peak:.3g}"
+        if np.isfinite(share):
+            text += f"; the recurrent kernel carries {share:.0%} of the gradient norm"
+        out.append(text + ".")
+    out += _control_findings(summary, column)
+    out += _divergence_findings(summary, diverged)[1:]  # the causes; the counts are above
+    return out
+
+
+def _control_findings(summary: pd.DataFrame, column: str) -> list[str]:
+    """The runs with no state through time against those with one, without clipping."""
+    off = summary[summary[column].isna()]
+    if "decay_factor_first" not in off.columns:
+        return []
+    control, recurrent = off[off.decay_factor_first.isna()], off[off.decay_factor_first.notna()]
+    if control.empty or recurrent.empty:
+        return []
+    worst = control.grad_norm_peak.max()
+    text = (f"Control: with no state carried through time ({', '.join(dict.fromkeys(control['mode']))}), at the same "
+            f"learning rate and without clipping, {int(control.diverged.sum())} of {int(control.seeds.sum())} runs "
+            f"diverged (largest gradient norm {worst:.3g}), against {int(recurrent.diverged.sum())} of "
+            f"{int(recurrent.seeds.sum())} with one ({', '.join(dict.fromkeys(recurrent['mode']))}).")
+    if control.diverged.sum() == 0 and recurrent.diverged.sum() > 0:
+        text += " The step size alone does not make these runs diverge: the path through time does."
+    elif control.diverged.sum() > 0:
+        text += " The step size alone is enough to make runs diverge here."
+    return [text]
+
+
+def _budget_findings(summary: pd.DataFrame) -> list[str]:
+    """Equal units against an equal parameter budget. A cell x mode whose budget
+    solved to the common units has one row, in both arms (its runs once)."""
+    s = summary[summary.ok > 0]
+    if s.empty:
+        return []
+    common = s.units.mode().iloc[0]
+    pairs = s.groupby(["cell", "mode"]).units.transform("size")
+    arms = {
+        "equal units": s[s.units == common],
+        "equal parameters": s[(s.units != common) | (pairs == 1)],
+    }
+    out = []
+    for label, part in arms.items():
         if part.empty:
             continue
         wins = part.loc[part.groupby("mode").test_mae.idxmin()]
@@ -151,5 +362,10 @@ def _budget_findings(summary: pd.DataFrame) -> list[str]:
             + "; ".join(f"{cell} in {n} of {len(wins)} modes" for cell, n in counts.items())
             + f" (parameters {int(part.params.min())}–{int(part.params.max())})."
         )
+    shared = s[(s.units == common) & (pairs == 1)]
+    if len(shared) and len(arms["equal parameters"]) > len(shared):
+        out.append(
+            "In both arms, the same runs: " + ", ".join(f"{r.cell} {r['mode']}" for _, r in shared.iterrows())
+            + f" (the budget sizes them to {int(common)} units too); each is counted once, n = its seeds."
+        )
     return out
-

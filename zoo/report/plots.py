@@ -116,12 +116,29 @@ def gradient_norms(epochs: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def _state_size_caption(probes: pd.DataFrame) -> str:
+    """The lag-0 value of ‖dh_T/dh_t‖ is ‖I‖_F = √(state size), read back from the data."""
+    zero = probes[(probes.lag == 0)].dropna(subset=["dhT_dht"])
+    sizes = zero.groupby("cell").dhT_dht.first()
+    if sizes.empty:
+        return ""
+    parts = [f"{cell} √{round(v * v)} = {v:.3g}" for cell, v in sizes.items()]
+    return ("Lag 0 of ‖dh_T/dh_t‖ is dh_T/dh_T = I, whose Frobenius norm is √(state size): " + ", ".join(parts)
+            + " (an LSTM carries h and c).")
+
+
+def _first_label(epoch) -> str:
+    return "initial weights (epoch 0)" if epoch == 0 else f"first probed epoch ({int(epoch)})"
+
+
 def gradient_by_lag(probes: pd.DataFrame) -> plt.Figure:
-    """dL/dx and dh_T/dh_t against lag, first (dashed) and last (solid) probed epoch."""
+    """dL/dx and dh_T/dh_t against lag, first (dashed: the initial weights) and last (solid) probed epoch."""
     modes = list(dict.fromkeys(probes["mode"]))
     colors = cell_colors(probes.cell.unique())
     fig, axes = _panels(modes, rows=2)
-    rows = [("dL_dx", "‖dL/dx‖ per input value"), ("dhT_dht", "‖dh_T/dh_t‖ (Frobenius)")]
+    rows = [("dL_dx", "RMS ‖dL/dx_t‖\nover the probe batch"),
+            ("dhT_dht", "‖dh_T/dh_t‖ (Frobenius),\nmean over the probe batch")]
+    labelled = set()  # each row's first panel with data gets the y label
     for col, mode in enumerate(modes):
         for row, (y, label) in enumerate(rows):
             ax = axes[row, col]
@@ -137,12 +154,76 @@ def gradient_by_lag(probes: pd.DataFrame) -> plt.Figure:
                     m = c[c.epoch == epoch].groupby("lag")[y].mean()
                     ax.plot(m.index, m.values, ls=style, marker="o", ms=3, color=colors[cell],
                             label=cell if epoch == last else None)
-            ax.set(yscale="log", xlabel="lag (steps before the last input)")
-            if col == 0:
-                ax.set_ylabel(label + "\n(log scale)")
-            ax.set_title(mode if row == 0 else f"{mode}: through time")
-    fig.suptitle("Gradients through time: last probed epoch (solid) and first (dashed)")
+            through = probes[probes["mode"] == mode].dhT_dht.notna().any()
+            ax.set(yscale="log", xlabel="lag T − t (steps before the last input)" if through
+                   else "input value, counted back from the newest (all in one step)")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            if row not in labelled:
+                ax.set_ylabel(label + " (log)")
+                labelled.add(row)
+            ax.set_title(f"{mode}: dL/dx_t" if row == 0 else f"{mode}: through time")
+    first, last = probes.epoch.min(), probes.epoch.max()
+    fig.suptitle(f"Gradients through time: dashed = {_first_label(first)}, solid = epoch {int(last)}; "
+                 "mean over seeds")
+    caption = _state_size_caption(probes)
+    if caption:
+        fig.supxlabel(caption, fontsize=9, color="0.25")
     _legend(fig, axes)
+    return fig
+
+
+def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
+    """Per-step factors that explain the decay, one panel per mode with a state through time:
+    the one-step Jacobian's singular values (bar: min to max, tick: median), e^λ of the top
+    Lyapunov exponent, the per-step factor of ‖dh_T/dh_t‖ over lags 1-5 and the carry gate,
+    at the initial weights (left, thin, hollow) and the last probed epoch (right, thick)."""
+    s = summary.dropna(subset=["jac_sigma_max"])
+    modes = list(dict.fromkeys(s["mode"])) or ["(none)"]
+    colors = cell_colors(summary.cell.unique())
+    fig, axes = plt.subplots(1, len(modes), figsize=(1.6 * max(s.cell.nunique(), 2) * len(modes) + 4, 4.6),
+                             squeeze=False, sharey=True, constrained_layout=True)
+    # The axis shows factors down to FLOOR; a smaller σ_min (a direction one step all but
+    # erases, as in an LSTM, whose h' is nearly a function of c') is written at the bottom.
+    shown = pd.concat([s.jac_sigma_median, s.decay_factor, np.exp(s.lyapunov_max), s.carry,
+                       s.decay_factor_first, np.exp(s.lyapunov_max_first)]).dropna()
+    floor = 10 ** np.floor(np.log10(max(min(shown.min() / 3, 0.1), 1e-4))) if len(shown) else 0.01
+    top = max(s.jac_sigma_max.max(), s.jac_sigma_max_first.max(), 1.0) * 1.6 if len(s) else 2.0
+    for ax, mode in zip(axes[0], modes):
+        t = s[s["mode"] == mode].sort_values("cell")
+        for i, r in enumerate(t.itertuples()):
+            c = colors[r.cell]
+            if np.isfinite(r.jac_sigma_max_first):
+                ax.plot([i - 0.2] * 2, [max(r.jac_sigma_min_first, floor), r.jac_sigma_max_first], color=c, lw=2,
+                        alpha=0.45)
+                ax.plot(i - 0.2, np.exp(r.lyapunov_max_first), "o", color=c, mfc="white", ms=7)
+                ax.plot(i - 0.2, r.decay_factor_first, "D", color=c, mfc="white", ms=6)
+            ax.plot([i + 0.2] * 2, [max(r.jac_sigma_min, floor), r.jac_sigma_max], color=c, lw=7, alpha=0.75)
+            ax.plot(i + 0.2, r.jac_sigma_median, "_", color="black", ms=16, mew=2)
+            ax.plot(i + 0.2, np.exp(r.lyapunov_max), "o", color="black", mfc=c, ms=8)
+            ax.plot(i + 0.2, r.decay_factor, "D", color="black", mfc=c, ms=7)
+            if np.isfinite(r.carry):
+                ax.plot(i + 0.2, r.carry, "s", color="black", mfc="white", ms=7)
+            if r.jac_sigma_min < floor:
+                ax.annotate(f"σ_min\n{r.jac_sigma_min:.1g}", (i + 0.2, floor), xytext=(0, 4),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=7)
+        ax.axhline(1.0, color="black", lw=0.8, ls=":")
+        ax.set_xticks(range(len(t)), list(t.cell))
+        ax.set_xlim(-0.6, len(t) - 0.4)
+        ax.set(yscale="log", title=mode, ylim=(floor, top))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[0, 0].set_ylabel("factor per step back in time (log)\nabove 1: grows, below 1: shrinks")
+    line = matplotlib.lines.Line2D
+    handles = [line([], [], color="0.4", lw=7, alpha=0.75, label="singular values of dh_{t+1}/dh_t, min to max"),
+               line([], [], color="black", marker="_", ls="", ms=16, mew=2, label="median singular value"),
+               line([], [], color="black", marker="D", ls="", mfc="0.6", label="‖dh_T/dh_t‖ per step, lags 1-5"),
+               line([], [], color="black", marker="o", ls="", mfc="0.6", label="e^λ, top Lyapunov exponent"),
+               line([], [], color="black", marker="s", ls="", mfc="white", label="carry gate: share of old state kept"),
+               line([], [], color="0.4", lw=2, alpha=0.45, marker="o", mfc="white",
+                    label="left, thin, hollow: initial weights")]
+    fig.legend(handles=handles, loc="outside right center", frameon=False, fontsize=8)
+    fig.suptitle("Why gradients vanish or not: one-step Jacobian spectrum and per-step factors\n"
+                 "right of each cell: last probed epoch (mean over seeds; σ range over seeds)", fontsize=11)
     return fig
 
 
@@ -232,43 +313,121 @@ def decay_by_window(probes: pd.DataFrame) -> plt.Figure:
     p = p[p.epoch == p.groupby("run_id").epoch.transform("max")]
     windows = sorted(p.window.unique())
     colors = cell_colors(p.cell.unique())
-    fig, axes = _panels(windows, sharey=True)
+    fig, axes = _panels(windows, height=4.0, sharey=True)
     for ax, window in zip(axes[0], windows):
         for cell, c in p[p.window == window].groupby("cell"):
             _band(ax, c, "lag", "dhT_dht", colors[cell], cell)
-        ax.set(title=f"window {window}", xlabel="lag (steps back)", yscale="log")
-    axes[0, 0].set_ylabel("‖dh_T/dh_t‖ (log scale)")
-    fig.suptitle("Vanishing gradients: the through-time Jacobian against lag, last probed epoch "
-                 "(mean over seeds, band = min..max)")
+        ax.set(title=f"window {window}", xlabel="lag T − t (steps back)", yscale="log")
+    axes[0, 0].set_ylabel("‖dh_T/dh_t‖ (Frobenius, mean over\nthe probe batch, log scale)")
+    fig.suptitle("Gradients through time against lag, one panel per window: last probed epoch\n"
+                 "(mean over seeds, band = min..max over seeds)")
+    caption = _state_size_caption(p)
+    if caption:
+        fig.supxlabel(caption, fontsize=9, color="0.25")
     _legend(fig, axes)
     return fig
 
 
+def _clip_label(value) -> str:
+    return "no clipping" if value is None or (isinstance(value, float) and np.isnan(value)) else f"clipped at {value:g}"
+
+
+def _groups(table: pd.DataFrame, column: str) -> tuple[list[str], list[tuple]]:
+    """The settings besides clipping that split a clipping experiment, and their value combinations."""
+    keys = ["cell", "mode"] + [c for c in ("window", "units", "learning_rate") if c in table.columns
+                               and table[c].nunique() > 1]
+    combos = sorted(dict.fromkeys(map(tuple, table[keys].itertuples(index=False))), key=lambda c: tuple(map(str, c)))
+    return keys, combos
+
+
+def _name(keys, combo) -> str:
+    return " ".join(f"{k} {v}" if k not in ("cell", "mode") else str(v) for k, v in zip(keys, combo))
+
+
+CLIP_STYLES = {False: ("tab:red", "--"), True: ("tab:blue", "-")}
+
+
 def clipping(epochs: pd.DataFrame, column: str) -> plt.Figure:
-    """Loss and peak gradient norm per cell, with clipping (solid) and without (dashed)."""
-    colors = cell_colors(epochs.cell.unique())
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), squeeze=False, constrained_layout=True)
-    loss_ax, norm_ax = axes[0]
-    for (cell, clip), c in epochs.groupby(["cell", epochs[column].fillna(-1)]):
-        style = "--" if clip == -1 else "-"
-        label = f"{cell}, " + ("no clipping" if clip == -1 else f"clipped at {clip:g}")
-        loss = c.groupby("epoch").loss.median()
-        loss_ax.plot(loss.index, loss.values, ls=style, color=colors[cell], label=label)
-        peak = c.groupby("epoch").grad_norm_max.max()
-        # Markers, so a run that blew up in its first epoch still shows its one point.
-        norm_ax.plot(peak.index, peak.values, ls=style, color=colors[cell], marker="o", ms=3)
-        for _, run in c.groupby("run_id"):
-            bad = run[~np.isfinite(run.loss)]
-            if len(bad):  # where a run diverged
-                loss_ax.plot(bad.epoch, [loss_ax.get_ylim()[1]] * len(bad), "x", color=colors[cell], ms=9)
-    for clip in epochs[column].dropna().unique():
-        norm_ax.axhline(clip, color="black", lw=0.8, ls=":")
-        norm_ax.annotate(f"clip norm {clip:g}", (1, clip), textcoords="offset points", xytext=(2, 3), fontsize=8)
-    loss_ax.set(yscale="log", xlabel="epoch", ylabel="training loss (median over seeds, log)",
-                title="Loss; × marks a run that diverged")
-    norm_ax.set(yscale="log", xlabel="epoch", ylabel="peak gradient norm in the epoch (log)",
-                title="Gradient norm before clipping")
-    fig.legend(*loss_ax.get_legend_handles_labels(), loc="outside right center", frameon=False)
+    """Loss and peak gradient norm per epoch, without clipping (red, dashed) and with (blue),
+    one column per cell x mode x setting; × marks the epoch where a run diverged."""
+    keys, combos = _groups(epochs, column)
+    fig, axes = plt.subplots(2, len(combos), figsize=(3.6 * len(combos) + 2, 6.4), squeeze=False,
+                             constrained_layout=True, sharey="row")
+    for col, combo in enumerate(combos):
+        t = epochs[(epochs[keys] == pd.Series(combo, index=keys)).all(axis=1)]
+        loss_ax, norm_ax = axes[0, col], axes[1, col]
+        for clip, c in t.groupby(t[column].fillna(-1)):
+            color, style = CLIP_STYLES[clip != -1]
+            label = _clip_label(None if clip == -1 else clip)
+            for i, (_, run) in enumerate(c.groupby("run_id")):
+                good = run[np.isfinite(run.loss)]
+                loss_ax.plot(good.epoch, good.loss, ls=style, color=color, lw=1.2, label=label if i == 0 else None)
+                norm_ax.plot(run.epoch, run.grad_norm_max, ls=style, color=color, lw=1.2, marker="o", ms=3)
+                bad = run[~np.isfinite(run.loss)]
+                if len(bad):  # where a run diverged: its peak norm, then ×
+                    norm_ax.plot(bad.epoch, bad.grad_norm_max, "x", color=color, ms=11, mew=2)
+                    loss_ax.annotate("×", (bad.epoch.iloc[0], 1), xycoords=("data", "axes fraction"),
+                                     color=color, ha="center", va="top", fontsize=16)
+        for clip in t[column].dropna().unique():
+            norm_ax.axhline(clip, color="black", lw=0.8, ls=":")
+        loss_ax.set(yscale="log", title=_name(keys, combo))
+        norm_ax.set(yscale="log", xlabel="epoch")
+        norm_ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        loss_ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes[0, 0].set_ylabel("training loss (log)")
+    axes[1, 0].set_ylabel("largest gradient norm in the epoch,\nbefore clipping (log); dotted: clip norm")
+    fig.suptitle("Clipping: every seed is a line; × at the top marks the epoch a run diverged (NaN), "
+                 "× below its largest finite gradient norm")
+    _legend(fig, axes)
+    return fig
+
+
+def explosion_by_lag(probes: pd.DataFrame, gradients: pd.DataFrame, column: str) -> plt.Figure:
+    """Where an explosion comes from: at the initial weights, ‖dh_T/dh_t‖ and RMS dL/dx_t
+    against lag per mode and window (the control with no state through time dashed), and
+    the recurrent kernel's share of the gradient norm per epoch."""
+    first = probes[probes.epoch == probes.groupby("run_id").epoch.transform("min")]
+    keys, combos = _groups(first.drop(columns=[column]), column)
+    palette = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), squeeze=False, constrained_layout=True)
+    dh_ax, dl_ax, share_ax = axes[0]
+    for i, combo in enumerate(combos):
+        t = first[(first[keys] == pd.Series(combo, index=keys)).all(axis=1)]
+        color, name = palette[i % len(palette)], _name(keys, combo)
+        through_time = t.dhT_dht.notna().any()
+        style = "-" if through_time else "--"
+        if through_time:
+            m = t.groupby("lag").dhT_dht.mean()
+            dh_ax.plot(m.index, m.values, color=color, label=name)
+        m = t.groupby("lag").dL_dx.mean().dropna()
+        dl_ax.plot(m.index, m.values, color=color, ls=style, marker="o" if len(m) < 12 else None, ms=3,
+                   label=name + ("" if through_time else " (no recurrence: input position)"))
+    g = gradients.copy()
+    g["kind"] = g.group.str.split(".").str[-1]
+    gkeys = [k for k in keys if k in g.columns]
+    for i, combo in enumerate(combos):
+        t = g[(g[gkeys] == pd.Series(combo[: len(gkeys)], index=gkeys)).all(axis=1)]
+        color = palette[i % len(palette)]
+        for clip, c in t.groupby(t[column].fillna(-1)):
+            per_epoch = c.groupby(["run_id", "epoch"])
+            rec = np.sqrt(per_epoch.apply(lambda x: (x[x.kind == "recurrent_kernel"].norm_mean ** 2).sum()))
+            total = np.sqrt(per_epoch.apply(lambda x: (x.norm_mean ** 2).sum()))
+            share = (rec / total).groupby("epoch").mean()
+            share_ax.plot(share.index, share.values, color=color, ls=CLIP_STYLES[clip != -1][1], marker="o",
+                          ms=3 if clip != -1 else 7, mfc="white" if clip == -1 else color)
+    dh_ax.set(yscale="log", xlabel="lag T − t", ylabel="‖dh_T/dh_t‖ (Frobenius, mean over probe batch, log)",
+              title="Through-time Jacobian at the initial weights")
+    dl_ax.set(yscale="log", xlabel="lag T − t (steps before the last input)",
+              ylabel="RMS ‖dL/dx_t‖ over the probe batch (log)", title="Input gradient at the initial weights")
+    share_ax.set(xlabel="epoch", ylabel="recurrent kernel's share of the gradient norm", ylim=(-0.03, 1.03),
+                 title="Share of the gradient in the recurrent kernel\n(solid: clipped; dashed, hollow: not clipped)")
+    share_ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.legend(*dl_ax.get_legend_handles_labels(), loc="outside right center", frameon=False, fontsize=8)
+    fig.suptitle("Exploding gradients through time, at the initial weights (mean over seeds; the clipped and "
+                 "unclipped runs of a seed start from the same weights)")
+    fig.supxlabel("Lag T − t counts steps back from the last input. A control with no state through time reads "
+                  "the window as one step: its lag axis is the position of the value in that step.",
+                  fontsize=9, color="0.25")
     return fig
 
 
@@ -306,8 +465,9 @@ def gate_activity(gates: pd.DataFrame) -> plt.Figure:
     for ax, name in zip(axes[0], names):
         for cell, c in g[g.gate == name].groupby("cell"):
             _band(ax, c, "epoch", "mean", colors[cell], cell)
-        ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""), xlabel="probed epoch",
-               ylim=(0, 1))
+        ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""),
+               xlabel="probed epoch (0: initial weights)", ylim=(0, 1))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[0, 0].set_ylabel("mean activation on the probe batch")
     fig.suptitle(f"Gate activity ({mode}): carry = Keras GRU z, the post's GRU 1 − z, LSTM forget f, MGU 1 − f")
     _legend(fig, axes)

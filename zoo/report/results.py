@@ -28,6 +28,11 @@ class Results:
         return tables.summary_table(self.runs)
 
     @property
+    def diverged(self) -> pd.DataFrame:
+        """A row per diverged run: when, its peak gradient norm, and why (through time or step size)."""
+        return tables.diverged_table(self.runs)
+
+    @property
     def epochs(self) -> pd.DataFrame:
         """Every run's per-epoch numbers (``reports/epochs.csv``)."""
         return tables.long_table(self.runs, "history")
@@ -39,7 +44,8 @@ class Results:
 
     @property
     def probes(self) -> pd.DataFrame:
-        """dL/dx and dh_T/dh_t by lag at the probed epochs, every run."""
+        """dL/dx and dh_T/dh_t by lag at the probed epochs (0: the initial weights), every
+        run, with the one-step Jacobian's spectrum of each probed epoch on its rows."""
         return tables.long_table(self.runs, "probes")
 
     @property
@@ -84,7 +90,8 @@ def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -
         folders = runs_dir.iterdir() if runs_dir.is_dir() else []
         paths = sorted(p for p in folders if p.is_dir() and not p.name.startswith("."))
     else:
-        paths = [runs_dir / run_id for run_id in run_ids]
+        # Once each: two arms of a grid that resolve to one run share it.
+        paths = [runs_dir / run_id for run_id in dict.fromkeys(run_ids)]
     for path in paths:
         if not path.exists():
             missing.append(path.name)

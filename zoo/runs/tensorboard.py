@@ -2,7 +2,9 @@
 
 Each run gets ``runs/<run-id>/tensorboard/``: per-epoch loss and test metrics,
 the global gradient norm and the norm of each weight group, the through-time
-probes as an image per probed epoch, and an HParams session (cell, mode, seed,
+probes as an image per probed epoch and, per probed epoch, the scalars of the
+one-step Jacobian's spectrum (top Lyapunov exponent, σ_max, σ_min, median σ) and
+the per-step factor of ‖dh_T/dh_t‖ over lags 1-5, and an HParams session (cell, mode, seed,
 settings). ``runs/`` itself gets the grid's HParams experiment, so the HParams
 tab lists and compares every run. ``tensorboard --logdir runs`` shows them.
 
@@ -18,6 +20,7 @@ import os
 import time
 from pathlib import Path
 
+from zoo.core.analysis import decay_factor
 from zoo.core.atomic import atomic_file, atomic_folder
 from zoo.core.config import ConfigError, RunConfig
 from zoo.runs import store
@@ -32,7 +35,15 @@ METRICS = {  # scalar tag -> what the HParams tab calls it
     "epoch/loss": "training loss",
     "epoch/test_mae": "test MAE",
     "gradients/global_norm_mean": "mean gradient norm",
-    "probes/dh_decay_per_step": "dh_T/dh_t decay per step",
+    "probes/dh_factor_per_step": "‖dh_T/dh_t‖ factor per step (lags 1-5)",
+    "probes/lyapunov_max": "top Lyapunov exponent",
+}
+# probes.csv column -> scalar tag, one value per probed epoch (step = epoch; 0 = initial weights)
+SPECTRUM_TAGS = {
+    "lyapunov_max": "probes/lyapunov_max",
+    "jac_sigma_max": "probes/jacobian_sigma_max",
+    "jac_sigma_min": "probes/jacobian_sigma_min",
+    "jac_sigma_median": "probes/jacobian_sigma_median",
 }
 
 
@@ -108,6 +119,17 @@ def _probe_image(probes, epoch: int, title: str):
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="probes/through_time", image=image)])
 
 
+def _spectrum_scalars(rows) -> dict:
+    """One probed epoch's spectrum scalars; none where the model has no state through time."""
+    import math
+
+    values = {tag: float(rows[col].iloc[0]) for col, tag in SPECTRUM_TAGS.items() if col in rows.columns}
+    through = rows.dropna(subset=["dhT_dht"])
+    if len(through):
+        values["probes/dh_factor_per_step"] = decay_factor(through.lag.to_numpy(), through.dhT_dht.to_numpy())
+    return {tag: v for tag, v in values.items() if math.isfinite(v)}
+
+
 def write_run_logs(folder: Path) -> bool:
     """Write ``folder/tensorboard/`` from the stored run; returns False if it exists already."""
     from tensorboard.plugins.hparams import summary_v2 as hp
@@ -138,8 +160,9 @@ def write_run_logs(folder: Path) -> bool:
             title = f"{run.config.cell} {run.config.mode} seed {run.config.seed}"
             for epoch in sorted(run.probes.epoch.unique()):
                 write(_probe_image(run.probes, int(epoch), title), step=int(epoch))
-            last = int(run.history.epoch.iloc[-1])
-            write(_scalars({"probes/dh_decay_per_step": run.metrics.get("decay_rate", float("nan"))}), step=last)
+                spectrum = _spectrum_scalars(run.probes[run.probes.epoch == epoch])
+                if spectrum:
+                    write(_scalars(spectrum), step=int(epoch))
             f.flush()
             os.fsync(f.fileno())
     return True
