@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 # Make variables pass through to the CLI, each quoted as one argument (a value
 # with spaces, quotes or $ reaches the CLI as typed, which then checks it):
 # CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
-# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 DEVICE=auto|cpu|gpu. A new flag is one entry here.
+# EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 DEVICE=auto|cpu|gpu TASK=adding. A new flag is one entry here.
 VALUE_FLAGS := CONFIG=--config CELLS=--cells MODES=--modes SEEDS=--seeds EPOCHS=--epochs UNITS=--units \
-               JOBS=--jobs RUNS=--runs REPORTS=--reports EXECUTOR=--executor ADDRESS=--address DEVICE=--device
+               JOBS=--jobs RUNS=--runs REPORTS=--reports EXECUTOR=--executor ADDRESS=--address DEVICE=--device \
+               TASK=--task
 SWITCHES := QUICK=--quick TENSORBOARD=--tensorboard
 REPORT_VARS := CONFIG RUNS REPORTS
 
@@ -64,7 +65,7 @@ $(EXTRAS): $(STAMP)
 
 help: ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1"
+	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1 TASK=adding"
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
 	@echo "             DEVICE=auto|cpu|gpu (a GPU: pip install -e '.[cuda]')"
 
@@ -80,7 +81,7 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
 
 bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md

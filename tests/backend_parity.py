@@ -27,7 +27,7 @@ def main(out: str) -> None:
     x_probe, y_probe = train.x[:16], train.y[:16]
     probe = {
         "dL_dx": np.asarray(eng.probes.input_gradients(x_probe, tv, ntv, y_probe)),
-        "dhT_dht": np.asarray(eng.probes.state_jacobian_norms(tv, x_probe)),
+        "dhT_dht": eng.probes.dh_by_lag(tv, x_probe),
         "carry": np.asarray(eng.probes.gate_means(tv, x_probe)["carry"]),
     }
     from zoo.engine import optimizers

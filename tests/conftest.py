@@ -32,11 +32,14 @@ def tiny_runs(tmp_path_factory):
 
 @pytest.fixture
 def isolated_registry(monkeypatch):
-    """Cells registered inside the test vanish after it; the built-ins stay."""
+    """Cells and tasks registered inside the test vanish after it; the built-ins stay."""
     from zoo.core import catalog, registry
 
     catalog.load()  # load the built-ins first, so the copy holds them
     monkeypatch.setattr(registry, "_CELLS", dict(registry._CELLS))
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+    monkeypatch.setattr(registry, "_TASK_OF_SETTINGS", dict(registry._TASK_OF_SETTINGS))
     monkeypatch.setattr(catalog, "_loaded", False)
+    monkeypatch.setattr(catalog, "_tasks_loaded", False)
     monkeypatch.setattr(catalog, "_failed", {})
     return registry

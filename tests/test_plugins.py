@@ -1,6 +1,7 @@
 """Cells from outside zoo/cells: another package's entry point, and `zoo new-cell`."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +55,41 @@ def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
     folders = [p.name for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert sorted(f.rsplit("-", 2)[0] for f in folders) == ["softsign_rnn-many_to_one", "softsign_rnn-one_to_many"]
     assert "softsign_rnn" in (tmp_path / "reports" / "summary.csv").read_text()
+
+
+TINY_TASK = """
+cells = ["gru"]
+seeds = 1
+units = 4
+[task]
+name = "recall_first"
+length = 4
+train_size = 64
+test_size = 32
+[train]
+steps = 20
+eval_every = 10
+batch_size = 32
+"""
+
+
+def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(plugin_path, tmp_path):
+    listed = _zoo(["list"], plugin_path, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    tasks = listed.stdout[listed.stdout.index("tasks:"):]
+    assert "recall_first" in tasks and "plugin example" in tasks
+    (tmp_path / "tiny.toml").write_text(TINY_TASK)
+    run = _zoo(["compare", "--config", str(tmp_path / "tiny.toml"), "--jobs", "1"], plugin_path, tmp_path)
+    assert run.returncode == 0, run.stderr
+    (folder,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["task"] == "recall_first" and metrics["baseline"] == pytest.approx(1 / 12) and metrics["steps"] == 20
+    assert (tmp_path / "reports" / "memory_recall_first.md").is_file()
+    assert "Memory: recall_first" in (tmp_path / "reports" / "index.html").read_text()
+    bad = TINY_TASK.replace("length = 4", "lenght = 4")
+    (tmp_path / "bad.toml").write_text(bad)
+    refused = _zoo(["compare", "--config", str(tmp_path / "bad.toml")], plugin_path, tmp_path)
+    assert refused.returncode == 2 and "(task recall_first); valid keys: name, length" in refused.stderr
 
 
 def test_new_cell_writes_a_cell_that_trains(tmp_path, isolated_registry):

@@ -20,7 +20,7 @@ def test_run_records_every_measurement():
     assert (h.grad_norm_max >= h.grad_norm_mean).all() and (h.grad_norm_mean > 0).all()
     assert (h.nonfinite_steps == 0).all() and (h.clipped_steps == 0).all()
     assert set(result.gradients.group) == {"rnn.input_kernel", "rnn.recurrent_kernel", "rnn.bias", "head"}
-    assert sorted(result.probes.epoch.unique()) == [0, 1, 2, 3]  # 0: the initial weights
+    assert sorted(result.probes.epoch.unique()) == [0, 1, 2, 3]  # 0: at initialisation, before the first step
     assert len(result.probes) == 4 * (TINY_TASK.window + 1)
     assert result.metrics["status"] == "ok" and result.metrics["params"] == 8 * 3 * (1 + 8 + 2) + 9
     assert np.isfinite(result.metrics["decay_rate"])

@@ -18,9 +18,9 @@ os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
-from zoo.core.registry import register_cell, register_mode  # noqa: E402  (what a plugin imports)
+from zoo.core.registry import register_cell, register_mode, register_task  # noqa: E402  (what a plugin imports)
 
-__all__ = ["compare", "load_runs", "load_model", "Results", "register_cell", "register_mode"]
+__all__ = ["compare", "load_runs", "load_model", "Results", "register_cell", "register_mode", "register_task"]
 _API = ("compare", "load_runs", "load_model", "Results")
 
 

@@ -106,21 +106,25 @@ def compare(
     quick: bool = False,
     cpus_per_task: int = 1,
     device: str = "auto",
+    task: str | None = None,
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
 
     ``quick=True`` shrinks the grid (the shipped quick grid, or ``config``'s)
-    to a smoke run: one seed, at most 5 epochs, short series.
+    to a smoke run: one seed, at most 5 epochs, short series (or the config's
+    own ``[quick]`` form). ``task`` trains the grid on another task.
 
     Example:
         res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
+        res = zoo.compare(config="memory")           # or task="adding" on the default grid
         res.summary        # pandas DataFrame
         res.plot_loss()    # matplotlib Figure
     """
     keras_backend()
     if not isinstance(quick, bool):
         raise ConfigError(f"quick = {show(quick)}: expected True or False")
-    grid = load_grid(config, quick=quick, cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units)
+    grid = load_grid(config, quick=quick, cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units,
+                     task=task)
     jobs, cpus = check_options(jobs, executor, address, cpus_per_task)
     runs, reports = check_folders(runs, reports)
     executor = make_executor(executor, jobs, address, cpus, device=device)

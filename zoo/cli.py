@@ -19,7 +19,8 @@ EXIT_INTERRUPTED = 130
 QUICK_HELP = (
     "a smoke run: the grid shrunk to 1 seed, at most 5 epochs and series of at most 2,000 training / 200 test "
     "points (same sampling gaps). Without --config: the shipped quick grid (every cell in the four modes); "
-    "with --config: that grid, shrunk (its name gets -quick, so its runs never pass for the full grid's)"
+    "with --config: that grid, shrunk, or the config's own [quick] form where it has one (memory does); "
+    "its name gets -quick, so its runs never pass for the full grid's"
 )
 
 
@@ -70,10 +71,10 @@ def _one_line(parser: argparse.ArgumentParser, message: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m zoo", description="Compare recurrent cells on the sine task.")
+    p = _Parser(prog="python -m zoo", description="Compare recurrent cells on sequence tasks.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p.commands = sub.choices  # name -> its parser, for the hints on unknown flags
-    sub.add_parser("list", help="registered cells and modes")
+    sub.add_parser("list", help="registered cells, modes and tasks")
 
     c = sub.add_parser("compare", help="train the grid's missing runs, then write the report")
     c.add_argument("--config", help="a TOML file, or the name of a shipped one in zoo/configs/ (default: default)")
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", help="number of seeds (0..N-1)")
     c.add_argument("--epochs", help="training epochs of every run")
     c.add_argument("--units", help="units of every cell")
+    c.add_argument("--task", help="train on this task (default: the config's; `python -m zoo list` shows them)")
     c.add_argument("--runs", default="runs", help="run folders (default: runs)")
     c.add_argument(
         "--reports", default="reports",
@@ -160,6 +162,13 @@ def _list() -> int:
         spec = catalog.get_mode(name)
         extra = "" if spec.required else "  (not in the default grid)"
         print(f"  {name:<20} {spec.description}{extra}")
+    print("tasks:")
+    for name in catalog.list_tasks():
+        spec = catalog.get_task(name)
+        kind = f"{spec.classes}-class classification" if spec.classes else "regression"
+        print(f"  {name:<20} {spec.description}")
+        print(f"  {'':<20} {kind}, {spec.loss} loss, judged by {spec.metric} over its memoryless baseline; "
+              f"length setting: task.{spec.length}; modes: {', '.join(catalog.task_modes(spec))}")
     return 0
 
 
@@ -173,7 +182,7 @@ def _count_flag(flag: str, value):
 def _grid(args, counts: dict):
     from zoo.core.loading import load_grid
 
-    return load_grid(args.config, quick=args.quick, cells=args.cells, modes=args.modes, **counts)
+    return load_grid(args.config, quick=args.quick, cells=args.cells, modes=args.modes, task=args.task, **counts)
 
 
 def _compare(args) -> int:

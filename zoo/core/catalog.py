@@ -1,12 +1,14 @@
-"""What is registered: the built-in cells and modes, and the entry points.
+"""What is registered: the built-in cells, modes and tasks, and the entry points.
 
 Loading is lazy and cached (as xarray's ``backends/plugins.py`` does), so
 importing rnn-zoo loads no Keras; the first lookup imports the built-in
 modules by name and every entry-point plugin. ``refresh()`` loads the plugins
 again, for a package installed while Python runs.
 
-Plugins declare an entry point in the group ``rnn_zoo.cells`` naming a module
-(importing it registers its cells) or a builder. A plugin that fails to import
+Plugins declare an entry point in the group ``rnn_zoo.cells`` (or
+``rnn_zoo.tasks``) naming a module (importing it registers its cells or tasks)
+or a builder. Tasks load on their own (``load_tasks``): they are pure NumPy, so
+the report can look them up without Keras. A plugin that fails to import
 gives one warning naming it; the others stay usable. A name clash is an error,
 not a warning: silently picking one of two cells would make results ambiguous.
 """
@@ -19,14 +21,17 @@ import warnings
 from importlib import metadata
 
 from zoo.core import registry
-from zoo.core.registry import CellSpec, ModeSpec
+from zoo.core.registry import CellSpec, ModeSpec, TaskSpec
 
-ENTRY_POINT_GROUPS = ("rnn_zoo.cells",)
+ENTRY_POINT_GROUPS = ("rnn_zoo.cells", "rnn_zoo.tasks")
+TASK_GROUP = "rnn_zoo.tasks"
 # Imported by name, like plugins, so the Keras-free core has no import of the
 # layers above it (the import contract checks that).
 BUILTIN_MODULES = ("zoo.models.cells", "zoo.models.modes")
+TASK_MODULES = ("zoo.core.tasks",)  # pure NumPy: loading them imports no Keras
 
 _loaded = False
+_tasks_loaded = False
 _failed: dict[str, str] = {}  # entry point -> why it failed, warned about once
 
 
@@ -35,9 +40,26 @@ def load() -> None:
     global _loaded
     if _loaded:
         return
+    load_tasks()
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    for group in ENTRY_POINT_GROUPS:
+    _load_groups(ENTRY_POINT_GROUPS)
+    _loaded = True
+
+
+def load_tasks() -> None:
+    """Import the built-in tasks and the task plugins, once (no Keras)."""
+    global _tasks_loaded
+    if _tasks_loaded:
+        return
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    _load_groups((TASK_GROUP,))
+    _tasks_loaded = True
+
+
+def _load_groups(groups) -> None:
+    for group in groups:
         for ep in metadata.entry_points(group=group):
             key = f"{ep.name} ({ep.value})"
             if key in _failed:
@@ -48,14 +70,13 @@ def load() -> None:
                 raise  # and _loaded stays False: every call says so, not just the first
             except Exception as exc:  # a broken plugin must not take the zoo down
                 _failed[key] = f"{type(exc).__name__}: {exc}"
-                warnings.warn(f"rnn-zoo: plugin {key} failed to load: {_failed[key]}", stacklevel=2)
-    _loaded = True
+                warnings.warn(f"rnn-zoo: plugin {key} failed to load: {_failed[key]}", stacklevel=3)
 
 
 def refresh() -> None:
     """Forget what was loaded, so the next lookup reads the entry points again."""
-    global _loaded
-    _loaded = False
+    global _loaded, _tasks_loaded
+    _loaded = _tasks_loaded = False
     _failed.clear()
 
 
@@ -85,3 +106,19 @@ def get_cell(name: str) -> CellSpec:
 def get_mode(name: str) -> ModeSpec:
     load()
     return registry.mode(name)
+
+
+def list_tasks(pattern: str = "*") -> list[str]:
+    """Registered task names matching ``pattern``, sorted."""
+    load_tasks()
+    return [n for n in registry.task_names() if fnmatch.fnmatch(n, pattern)]
+
+
+def get_task(name: str) -> TaskSpec:
+    load_tasks()
+    return registry.task(name)
+
+
+def task_modes(task: TaskSpec, *, required_only: bool = False) -> list[str]:
+    """The registered modes that ``task`` supports, in registration order."""
+    return [m for m in list_modes(required_only=required_only) if task.supports(get_mode(m))]

@@ -4,7 +4,9 @@ Reading and checking grid files is ``zoo.core.loading``; turning a grid into
 its runs (which needs the registry) is ``zoo.core.grid``.
 
 A grid file is TOML. Top-level keys choose what is compared; the ``[task]``
-and ``[train]`` tables override the seed post's defaults::
+and ``[train]`` tables override the seed post's defaults. ``[task] name``
+picks the task (``sine``, the post's, by default; ``python -m zoo list`` shows
+them all); the rest of ``[task]`` are that task's settings::
 
     cells = ["simple_rnn", "gru", "lstm"]   # or "all"
     modes = ["one_to_one", "many_to_one", "one_to_many", "many_to_many"]
@@ -19,6 +21,11 @@ and ``[train]`` tables override the seed post's defaults::
 
     [sweep]                   # optional: more grid axes, their product is run
     "task.window" = [5, 20]   # any task.* or train.* field, units, param_budget
+    # "task.name" = ["adding", "sine_gap"] sweeps tasks; [task] settings apply to each
+
+A task other than ``sine`` has its own settings dataclass (``zoo.core.tasks``);
+``RunConfig.task`` holds it. ``train.steps`` sets a budget in optimizer steps
+instead of epochs.
 
 ``param_budget`` sizes each cell to about that many weights (units solved from
 the closed-form counts) instead of using ``units``. ``experiment`` is a
@@ -132,10 +139,61 @@ class TrainConfig:
     global_clipnorm: float | None = None  # clipping of the global norm
     probes: int = 3  # probed epochs, spread from the first to the last
     probe_batch: int = 64
+    # A budget in optimizer steps instead of epochs: training takes exactly
+    # ``steps`` steps, evaluated (test metrics, a history row) every
+    # ``eval_every`` of them; batches are drawn without replacement, pass after pass.
+    steps: int | None = None
+    eval_every: int = 100
+
+    @property
+    def periods(self) -> int:
+        """Rows of a run's history: epochs, or evaluations of a step budget."""
+        return self.epochs if self.steps is None else self.steps // self.eval_every
 
 
-LOSSES = ("mae", "mse")
+LOSSES = ("mae", "mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
+DEFAULT_TASK = "sine"
+
+
+def task_name(settings) -> str:
+    """The registered name of the task whose settings these are."""
+    if type(settings) is TaskConfig:
+        return DEFAULT_TASK
+    from zoo.core.registry import task_name_of
+
+    return task_name_of(settings)
+
+
+def task_settings(name: str, values: dict):
+    """The settings object of task ``name`` from stored ``values``.
+
+    A task no longer registered (a plugin not installed here) still reads
+    back, as a plain dataclass with the same fields, so its runs stay readable.
+    """
+    if name == DEFAULT_TASK:
+        return TaskConfig(**values)
+    from zoo.core import catalog, registry
+
+    try:
+        cls = catalog.get_task(name).settings
+    except registry.UnknownNameError:
+        cls = dataclasses.make_dataclass(f"Unregistered_{name}", list(values), frozen=True)
+        cls.task_name = name
+    return cls(**values)
+
+
+def task_to_dict(settings) -> dict:
+    """A task's settings as a table: the sine task's fields alone (as before
+    tasks existed), any other task's with its ``name`` first."""
+    name = task_name(settings)
+    fields = dataclasses.asdict(settings)
+    return fields if name == DEFAULT_TASK else {"name": name, **fields}
+
+
+def task_from_dict(d: dict):
+    d = dict(d)
+    return task_settings(d.pop("name", DEFAULT_TASK), d)
 
 
 @dataclass(frozen=True)
@@ -146,17 +204,24 @@ class RunConfig:
     mode: str
     seed: int
     units: int = 64
-    task: TaskConfig = field(default_factory=TaskConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)  # or another task's settings
     train: TrainConfig = field(default_factory=TrainConfig)
     # What else a result depends on, so a run id is never stale: the Keras
-    # backend, and fingerprints of the code of the cell and the mode
+    # backend, and fingerprints of the code of the cell, the mode and the task
     # (``zoo.core.registry.code_fingerprint``). Filled by ``zoo.core.grid``.
     backend: str = DEFAULT_BACKEND
-    code: tuple[tuple[str, str], ...] = ()  # (("cell", hash), ("mode", hash))
+    code: tuple[tuple[str, str], ...] = ()  # (("cell", hash), ("mode", hash), ("task", hash))
+
+    @property
+    def task_name(self) -> str:
+        return task_name(self.task)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        d["task"] = task_to_dict(self.task)
         d["code"] = dict(self.code)
+        if self.train.steps is None:  # the budget in steps came later: runs in epochs keep their ids
+            del d["train"]["steps"], d["train"]["eval_every"]
         return d
 
     @classmethod
@@ -166,7 +231,7 @@ class RunConfig:
             mode=d["mode"],
             seed=d["seed"],
             units=d["units"],
-            task=TaskConfig(**d["task"]),
+            task=task_from_dict(d["task"]),
             train=TrainConfig(**d["train"]),
             backend=d.get("backend", DEFAULT_BACKEND),
             code=tuple(sorted(d.get("code", {}).items())),
@@ -174,7 +239,7 @@ class RunConfig:
 
     def settings(self) -> dict:
         """Every setting besides cell, mode and seed, as flat ``name: value`` pairs."""
-        flat = {"units": self.units}
+        flat = {"units": self.units, "task.name": self.task_name}
         flat.update({f"task.{k}": v for k, v in dataclasses.asdict(self.task).items()})
         flat.update({f"train.{k}": v for k, v in dataclasses.asdict(self.train).items()})
         return flat
@@ -204,13 +269,21 @@ class GridConfig:
     sweep: tuple[tuple[str, tuple], ...] = ()  # (("task.window", (5, 20)), ...)
     name: str = "default"
     experiment: str = ""  # the question an experiment config answers
+    # With a "task.name" sweep: each swept task's settings, built from [task]
+    # (``task`` is the first of them). A grid of one task leaves it empty.
+    tasks: tuple = ()
 
     def to_dict(self) -> dict:
         """The grid as a config file's table (``grid_from_dict`` reads it back)."""
         d = dataclasses.asdict(self)
+        d["task"] = task_to_dict(self.task)
         d["sweep"] = {key: ["none" if v is None else v for v in values] for key, values in self.sweep}
         if d["param_budget"] is None:
             del d["param_budget"]
+        if self.tasks:
+            d["tasks"] = [{"name": task_name(t), **dataclasses.asdict(t)} for t in self.tasks]
+        else:
+            del d["tasks"]
         return d
 
     @classmethod
@@ -226,18 +299,27 @@ class GridConfig:
             modes=tuple(d["modes"]),
             seeds=d["seeds"],
             units=d["units"],
-            task=TaskConfig(**d["task"]),
+            task=task_from_dict(d["task"]),
             train=TrainConfig(**d["train"]),
             param_budget=d.get("param_budget"),
             sweep=sweep,
             name=d.get("name", "default"),
             experiment=d.get("experiment", ""),
+            tasks=tuple(task_from_dict(t) for t in d.get("tasks", ())),
         )
 
+    @property
+    def task_names(self) -> list[str]:
+        """The tasks of the grid: its own, or those of a task.name sweep."""
+        return [task_name(t) for t in self.tasks] or [task_name(self.task)]
+
     def variants(self) -> list["GridConfig"]:
-        """One sweep-free grid per combination of the sweep's values."""
+        """One sweep-free grid per combination of the sweep's values.
+
+        A task.name axis goes first, so the other task.* axes set the swept task's settings.
+        """
         grids = [dataclasses.replace(self, sweep=())]
-        for key, values in self.sweep:
+        for key, values in sorted(self.sweep, key=lambda axis: axis[0] != "task.name"):
             grids = [_set(g, key, v) for g in grids for v in values]
         return grids
 
@@ -252,11 +334,14 @@ def varying_settings(configs) -> list[str]:
 
 
 def short_name(key: str) -> str:
-    """``task.window`` -> ``window``: the name a table column or label uses."""
-    return key.split(".")[-1]
+    """``task.window`` -> ``window``: the name a table column or label uses (``task.name`` -> ``task``)."""
+    return "task" if key == "task.name" else key.split(".")[-1]
 
 
 def _set(grid: GridConfig, key: str, value) -> GridConfig:
+    if key == "task.name":
+        (settings,) = [t for t in grid.tasks if task_name(t) == value]
+        return dataclasses.replace(grid, task=settings, tasks=())
     if key.startswith(("task.", "train.")):
         table, name = key.split(".", 1)
         return dataclasses.replace(grid, **{table: dataclasses.replace(getattr(grid, table), **{name: value})})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from zoo.core import catalog, registry
 from zoo.core.config import (
+    DEFAULT_TASK,
     LOSSES,
     OPTIMIZERS,
     ConfigError,
@@ -26,6 +27,7 @@ from zoo.core.config import (
     nearest_safe_name,
     safe_name,
     show,
+    task_name,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -107,6 +109,8 @@ def _check_keys(where: str, given: dict, allowed, table: str | None = None) -> N
             meant = _meant(key, table) if table is not None else None
             if meant is not None and table == "sweep" and _place(*meant, "sweep").strip("'") not in allowed:
                 meant = None  # not a sweepable field
+            if meant is not None and meant[0] == table and meant[1] not in allowed:
+                meant = None  # a field of another task (the sine's window is no setting of adding)
             if meant is not None:
                 hint = f" (did you mean {_place(*meant, table)}?"
                 if meant[0] == "" and table in ("task", "train"):
@@ -166,12 +170,18 @@ def _check_type(where: str, value, kind: type):
     return value
 
 
-def _fill(cls, where: str, given: dict):
+def _type_name(f: dataclasses.Field) -> str:
+    """A field's type as written (``int``, ``float | None``), whether or not its
+    module postpones annotations (a plugin task's settings may not)."""
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+
+
+def _fill(cls, where: str, given: dict, keys_where: str | None = None):
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    _check_keys(f"[{where}]", given, list(fields), table=where)
+    _check_keys(keys_where or f"[{where}]", given, list(fields), table=where)
     values = {}
     for name, value in given.items():
-        kind = fields[name].type
+        kind = _type_name(fields[name])
         optional = "None" in kind
         base = kind.replace(" | None", "")
         if optional and value is None:
@@ -231,7 +241,12 @@ LIMITS = {
     "task.test_points": 1_000_000,
     "task.window": 10_000,
     "task.horizon": 10_000,
+    "task.length": 100_000,
+    "task.train_size": 10_000_000,
+    "task.test_size": 1_000_000,
     "train.epochs": 100_000,
+    "train.steps": 10_000_000,
+    "train.eval_every": 1_000_000,
     "train.probes": 1000,
     "train.probe_batch": 10_000,
 }
@@ -239,34 +254,49 @@ MAX_WINDOW_VALUES = 250_000_000  # training windows x their length: 1 GB of floa
 
 
 def _value_of(grid: GridConfig, key: str):
+    """A field's value, or None where the grid's task has no such setting."""
     table, _, name = key.rpartition(".")
-    return getattr(getattr(grid, table) if table else grid, name)
+    return getattr(getattr(grid, table) if table else grid, name, None)
 
 
 def validate(grid: GridConfig) -> GridConfig:
     """Check the relations between fields; returns the grid unchanged."""
     t, tr = grid.task, grid.train
+    task = catalog.get_task(task_name(t))
+    sine = task.name == DEFAULT_TASK
     for key, limit in LIMITS.items():
         value = _value_of(grid, key)
         if value is not None and value > limit:
             raise ConfigError(f"{key} = {show(value)}: expected at most {limit:,}")
-    for name in ("train_points", "test_points", "window", "horizon"):
-        _positive(f"task.{name}", getattr(t, name))
-    for name in ("epochs", "batch_size", "learning_rate", "clipnorm", "global_clipnorm", "probes", "probe_batch"):
+    if sine:
+        for name in ("train_points", "test_points", "window", "horizon"):
+            _positive(f"task.{name}", getattr(t, name))
+    for name in ("epochs", "batch_size", "learning_rate", "clipnorm", "global_clipnorm", "probes", "probe_batch",
+                 "steps", "eval_every"):
         _positive(f"train.{name}", getattr(tr, name))
     _positive("units", grid.units)
     _positive("param_budget", grid.param_budget)
     _positive("seeds", grid.seeds)
-    if tr.loss not in LOSSES:
+    losses = [loss for loss in LOSSES if (loss == "cross_entropy") == bool(task.classes)]
+    if tr.loss is not None and tr.loss not in losses:
+        kind = f"task {task.name} is a {task.classes}-class classification" if task.classes else (
+            f"task {task.name} is a regression")
         raise ConfigError(
-            f"train.loss = {show(tr.loss)}: expected one of {', '.join(LOSSES)}" + _nearest_hint(tr.loss, LOSSES)
+            f"train.loss = {show(tr.loss)}: expected one of {', '.join(losses)}"
+            + (f" ({kind})" if tr.loss in LOSSES else _nearest_hint(tr.loss, losses))
+        )
+    if tr.steps is not None and tr.steps % tr.eval_every:
+        below = tr.steps - tr.steps % tr.eval_every
+        raise ConfigError(
+            f"train.steps = {tr.steps}: expected a multiple of train.eval_every = {tr.eval_every} "
+            f"(nearest: {below or tr.eval_every} or {below + tr.eval_every})"
         )
     if tr.optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"train.optimizer = {show(tr.optimizer)}: expected one of {', '.join(OPTIMIZERS)}"
             + _nearest_hint(tr.optimizer, OPTIMIZERS)
         )
-    for series in ("train", "test"):
+    for series in ("train", "test") if sine else ():
         start, stop = getattr(t, f"{series}_start"), getattr(t, f"{series}_stop")
         if stop <= start:
             raise ConfigError(
@@ -280,6 +310,14 @@ def validate(grid: GridConfig) -> GridConfig:
         )
     for mode in grid.modes:
         spec = catalog.get_mode(mode)
+        if not task.supports(spec):
+            raise ConfigError(
+                f"modes: task {task.name} does not support mode {mode}; "
+                f"it supports: {', '.join(catalog.task_modes(task))}"
+            )
+        if not sine:
+            _check_footprint(task, t)
+            continue
         span = t.window + (t.horizon if spec.target == "horizon" else 1)
         for series, points in (("train", t.train_points), ("test", t.test_points)):
             if points < span:
@@ -299,6 +337,19 @@ def validate(grid: GridConfig) -> GridConfig:
                 f"train.batch_size = {tr.batch_size}: larger than the {n_train} training windows of mode {mode}"
             )
     return grid
+
+
+def _check_footprint(task, settings) -> None:
+    """Training inputs in memory, for tasks that say how many examples they hold."""
+    n = getattr(settings, "train_size", None) or getattr(settings, "train_points", None)
+    if n is None:
+        return
+    values = n * task.steps(settings) * task.features
+    if values > MAX_WINDOW_VALUES:
+        raise ConfigError(
+            f"task {task.name}: {n:,} training sequences of {task.steps(settings)} steps x {task.features} "
+            f"features are {values:,} values in memory, expected at most {MAX_WINDOW_VALUES:,}"
+        )
 
 
 MAX_CONFIG_BYTES = 1_000_000  # a grid file is a few lines; a bigger file is not one
@@ -387,9 +438,12 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
     """Read a grid file (or the default grid), apply overrides, validate.
 
     ``overrides`` are the CLI's flags: ``cells``, ``modes`` (lists or comma
-    strings), ``seeds``, ``units``, and ``epochs`` (which goes to ``[train]``).
+    strings), ``seeds``, ``units``, ``epochs`` (which goes to ``[train]``) and
+    ``task`` (a task name: the config's [task] settings and loss stay only if
+    they are that task's, and its modes narrow to those the task supports).
     A ``None`` override is ignored. ``quick`` shrinks the grid to a smoke run
-    (``shrink``); with no ``source`` it is the shipped ``quick`` grid.
+    (``shrink``), or applies the file's ``[quick]`` table where it has one;
+    with no ``source`` it is the shipped ``quick`` grid.
     """
     raw: dict = {}
     name = "default"
@@ -399,21 +453,66 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
         path = resolve_config_path(source)
         name = path.stem if safe_name(path.stem) else nearest_safe_name(path.stem)
         raw = _read_toml(path)
-    unknown = [k for k in overrides if k not in ("cells", "modes", "seeds", "units", "epochs")]
+    unknown = [k for k in overrides if k not in ("cells", "modes", "seeds", "units", "epochs", "task")]
     if unknown:
-        raise ConfigError(f"unknown override {show(unknown[0])}; expected cells, modes, seeds, units or epochs")
+        raise ConfigError(f"unknown override {show(unknown[0])}; expected cells, modes, seeds, units, epochs or task")
+    own_quick = quick and isinstance(raw.get("quick"), dict)
+    if own_quick:
+        raw, name = _quick(raw, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "epochs" in overrides:
         if "train" in raw and not isinstance(raw["train"], dict):
             raise ConfigError(f"train = {show(raw['train'])}: expected a table ([train])")
         raw.setdefault("train", {})["epochs"] = overrides.pop("epochs")
+    if "task" in overrides:
+        _switch_task(raw, overrides.pop("task"), "modes" in overrides)
     raw.update(overrides)
     grid = grid_from_dict(raw, name=name)
-    return shrink(grid) if quick else grid
+    return shrink(grid) if quick and not own_quick else grid
+
+
+def _quick(raw: dict, name: str) -> tuple[dict, str]:
+    """The config with its ``[quick]`` table laid over it (tables merge key by key)."""
+    quick = raw.pop("quick")
+    _check_keys("[quick]", quick, [k for k in GRID_KEYS if k != "quick"], table="")
+    merged = dict(raw)
+    for key, value in quick.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged, f"{name}-quick"
+
+
+def _switch_task(raw: dict, name, modes_given: bool) -> None:
+    """``--task NAME``: train the config's grid on another task.
+
+    The config's [task] settings and its loss, when they are its own task's,
+    give way to the new task's; its modes narrow to those the task supports.
+    """
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"task = {show(name)}: expected a task name; valid choices: {', '.join(catalog.list_tasks())}"
+        )
+    table = raw.get("task") if isinstance(raw.get("task"), dict) else {}
+    old = table.get("name", DEFAULT_TASK)
+    if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
+        table = {}
+        train = raw.get("train")
+        if isinstance(train, dict) and old in catalog.list_tasks() and train.get("loss") == catalog.get_task(old).loss:
+            raw["train"] = {k: v for k, v in train.items() if k != "loss"}
+    raw["task"] = {**table, "name": name}
+    if isinstance(raw.get("sweep"), dict):
+        raw["sweep"] = {k: v for k, v in raw["sweep"].items() if k != "task.name"}
+    if not modes_given and name in catalog.list_tasks():
+        supported = catalog.task_modes(catalog.get_task(name))
+        modes = raw.get("modes", list(GridConfig().modes))
+        modes = [m for m in modes if m in supported] if isinstance(modes, list) else modes
+        raw["modes"] = modes or supported
 
 
 # What --quick makes of any grid: one seed, a few epochs, short series.
-QUICK_EPOCHS, QUICK_TRAIN_POINTS, QUICK_TEST_POINTS = 5, 2000, 200
+QUICK_EPOCHS, QUICK_TRAIN_POINTS, QUICK_TEST_POINTS, QUICK_STEPS = 5, 2000, 200, 200
 
 
 def _short_series(t: TaskConfig, horizon: int, window: int, batch: int) -> TaskConfig:
@@ -434,8 +533,22 @@ def shrink(grid: GridConfig) -> GridConfig:
     """``--quick``: any grid as a smoke run of the same shape. One seed, at most
     5 epochs, series of at most 2,000 training and 200 test points at the
     same sampling gaps; cells, modes, sizes and sweep axes stay. The name gets
-    ``-quick`` when anything changed, so its runs never pass for the full grid's."""
+    ``-quick`` when anything changed, so its runs never pass for the full grid's.
+    A grid of other tasks keeps their settings and trains one seed for at
+    most 5 epochs or 200 steps (a config can say better in a ``[quick]`` table)."""
     variants = grid.variants()
+    if any(task_name(v.task) != DEFAULT_TASK for v in variants):
+        train = dataclasses.replace(grid.train, epochs=min(grid.train.epochs, QUICK_EPOCHS))
+        if train.steps is not None:
+            train = dataclasses.replace(train, steps=min(train.steps, QUICK_STEPS),
+                                        eval_every=min(train.eval_every, QUICK_STEPS))
+        small = dataclasses.replace(grid, seeds=1, train=train)
+        if small == grid:
+            return grid
+        small = dataclasses.replace(small, name=grid.name + "-quick")
+        for variant in small.variants():
+            validate(variant)
+        return small
     window = max(v.task.window for v in variants)
     horizon = max(v.task.horizon for v in variants)
     batch = max(v.train.batch_size for v in variants)
@@ -462,26 +575,84 @@ def shrink(grid: GridConfig) -> GridConfig:
     return small
 
 
-GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment"]
+GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment",
+             "quick"]
 
 
-def _sweep_kinds() -> dict[str, tuple[type, bool]]:
-    """Every sweepable key with its type and whether "none" is allowed."""
+def _task_names(raw_task: dict, raw_sweep) -> list[str]:
+    """The grid's tasks: [task] name, or the values of a task.name sweep."""
+    tasks = catalog.list_tasks()
+    swept = raw_sweep.get("task.name") if isinstance(raw_sweep, dict) else None
+    if swept is not None:
+        if not isinstance(swept, list) or not swept:
+            raise ConfigError(f"sweep.task.name = {show(swept)}: expected a non-empty list of task names")
+        names = list(_names("sweep.task.name", swept, tasks, "task"))
+        if "name" in raw_task and raw_task["name"] not in names:
+            raise ConfigError(f"task.name = {show(raw_task['name'])} is not among sweep.task.name = {names}")
+        return names
+    name = raw_task.get("name", DEFAULT_TASK)
+    if not isinstance(name, str):
+        raise ConfigError(f"task.name = {show(name)}: expected a task name; valid choices: {', '.join(tasks)}")
+    if name not in tasks:
+        raise ConfigError("task.name: " + registry.unknown_name_message("task", name[:60], tasks))
+    return [name]
+
+
+def _task_settings(name: str, given: dict, names: list[str]):
+    """Task ``name``'s settings from the [task] table; unknown keys name its valid ones.
+
+    A sub-table ``[task.<name>]`` holds settings for one task of a task.name
+    sweep; plain keys apply to every task of the grid.
+    """
+    for key, value in given.items():
+        if isinstance(value, dict) and key not in names:
+            raise ConfigError(
+                f"[task.{show(key).strip(chr(39))}]: a table of settings for one task, but {show(key)} is not a "
+                f"task of this grid ({', '.join(names)})"
+            )
+    plain = {k: v for k, v in given.items() if not isinstance(v, dict)}
+    values = {**plain, **given.get(name, {})}
+    cls = catalog.get_task(name).settings
+    keys = ["name", *(f.name for f in dataclasses.fields(cls))]
+    where = "[task]" if name == DEFAULT_TASK else f"[task] (task {name})"
+    _check_keys(where, {"name": name, **values}, keys, table="task")
+    try:
+        return _fill(cls, "task", values, keys_where=where)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"task: {exc}") from None
+
+
+def _sweep_kinds(tasks: list | None = None) -> dict[str, tuple[type, bool]]:
+    """Every sweepable key with its type and whether "none" is allowed.
+
+    A task.* key must be a setting of every task of the grid (the sine task's by default).
+    """
     kinds = {"units": (int, False), "param_budget": (int, True)}
-    for table, cls in (("task", TaskConfig), ("train", TrainConfig)):
-        for f in dataclasses.fields(cls):
-            base = {"int": int, "float": float, "str": str}[f.type.replace(" | None", "")]
-            kinds[f"{table}.{f.name}"] = (base, "None" in f.type)
+    task_fields = [{f.name: f for f in dataclasses.fields(t)} for t in (tasks or [TaskConfig()])]
+    common = [f for f in task_fields[0].values() if all(f.name in other for other in task_fields[1:])]
+    for table, fields in (("task", common), ("train", dataclasses.fields(TrainConfig))):
+        for f in fields:
+            kind = _type_name(f)
+            base = {"int": int, "float": float, "str": str}[kind.replace(" | None", "")]
+            kinds[f"{table}.{f.name}"] = (base, "None" in kind)
     return kinds
 
 
-def _parse_sweep(raw) -> tuple:
+def _parse_sweep(raw, tasks: list | None = None) -> tuple:
     if not isinstance(raw, dict):
         raise ConfigError(f"sweep = {show(raw)}: expected a table ([sweep])")
-    kinds = _sweep_kinds()
-    _check_keys("[sweep]", raw, list(kinds), table="sweep")
+    kinds = _sweep_kinds(tasks)
+    names = [task_name(t) for t in tasks or [TaskConfig()]]
+    where = "[sweep]" if names == [DEFAULT_TASK] else f"[sweep] (task {', '.join(names)})"
+    _check_keys(where, {k: v for k, v in raw.items() if k != "task.name"}, list(kinds) + ["task.name"],
+                table="sweep")
     axes = []
     for key, values in raw.items():
+        if key == "task.name":
+            axes.append((key, tuple(names)))
+            continue
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep.{key} = {show(values)}: expected a non-empty list of values")
         kind, optional = kinds[key]
@@ -509,24 +680,47 @@ def _check_name(value) -> str:
 
 def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     _check_keys("the config", raw, GRID_KEYS, table="")
-    for table in ("task", "train"):
+    for table in ("task", "train", "quick"):
         if table in raw and not isinstance(raw[table], dict):
             raise ConfigError(f"{table} = {show(raw[table])}: expected a table ([{table}])")
+    if "quick" in raw:
+        _check_keys("[quick]", raw["quick"], [k for k in GRID_KEYS if k != "quick"], table="")
+    raw_task = dict(raw.get("task", {}))
+    names = _task_names(raw_task, raw.get("sweep", {}))
+    raw_task.pop("name", None)
+    tasks = [_task_settings(n, raw_task, names) for n in names]
+    specs = [catalog.get_task(n) for n in names]
     base = GridConfig()
+    train = _fill(TrainConfig, "train", raw.get("train", {}))
+    if "loss" not in raw.get("train", {}):  # the task's own loss, unless the swept tasks differ
+        losses = {spec.loss for spec in specs}
+        train = dataclasses.replace(train, loss=losses.pop() if len(losses) == 1 else None)
+    modes = raw.get("modes")
+    if modes is None:  # the default modes the tasks support, else every mode they support
+        supported = [m for m in catalog.list_modes() if all(s.supports(catalog.get_mode(m)) for s in specs)]
+        modes = [m for m in base.modes if m in supported] or supported
     budget = raw.get("param_budget")
+    swept = isinstance(raw.get("sweep"), dict) and "task.name" in raw["sweep"]
     grid = GridConfig(
         cells=_names("cells", raw.get("cells", base.cells), catalog.list_cells(), "cell"),
-        modes=_names("modes", raw.get("modes", base.modes), catalog.list_modes(), "mode"),
+        modes=_names("modes", modes, catalog.list_modes(), "mode"),
         seeds=_check_type("seeds", raw.get("seeds", base.seeds), int),
         units=_check_type("units", raw.get("units", base.units), int),
-        task=_fill(TaskConfig, "task", raw.get("task", {})),
-        train=_fill(TrainConfig, "train", raw.get("train", {})),
+        task=tasks[0],
+        train=train,
         param_budget=None if budget is None else _check_type("param_budget", budget, int),
-        sweep=_parse_sweep(raw.get("sweep", {})),
+        sweep=_parse_sweep(raw.get("sweep", {}), tasks),
         name=_check_name(raw.get("name", name)),
         experiment=_check_type("experiment", raw.get("experiment", ""), str),
+        tasks=tuple(tasks) if swept else (),
     )
-    for variant in grid.variants():
+    try:
+        variants = grid.variants()
+    except ValueError as exc:  # a swept task setting its own checks refuse
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"sweep: {exc}") from None
+    for variant in variants:
         validate(variant)
     return grid
 

@@ -8,11 +8,13 @@ and the entry points) and is what callers use to look names up.
 A cell builder takes ``units`` and returns a Keras RNN cell (an object with
 ``state_size`` and ``call(inputs, states)``); the modes wrap it in
 ``keras.layers.RNN``. A mode builder takes a cell factory and the task's window
-and horizon and returns a ``keras.Model``. Nothing here imports Keras.
+and horizon and returns a ``keras.Model``. A task generator is pure NumPy:
+``(settings, seed, layout, target) -> (train, test)``. Nothing here imports Keras.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import inspect
@@ -105,8 +107,72 @@ class ModeSpec:
         return code_fingerprint(self.builder)
 
 
+OUTPUT_KINDS = ("regression", "classification")
+TASK_LOSSES = ("mae", "mse", "cross_entropy")
+TASK_METRICS = ("test_mae", "test_mse", "test_ce")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task: a pure data generator and what its numbers mean.
+
+    ``settings`` is a frozen dataclass whose fields (all with defaults) are the
+    task's ``[task]`` keys; ``length`` names the field that sets the memory
+    span a sweep varies. ``features`` is the number of input channels per step
+    and ``steps(settings)`` the input steps of a "many"-layout mode. ``classes``
+    is 0 for regression (a Dense(1) head) or k for k-class classification
+    (Dense(k) logits, cross-entropy). ``modes`` lists the (layout, target)
+    pairs of the modes it supports. ``baseline(settings)`` is the closed-form
+    best value of ``metric`` for a model that cannot remember; a run whose
+    ``metric / baseline`` falls below ``solved_below`` has solved the task,
+    for ``solved_reason``. ``extra_metrics(y_true, pred)`` adds task-specific
+    test numbers (copy: the recall accuracy). ``test_settings`` are settings
+    small enough to train in a second, for the tests over the registry.
+    """
+
+    name: str
+    generate: Callable
+    settings: type
+    features: int
+    steps: Callable
+    classes: int
+    loss: str
+    metric: str
+    modes: tuple[tuple[str, str], ...]
+    baseline: Callable
+    solved_below: float
+    solved_reason: str
+    length: str
+    extra_metrics: Callable | None
+    test_settings: tuple[tuple[str, object], ...]
+    description: str
+    source: str
+
+    @property
+    def output(self) -> str:
+        return "classification" if self.classes else "regression"
+
+    @property
+    def head_units(self) -> int:
+        """Width of the Dense head: one value, or one per class."""
+        return self.classes or 1
+
+    @property
+    def head_activation(self) -> str | None:
+        """The head's activation: linear for regression, log-probabilities for classification."""
+        return "log_softmax" if self.classes else None
+
+    def supports(self, mode: "ModeSpec") -> bool:
+        return (mode.layout, mode.target) in self.modes
+
+    @property
+    def fingerprint(self) -> str:
+        return code_fingerprint(self.generate)
+
+
 _CELLS: dict[str, CellSpec] = {}
 _MODES: dict[str, ModeSpec] = {}
+_TASKS: dict[str, TaskSpec] = {}
 
 
 def _first_line(obj) -> str:
@@ -151,6 +217,78 @@ def register_mode(name: str, *, layout: str, target: str, param_count: Callable,
     return decorate
 
 
+def register_task(
+    name: str,
+    *,
+    settings: type,
+    features: int,
+    steps: Callable,
+    loss: str,
+    metric: str,
+    modes,
+    baseline: Callable,
+    solved_below: float,
+    solved_reason: str,
+    classes: int = 0,
+    length: str = "length",
+    extra_metrics: Callable | None = None,
+    test_settings: dict | None = None,
+):
+    """Register a task generator under ``name``; returns the generator unchanged.
+
+    Example (the adding problem; see ``zoo.core.tasks.adding``):
+        @register_task("adding", settings=AddingSettings, features=2, steps=lambda s: s.length,
+                       loss="mse", metric="test_mse", modes=[("many", "next")],
+                       baseline=lambda s: 1 / 6, solved_below=0.1, solved_reason="...")
+        def generate(settings, seed, layout="many", target="next"):
+            "The adding problem (Le et al. 2015): sum the two marked values."
+            return train, test
+    """
+    if not name.isidentifier():
+        raise ValueError(f"task name {name!r} is not a valid Python identifier")
+    if not dataclasses.is_dataclass(settings):
+        raise ValueError(f"task {name!r}: settings must be a dataclass, got {settings!r}")
+    fields = [f.name for f in dataclasses.fields(settings)]
+    if length not in fields:
+        raise ValueError(f"task {name!r}: its length setting {length!r} is not a field of {settings.__name__}")
+    if loss not in TASK_LOSSES or metric not in TASK_METRICS:
+        raise ValueError(f"task {name!r}: loss must be one of {TASK_LOSSES} and metric one of {TASK_METRICS}")
+    if (loss == "cross_entropy") != bool(classes) or (metric == "test_ce") != bool(classes):
+        raise ValueError(f"task {name!r}: classification (classes > 0) goes with cross_entropy and test_ce")
+    if not 0 < solved_below < 1:
+        raise ValueError(f"task {name!r}: solved_below must lie between 0 and 1, got {solved_below}")
+
+    def decorate(generate):
+        source = _source_of(generate)
+        old = _TASKS.get(name)
+        if old is not None and old.source != source:
+            raise DuplicateNameError(f"task {name!r} is registered twice: by {old.source} and by {source}")
+        owner = _TASK_OF_SETTINGS.get(settings)
+        if owner is not None and owner != name:
+            raise DuplicateNameError(f"tasks {owner!r} and {name!r} share the settings class {settings.__name__}")
+        _TASKS[name] = TaskSpec(
+            name, generate, settings, features, steps, classes, loss, metric,
+            tuple(tuple(m) for m in modes), baseline, solved_below, solved_reason, length, extra_metrics,
+            tuple(sorted((test_settings or {}).items())), _first_line(generate), source,
+        )
+        _TASK_OF_SETTINGS[settings] = name
+        return generate
+
+    return decorate
+
+
+_TASK_OF_SETTINGS: dict[type, str] = {}
+
+
+def task_name_of(settings) -> str:
+    """The name of the task whose settings class ``settings`` is an instance of."""
+    cls = type(settings)
+    name = _TASK_OF_SETTINGS.get(cls) or getattr(cls, "task_name", None)
+    if name is None:
+        raise UnknownNameError(f"{cls.__name__} is not the settings class of a registered task")
+    return name
+
+
 def closest(name: str, choices) -> str | None:
     """The name in ``choices`` closest to ``name``, or None when nothing is close."""
     choices = list(choices)
@@ -184,6 +322,14 @@ def cell(name: str) -> CellSpec:
 
 def mode(name: str) -> ModeSpec:
     return _lookup(_MODES, "mode", name)
+
+
+def task(name: str) -> TaskSpec:
+    return _lookup(_TASKS, "task", name)
+
+
+def task_names() -> list[str]:
+    return sorted(_TASKS)
 
 
 def cell_names() -> list[str]:

@@ -20,7 +20,9 @@ float32 rounding (``tests/test_batched.py`` checks it):
 - divergence ends a replica at its epoch, with the weights it had then, as it
   would end the run alone; the others go on (a NaN stays in its own lane).
 
-The TensorFlow backend keeps the per-run path (``train_run``).
+The TensorFlow backend keeps the per-run path (``train_run``), and so do
+tasks whose data depends on the seed (adding, copy: each seed draws its own
+sequences), since the replicas share one training set.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from keras import ops
 from zoo.core.config import RunConfig
 from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, make_data, model_of
-from zoo.engine.run import Recorder, RunResult
+from zoo.engine.run import Recorder, RunResult, train_run
 from zoo.engine.step import ENGINES, Engine
 
 if backend.BACKEND == "jax":
@@ -70,6 +72,10 @@ def _replica(stacked: list, s: int) -> list:
     return [v[s] for v in stacked]
 
 
+def _same_data(a, b) -> bool:
+    return np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+
+
 def check_group(runs: list[RunConfig]) -> None:
     """A batch is runs of one shape with distinct seeds; anything else is a caller's bug."""
     if not runs:
@@ -98,7 +104,11 @@ def train_group(
     train = runs[0].train
     eng = ENGINES.get(resolved)
     train_epoch, predict = _vmapped(eng)
-    train_w, test_w = make_data(runs[0].task, resolved.mode)
+    train_w, test_w = make_data(runs[0].task, resolved.mode, runs[0].seed)
+    if any(not _same_data(train_w, make_data(r.task, resolved.mode, r.seed)[0]) for r in runs[1:]):
+        # Each seed draws its own data: the replicas cannot share it, so run by run.
+        return [train_run(r, None if on_epoch is None else (lambda e, loss, r=r: on_epoch(r, e, loss)))
+                for r in runs]
 
     models, tvs, ntvs = [], [], []
     for run in runs:  # each seed's model as train_run builds it
@@ -114,12 +124,12 @@ def train_group(
     rngs = [np.random.default_rng(run.seed) for run in runs]
     x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
     records = [Recorder(run, eng, train_w, test_w, started) for run in runs]
-    for s, rec in enumerate(records):  # epoch 0: each replica's initial weights
-        rec.initial(_replica(tv, s), _replica(ntv, s))
+    for s, rec in enumerate(records):
+        rec.start(_replica(tv, s), _replica(ntv, s))
     replicas = len(runs)
     stopped: list[tuple | None] = [None] * replicas  # a diverged replica's final (tv, ntv)
 
-    for epoch in range(1, train.epochs + 1):
+    for epoch in range(1, train.periods + 1):
         t0 = time.perf_counter()
         order = np.stack([rec.order(rng) for rec, rng in zip(records, rngs)])
         tv, ntv, ov, stats = train_epoch(tv, ntv, ov, x_all, y_all, order, records[0].mask)

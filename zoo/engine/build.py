@@ -1,4 +1,4 @@
-"""A run's model and data, from its resolved cell and mode specs."""
+"""A run's model and data, from its resolved cell, mode and task specs."""
 
 from __future__ import annotations
 
@@ -7,22 +7,28 @@ from dataclasses import dataclass
 import keras
 
 from zoo.core import catalog
-from zoo.core.config import RunConfig, TaskConfig
-from zoo.core.registry import CellSpec, ModeSpec
-from zoo.core.tasks import sine
+from zoo.core.config import RunConfig, TaskConfig, task_name
+from zoo.core.registry import CellSpec, ModeSpec, TaskSpec
+from zoo.core.tasks.data import TaskData
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """A run with its cell and mode looked up once, passed down from there."""
+    """A run with its cell, mode and task looked up once, passed down from there."""
 
     run: RunConfig
     cell: CellSpec
     mode: ModeSpec
+    task: TaskSpec
 
     @classmethod
     def of(cls, run: RunConfig) -> "Resolved":
-        return cls(run, catalog.get_cell(run.cell), catalog.get_mode(run.mode))
+        return cls(run, catalog.get_cell(run.cell), catalog.get_mode(run.mode), catalog.get_task(run.task_name))
+
+    @property
+    def loss(self) -> str:
+        """The run's loss: its own, or its task's."""
+        return self.run.train.loss or self.task.loss
 
 
 def _specs(cell: CellSpec | str, mode: ModeSpec | str) -> tuple[CellSpec, ModeSpec]:
@@ -32,33 +38,41 @@ def _specs(cell: CellSpec | str, mode: ModeSpec | str) -> tuple[CellSpec, ModeSp
     return cell, mode
 
 
-def build_model(cell: CellSpec | str, mode: ModeSpec | str, units: int, window: int, horizon: int) -> keras.Model:
-    """The Keras model of one cell in one mode."""
+def build_model(cell: CellSpec | str, mode: ModeSpec | str, units: int, window: int, horizon: int,
+                features: int = 1, outputs: int = 1, activation: str | None = None) -> keras.Model:
+    """The Keras model of one cell in one mode (a task's input features and head, if not the sine's)."""
     cell, mode = _specs(cell, mode)
-    return mode.builder(lambda: cell.builder(units), window, horizon)
+    head = {} if (features, outputs, activation) == (1, 1, None) else (
+        {"features": features, "outputs": outputs, "activation": activation})
+    return mode.builder(lambda: cell.builder(units), window, horizon, **head)
 
 
-def expected_param_count(cell: CellSpec | str, mode: ModeSpec | str, units: int, window: int, horizon: int) -> int:
+def expected_param_count(cell: CellSpec | str, mode: ModeSpec | str, units: int, window: int, horizon: int,
+                         features: int = 1, outputs: int = 1) -> int:
     """Closed-form parameter count of ``build_model(...)``."""
     cell, mode = _specs(cell, mode)
-    return mode.param_count(cell.param_count, units, window, horizon)
+    return mode.param_count(cell.param_count, units, window, horizon, features, outputs)
 
 
-def make_data(task: TaskConfig, mode: ModeSpec | str) -> tuple[sine.Windows, sine.Windows]:
-    """The training and test windows of the task, cut for the mode."""
+def make_data(task: TaskConfig, mode: ModeSpec | str, seed: int = 0) -> tuple[TaskData, TaskData]:
+    """The training and test sets of the task (any task's settings), cut for the mode."""
     mode = catalog.get_mode(mode) if isinstance(mode, str) else mode
-    train = sine.series(task.train_start, task.train_stop, task.train_points)
-    test = sine.series(task.test_start, task.test_stop, task.test_points)
+    return catalog.get_task(task_name(task)).generate(task, seed, mode.layout, mode.target)
 
-    def cut(values):
-        return sine.make_windows(values, task.window, task.horizon, mode.layout, mode.target)
 
-    return cut(train), cut(test)
+def model_shape(r: Resolved) -> dict:
+    """The shape arguments of ``build_model`` for a resolved run."""
+    t = r.run.task
+    return {
+        "window": r.task.steps(t),
+        "horizon": getattr(t, "horizon", 1),
+        "features": r.task.features,
+        "outputs": r.task.head_units,
+    }
 
 
 def model_of(r: Resolved) -> keras.Model:
-    t = r.run.task
-    return build_model(r.cell, r.mode, r.run.units, t.window, t.horizon)
+    return build_model(r.cell, r.mode, r.run.units, activation=r.task.head_activation, **model_shape(r))
 
 
 def weight_group(path: str) -> str:

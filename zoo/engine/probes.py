@@ -4,14 +4,14 @@
 - ``‖dh_T/dh_t‖`` by lag: the mean Frobenius norm of the state Jacobian of the
   layer that reads the input, over its whole carried state (h, and c for an
   LSTM), since gradients through time flow through all of it;
-- the spectrum of the one-step state Jacobians dh_{t+1}/dh_t of that layer
-  (singular values, and the finite-time Lyapunov exponents of their product
-  along the probe sequences, ``zoo.engine.spectrum``), from the same
-  Jacobians as ``‖dh_T/dh_t‖``, and the tanh slope 1 - h^2 of its first state;
 - gate activations of gated cells.
 
-They work for any registered cell, with no per-cell code: the Jacobians come
-from the cell's own ``call`` through the backend's autodiff.
+They work for any registered cell and task, with no per-cell code: the
+Jacobians come from the cell's own ``call`` through the backend's autodiff.
+Time is a compiled scan, not an unrolled loop, so sequences of hundreds of
+steps compile in a second; the Jacobian chain is exact, its cost grows with
+steps x batch x state size squared, so long tasks probe a smaller batch
+(``train.probe_batch``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def input_layer_name(model: keras.Model) -> str:
     return "encoder" if any(layer.name == "encoder" for layer in model.layers) else "rnn"
 
 
+RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 2^-32 (or 2^32),
+# far from where float32 squares underflow (XLA flushes subnormals to zero)
+
+
 # Columns of probes.csv. The spectrum columns hold one value per probed epoch,
 # repeated on its lag rows; empty (NaN) where the model has no state through time.
 SPECTRUM_COLUMNS = (
@@ -39,6 +43,25 @@ SPECTRUM_COLUMNS = (
     "tanh_slope_mean", "tanh_slope_over_0_9",
 )
 PROBE_COLUMNS = ("epoch", "lag", "dL_dx", "dhT_dht", *SPECTRUM_COLUMNS)
+# The spectrum keeps every one-step Jacobian of the sequences it is taken over
+# (steps x batch x n x n floats: 200 MB at 200 steps of an LSTM's 128-wide
+# state), so it is taken over the first sequences of the probe batch only.
+SPECTRUM_BATCH = 16
+
+
+def mean_norms(plain, scaled, exponents) -> np.ndarray:
+    """Mean ‖dh_T/dh_t‖ over the batch by lag, from ``state_jacobian_norms``.
+
+    Where no chain was rescaled this is the float32 mean computed in the
+    graph; elsewhere the mean of ``scaled * 2^-exponent`` in float64, whose
+    range holds norms far below float32's smallest (1e-38).
+    """
+    plain = np.asarray(plain, np.float64)
+    scaled, exponents = np.asarray(scaled, np.float64), np.asarray(exponents)
+    out = plain.copy()
+    rescaled = np.any(exponents != 0, axis=1)  # by lag >= 1
+    out[1:][rescaled] = np.mean(scaled[rescaled] * np.exp2(-exponents[rescaled].astype(np.float64)), axis=1)
+    return out
 
 
 def _state_sizes(cell) -> list[int]:
@@ -49,6 +72,7 @@ class Probes:
     """The compiled probe functions of one model shape."""
 
     def __init__(self, resolved: Resolved, model: keras.Model, loss_kind: str):
+        self.layout = resolved.mode.layout
         self.model = model
 
         def input_loss(x, tv, ntv, y):
@@ -57,11 +81,10 @@ class Probes:
             return ops.sum(per_sample_loss(loss_kind, pred, y))
 
         self.input_gradients = backend.compile_fn(backend.grad(input_loss))
-        self.state_jacobian_norms = self.state_dynamics = None
+        self.state_jacobian_norms = self.spectrum_stats = None
         if resolved.mode.layout == "many":
             self.state_jacobian_norms = backend.compile_fn(self._state_jacobian_fn())
-            # The norms and the spectrum from one pass over the Jacobians (what probe_rows calls).
-            self.state_dynamics = backend.compile_fn(self._state_jacobian_fn(with_spectrum=True))
+            self.spectrum_stats = backend.compile_fn(self._spectrum_fn())
         gate_fn = self._gate_means_fn(resolved)
         self.gate_means = backend.compile_fn(gate_fn) if gate_fn else None
 
@@ -74,30 +97,27 @@ class Probes:
         if gates is None or layer.input is not model.inputs[0]:
             return None
         cell, sizes = layer.cell, _state_sizes(layer.cell)
+        splits = list(np.cumsum(sizes)[:-1])
 
         def means(tv, x):
             # The gate functions read the cell's variables; map them to tv.
             with keras.StatelessScope(state_mapping=list(zip(model.trainable_variables, tv))):
-                states = [ops.zeros((x.shape[0], s)) for s in sizes]
-                totals: dict = {}
-                for t in range(x.shape[1]):
-                    for name, value in gates(x[:, t], states).items():
-                        totals[name] = totals.get(name, 0.0) + ops.mean(value)
-                    _, states = cell.call(x[:, t], states, training=False)
+
+                def step(flat, x_t):
+                    states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
+                    step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
+                    _, states = cell.call(x_t, states, training=False)
                     states = list(states) if isinstance(states, (list, tuple)) else [states]
-                return {name: total / x.shape[1] for name, total in totals.items()}
+                    return ops.concatenate(states, axis=-1), step_means
+
+                start = ops.zeros((x.shape[0], sum(sizes)))
+                _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
+                return {name: ops.mean(values) for name, values in per_step.items()}
 
         return means
 
-    def _state_jacobian_fn(self, with_spectrum: bool = False) -> Callable:
-        """Mean Frobenius norm of dh_T/dh_t by lag T - t, for the layer that reads the input.
-
-        The Jacobian is chained one step at a time: dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t.
-        ``with_spectrum``: also the spectrum of those one-step Jacobians (singular
-        values, Lyapunov exponents; ``zoo.engine.spectrum``) and the mean tanh
-        slope 1 - h^2 of the first state (the output h), with the share of
-        (sample, step, unit) values above 0.9; returns ``(norms, {name: value})``.
-        """
+    def _cell_step(self):
+        """The input layer's one step as a function of its flat state: (cell_index, sizes, step)."""
         model = self.model
         cell = model.get_layer(input_layer_name(model)).cell
         paths = [v.path for v in model.trainable_variables]
@@ -113,33 +133,83 @@ class Probes:
             new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
             return ops.concatenate(list(new_states), axis=-1)
 
+        return cell_index, sizes, step
+
+    def _spectrum_fn(self) -> Callable:
+        """The spectrum of the one-step Jacobians dh_{t+1}/dh_t along the probe
+        sequences (singular values, Lyapunov exponents; ``zoo.engine.spectrum``)
+        and the mean tanh slope 1 - h^2 of the first state (the output h), with
+        the share of (sample, step, unit) values above 0.9."""
+        cell_index, sizes, step = self._cell_step()
+
+        def stats(tv, x):
+            x = x[:SPECTRUM_BATCH]
+            cell_vars = [tv[i] for i in cell_index]
+
+            def forward(h, x_t):
+                new = step(cell_vars, x_t, h)
+                return new, (backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h), new)
+
+            _, (jac, after) = backend.scan(forward, ops.zeros((x.shape[0], sum(sizes))), ops.moveaxis(x, 1, 0))
+            out = {**spectrum.jacobian_singular_values(jac), **spectrum.lyapunov_summary(jac)}
+            out = {f"jac_{k}" if k.startswith("sigma") else k: v for k, v in out.items()}
+            slope = 1.0 - ops.square(after[..., : sizes[0]])
+            out["tanh_slope_mean"] = ops.mean(slope)
+            out["tanh_slope_over_0_9"] = ops.mean(ops.cast(slope > 0.9, slope.dtype))
+            return out
+
+        return stats
+
+    def _state_jacobian_fn(self) -> Callable:
+        """Mean Frobenius norm of dh_T/dh_t by lag T - t, for the layer that reads the input.
+
+        The Jacobian is chained one step at a time: dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t.
+        """
+        cell_index, sizes, step = self._cell_step()
+
+        def frobenius(m):  # per sample
+            return ops.sqrt(ops.sum(ops.square(m), axis=(1, 2)))
+
         def norms(tv, x):
             cell_vars = [tv[i] for i in cell_index]
-            batch, steps = x.shape[0], x.shape[1]
-            h = ops.zeros((batch, sum(sizes)))
-            hidden = [h]
-            for t in range(steps):
-                h = step(cell_vars, x[:, t], h)
-                hidden.append(h)
-            chained = ops.broadcast_to(ops.eye(sum(sizes)), (batch, sum(sizes), sum(sizes)))
-            out = [ops.mean(ops.sqrt(ops.sum(ops.square(chained), axis=(1, 2))))]
-            jacobians = []
-            for t in reversed(range(steps)):
-                one_step = backend.batch_jacobian(lambda s, t=t: step(cell_vars, x[:, t], s), hidden[t])
-                jacobians.append(one_step)
+            batch, size = x.shape[0], sum(sizes)
+            xs = ops.moveaxis(x, 1, 0)  # (steps, batch, features)
+
+            def forward(h, x_t):  # emits h_t, the state each step starts from
+                return step(cell_vars, x_t, h), h
+
+            _, hidden = backend.scan(forward, ops.zeros((batch, size)), xs)
+
+            def backward(carry, inputs):  # dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t, from t = T-1 down
+                chained, exponent = carry
+                x_t, h_t = inputs
+                one_step = backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h_t)
                 chained = ops.matmul(chained, one_step)
-                out.append(ops.mean(ops.sqrt(ops.sum(ops.square(chained), axis=(1, 2)))))
-            if not with_spectrum:
-                return ops.stack(out)  # index = lag, 0..steps
-            jac = ops.stack(jacobians[::-1])  # (steps, batch, n, n) in time order
-            slope = 1.0 - ops.square(ops.stack(hidden[1:])[..., : sizes[0]])
-            stats = {**spectrum.jacobian_singular_values(jac), **spectrum.lyapunov_summary(jac)}
-            stats = {f"jac_{k}" if k.startswith("sigma") else k: v for k, v in stats.items()}
-            stats["tanh_slope_mean"] = ops.mean(slope)
-            stats["tanh_slope_over_0_9"] = ops.mean(ops.cast(slope > 0.9, slope.dtype))
-            return ops.stack(out), stats
+                # Over hundreds of steps the chain leaves float32's range: rescale
+                # a sample's chain by an exact power of two when it nears either
+                # end. Short chains are never rescaled, and a rescaled one is the
+                # same matrix times 2^k, bit for bit.
+                norm = frobenius(chained)
+                shift = ops.where(norm < 2.0**-RESCALE, RESCALE, ops.where(norm > 2.0**RESCALE, -RESCALE, 0))
+                chained = chained * ops.reshape(ops.power(2.0, ops.cast(shift, chained.dtype)), (-1, 1, 1))
+                exponent = exponent + shift
+                norm = frobenius(chained)
+                plain = ops.mean(norm * ops.power(2.0, -ops.cast(exponent, norm.dtype)))
+                return (chained, exponent), (plain, norm, exponent)
+
+            eye = ops.broadcast_to(ops.eye(size), (batch, size, size))
+            start = (eye, ops.zeros((batch,), "int32"))
+            _, (plain, scaled, exponents) = backend.scan(backward, start, (ops.flip(xs, 0), ops.flip(hidden, 0)))
+            lag0 = ops.reshape(ops.mean(frobenius(eye)), (1,))
+            return ops.concatenate([lag0, plain]), scaled, exponents
 
         return norms
+
+    def dh_by_lag(self, tv, x) -> np.ndarray | None:
+        """Mean ‖dh_T/dh_t‖ over the batch, index = lag 0..steps; None for one-step modes."""
+        if self.state_jacobian_norms is None:
+            return None
+        return mean_norms(*self.state_jacobian_norms(tv, x))
 
     def gate_rows(self, epoch: int, tv, x) -> list[dict]:
         if self.gate_means is None:
@@ -147,13 +217,17 @@ class Probes:
         return [{"epoch": epoch, "gate": k, "mean": float(v)} for k, v in sorted(self.gate_means(tv, x).items())]
 
     def probe_rows(self, epoch: int, tv, ntv, x, y) -> list[dict]:
-        grads = np.asarray(self.input_gradients(x, tv, ntv, y)).reshape(len(x), -1)
-        window = grads.shape[1]
-        dl_dx = np.sqrt(np.mean(grads**2, axis=0))[::-1]  # position w-1 is lag 0
-        dh, stats = None, {}
-        if self.state_dynamics is not None:
-            dh, stats = self.state_dynamics(tv, x)
-            dh, stats = np.asarray(dh), {k: float(v) for k, v in stats.items()}
+        grads = np.asarray(self.input_gradients(x, tv, ntv, y))  # (batch, steps, features)
+        if self.layout == "one":  # one step of w values: each value is a lag
+            per_lag = np.mean(grads.reshape(len(x), -1) ** 2, axis=0)
+        else:  # a lag per step, the norm over its features
+            per_lag = np.mean(np.sum(grads**2, axis=2), axis=0)
+        window = len(per_lag)
+        dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
+        dh = self.dh_by_lag(tv, x)
+        stats = {}
+        if self.spectrum_stats is not None:
+            stats = {k: float(v) for k, v in self.spectrum_stats(tv, x).items()}
         lags = range(window + 1 if dh is not None else window)
         return [
             {

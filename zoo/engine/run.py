@@ -21,7 +21,7 @@ from keras import ops
 
 from zoo.core.analysis import decay_factor, decay_rate, late_decay_factor, probe_epochs
 from zoo.core.config import RunConfig
-from zoo.core.tasks import sine
+from zoo.core.tasks.data import TaskData
 from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
 from zoo.engine.probes import PROBE_COLUMNS
@@ -68,13 +68,15 @@ def train_run(
     """Train one run and return its result. A NaN/inf loss ends it as ``diverged``.
 
     ``instrument=False`` trains without the per-step gradient statistics (for
-    ``make bench``, which measures what they cost).
+    ``make bench``, which measures what they cost). An "epoch" is an
+    evaluation period of ``train.eval_every`` steps when the run has a step
+    budget (``train.steps``). The probes also run once before training (epoch 0).
     """
     started = time.perf_counter()
     resolved = Resolved.of(run)  # the registry is asked once, here
     train = run.train
     eng = ENGINES.get(resolved, instrument)
-    train_w, test_w = make_data(run.task, resolved.mode)
+    train_w, test_w = make_data(run.task, resolved.mode, run.seed)
 
     keras.utils.set_random_seed(run.seed)
     model = model_of(resolved)
@@ -85,9 +87,9 @@ def train_run(
     rng = np.random.default_rng(run.seed)
     x_all, y_all = ops.convert_to_tensor(train_w.x), ops.convert_to_tensor(train_w.y)
     record = Recorder(run, eng, train_w, test_w, started)
+    record.start(tv, ntv)
 
-    record.initial(tv, ntv)
-    for epoch in range(1, train.epochs + 1):
+    for epoch in range(1, train.periods + 1):
         t0 = time.perf_counter()
         order = record.order(rng)
         tv, ntv, ov, stats = eng.train_epoch(tv, ntv, ov, x_all, y_all, order, record.mask)
@@ -110,32 +112,57 @@ class Recorder:
     (``zoo.engine.batched``) record the same numbers the same way.
     """
 
-    def __init__(self, run: RunConfig, eng: Engine, train_w: sine.Windows, test_w: sine.Windows, started: float):
+    def __init__(self, run: RunConfig, eng: Engine, train_w: TaskData, test_w: TaskData, started: float):
         train = run.train
         self.run, self.eng, self.test_w, self.started = run, eng, test_w, started
+        self.task = eng.resolved.task
+        self.baseline = float(self.task.baseline(run.task))
         n, batch = len(train_w.x), train.batch_size
-        self.n, self.steps = n, -(-n // batch)  # the last, partial batch is masked, as Keras's fit would weigh it
-        self.probe_at = set(probe_epochs(train.epochs, train.probes))
+        self.n, self.batch, self.budget = n, batch, train.steps is not None
+        # An epoch's steps; in epochs the last, partial batch is masked, as Keras's fit would weigh it.
+        self.steps = train.eval_every if self.budget else -(-n // batch)
+        self.probe_at = set(probe_epochs(train.periods, train.probes))
         probe_index = np.linspace(0, n - 1, min(train.probe_batch, n)).astype(int)
         self.x_probe, self.y_probe = train_w.x[probe_index], train_w.y[probe_index]
-        valid = np.arange(self.steps * batch) < n
+        valid = np.arange(self.steps * batch) < (self.steps * batch if self.budget else n)
         self.mask = valid.reshape(self.steps, batch).astype(np.float32)
+        self._queue = np.zeros(0, np.int64)  # a step budget's batches still to come
         self.history, self.grad_rows, self.probe_rows, self.gate_rows = [], [], [], []
         self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
         self.pred = None
+        self.probe_seconds, self.init_checks = 0.0, {}
         self.device: dict = {}  # where it trained, added to ``backend.device()`` (the batched path: its replicas)
 
-    def initial(self, tv, ntv) -> None:
-        """Epoch 0: probe the initial weights, so the report can tell what training
-        changed, and what a run that diverges in its first epoch started from."""
-        self.probe_rows += self.eng.probes.probe_rows(0, tv, ntv, self.x_probe, self.y_probe)
-        self.gate_rows += self.eng.probes.gate_rows(0, tv, self.x_probe)
-
     def order(self, rng: np.random.Generator) -> np.ndarray:
-        """An epoch's batches, (steps, batch) window indices: ``rng``'s next permutation, padded."""
-        order = np.zeros(self.mask.size, np.int32)
-        order[: self.n] = rng.permutation(self.n)
-        return order.reshape(self.mask.shape)
+        """An epoch's batches, (steps, batch) indices into the training set.
+
+        In epochs: ``rng``'s next permutation, padded. With a step budget:
+        ``eval_every`` full batches, drawn without replacement pass after pass.
+        """
+        if not self.budget:
+            order = np.zeros(self.mask.size, np.int32)
+            order[: self.n] = rng.permutation(self.n)
+            return order.reshape(self.mask.shape)
+        while len(self._queue) < self.mask.size:
+            self._queue = np.concatenate([self._queue, rng.permutation(self.n)])
+        order, self._queue = self._queue[: self.mask.size], self._queue[self.mask.size :]
+        return order.astype(np.int32).reshape(self.mask.shape)
+
+    def start(self, tv, ntv) -> None:
+        """Probe the initial weights (epoch 0), before the first step; checked with epoch 1."""
+        self.init_checks = self._probe(0, tv, ntv)
+
+    def _probe(self, epoch: int, tv, ntv) -> dict:
+        t0 = time.perf_counter()
+        new_probes = self.eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
+        new_gates = self.eng.probes.gate_rows(epoch, tv, self.x_probe)
+        self.probe_seconds += time.perf_counter() - t0
+        self.probe_rows += new_probes
+        self.gate_rows += new_gates
+        return {
+            "probes": [v for row in new_probes for v in row.values() if v is not None],
+            "gate activations": [row["mean"] for row in new_gates],
+        }
 
     def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
         """Record one epoch from its per-step ``stats`` (numpy) and test predictions.
@@ -149,15 +176,11 @@ class Recorder:
         weights = mask.sum(axis=1)
         epoch_loss = float(np.sum(loss * weights) / weights.sum())
         finite = np.isfinite(loss) & np.isfinite(gnorm)
-        err = (pred - test_w.y).reshape(len(pred), -1)
-        next_col = list(test_w.offsets).index(1)
         self.history.append(
             {
                 "epoch": epoch,
                 "loss": epoch_loss,
-                "test_mae": float(np.mean(np.abs(err))),
-                "test_mse": float(np.mean(err**2)),
-                "test_mae_next": float(np.mean(np.abs(err[:, next_col]))),
+                **_test_numbers(self.task, pred, test_w, self.baseline),
                 "grad_norm_mean": float(np.mean(gnorm[finite])) if finite.any() else np.nan,
                 "grad_norm_max": float(np.max(gnorm[finite])) if finite.any() else np.nan,
                 "nonfinite_steps": int((~finite).sum()),
@@ -178,13 +201,10 @@ class Recorder:
                 }
             )
         checks = {"loss": epoch_loss, "test predictions": pred}
+        if epoch == 1:
+            checks.update(self.init_checks)
         if epoch in self.probe_at:
-            new_probes = eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
-            new_gates = eng.probes.gate_rows(epoch, tv, self.x_probe)
-            self.probe_rows += new_probes
-            self.gate_rows += new_gates
-            checks["probes"] = [v for row in new_probes for v in row.values() if v is not None]
-            checks["gate activations"] = [row["mean"] for row in new_gates]
+            checks.update(self._probe(epoch, tv, ntv))
         bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
         if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
             self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, bad[0]
@@ -204,6 +224,7 @@ class Recorder:
         probes = probes.astype({c: float for c in PROBE_COLUMNS[2:]})
         last = history.iloc[-1]
         final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
+        task, ratio = self.task, float(last.test_ratio)
         metrics = {
             "status": self.status,
             "diverged_epoch": self.diverged_epoch,
@@ -217,9 +238,24 @@ class Recorder:
             "steps": int(history.steps.sum()),
             "seconds": time.perf_counter() - self.started,
             "train_seconds": float(history.train_seconds.sum()),
+            "probe_seconds": self.probe_seconds,
             "decay_rate": decay_rate(final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy())
             if len(final_probe)
             else float("nan"),
+            # What the report needs to judge the run without the task's code.
+            "task": task.name,
+            "length": getattr(run.task, task.length),
+            "sequence_steps": int(task.steps(run.task)),
+            "metric": task.metric,
+            "metric_value": float(last[task.metric]),
+            "baseline": self.baseline,
+            "ratio": ratio,
+            "solved_below": task.solved_below,
+            "solved_reason": task.solved_reason,
+            "solved": bool(self.status == "ok" and ratio < task.solved_below),
+            "dhT_dh1_init": _first_step_norm(probes, 0),
+            "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
+            **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy
             **_dynamics_metrics(final_probe),
             "versions": _versions(),
             "device": {**backend.device(), **self.device},
@@ -230,7 +266,7 @@ class Recorder:
             gradients=pd.DataFrame(self.grad_rows),
             probes=probes,
             gates=pd.DataFrame(self.gate_rows, columns=["epoch", "gate", "mean"]),
-            predictions=_predictions(test_w, self.pred),
+            predictions=_predictions(self.task, test_w, self.pred),
             metrics=metrics,
             model_bytes=_model_bytes(model),
         )
@@ -252,13 +288,59 @@ def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:
     return {k: v if np.isfinite(v) else None for k, v in values.items()}  # null in metrics.json: not measured
 
 
-def _predictions(windows: sine.Windows, pred: np.ndarray) -> pd.DataFrame:
-    k = len(windows.offsets)
+def _test_numbers(task, pred: np.ndarray, test: TaskData, baseline: float) -> dict:
+    """The test metrics of one evaluation, and the task's metric over its baseline."""
+    if task.classes:  # pred: log-probabilities (n, steps, k); test.y: ids (n, steps)
+        logp = np.take_along_axis(pred, test.y[..., None].astype(np.int64), axis=-1)[..., 0]
+        numbers = {"test_mae": np.nan, "test_mse": np.nan, "test_mae_next": np.nan,
+                   "test_ce": float(-np.mean(logp))}
+    else:
+        err = (pred - test.y).reshape(len(pred), -1)
+        next_col = list(test.offsets).index(1) if test.offsets is not None and 1 in test.offsets else -1
+        numbers = {
+            "test_mae": float(np.mean(np.abs(err))),
+            "test_mse": float(np.mean(err**2)),
+            "test_mae_next": float(np.mean(np.abs(err[:, next_col]))),
+        }
+    if task.extra_metrics is not None:
+        numbers.update(task.extra_metrics(test.y, pred))
+    numbers["test_ratio"] = numbers[task.metric] / baseline
+    return numbers
+
+
+_HISTORY_BASE = {"epoch", "loss", "test_mae", "test_mse", "test_mae_next", "test_ratio", "grad_norm_mean",
+                 "grad_norm_max", "nonfinite_steps", "clipped_steps", "steps", "train_seconds", "seconds"}
+
+
+def _first_step_norm(probes: pd.DataFrame, epoch: int) -> float:
+    """‖dh_T/dh_1‖ at a probed epoch: the Jacobian over the whole sequence but its first step (lag T-1)."""
+    p = probes[probes.epoch == epoch]
+    row = p[p.lag == p.lag.max() - 1]
+    return float(row.dhT_dht.iloc[0]) if len(row) else float("nan")  # NaN: a one-step mode, or a diverged probe
+
+
+def _predictions(task, data: TaskData, pred: np.ndarray) -> pd.DataFrame:
+    """Test truth and prediction per target; for classification the predicted
+    class at the steps whose truth varies (copy: the 10 recalled symbols)."""
+    n = len(pred)
+    if task.classes:
+        truth = data.y.reshape(n, -1)
+        chosen = pred.reshape(n, truth.shape[1], -1).argmax(axis=-1)
+        keep = np.flatnonzero((truth != truth[:1]).any(axis=0))
+        return pd.DataFrame({
+            "index": np.repeat(np.arange(n), len(keep)),
+            "offset": np.tile(keep, n),
+            "truth": truth[:, keep].ravel(),
+            "prediction": chosen[:, keep].ravel(),
+        })
+    offsets = data.offsets if data.offsets is not None else np.array([1])
+    ends = data.ends if data.ends is not None else np.arange(n)
+    k = len(offsets)
     return pd.DataFrame(
         {
-            "index": (windows.ends[:, None] + windows.offsets).ravel(),
-            "offset": np.tile(windows.offsets, len(windows.ends)),
-            "truth": windows.y.reshape(-1, k).ravel(),
+            "index": (ends[:, None] + offsets).ravel(),
+            "offset": np.tile(offsets, len(ends)),
+            "truth": data.y.reshape(-1, k).ravel(),
             "prediction": pred.reshape(-1, k).ravel(),
         }
     )

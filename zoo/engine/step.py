@@ -37,7 +37,7 @@ class Engine:
         membership = np.zeros((len(self.groups), len(paths)), np.float32)
         for j, p in enumerate(paths):
             membership[self.groups.index(weight_group(p)), j] = 1.0
-        model, loss_kind = self.template, train.loss
+        model, loss_kind = self.template, resolved.loss
         needs_norms = instrument or train.clipnorm is not None or train.global_clipnorm is not None
 
         def batch_loss(tv, ntv, x, y, mask):

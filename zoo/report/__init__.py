@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
-from zoo.core.config import ConfigError, GridConfig, safe_name, short_name, show
-from zoo.report import findings, html, plots
+from zoo.core.config import ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
+from zoo.report import findings, html, memory, plots
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
 
@@ -213,20 +213,24 @@ def _write_main(results: Results, out: Path) -> str:
     _write_tables(results, out)
     if results.epochs.empty:
         return html.section("Comparison", "", ["No finished runs yet."], results.summary, [])
+    # A bar per cell x mode, and the sine's predictions: only where the grid has them.
+    one_row_each = not results.summary.duplicated(["cell", "mode"]).any()
+    sine = all(r.config.task_name == "sine" for r in results.runs)
     figures = {
         "loss_curves.png": results.plot_loss(),
-        "test_mae.png": plots.test_mae_bars(results.summary),
+        **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and sine else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
         "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
         "jacobian_spectrum.png": plots.jacobian_spectrum(results.summary),
         "weight_groups.png": plots.weight_groups(results.gradients),
-        "predictions.png": plots.predictions(results.predictions),
+        **({"predictions.png": plots.predictions(results.predictions)} if sine else {}),
     }
     gates = results.gates
     if not gates.empty:
         figures["gate_activity.png"] = plots.gate_activity(gates)
     figures = _save(figures, out)
-    return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures)
+    return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures) + (
+        memory.section(results, out))
 
 
 def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
@@ -253,11 +257,13 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
-    )
+    ) + memory.section(results, out)
 
 
 def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:
     t, tr = grid.task, grid.train
+    if not isinstance(t, TaskConfig):  # another task than the post's sine: its settings as they are
+        return memory.settings_rows(grid) + _versions(results)
     rows = [
         ("cells x modes x seeds", f"{', '.join(grid.cells)} x {', '.join(grid.modes)} x {grid.seeds}"),
         ("training series", f"sin(linspace({t.train_start:g}, {t.train_stop:g}, {t.train_points})), "
@@ -272,8 +278,12 @@ def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:
         ("training", f"{tr.optimizer} lr {tr.learning_rate:g}, batch {tr.batch_size}, {tr.epochs} epochs, "
                      f"{tr.loss} loss, clipnorm {tr.clipnorm}, global_clipnorm {tr.global_clipnorm}"),
     ]
-    if results.runs:
-        v = results.runs[0].metrics.get("versions", {})
-        rows.append(("backend", f"Keras {v.get('keras')} on {v.get('backend')} {v.get('backend_version')}"))
-        rows.append(("libraries", f"Python {v.get('python')}, NumPy {v.get('numpy')}, pandas {v.get('pandas')}"))
-    return rows
+    return rows + _versions(results)
+
+
+def _versions(results: Results) -> list[tuple[str, str]]:
+    if not results.runs:
+        return []
+    v = results.runs[0].metrics.get("versions", {})
+    return [("backend", f"Keras {v.get('keras')} on {v.get('backend')} {v.get('backend_version')}"),
+            ("libraries", f"Python {v.get('python')}, NumPy {v.get('numpy')}, pandas {v.get('pandas')}")]

@@ -44,6 +44,21 @@ def _settings(rows: list[tuple[str, str]]) -> str:
     return f'<table class="settings">{body}</table>'
 
 
+def figure(path: Path) -> str:
+    """A PNG inlined as a figure."""
+    return _img(path, path.stem.replace("_", " "))
+
+
+def findings_list(lines: list[str]) -> str:
+    return _findings(lines)
+
+
+def frame_table(table: pd.DataFrame, note: str = "") -> str:
+    """Any table of strings, with a note under it."""
+    shown = table.to_html(index=False, border=0, escape=True)
+    return f'<div class="wide">{shown}</div>' + (f'<p class="note">{html.escape(note)}</p>' if note else "")
+
+
 def section(title: str, intro: str, findings: list[str], summary: pd.DataFrame, figures: list[Path]) -> str:
     parts = [f"<h2>{html.escape(title)}</h2>"]
     if intro:

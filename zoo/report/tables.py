@@ -33,7 +33,7 @@ def long_table(runs, kind: str) -> pd.DataFrame:
             continue
         settings = r.config.settings()
         labels = [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode)]
-        labels += [(short_name(a), settings[a]) for a in axes]
+        labels += [(short_name(a), settings.get(a)) for a in axes]
         labels += [("seed", r.config.seed), ("status", r.metrics["status"])]
         for i, (k, v) in enumerate(labels):
             t.insert(i, k, v)
@@ -186,7 +186,7 @@ def diverged_table(runs) -> pd.DataFrame:
         settings = r.config.settings()
         rows.append({
             "run_id": r.path.name, "cell": r.config.cell, "mode": r.config.mode,
-            **{short_name(a): settings[a] for a in axes}, "seed": r.config.seed,
+            **{short_name(a): settings.get(a) for a in axes}, "seed": r.config.seed,
             "diverged_epoch": n["diverged_epoch"], "diverged_in": r.metrics.get("diverged_in"),
             "peak_grad_norm": n["grad_norm_peak"], "peak_epoch": n["grad_norm_peak_epoch"],
             "recurrent_share": n["recurrent_share"], "probe_epoch": n["cause_epoch"],
@@ -209,7 +209,7 @@ def summary_table(runs) -> pd.DataFrame:
     groups: dict[tuple, dict] = {}
     for r in runs:
         settings = r.config.settings()
-        key = (r.config.cell, r.config.mode, *(settings[a] for a in axes))
+        key = (r.config.cell, r.config.mode, *(settings.get(a) for a in axes))
         groups.setdefault(key, {})[r.path.name] = r  # by run id: a run counts once
     rows = []
     for (cell, mode, *values), by_id in groups.items():

@@ -89,7 +89,7 @@ class Progress:
     def __init__(self, todo: list[RunConfig], stream=sys.stderr):
         self.by_id = {r.run_id: r for r in todo}
         self.axes = varying_settings(todo)
-        self.total_epochs = sum(r.train.epochs for r in todo)
+        self.total_epochs = sum(r.train.periods for r in todo)
         self.epochs = {r.run_id: 0 for r in todo}
         self.latest: tuple | None = None
         self.finished = 0
@@ -122,7 +122,7 @@ class Progress:
         r = self.by_id[run_id]
         line = (
             f"run {self.finished + 1}/{len(self.by_id)}  {self.label(r)}  "
-            f"epoch {epoch}/{r.train.epochs}  loss {loss:.4f}  ETA {self.eta()}"
+            f"epoch {epoch}/{r.train.periods}  loss {loss:.4f}  ETA {self.eta()}"
         )
         print(f"\r\033[K{line}" if self.tty else line, end="" if self.tty else "\n", file=self.stream, flush=True)
 
@@ -132,7 +132,7 @@ class Progress:
 
     def run_done(self, config: RunConfig, metrics: dict | None, error: str | None) -> None:
         self.finished += 1
-        self.epochs[config.run_id] = config.train.epochs
+        self.epochs[config.run_id] = config.train.periods
         if error is not None:
             what = f"FAILED: {error}"
         else:

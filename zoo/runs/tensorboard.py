@@ -59,6 +59,8 @@ def hparams_of(config: RunConfig) -> dict:
     settings = config.settings()
     values = {"cell": config.cell, "mode": config.mode, "seed": config.seed}
     for key in HPARAM_SETTINGS:
+        if key not in settings:  # a setting of the sine task only (window, horizon)
+            continue
         value = settings[key]
         # One type per column: clipping is "none" or a number, so it is text.
         values[key.rpartition(".")[2]] = "none" if value is None else (str(value) if "clip" in key else value)

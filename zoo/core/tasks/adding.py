@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoo.core.registry import register_task
 from zoo.core.tasks.data import TaskData, require, split_rngs
 
 SOLVED_BELOW = 0.1
@@ -52,13 +53,30 @@ def _sample(rng: np.random.Generator, n: int, steps: int) -> TaskData:
     return TaskData(np.stack([values, markers], axis=-1), y.astype(np.float32))
 
 
-def generate(settings: AddingSettings, seed: int) -> tuple[TaskData, TaskData]:
-    """Train and test sets: x (n, length, 2) float32, y (n, 1) float32."""
-    train_rng, test_rng = split_rngs(seed)
-    return (_sample(train_rng, settings.train_size, settings.length),
-            _sample(test_rng, settings.test_size, settings.length))
-
-
 def baseline(settings: AddingSettings) -> float:
     """MSE of the best constant (1): Var(U1 + U2) = 1/6, whatever the length."""
     return 1.0 / 6.0
+
+
+@register_task(
+    "adding",
+    settings=AddingSettings,
+    features=2,
+    steps=lambda s: s.length,
+    loss="mse",
+    metric="test_mse",
+    modes=[("many", "next")],
+    baseline=baseline,
+    solved_below=SOLVED_BELOW,
+    solved_reason=SOLVED_REASON,
+    test_settings={"length": 6, "train_size": 128, "test_size": 64},
+)
+def generate(settings: AddingSettings, seed: int, layout: str = "many", target: str = "next"
+             ) -> tuple[TaskData, TaskData]:
+    """The adding problem (Le et al. 2015): the sum of the 2 marked values among T.
+
+    Train and test sets: x (n, length, 2) float32, y (n, 1) float32.
+    """
+    train_rng, test_rng = split_rngs(seed)
+    return (_sample(train_rng, settings.train_size, settings.length),
+            _sample(test_rng, settings.test_size, settings.length))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoo.core.registry import register_task
 from zoo.core.tasks.data import TaskData, require, split_rngs
 
 SYMBOLS = 8  # ids 1..8
@@ -57,13 +58,6 @@ def _sample(rng: np.random.Generator, n: int, length: int) -> TaskData:
     return TaskData(np.eye(CLASSES, dtype=np.float32)[ids], y)
 
 
-def generate(settings: CopySettings, seed: int) -> tuple[TaskData, TaskData]:
-    """Train and test sets: x (n, length + 20, 10) one-hot float32, y (n, length + 20) int32 ids."""
-    train_rng, test_rng = split_rngs(seed)
-    return (_sample(train_rng, settings.train_size, settings.length),
-            _sample(test_rng, settings.test_size, settings.length))
-
-
 def baseline(settings: CopySettings) -> float:
     """Mean cross-entropy of the memoryless predictor: 10 ln 8 / (length + 20)."""
     return RECALL * math.log(SYMBOLS) / (settings.length + 2 * RECALL)
@@ -72,3 +66,33 @@ def baseline(settings: CopySettings) -> float:
 def recall_accuracy(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Fraction of the last 10 steps whose argmax (logits or probabilities, (n, steps, 10)) is right."""
     return float(np.mean(np.argmax(scores[:, -RECALL:], axis=-1) == y_true[:, -RECALL:]))
+
+
+def extra_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
+    return {"recall_accuracy": recall_accuracy(y_true, scores)}
+
+
+@register_task(
+    "copy",
+    settings=CopySettings,
+    features=CLASSES,
+    steps=lambda s: s.length + 2 * RECALL,
+    classes=CLASSES,
+    loss="cross_entropy",
+    metric="test_ce",
+    modes=[("many", "synced")],
+    baseline=baseline,
+    solved_below=SOLVED_BELOW,
+    solved_reason=SOLVED_REASON,
+    extra_metrics=extra_metrics,
+    test_settings={"length": 3, "train_size": 128, "test_size": 64},
+)
+def generate(settings: CopySettings, seed: int, layout: str = "many", target: str = "synced"
+             ) -> tuple[TaskData, TaskData]:
+    """The copy task (Arjovsky et al. 2016): replay 10 symbols from 8 after T blanks.
+
+    Train and test sets: x (n, length + 20, 10) one-hot float32, y (n, length + 20) int32 ids.
+    """
+    train_rng, test_rng = split_rngs(seed)
+    return (_sample(train_rng, settings.train_size, settings.length),
+            _sample(test_rng, settings.test_size, settings.length))

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoo.core.config import TaskConfig
+from zoo.core.registry import register_task
+from zoo.core.tasks import sine_gap
+from zoo.core.tasks.data import TaskData
+
 TARGETS = ("next", "horizon", "synced")
 LAYOUTS = ("one", "many")
 
@@ -63,3 +68,46 @@ def make_windows(values: np.ndarray, window: int, horizon: int, layout: str, tar
     x = x[:, None, :] if layout == "one" else x[:, :, None]
     y = y if target == "next" else y[:, :, None]
     return Windows(x.astype(np.float32), y.astype(np.float32), offsets, ends)
+
+
+def baseline(settings: TaskConfig) -> float:
+    """MSE of the best constant on the next-value test targets: their variance (about 1/2).
+
+    A model that ignores its input can only predict a constant. The targets
+    are those of ``sine_gap`` with no gap, so its closed form applies.
+    """
+    s = settings
+    return sine_gap.baseline(sine_gap.Settings(length=0, window=s.window, test_start=s.test_start,
+                                               test_stop=s.test_stop, test_points=s.test_points))
+
+
+SOLVED_BELOW = 0.01
+SOLVED_REASON = (
+    "Repeating the window's last value scores 2 sin^2(d/2) / (1/2), about 0.01 of the baseline at the "
+    "default test gap d = 0.1, so below 0.01 a model predicts better than persistence."
+)
+
+
+@register_task(
+    "sine",
+    settings=TaskConfig,
+    features=1,
+    steps=lambda s: s.window,
+    loss="mae",
+    metric="test_mse",
+    modes=[("one", "next"), ("many", "next"), ("one", "horizon"), ("many", "horizon"), ("many", "synced")],
+    baseline=baseline,
+    solved_below=SOLVED_BELOW,
+    solved_reason=SOLVED_REASON,
+    length="window",
+    test_settings={"train_stop": 3.0, "train_points": 300, "test_stop": 106.0, "test_points": 60},
+)
+def generate(settings: TaskConfig, seed: int, layout: str = "many", target: str = "next") -> tuple[TaskData, TaskData]:
+    """The seed post's task: the next value(s) of sin(t) from the w before (no memory needed)."""
+    t = settings
+
+    def cut(start: float, stop: float, points: int) -> TaskData:
+        w = make_windows(series(start, stop, points), t.window, t.horizon, layout, target)
+        return TaskData(w.x, w.y, w.offsets, w.ends)
+
+    return cut(t.train_start, t.train_stop, t.train_points), cut(t.test_start, t.test_stop, t.test_points)

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoo.core.registry import register_task
 from zoo.core.tasks.data import TaskData, require
 
 SOLVED_BELOW = 0.05
 SOLVED_REASON = (
-    "Remembering only the sign of the window scores about 0.2 of the baseline while remembering just its "
-    "last value scores about 0.01 (the test grid steps 0.1 rad), so below 0.05 the values crossed the gap."
+    "Remembering only the sign of the window scores about 0.2 of the baseline, while remembering just its "
+    "last value scores about 0.01 on the post's test grid (steps of 0.1 rad; less on a finer one), so below "
+    "0.05 the values crossed the gap."
 )
 
 
@@ -69,13 +71,6 @@ def _windows(values: np.ndarray, window: int, length: int) -> TaskData:
     return TaskData(x, values[ends + 1][:, None], offsets=np.array([1]), ends=ends)
 
 
-def generate(settings: SineGapSettings, seed: int) -> tuple[TaskData, TaskData]:
-    """Every window of the train and test series. The series are fixed, so ``seed`` changes nothing."""
-    s = settings
-    return (_windows(series(s.train_start, s.train_stop, s.train_points), s.window, s.length),
-            _windows(series(s.test_start, s.test_stop, s.test_points), s.window, s.length))
-
-
 def _ratio(m: int, h: float) -> float:
     """sin(m h) / sin(h), with its limit where sin(h) = 0."""
     if abs(math.sin(h)) < 1e-12:
@@ -92,3 +87,27 @@ def baseline(settings: SineGapSettings) -> float:
     mean = _ratio(m, d / 2) * math.sin(b + (m - 1) * d / 2) / m
     mean_sq = 0.5 - _ratio(m, d) * math.cos(2 * b + (m - 1) * d) / (2 * m)
     return mean_sq - mean**2
+
+
+@register_task(
+    "sine_gap",
+    settings=SineGapSettings,
+    features=2,
+    steps=lambda s: s.window + s.length,
+    loss="mse",
+    metric="test_mse",
+    modes=[("many", "next")],
+    baseline=baseline,
+    solved_below=SOLVED_BELOW,
+    solved_reason=SOLVED_REASON,
+    test_settings={"length": 4, "train_points": 300, "test_points": 120},
+)
+def generate(settings: SineGapSettings, seed: int, layout: str = "many", target: str = "next"
+             ) -> tuple[TaskData, TaskData]:
+    """The post's sine task with L blank steps between the window and the answer.
+
+    Every window of the train and test series. The series are fixed, so ``seed`` changes nothing.
+    """
+    s = settings
+    return (_windows(series(s.train_start, s.train_stop, s.train_points), s.window, s.length),
+            _windows(series(s.test_start, s.test_stop, s.test_points), s.window, s.length))

@@ -89,7 +89,7 @@ def prepare_worker(threads: int = 1) -> None:
 def task_payload(configs: RunConfig | list[RunConfig], batched: bool = False) -> dict:
     """What a worker needs to train a task (one run, or a group of runs): plain data, no code objects.
 
-    ``modules`` are where the runs' cells and modes are registered, so a worker
+    ``modules`` are where the runs' cells, modes and tasks are registered, so a worker
     in a fresh process (or on another node) registers them before it trains.
     ``batched``: train the group's runs (one shape, several seeds) as one
     vmapped model (``zoo.engine.batched``), where the backend can.
@@ -99,6 +99,7 @@ def task_payload(configs: RunConfig | list[RunConfig], batched: bool = False) ->
     for config in configs:
         modules.add(catalog.get_cell(config.cell).builder.__module__)
         modules.add(catalog.get_mode(config.mode).builder.__module__)
+        modules.add(catalog.get_task(config.task_name).generate.__module__)
     return {
         "configs": [c.to_dict() for c in configs],
         "modules": sorted(modules - {"__main__", "__mp_main__"}),
