@@ -275,15 +275,17 @@ class Recorder:
 def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:
     """The through-time numbers of the last probed epoch: the per-step factor of
     ‖dh_T/dh_t‖ over lags 1-5 (and over the last fifth of a long window), and the
-    one-step Jacobian's spectrum. NaN where the model has no state through time."""
+    one-step Jacobian's spectrum. None where not measured: no state through time,
+    a window too short for the late factor, or a run that diverged."""
     nan = float("nan")
     lags, norms = final_probe.lag.to_numpy(), final_probe.dhT_dht.to_numpy()
     first = final_probe.iloc[0] if len(final_probe) else {}
-    return {
+    values = {
         "decay_factor": decay_factor(lags, norms) if len(final_probe) else nan,
         "decay_factor_late": late_decay_factor(lags, norms) if len(final_probe) else nan,
         **{k: float(first.get(k, nan)) for k in ("lyapunov_max", "jac_sigma_max", "jac_sigma_min")},
     }
+    return {k: v if np.isfinite(v) else None for k, v in values.items()}  # null in metrics.json: not measured
 
 
 def _test_numbers(task, pred: np.ndarray, test: TaskData, baseline: float) -> dict:
