@@ -40,7 +40,8 @@ test_points = 60
 epochs = 4
 batch_size = 32
 """
-TIMING = ("seconds", "train_seconds")
+# Wall-clock times, and where a run trained (a Ray worker and a local one see the devices differently).
+TIMING = ("seconds", "train_seconds", "probe_seconds", "device")
 
 
 def _compare(tmp: Path, name: str, wait=True, executor="local"):

@@ -43,7 +43,7 @@ def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
 def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, isolated_registry):
     import importlib
 
-    importlib.import_module("faulty_cells")
+    importlib.reload(importlib.import_module("faulty_cells"))  # registers into this test's registry copy
     grid = tiny_grid(cells=("always_raises", "simple_rnn"), modes=("many_to_one",))
     outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
     assert len(outcome.failed) == 1 and "RuntimeError: injected" in outcome.failed[0]
