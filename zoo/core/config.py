@@ -77,7 +77,7 @@ def keras_backend() -> str:
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,79}")
 
 
-def show(value, limit: int = 80) -> str:
+def show(value, limit: int = 240) -> str:
     """``repr(value)`` for a one-line message: never a newline, never longer than
     about ``limit`` characters (a 10,000-digit number is named by its size)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
