@@ -45,8 +45,17 @@ SPECTRUM_COLUMNS = (
 PROBE_COLUMNS = ("epoch", "lag", "dL_dx", "dhT_dht", *SPECTRUM_COLUMNS)
 # The spectrum keeps every one-step Jacobian of the sequences it is taken over
 # (steps x batch x n x n floats: 200 MB at 200 steps of an LSTM's 128-wide
-# state), so it is taken over the first sequences of the probe batch only.
+# state), so it is taken over the first sequences of the probe batch only:
+# 16, and fewer for long sequences, at most 800 steps x sequences (its cost,
+# an SVD and a QR step per step and sequence, grows with that product; at 200
+# steps 16 sequences made the probes a quarter of a 3,000-step run).
 SPECTRUM_BATCH = 16
+SPECTRUM_STEP_SEQUENCES = 800
+
+
+def spectrum_batch(steps: int) -> int:
+    """How many of the probe sequences the spectrum is taken over, for sequences of ``steps``."""
+    return max(1, min(SPECTRUM_BATCH, SPECTRUM_STEP_SEQUENCES // max(steps, 1)))
 
 
 def mean_norms(plain, scaled, exponents) -> np.ndarray:
@@ -143,7 +152,7 @@ class Probes:
         cell_index, sizes, step = self._cell_step()
 
         def stats(tv, x):
-            x = x[:SPECTRUM_BATCH]
+            x = x[: spectrum_batch(x.shape[1])]
             cell_vars = [tv[i] for i in cell_index]
 
             def forward(h, x_t):
