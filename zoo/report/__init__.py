@@ -221,7 +221,10 @@ def _write_main(results: Results, out: Path) -> str:
         **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and sine else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
         "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
-        "jacobian_spectrum.png": plots.jacobian_spectrum(results.summary),
+        # Only where the spectrum was measured (runs of a one-step mode, or stored
+        # before the probe existed, have none): an empty panel explains nothing.
+        **({"jacobian_spectrum.png": plots.jacobian_spectrum(results.summary)}
+           if "jac_sigma_max" in results.summary and results.summary.jac_sigma_max.notna().any() else {}),
         "weight_groups.png": plots.weight_groups(results.gradients),
         **({"predictions.png": plots.predictions(results.predictions)} if sine else {}),
     }
