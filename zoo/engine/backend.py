@@ -99,7 +99,12 @@ elif BACKEND == "tensorflow":
             return i + 1, carry, [a.write(i, v) for a, v in zip(arrays, tf.nest.flatten(y))]
 
         _, carry, arrays = tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), carry, arrays))
-        return carry, tf.nest.pack_sequence_as(first, [a.stack() for a in arrays])
+        stacked = [a.stack() for a in arrays]
+        length = tf.nest.flatten(xs)[0].shape[0]  # static where known: later ops (a fori_loop) need it
+        if length is not None:
+            for t in stacked:
+                t.set_shape([length, *t.shape[1:]])
+        return carry, tf.nest.pack_sequence_as(first, stacked)
 
     def batch_jacobian(fn, x):
         with tf.GradientTape() as tape:
