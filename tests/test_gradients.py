@@ -68,6 +68,18 @@ def _unroll(cell, x, h, start):
     return h
 
 
+def fd_state_jacobian_norm(cell, x, size: int, t: int, eps: float = 1e-3) -> float:
+    """Mean Frobenius norm of dh_T/dh_t over the batch, by central differences."""
+    h_t = _unroll(cell, x[:, :t], np.zeros((len(x), size)), 0)
+    jac = np.zeros((len(x), size, size))
+    for j in range(size):
+        up, down = h_t.copy(), h_t.copy()
+        up[:, j] += eps
+        down[:, j] -= eps
+        jac[:, :, j] = (_unroll(cell, x, up, t) - _unroll(cell, x, down, t)) / (2 * eps)
+    return float(np.mean(np.linalg.norm(jac, axis=(1, 2))))
+
+
 @pytest.mark.parametrize("cell", registry.list_cells())
 def test_state_jacobian_matches_finite_differences(cell):
     eng, model, tv, _ = _engine(cell, "many_to_one")
@@ -80,15 +92,7 @@ def test_state_jacobian_matches_finite_differences(cell):
     assert probe.shape == (steps + 1,)
     assert probe[0] == pytest.approx(np.sqrt(size))  # dh_T/dh_T is the identity
     for t in range(steps):  # lag steps - t
-        h_t = _unroll(rnn_cell, x[:, :t], np.zeros((len(x), size)), 0)
-        eps = 1e-3
-        jac = np.zeros((len(x), size, size))
-        for j in range(size):
-            up, down = h_t.copy(), h_t.copy()
-            up[:, j] += eps
-            down[:, j] -= eps
-            jac[:, :, j] = (_unroll(rnn_cell, x, up, t) - _unroll(rnn_cell, x, down, t)) / (2 * eps)
-        expected = np.mean(np.linalg.norm(jac, axis=(1, 2)))
+        expected = fd_state_jacobian_norm(rnn_cell, x, size, t)
         assert probe[steps - t] == pytest.approx(expected, rel=2e-2)
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 from keras import ops
+from test_gradients import fd_state_jacobian_norm
 
 from zoo.core import catalog
 from zoo.core.config import RunConfig, TrainConfig
@@ -117,16 +118,6 @@ def test_input_gradient_by_lag_on_memory_tasks_matches_finite_differences(cell, 
     np.testing.assert_allclose(by_lag, expected, atol=1e-3, rtol=3e-2)
 
 
-def _unroll(cell, x, h, start):
-    sizes = list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-    for t in range(start, x.shape[1]):
-        states = np.split(h, np.cumsum(sizes)[:-1], axis=-1)
-        _, new = cell(ops.convert_to_tensor(x[:, t]), [ops.convert_to_tensor(s) for s in states])
-        new = new if isinstance(new, (list, tuple)) else [new]
-        h = np.concatenate([np.asarray(s, dtype=np.float64) for s in new], axis=-1)
-    return h
-
-
 @pytest.mark.parametrize("task,mode", MEMORY)
 @pytest.mark.parametrize("cell", catalog.list_cells())
 def test_state_jacobian_and_first_step_norm_on_memory_tasks_match_finite_differences(cell, task, mode):
@@ -138,15 +129,7 @@ def test_state_jacobian_and_first_step_norm_on_memory_tasks_match_finite_differe
     size = sum(rnn_cell.state_size) if isinstance(rnn_cell.state_size, (list, tuple)) else rnn_cell.state_size
     assert probe.shape == (steps + 1,) and probe[0] == pytest.approx(np.sqrt(size))
     for t in (1, steps // 2, steps - 1):  # lag steps - t; t = 1 is ‖dh_T/dh_1‖
-        h_t = _unroll(rnn_cell, x[:, :t], np.zeros((len(x), size)), 0)
-        eps = 1e-3
-        jac = np.zeros((len(x), size, size))
-        for j in range(size):
-            up, down = h_t.copy(), h_t.copy()
-            up[:, j] += eps
-            down[:, j] -= eps
-            jac[:, :, j] = (_unroll(rnn_cell, x, up, t) - _unroll(rnn_cell, x, down, t)) / (2 * eps)
-        expected = np.mean(np.linalg.norm(jac, axis=(1, 2)))
+        expected = fd_state_jacobian_norm(rnn_cell, x, size, t)
         # float32 cells: a central difference cannot resolve a Jacobian norm much below
         # 1e-5 (copy's 22-step chains); test_a_vanishing_jacobian_chain covers those.
         assert probe[steps - t] == pytest.approx(expected, rel=3e-2, abs=1e-5), t
