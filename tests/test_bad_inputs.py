@@ -346,6 +346,8 @@ ENV = [
     ({"KERAS_BACKEND": "torch"}, "list", "'torch'"),
     ({"KERAS_BACKEND": "torch"}, "report --runs stored --config default", "'torch'"),
     ({"KERAS_BACKEND": "torch"}, "new-cell my_rnn --dir stored", "'torch'"),
+    ({"RNN_ZOO_COMPILE_CACHE": "/proc/nope"}, "compare", "'/proc/nope'"),
+    ({"RNN_ZOO_COMPILE_CACHE": "/dev/null"}, "compare", "'/dev/null'"),
 ]
 
 # (make arguments, text): `make -s compare|report VAR=...` in the sandbox

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from zoo import report
-from zoo.core.config import ConfigError, MissingPathError, keras_backend, show
+from zoo.core.config import ConfigError, MissingPathError, compile_cache_dir, keras_backend, show
 from zoo.core.loading import count, load_grid
 from zoo.core.registry import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
@@ -121,6 +121,7 @@ def compare(
         res.plot_loss()    # matplotlib Figure
     """
     keras_backend()
+    compile_cache_dir()
     if not isinstance(quick, bool):
         raise ConfigError(f"quick = {show(quick)}: expected True or False")
     grid = load_grid(config, quick=quick, cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units,

@@ -285,12 +285,13 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
-    from zoo.core.config import keras_backend
+    from zoo.core.config import compile_cache_dir, keras_backend
 
     try:
         args = _parse(argv)
         if _needs_keras(args):
             keras_backend()  # before anything imports Keras, which raises its own traceback
+            compile_cache_dir()
         if args.command == "list":
             return _list()
         if args.command == "compare":

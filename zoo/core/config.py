@@ -42,8 +42,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import platform
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Keras's own default backend is TensorFlow; rnn-zoo's is JAX (see the README's
 # Speed section). zoo/__init__.py sets it before Keras can be imported.
@@ -70,6 +72,40 @@ def keras_backend() -> str:
             + (f" (did you mean {slip!r}?)" if slip in BACKENDS else "")
         )
     return name
+
+
+COMPILE_CACHE = "RNN_ZOO_COMPILE_CACHE"
+
+
+def compile_cache_dir(check: bool = True) -> Path | None:
+    """Where compiled programs are kept between processes, or None when the cache is off.
+
+    ``RNN_ZOO_COMPILE_CACHE`` names a folder, or is ``off``; by default
+    ``~/.cache/rnn-zoo/xla/<host>`` (``$XDG_CACHE_HOME`` respected). The host's
+    name is part of the default: an executable compiled for one machine's CPU
+    features is refused by another's, so a home shared by several machines
+    would only thrash. A folder the user named must be writable (``check``:
+    a ``ConfigError`` before any work); the default one is simply skipped
+    when it is not.
+    """
+    chosen = os.environ.get(COMPILE_CACHE, "")
+    if chosen.strip().lower() == "off":
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = Path(chosen) if chosen else base / "rnn-zoo" / "xla" / (platform.node() or "host")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError("not writable")
+    except OSError as exc:
+        if chosen and check:
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"{COMPILE_CACHE} = {show(chosen)}: cannot keep compiled programs there ({reason}); "
+                "name a writable folder, or 'off' to compile afresh in every process"
+            ) from None
+        return None
+    return folder
 
 
 # A grid's name becomes file and folder names (runs/.grids/NAME.json,

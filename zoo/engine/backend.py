@@ -16,12 +16,23 @@ import os
 import keras  # noqa: E402, I001
 
 import zoo.models  # noqa: F401, I001  (imports TensorFlow quietly, before Keras does)
+from zoo.core.config import compile_cache_dir
 
 BACKEND = keras.backend.backend()
 SUPPORTED = ("jax", "tensorflow")
 
 if BACKEND == "jax":
     import jax
+
+    # Each worker process compiles its shapes again: about 1 s of every 2 in a
+    # small compare. XLA's persistent cache keeps the executables on disk
+    # (keyed by program, JAX version, device and flags), so a second compare,
+    # or a second worker, loads them instead. Our programs compile in well
+    # under JAX's default 1 s threshold, hence the 0. A user's own
+    # JAX_COMPILATION_CACHE_DIR wins.
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR") and (cache := compile_cache_dir(check=False)) is not None:
+        jax.config.update("jax_compilation_cache_dir", str(cache))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
     def compile_fn(fn):
         """Compile ``fn`` with XLA; compiled code is cached per input shape."""
