@@ -2,11 +2,13 @@
 
 ``dies_once`` kills its worker the first time it is built (a marker file in
 ``$ZOO_FAULT_DIR`` remembers), then trains like SimpleRNN; ``always_dies``
-kills every worker that builds it.
+kills every worker that builds it; ``held_once`` holds its first worker (so
+a test can kill it while it is certainly mid-run), then trains like SimpleRNN.
 """
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import keras
@@ -40,3 +42,13 @@ def always_dies(units: int = 64):
 def always_raises(units: int = 64):
     """A cell whose builder raises: the run fails, the worker lives."""
     raise RuntimeError("injected")
+
+
+@register_cell("held_once", param_count=_SIMPLE)
+def held_once(units: int = 64):
+    """SimpleRNN whose first worker writes ``held-<pid>`` and waits (a minute at most) for the test's kill."""
+    folder = Path(os.environ["ZOO_FAULT_DIR"])
+    if not list(folder.glob("held-*")):
+        (folder / f"held-{os.getpid()}").touch()
+        time.sleep(60)
+    return keras.layers.SimpleRNNCell(units)

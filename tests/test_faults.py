@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,10 +45,10 @@ batch_size = 32
 TIMING = ("seconds", "train_seconds", "probe_seconds", "device")
 
 
-def _compare(tmp: Path, name: str, wait=True, executor="local"):
-    """Start ``python -m zoo compare`` on the small grid, into ``tmp/name``."""
-    config = tmp / "faults.toml"
-    config.write_text(CONFIG)
+def _compare(tmp: Path, name: str, wait=True, executor="local", text=CONFIG):
+    """Start ``python -m zoo compare`` on the small grid (or the grid ``text``), into ``tmp/name``."""
+    config = tmp / f"{name}.toml"
+    config.write_text(text)
     args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", "2", "--executor", executor,
             "--runs", str(tmp / name / "runs"), "--reports", str(tmp / name / "reports")]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
@@ -135,11 +136,12 @@ def clean(tmp_path_factory):
     return tmp, snapshot(tmp / "clean"), time.monotonic() - started
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
-def test_killed_as_runs_land_then_resumed_equals_a_clean_run(clean, sig):
+def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(clean):
     tmp, reference, _ = clean
-    name = f"killed-{sig.name}"
-    for _ in range(2):  # killed twice as a run folder lands; then a run to the end
+    name = "killed"
+    # Ctrl-C as the first run folder lands; the resumed compare is then killed
+    # outright as its first new run lands; a third runs to the end.
+    for sig in (signal.SIGINT, signal.SIGKILL):
         proc = _compare(tmp, name, wait=False)
         wait_for_runs(proc, tmp / name)
         proc.send_signal(sig)
@@ -150,6 +152,7 @@ def test_killed_as_runs_land_then_resumed_equals_a_clean_run(clean, sig):
             assert "run the same command again to resume" in err
         else:
             assert proc.returncode == -signal.SIGKILL
+            assert "1 finished already" in err or "2 finished already" in err  # the interrupted one's runs kept
     code, out, err = _compare(tmp, name)
     assert code == 0, err
     skipped = int(re.search(r"(\d+) finished already", err).group(1))
@@ -157,30 +160,48 @@ def test_killed_as_runs_land_then_resumed_equals_a_clean_run(clean, sig):
     assert_same(snapshot(tmp / name), reference)
 
 
-def test_sigint_stops_promptly(clean):
-    tmp, _, _ = clean
-    proc = _compare(tmp, "prompt", wait=False)
-    wait_for_runs(proc, tmp / "prompt")  # workers up and mid-grid: 3 runs to go
+def test_sigint_stops_promptly(tmp_path):
+    # Runs of 400 epochs (seconds each), so the signal certainly finds both workers mid-run.
+    proc = _compare(tmp_path, "prompt", wait=False, text=CONFIG.replace("epochs = 4", "epochs = 400"))
+    wait_for_runs(proc, tmp_path / "prompt")  # workers up and mid-grid: 3 runs to go
+    workers = [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]
+    assert len(workers) == 2
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert time.monotonic() - started < 10
-    assert not [p for p in descendants(proc.pid) if "multiprocessing" in cmdline(p)]  # workers gone
+    assert run_folders(tmp_path / "prompt") < 4
+    assert not [p for p in workers if Path(f"/proc/{p}").exists() and "multiprocessing" in cmdline(p)]  # gone
 
 
-def test_a_killed_worker_is_retried_and_the_result_is_the_same(clean):
-    tmp, reference, _ = clean
-    proc = _compare(tmp, "worker", wait=False)
-    wait_for_runs(proc, tmp / "worker")
-    time.sleep(0.5)  # the next run is sent and compiling (a run takes seconds): both workers hold one
-    workers = [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]
-    assert len(workers) == 2
-    os.kill(workers[0], signal.SIGKILL)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert "worker process died (exit code -9); training it again" in err
-    assert_same(snapshot(tmp / "worker"), reference)
+def test_a_killed_worker_is_retried_and_the_result_is_the_same(tmp_path, isolated_registry, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
+    importlib.reload(importlib.import_module("faulty_cells"))
+    grid = _faulty_grid("held_once,simple_rnn")
+    said: list[str] = []
+    training = threading.Thread(
+        target=runner.execute, args=(grid, tmp_path / "runs"), kwargs={"executor": LocalExecutor(2), "say": said.append}
+    )
+    training.start()
+    deadline = time.monotonic() + 120
+    while not (held := list(tmp_path.glob("held-*"))):  # the fault point: a worker holds held_once's run
+        assert training.is_alive() and time.monotonic() < deadline, said
+        time.sleep(0.02)
+    pid = int(held[0].name.split("-")[1])
+    assert pid in descendants(os.getpid())
+    os.kill(pid, signal.SIGKILL)
+    training.join(timeout=300)
+    retried = "held_once many_to_one seed 0: worker process died (exit code -9); training it again"
+    assert retried in capsys.readouterr().err
+    # The retried run is the run trained without a fault (the held- file now lets it pass).
+    runner.execute(grid, tmp_path / "clean", executor=LocalExecutor(2), say=lambda m: None)
+    for run in expand(grid):
+        faulted, clean = (store.read_run(tmp_path / runs / run.run_id) for runs in ("runs", "clean"))
+        assert faulted.metrics["status"] == "ok"
+        timing = ["seconds", "train_seconds"]
+        pd.testing.assert_frame_equal(faulted.history.drop(columns=timing), clean.history.drop(columns=timing))
+        pd.testing.assert_frame_equal(faulted.probes, clean.probes)
 
 
 def test_a_killed_ray_worker_is_retried_by_ray_and_the_result_is_the_same(clean):
@@ -189,7 +210,7 @@ def test_a_killed_ray_worker_is_retried_by_ray_and_the_result_is_the_same(clean)
     proc = _compare(tmp, "ray-worker", wait=False, executor="ray")
     deadline, killed = time.monotonic() + 90, None
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.01)
         # Ray's processes are this compare's descendants; signal no other.
         tasks = [p for p in descendants(proc.pid) if "ray::_train" in cmdline(p)]
         if tasks:

@@ -25,25 +25,27 @@ def test_unknown_executor_names_the_choices():
 
 
 def test_ray_and_local_executors_give_identical_results(tmp_path, tiny_runs):
-    pytest.importorskip("ray")
-    grid, _ = tiny_runs
-    local_runs, ray_runs = tmp_path / "local", tmp_path / "ray"
-    runner.execute(grid, local_runs, executor=make_executor("local", jobs=2), say=lambda m: None)
-    said = []
-    outcome = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
-    assert outcome.trained == len(expand(grid)) and not outcome.failed
-    summaries = [
-        report.build(runs, tmp_path / f"reports-{runs.name}", compared=grid.name).summary.drop(columns="seconds")
-        for runs in (local_runs, ray_runs)
-    ]
-    pd.testing.assert_frame_equal(*summaries)
-    for run in expand(grid):
-        a, b = (store.read_run(runs / run.run_id) for runs in (local_runs, ray_runs))
-        timing = ["seconds", "train_seconds"]
-        pd.testing.assert_frame_equal(a.history.drop(columns=timing), b.history.drop(columns=timing))
-        pd.testing.assert_frame_equal(a.probes, b.probes)
+    ray = pytest.importorskip("ray")
+    grid, local_runs = tiny_runs  # trained by the local executor
+    ray_runs = tmp_path / "ray"
+    # One local Ray instance for both compares (the executor joins it, and leaves it running).
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        said = []
+        outcome = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
+        assert outcome.trained == len(expand(grid)) and not outcome.failed
+        ids = [run.run_id for run in expand(grid)]
+        summaries = [report.load_runs(runs, ids).summary.drop(columns="seconds") for runs in (local_runs, ray_runs)]
+        pd.testing.assert_frame_equal(*summaries)
+        for run in expand(grid):
+            a, b = (store.read_run(runs / run.run_id) for runs in (local_runs, ray_runs))
+            timing = ["seconds", "train_seconds"]
+            pd.testing.assert_frame_equal(a.history.drop(columns=timing), b.history.drop(columns=timing))
+            pd.testing.assert_frame_equal(a.probes, b.probes)
 
-    # Resume works as locally: finished runs are not sent again.
-    again = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
-    assert again.trained == 0 and again.skipped == len(expand(grid))
-
+        # Resume works as locally: finished runs are not sent again.
+        again = runner.execute(grid, ray_runs, executor=make_executor("ray", jobs=2), say=said.append)
+        assert again.trained == 0 and again.skipped == len(expand(grid))
+        assert ray.is_initialized()  # a Ray this executor did not start is not its to stop
+    finally:
+        ray.shutdown()

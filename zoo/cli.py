@@ -285,13 +285,14 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
-    from zoo.core.config import compile_cache_dir, keras_backend
+    from zoo.core.config import compile_cache_dir, keep_tensorflow_out, keras_backend
 
     try:
         args = _parse(argv)
         if _needs_keras(args):
             keras_backend()  # before anything imports Keras, which raises its own traceback
             compile_cache_dir()
+            keep_tensorflow_out()
         if args.command == "list":
             return _list()
         if args.command == "compare":

@@ -74,6 +74,21 @@ def keras_backend() -> str:
     return name
 
 
+def keep_tensorflow_out() -> None:
+    """On the JAX backend, make ``import tensorflow`` fail in this process; call it before Keras is imported.
+
+    Keras imports TensorFlow whenever it is installed, only as an optional
+    helper (seeding, file IO) that JAX runs do not need; it costs about 2.5 s
+    and 0.5 GiB per process (see ``make bench``). For rnn-zoo's own processes
+    only (the CLI and its workers), never a user's notebook, which may want
+    TensorFlow for itself.
+    """
+    import sys
+
+    if keras_backend() == "jax" and "keras" not in sys.modules:
+        sys.modules.setdefault("tensorflow", None)
+
+
 COMPILE_CACHE = "RNN_ZOO_COMPILE_CACHE"
 
 
@@ -187,6 +202,10 @@ class TrainConfig:
         return self.epochs if self.steps is None else self.steps // self.eval_every
 
 
+DEFAULT_TRAIN = TrainConfig()
+# The TrainConfig fields only the training loop reads, never the compiled step.
+SCHEDULE_FIELDS = ("epochs", "steps", "eval_every", "probes", "probe_batch", "batch_size")
+
 LOSSES = ("mae", "mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_TASK = "sine"
@@ -287,8 +306,17 @@ class RunConfig:
 
     @property
     def shape_key(self) -> tuple:
-        """Runs with the same key differ only in seed, so they share compiled code."""
+        """Runs with the same key differ only in seed: they train together as one batch of seeds."""
         return (self.cell, self.mode, self.units, self.task, self.train, self.backend, self.code)
+
+    @property
+    def engine_key(self) -> tuple:
+        """Runs with the same key share compiled code: they differ at most in seed and in the
+        schedule the Python loop alone reads (how long, how often to probe, the batch size,
+        whose arrays' shapes pick the compiled variant)."""
+        schedule = {name: getattr(DEFAULT_TRAIN, name) for name in SCHEDULE_FIELDS}
+        return (self.cell, self.mode, self.units, self.task, dataclasses.replace(self.train, **schedule),
+                self.backend, self.code)
 
 
 @dataclass(frozen=True)

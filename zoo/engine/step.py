@@ -20,6 +20,12 @@ from zoo.engine.losses import per_sample_loss
 from zoo.engine.probes import Probes
 
 
+def model_key(resolved: Resolved) -> tuple:
+    """What the probes depend on: the model and the loss, not the optimizer or clipping."""
+    run = resolved.run
+    return (run.cell, run.mode, run.units, run.task, resolved.loss, run.backend, run.code)
+
+
 class Engine:
     """Compiled functions for one model shape (a cell x mode x settings).
 
@@ -28,9 +34,10 @@ class Engine:
     statistics cost. Runs always train instrumented.
     """
 
-    def __init__(self, resolved: Resolved, instrument: bool = True):
+    def __init__(self, resolved: Resolved, instrument: bool = True, probes: Probes | None = None):
         train = resolved.run.train
         self.resolved = resolved
+        self.model_key = model_key(resolved)
         self.template = model_of(resolved)
         paths = [v.path for v in self.template.trainable_variables]
         self.groups = list(dict.fromkeys(weight_group(p) for p in paths))
@@ -70,7 +77,8 @@ class Engine:
 
         self.train_epoch = backend.compile_fn(train_epoch)
         self.predict = backend.compile_fn(predict)
-        self.probes = Probes(resolved, self.template, loss_kind)
+        # Probes take the weights as arguments: any model of this architecture can build them.
+        self.probes = probes or Probes(resolved, self.template, loss_kind)
 
 
 class EngineCache:
@@ -85,9 +93,11 @@ class EngineCache:
         self._engines: OrderedDict = OrderedDict()
 
     def get(self, resolved: Resolved, instrument: bool = True) -> Engine:
-        key = (resolved.run.shape_key, instrument)
+        key = (resolved.run.engine_key, instrument)
         if key not in self._engines:
-            self._engines[key] = Engine(resolved, instrument)
+            # Runs that differ in the optimizer or clipping only share their probes (most of a compile).
+            probes = next((e.probes for e in self._engines.values() if e.model_key == model_key(resolved)), None)
+            self._engines[key] = Engine(resolved, instrument, probes)
             if len(self._engines) > self.maxsize:
                 self._engines.popitem(last=False)
         self._engines.move_to_end(key)

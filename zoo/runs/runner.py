@@ -86,7 +86,7 @@ def runs_lock(runs_dir: Path) -> Iterator[None]:
 class Progress:
     """Prints run k of N, cell, mode, seed, epoch, loss and ETA."""
 
-    def __init__(self, todo: list[RunConfig], stream=sys.stderr):
+    def __init__(self, todo: list[RunConfig], stream=None):
         self.by_id = {r.run_id: r for r in todo}
         self.axes = varying_settings(todo)
         self.total_epochs = sum(r.train.periods for r in todo)
@@ -94,8 +94,8 @@ class Progress:
         self.latest: tuple | None = None
         self.finished = 0
         self.started = time.monotonic()
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream or sys.stderr  # looked up now: a redirected stderr (a notebook's) is respected
+        self.tty = self.stream.isatty()
         self.last_print = 0.0
 
     def epoch(self, run_id: str, epoch: int, loss: float) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from zoo.core import catalog, registry
-from zoo.core.config import ConfigError, RunConfig
+from zoo.core.config import ConfigError, RunConfig, keep_tensorflow_out
 
 EXECUTORS = ("local", "ray")
 
@@ -71,19 +71,15 @@ def thread_env(threads: int = 1) -> dict[str, str]:
 def prepare_worker(threads: int = 1) -> None:
     """Make this fresh process a lean worker; call it before Keras is imported.
 
-    Pins its threads (``thread_env``). On the JAX backend it also keeps
-    TensorFlow out: Keras imports TensorFlow whenever it is installed, only as
-    an optional helper (seeding, file IO) that JAX runs do not need, and it
-    doubles a worker's memory (about 0.5 GiB -> 1 GiB, see ``make bench``).
+    Pins its threads (``thread_env``) and, on the JAX backend, keeps
+    TensorFlow out (``keep_tensorflow_out``).
     """
-    import sys
     import warnings
 
     # The driver has already said which plugins failed to load; once is enough.
     warnings.filterwarnings("ignore", message="rnn-zoo: plugin")
     os.environ.update(thread_env(threads))
-    if os.environ.get("KERAS_BACKEND", "jax") == "jax" and "keras" not in sys.modules:
-        sys.modules.setdefault("tensorflow", None)  # `import tensorflow` now raises ImportError
+    keep_tensorflow_out()
 
 
 def task_payload(configs: RunConfig | list[RunConfig], batched: bool = False) -> dict:
