@@ -19,6 +19,7 @@ import zoo.models  # noqa: F401, I001  (imports TensorFlow quietly, before Keras
 from zoo.core.config import compile_cache_dir
 
 BACKEND = keras.backend.backend()
+COMPILE_CACHE_BYTES = 1 << 30  # 1 GiB; the default grid's programs take about 20 MiB
 SUPPORTED = ("jax", "tensorflow")
 
 if BACKEND == "jax":
@@ -28,11 +29,14 @@ if BACKEND == "jax":
     # small compare. XLA's persistent cache keeps the executables on disk
     # (keyed by program, JAX version, device and flags), so a second compare,
     # or a second worker, loads them instead. Our programs compile in well
-    # under JAX's default 1 s threshold, hence the 0. A user's own
+    # under JAX's default 1 s threshold, hence the 0. A size limit turns on
+    # JAX's file lock, so workers writing and reading one entry at once never
+    # see half of it, and the oldest entries go first. A user's own
     # JAX_COMPILATION_CACHE_DIR wins.
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR") and (cache := compile_cache_dir(check=False)) is not None:
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
 
     def compile_fn(fn):
         """Compile ``fn`` with XLA; compiled code is cached per input shape."""
