@@ -93,6 +93,7 @@ lint: $(STAMP) ## ruff and the import contract (lint-imports)
 	$(VENV)/bin/ruff check zoo tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
-clean: ## remove runs/, reports/ and caches (keeps .venv)
-	rm -rf runs reports .pytest_cache
+clean: ## remove the run folders and the report rnn-zoo wrote (anything else in runs/, reports/ stays), and caches
+	if [ -x $(PY) ]; then $(PY) -m zoo clean; fi
+	rm -rf .pytest_cache
 	find . -name __pycache__ -not -path './.venv/*' -exec rm -rf {} +

@@ -1,4 +1,4 @@
-"""Command line: ``python -m zoo list | compare | report | new-cell``. A thin front end.
+"""Command line: ``python -m zoo list | compare | report | new-cell | clean``. A thin front end.
 
 Every flag is checked before any work starts (the notebook API runs the same
 checks). A bad one is answered with one line on stderr, ``error: ...``, naming
@@ -50,7 +50,7 @@ def _one_line(parser: argparse.ArgumentParser, message: str) -> str:
         what, value, choices = m.groups()
         names = [c.strip().strip("'") for c in choices.split(",")]
         near = closest(value, names)
-        what = "command" if what in ("command", "{list,compare,new-cell,report}") else what
+        what = "command" if what in ("command", "{list,compare,new-cell,report,clean}") else what
         return (
             f"{what} {value!r}: unknown; valid choices: {', '.join(names)}"
             + (f" (did you mean {near!r}?)" if near else "")
@@ -105,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="report this grid instead of the last compared one")
     r.add_argument("--runs", default="runs")
     r.add_argument("--reports", default="reports")
+
+    k = sub.add_parser("clean", help="remove the run folders and the report rnn-zoo wrote; anything else stays")
+    k.add_argument("--runs", default="runs")
+    k.add_argument("--reports", default="reports")
     return p
 
 
@@ -247,6 +251,24 @@ def _report(args) -> int:
     return 0
 
 
+def _clean(args) -> int:
+    from zoo import api, report
+    from zoo.runs.clean import remove_runs
+
+    runs, reports = api.folder_path("--runs", args.runs), api.folder_path("--reports", args.reports)
+    for flag, path in (("--runs", runs), ("--reports", reports)):
+        if path.exists() and not path.is_dir():
+            raise _usage(f"{flag} = {str(path)!r}: is a file, not a folder")
+    removed, kept_runs = remove_runs(runs)
+    files, kept_report = report.remove_report(reports)
+    print(f"removed {removed} run folders from {runs} and {files} report files from {reports}")
+    kept = kept_runs + kept_report
+    if kept:
+        shown = ", ".join(str(p) for p in kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+        print(f"kept what rnn-zoo did not write: {shown}")
+    return 0
+
+
 def _new_cell(args) -> int:
     from zoo import new_cell
 
@@ -262,7 +284,7 @@ def _new_cell(args) -> int:
 
 def _needs_keras(args) -> bool:
     """Whether the command loads the registry, and so Keras (``report`` does only with --config)."""
-    return args.command != "report" or bool(args.config)
+    return args.command not in ("report", "clean") or bool(getattr(args, "config", None))
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -299,6 +321,8 @@ def _main(argv) -> int:
             return _compare(args)
         if args.command == "new-cell":
             return _new_cell(args)
+        if args.command == "clean":
+            return _clean(args)
         return _report(args)
     except KeyboardInterrupt:
         print(

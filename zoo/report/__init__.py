@@ -18,7 +18,7 @@ from zoo.report import findings, html, memory, plots
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
 
-__all__ = ["Results", "build", "load_runs", "GRID_FILE", "MANIFEST", "check_folders"]
+__all__ = ["Results", "build", "load_runs", "GRID_FILE", "MANIFEST", "check_folders", "remove_report"]
 
 GRID_FILE = "grid.json"  # the main grid a report shows, so `zoo report` can rebuild it
 # Written with every report: the files it holds. A folder is replaced only when
@@ -47,6 +47,28 @@ def foreign_files(reports_dir: Path) -> list[Path]:
         ours = set()
     found = sorted(p for p in reports_dir.rglob("*") if not p.is_dir())
     return [p for p in found if p.relative_to(reports_dir).as_posix() not in ours]
+
+
+def remove_report(reports_dir: Path) -> tuple[int, list[Path]]:
+    """Remove the files a report (or ``make bench``) wrote in ``reports_dir``, then its empty
+    folders; returns (files removed, files kept). Without a manifest nothing is ours."""
+    reports_dir = Path(reports_dir)
+    if not reports_dir.is_dir() or reports_dir.is_symlink():
+        return 0, []
+    clean_leftovers(reports_dir.parent, reports_dir.name)
+    foreign = set(foreign_files(reports_dir))
+    if not (reports_dir / MANIFEST).exists():
+        return 0, sorted(foreign)
+    ours = [p for p in reports_dir.rglob("*") if not p.is_dir() and p not in foreign and p.name != MANIFEST]
+    for path in ours:
+        path.unlink()
+    (reports_dir / MANIFEST).unlink()
+    for folder in sorted((p for p in reports_dir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    if not any(reports_dir.iterdir()):
+        reports_dir.rmdir()
+    return len(ours) + 1, sorted(foreign)
 
 
 def check_folders(runs_dir: Path, reports_dir: Path, flag: str = "--reports") -> None:

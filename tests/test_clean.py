@@ -1,0 +1,75 @@
+"""``python -m zoo clean`` (and ``make clean``): what rnn-zoo wrote goes, a user's files stay."""
+
+import shutil
+import sys
+
+from zoo import cli, report
+from zoo.runs import runner
+
+
+def _user_files(runs, reports):
+    (runs / "notes.txt").write_text("mine")
+    (runs / "my-analysis").mkdir()
+    (runs / "my-analysis" / "fit.py").write_text("mine")
+    (reports / "draft.md").write_text("mine")
+    # A folder named like a run, holding a user's file too: not ours to remove.
+    lookalike = runs / "gru-many_to_one-s0-0123abcd"
+    lookalike.mkdir()
+    (lookalike / "config.json").write_text("{}")
+    (lookalike / "thesis.tex").write_text("mine")
+
+
+def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_path, capsys):
+    grid, stored = tiny_runs
+    runs, reports = tmp_path / "runs", tmp_path / "reports"
+    shutil.copytree(stored, runs)
+    report.build(runs, reports, compared=grid.name)
+    n_runs = sum(1 for p in runs.iterdir() if not p.name.startswith("."))
+    _user_files(runs, reports)
+
+    assert cli.main(["clean", "--runs", str(runs), "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {n_runs} run folders" in out and "kept what rnn-zoo did not write" in out
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == [
+        "reports/draft.md", "runs/gru-many_to_one-s0-0123abcd/config.json",
+        "runs/gru-many_to_one-s0-0123abcd/thesis.tex", "runs/my-analysis/fit.py", "runs/notes.txt",
+    ]
+
+
+def test_clean_of_only_our_files_leaves_nothing_and_twice_is_fine(tiny_runs, tmp_path):
+    grid, stored = tiny_runs
+    runs, reports = tmp_path / "runs", tmp_path / "reports"
+    shutil.copytree(stored, runs)
+    report.build(runs, reports, compared=grid.name)
+    for _ in range(2):
+        assert cli.main(["clean", "--runs", str(runs), "--reports", str(reports)]) == 0
+        assert not runs.exists() and not reports.exists()
+
+
+def test_a_reports_folder_without_our_manifest_is_left_alone(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "summary.md").write_text("a user's own summary")
+    assert cli.main(["clean", "--runs", str(tmp_path / "runs"), "--reports", str(reports)]) == 0
+    assert (reports / "summary.md").read_text() == "a user's own summary"
+
+
+def test_clean_waits_for_no_compare_it_refuses_while_one_runs(tiny_runs, tmp_path, capsys):
+    _, stored = tiny_runs
+    runs = tmp_path / "runs"
+    shutil.copytree(stored, runs)
+    before = sorted(p.name for p in runs.iterdir())
+    with runner.runs_lock(runs):
+        assert cli.main(["clean", "--runs", str(runs), "--reports", str(tmp_path / "reports")]) == 1
+    assert "in use by another compare" in capsys.readouterr().err
+    assert sorted(p.name for p in runs.iterdir()) == before
+
+
+def test_clean_imports_no_keras(tmp_path):
+    import subprocess
+
+    argv = ["clean", "--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p")]
+    code = f"import sys, zoo.cli; zoo.cli.main({argv!r}); print('keras' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
