@@ -8,7 +8,9 @@
 #
 # It trains, each timed:
 #   1. the quick grid, device auto           (should pick the GPU)
-#   2. the default grid, --device gpu        (the plan's workers; seeds batched)
+#   2. the default grid, --device gpu        (the plan's workers; seeds batched),
+#      from an empty compile cache, then again into fresh folders with the
+#      cache the first one filled (gpu-default-warm: no program compiles)
 #   3. the default grid again with --jobs N, for each N in JOBS_VARIANTS
 #   4. the memory experiment, --device gpu, if zoo/configs/memory.toml exists
 #   5. a slice of the default grid, --device cpu (CELLS=gru MODES=many_to_one)
@@ -60,6 +62,10 @@ TEE_PID=$!
 trap 'exec >&- 2>&-; wait "$TEE_PID"' EXIT  # let tee print the last lines before the shell returns
 cd "$ROOT"
 export PYTHONUNBUFFERED=1 KERAS_BACKEND=${KERAS_BACKEND:-jax}
+# The script's own compile cache, empty at the start, so the first compares pay
+# their compiles as on a new machine and gpu-default-warm shows what a cache saves.
+export RNN_ZOO_COMPILE_CACHE=$RUNS_ROOT/xla-cache
+rm -rf "$RNN_ZOO_COMPILE_CACHE"
 
 if [[ -n $WHEEL_DIR ]]; then
     [[ -d $WHEEL_DIR ]] || die "WHEEL_DIR '$WHEEL_DIR' is not a folder"
@@ -118,6 +124,7 @@ compare() {
 {
     compare gpu-quick auto --quick
     compare gpu-default gpu --device gpu $GRID_ARGS
+    compare gpu-default-warm gpu --device gpu $GRID_ARGS
     for jobs in $JOBS_VARIANTS; do
         compare "gpu-default-jobs$jobs" gpu --device gpu --jobs "$jobs" $GRID_ARGS
     done
