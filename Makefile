@@ -2,6 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
+, := ,
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -49,17 +50,20 @@ $(foreach p,$(SWITCHES),$(if $(filter-out $(ON) $(OFF),$(value $(call name_of,$(
   $(call name_of,$(p))=$(value $(call name_of,$(p))): expected 1 or 0 (yes/no, true/false, on/off also work))))
 endif
 
+# $(call pip_install,EXTRAS): the venv (made if missing) gets rnn-zoo with those extras, in one resolve.
+pip_install = test -x $(PY) || python3 -m venv $(VENV); \
+	$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[$(1)]'
+
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(call pip_install,dev)
 	touch $(STAMP)
 
-# The optional extras the tests cover too (Ray executor, TensorBoard logs).
+# The optional extras the tests cover too (Ray executor, TensorBoard logs);
+# a new venv gets them in the same install.
 EXTRAS := $(VENV)/.extras
-$(EXTRAS): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,ray,tensorboard]'
-	touch $(EXTRAS)
+$(EXTRAS): pyproject.toml
+	$(call pip_install,dev$(,)ray$(,)tensorboard)
+	touch $(STAMP) $(EXTRAS)
 
 .PHONY: help install extras compare report test lint bench clean
 
@@ -79,10 +83,17 @@ compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and
 report: $(STAMP) ## rebuild reports/ from runs/ without training
 	$(PY) -m zoo report $(call args_of,$(REPORT_VARS))
 
-test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
+# The engine's tests again on the second backend.
+TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
+
+test: $(EXTRAS) ## the import contract, the test suite (JAX) and, beside it, the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q -n 2 --dist loadfile
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
+	@# Three pytest processes on two cores keep both busy (either half alone leaves one idle
+	@# at times); the TensorFlow half's output is shown after the JAX half's.
+	@log=$$(mktemp); KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider $(TF_TESTS) >$$log 2>&1 & \
+	tf=$$!; $(PY) -m pytest -q -n 2 --dist loadfile; jax=$$?; wait $$tf; tfrc=$$?; \
+	echo "== the engine's tests on TensorFlow ($(TF_TESTS))"; cat $$log; rm -f $$log; \
+	[ $$jax = 0 ] && [ $$tfrc = 0 ]
 
 bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md
 	$(PY) -m pip install --quiet -e '.[bench,ray]'
