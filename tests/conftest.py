@@ -19,6 +19,17 @@ def tiny_grid(**changes) -> GridConfig:
     return base.__class__(**{**base.__dict__, **changes})
 
 
+def tiny_toml(cells=("simple_rnn", "gru"), seeds: int = 1, epochs: int = 2) -> str:
+    """A config file of the tiny grid (many_to_one), for the tests that start ``python -m zoo compare``."""
+    t = TINY_TASK
+    return (
+        f"cells = {list(cells)!r}\nmodes = [\"many_to_one\"]\nseeds = {seeds}\nunits = 8\n"
+        f"[task]\ntrain_stop = {t.train_stop}\ntrain_points = {t.train_points}\ntest_start = {t.test_start}\n"
+        f"test_stop = {t.test_stop}\ntest_points = {t.test_points}\n"
+        f"[train]\nepochs = {epochs}\nbatch_size = {TINY_TRAIN.batch_size}\n"
+    ).replace("'", '"')
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """A tiny grid trained once and stored, for the tests that read runs."""

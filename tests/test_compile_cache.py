@@ -8,26 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tiny_toml
 
 from zoo.core.config import COMPILE_CACHE, ConfigError, compile_cache_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CONFIG = """
-cells = ["gru"]
-modes = ["many_to_one"]
-seeds = 1
-units = 8
-[task]
-train_stop = 3.0
-train_points = 300
-test_start = 100.0
-test_stop = 106.0
-test_points = 60
-[train]
-epochs = 2
-batch_size = 32
-"""
+CONFIG = tiny_toml(cells=("gru",))
 
 
 def _compare(tmp: Path, name: str, cache: Path) -> dict:

@@ -20,27 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import tiny_toml
 
 from zoo.core.grid import expand
 from zoo.core.loading import load_grid
 from zoo.runs import runner, store
 from zoo.runs.executors.local import LocalExecutor
 
-CONFIG = """
-cells = ["simple_rnn", "gru"]
-modes = ["many_to_one"]
-seeds = 2
-units = 8
-[task]
-train_stop = 3.0
-train_points = 300
-test_start = 100.0
-test_stop = 106.0
-test_points = 60
-[train]
-epochs = 4
-batch_size = 32
-"""
+CONFIG = tiny_toml(seeds=2, epochs=4)
 # Wall-clock times, and where a run trained (a Ray worker and a local one see the devices differently).
 TIMING = ("seconds", "train_seconds", "probe_seconds", "device")
 
@@ -162,7 +149,7 @@ def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(cl
 
 def test_sigint_stops_promptly(tmp_path):
     # Runs of 400 epochs (seconds each), so the signal certainly finds both workers mid-run.
-    proc = _compare(tmp_path, "prompt", wait=False, text=CONFIG.replace("epochs = 4", "epochs = 400"))
+    proc = _compare(tmp_path, "prompt", wait=False, text=tiny_toml(seeds=2, epochs=400))
     wait_for_runs(proc, tmp_path / "prompt")  # workers up and mid-grid: 3 runs to go
     workers = [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]
     assert len(workers) == 2
