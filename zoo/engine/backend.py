@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 
 import keras  # noqa: E402, I001
 
@@ -37,6 +38,9 @@ if BACKEND == "jax":
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
+        # A cache entry that cannot be read or written (a damaged file, a full disk)
+        # only means compiling again; JAX would warn once per program.
+        warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache entry")
 
     def compile_fn(fn):
         """Compile ``fn`` with XLA; compiled code is cached per input shape."""
