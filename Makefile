@@ -85,7 +85,7 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 
 # The engine's tests again on the second backend. (Run beside the JAX half
 # instead of after it, the two took longer in all on this 2-core machine.)
-TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py
+TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py tests/test_compile_cache.py
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache

@@ -63,3 +63,17 @@ def test_an_unwritable_folder_is_refused_by_name_but_the_default_one_is_only_ski
     monkeypatch.delenv(COMPILE_CACHE)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     assert compile_cache_dir() is None  # a default that cannot be made costs speed, never the compare
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "jax") != "tensorflow", reason="TensorFlow's own XLA cache")
+def test_tensorflow_keeps_its_compiled_programs_in_the_cache_too():
+    import tensorflow as tf
+    from conftest import TINY_TASK, TINY_TRAIN
+
+    from zoo.core.config import RunConfig
+    from zoo.engine import run as training
+
+    folder = compile_cache_dir(check=False) / f"tensorflow-{tf.__version__}"
+    assert f"--tf_xla_persistent_cache_directory={folder}" in os.environ["TF_XLA_FLAGS"]
+    assert training.train_run(RunConfig("gru", "many_to_one", 3, 8, TINY_TASK, TINY_TRAIN)).status == "ok"
+    assert list(folder.glob("*.pb"))  # written by this run, or by an earlier one of the same program

@@ -83,6 +83,15 @@ if BACKEND == "jax":
 elif BACKEND == "tensorflow":
     import tensorflow as tf
 
+    # TensorFlow's own persistent XLA cache: the flag is read at the first XLA
+    # compile, so setting it here, after the import, is in time. A folder per
+    # TensorFlow version (its entries carry no version of their own).
+    if "tf_xla_persistent_cache_directory" not in os.environ.get("TF_XLA_FLAGS", "") and (
+        cache := compile_cache_dir(check=False)
+    ) is not None:
+        flag = f"--tf_xla_persistent_cache_directory={cache / f'tensorflow-{tf.__version__}'}"
+        os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
+
     def compile_fn(fn):
         # XLA must be asked for: jit_compile="auto" leaves it off on a CPU.
         return tf.function(fn, jit_compile=True, reduce_retracing=True)
