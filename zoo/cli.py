@@ -259,8 +259,13 @@ def _clean(args) -> int:
     for flag, path in (("--runs", runs), ("--reports", reports)):
         if path.exists() and not path.is_dir():
             raise _usage(f"{flag} = {str(path)!r}: is a file, not a folder")
-    removed, kept_runs = remove_runs(runs)
-    files, kept_report = report.remove_report(reports)
+    try:
+        removed, kept_runs = remove_runs(runs)
+        files, kept_report = report.remove_report(reports)
+    except OSError as exc:  # a folder rnn-zoo may not write: one line, and what was removed stays removed
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"error: cannot clean{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"removed {removed} run folders from {runs} and {files} report files from {reports}")
     kept = kept_runs + kept_report
     if kept:

@@ -56,9 +56,9 @@ def remove_report(reports_dir: Path) -> tuple[int, list[Path]]:
     if not reports_dir.is_dir() or reports_dir.is_symlink():
         return 0, []
     clean_leftovers(reports_dir.parent, reports_dir.name)
+    if not (reports_dir / MANIFEST).is_file():  # not a report's folder: not even looked through
+        return 0, [reports_dir] if any(reports_dir.iterdir()) else []
     foreign = set(foreign_files(reports_dir))
-    if not (reports_dir / MANIFEST).exists():
-        return 0, sorted(foreign)
     ours = [p for p in reports_dir.rglob("*") if not p.is_dir() and p not in foreign and p.name != MANIFEST]
     for path in ours:
         path.unlink()
