@@ -17,6 +17,11 @@ def _user_files(runs, reports):
     lookalike.mkdir()
     (lookalike / "config.json").write_text("{}")
     (lookalike / "thesis.tex").write_text("mine")
+    # Named like a run and holding only a run's file names, but not a run (its config is not its id's).
+    forged = runs / "lstm-many_to_one-s1-89abcdef"
+    forged.mkdir()
+    (forged / "config.json").write_text('{"cell": "mine"}')
+    (runs / ".grids" / "mine.json").write_text('{"name": "not this file"}')
 
 
 def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_path, capsys):
@@ -32,8 +37,9 @@ def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_
     assert f"removed {n_runs} run folders" in out and "kept what rnn-zoo did not write" in out
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert left == [
-        "reports/draft.md", "runs/gru-many_to_one-s0-0123abcd/config.json",
-        "runs/gru-many_to_one-s0-0123abcd/thesis.tex", "runs/my-analysis/fit.py", "runs/notes.txt",
+        "reports/draft.md", "runs/.grids/mine.json", "runs/gru-many_to_one-s0-0123abcd/config.json",
+        "runs/gru-many_to_one-s0-0123abcd/thesis.tex", "runs/lstm-many_to_one-s1-89abcdef/config.json",
+        "runs/my-analysis/fit.py", "runs/notes.txt",
     ]
 
 
@@ -73,3 +79,11 @@ def test_clean_imports_no_keras(tmp_path):
     code = f"import sys, zoo.cli; zoo.cli.main({argv!r}); print('keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
+
+
+def test_a_users_own_lock_file_is_neither_overwritten_nor_removed(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / ".lock").write_text("my lock, not a pid")
+    assert cli.main(["clean", "--runs", str(runs), "--reports", str(tmp_path / "reports")]) == 0
+    assert (runs / ".lock").read_text() == "my lock, not a pid"

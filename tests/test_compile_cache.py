@@ -33,10 +33,10 @@ def test_a_second_process_compiles_nothing_new_and_trains_the_same(tmp_path):
     (tmp_path / "one.toml").write_text(CONFIG)
     cache = tmp_path / "cache"
     first = _compare(tmp_path, "first", cache)
-    entries = sorted(p.name for p in cache.glob("*-cache"))  # one per compiled program
+    entries = sorted(p.name for p in cache.glob("jax/*-cache"))  # one per compiled program
     assert len(entries) >= 3  # the training epoch, the evaluation and the probes at least
     second = _compare(tmp_path, "second", cache)
-    assert sorted(p.name for p in cache.glob("*-cache")) == entries  # every program came from the cache
+    assert sorted(p.name for p in cache.glob("jax/*-cache")) == entries  # every program came from the cache
     timing = ("seconds", "train_seconds", "probe_seconds")
     assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
 

@@ -106,13 +106,16 @@ def compile_cache_dir(check: bool = True) -> Path | None:
     chosen = os.environ.get(COMPILE_CACHE, "")
     if chosen.strip().lower() == "off":
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = Path(chosen) if chosen else base / "rnn-zoo" / "xla" / (platform.node() or "host")
     try:
+        if chosen:
+            folder = Path(chosen).absolute()
+        else:  # Path.home() raises RuntimeError where there is no HOME (some containers)
+            base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            folder = base / "rnn-zoo" / "xla" / (platform.node() or "host")
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
             raise PermissionError("not writable")
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         if chosen and check:
             reason = exc.strerror or str(exc)
             raise ConfigError(
@@ -203,8 +206,9 @@ class TrainConfig:
 
 
 DEFAULT_TRAIN = TrainConfig()
-# The TrainConfig fields only the training loop reads, never the compiled step.
-SCHEDULE_FIELDS = ("epochs", "steps", "eval_every", "probes", "probe_batch", "batch_size")
+# The TrainConfig fields only the training loop reads: how many times it calls
+# the compiled functions, never what it calls them with (no array shape changes).
+SCHEDULE_FIELDS = ("epochs", "probes")
 
 LOSSES = ("mae", "mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
@@ -311,9 +315,8 @@ class RunConfig:
 
     @property
     def engine_key(self) -> tuple:
-        """Runs with the same key share compiled code: they differ at most in seed and in the
-        schedule the Python loop alone reads (how long, how often to probe, the batch size,
-        whose arrays' shapes pick the compiled variant)."""
+        """Runs with the same key share compiled code: they differ at most in seed and in
+        how many epochs and probes the Python loop runs (``SCHEDULE_FIELDS``)."""
         schedule = {name: getattr(DEFAULT_TRAIN, name) for name in SCHEDULE_FIELDS}
         return (self.cell, self.mode, self.units, self.task, dataclasses.replace(self.train, **schedule),
                 self.backend, self.code)

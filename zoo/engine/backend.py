@@ -35,7 +35,8 @@ if BACKEND == "jax":
     # see half of it, and the oldest entries go first. A user's own
     # JAX_COMPILATION_CACHE_DIR wins.
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR") and (cache := compile_cache_dir(check=False)) is not None:
-        jax.config.update("jax_compilation_cache_dir", str(cache))
+        # A subfolder of its own: JAX's eviction removes any *-cache file in the folder it is given.
+        jax.config.update("jax_compilation_cache_dir", str(cache / "jax"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
         # A cache entry that cannot be read or written (a damaged file, a full disk)

@@ -21,9 +21,10 @@ from zoo.engine.probes import Probes
 
 
 def model_key(resolved: Resolved) -> tuple:
-    """What the probes depend on: the model and the loss, not the optimizer or clipping."""
+    """What the probes depend on: the model, the loss and the probe batch (its size is
+    fixed in TensorFlow's traced probes), not the optimizer or clipping."""
     run = resolved.run
-    return (run.cell, run.mode, run.units, run.task, resolved.loss, run.backend, run.code)
+    return (run.cell, run.mode, run.units, run.task, resolved.loss, run.train.probe_batch, run.backend, run.code)
 
 
 class Engine:

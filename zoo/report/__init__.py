@@ -63,7 +63,8 @@ def remove_report(reports_dir: Path) -> tuple[int, list[Path]]:
     for path in ours:
         path.unlink()
     (reports_dir / MANIFEST).unlink()
-    for folder in sorted((p for p in reports_dir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    folders = (p for p in reports_dir.rglob("*") if p.is_dir() and not p.is_symlink())
+    for folder in sorted(folders, key=lambda p: -len(p.parts)):
         if not any(folder.iterdir()):
             folder.rmdir()
     if not any(reports_dir.iterdir()):
