@@ -266,7 +266,8 @@ def _clean(args) -> int:
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"error: cannot clean{where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"removed {removed} run folders from {runs} and {files} report files from {reports}")
+    plural = lambda n, noun: f"{n} {noun}" + ("" if n == 1 else "s")  # noqa: E731
+    print(f"removed {plural(removed, 'run folder')} from {runs} and {plural(files, 'report file')} from {reports}")
     kept = kept_runs + kept_report
     if kept:
         shown = ", ".join(str(p) for p in kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
