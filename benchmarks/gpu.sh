@@ -64,8 +64,8 @@ cd "$ROOT"
 export PYTHONUNBUFFERED=1 KERAS_BACKEND=${KERAS_BACKEND:-jax}
 # The script's own compile cache, empty at the start, so the first compares pay
 # their compiles as on a new machine and gpu-default-warm shows what a cache saves.
-export RNN_ZOO_COMPILE_CACHE=$RUNS_ROOT/xla-cache
-rm -rf "$RNN_ZOO_COMPILE_CACHE"
+export RNN_ZOO_COMPILE_CACHE
+RNN_ZOO_COMPILE_CACHE=$(mktemp -d "$RUNS_ROOT/xla-cache.XXXXXX") || die "cannot create a cache folder in $RUNS_ROOT"
 
 if [[ -n $WHEEL_DIR ]]; then
     [[ -d $WHEEL_DIR ]] || die "WHEEL_DIR '$WHEEL_DIR' is not a folder"

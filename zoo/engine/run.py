@@ -118,7 +118,7 @@ class Recorder:
         self.task = eng.resolved.task
         self.baseline = float(self.task.baseline(run.task))
         n, batch = len(train_w.x), train.batch_size
-        self.n, self.batch, self.budget = n, batch, train.steps is not None
+        self.n, self.budget = n, train.steps is not None
         # An epoch's steps; in epochs the last, partial batch is masked, as Keras's fit would weigh it.
         self.steps = train.eval_every if self.budget else -(-n // batch)
         self.probe_at = set(probe_epochs(train.periods, train.probes))

@@ -155,6 +155,14 @@ def detect_devices(backend: str) -> list[Device]:
     return devices or cpu_only
 
 
+def check_device(requested_device: str) -> None:
+    """A ``--device`` that is not one of ``CHOICES`` is one line naming the nearest."""
+    if requested_device not in CHOICES:
+        near = difflib.get_close_matches(str(requested_device), CHOICES, n=1, cutoff=0.4)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise DeviceError(f"--device = {requested_device!r}: valid choices: {', '.join(CHOICES)}{hint}")
+
+
 def plan_workers(
     devices: list[Device],
     cores: int,
@@ -168,10 +176,7 @@ def plan_workers(
     is for, and the plan below makes it safe. ``requested_jobs`` (``--jobs``)
     overrides the count on either device.
     """
-    if requested_device not in CHOICES:
-        near = difflib.get_close_matches(str(requested_device), CHOICES, n=1, cutoff=0.4)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise DeviceError(f"--device = {requested_device!r}: valid choices: {', '.join(CHOICES)}{hint}")
+    check_device(requested_device)
     if requested_jobs is not None and requested_jobs < 1:
         raise DeviceError(f"--jobs = {requested_jobs}: expected a number greater than 0")
     cores = max(1, cores)

@@ -175,10 +175,9 @@ def make_executor(
 
         return LocalExecutor(threads=cpus_per_task, plan=make_plan(device, jobs))
     if name == "ray":
-        from zoo.runs.devices import CHOICES, DeviceError, plan_workers
+        from zoo.runs.devices import DeviceError, check_device
 
-        if device not in CHOICES:
-            plan_workers([], 1, device)  # raises the one-line message of a misspelt --device
+        check_device(device)
         if device == "gpu":
             raise DeviceError(
                 "--device = 'gpu': the ray executor trains on CPUs (Ray hides the GPUs from tasks that ask for "
