@@ -32,12 +32,12 @@ CONFIG = tiny_toml(seeds=2, epochs=4)
 TIMING = ("seconds", "train_seconds", "probe_seconds", "device")
 
 
-def _compare(tmp: Path, name: str, wait=True, executor="local", text=CONFIG):
+def _compare(tmp: Path, name: str, wait=True, executor="local", text=CONFIG, jobs=2):
     """Start ``python -m zoo compare`` on the small grid (or the grid ``text``), into ``tmp/name``."""
     config = tmp / f"{name}.toml"
     config.write_text(text)
-    args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", "2", "--executor", executor,
-            "--runs", str(tmp / name / "runs"), "--reports", str(tmp / name / "reports")]
+    args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", str(jobs),
+            "--executor", executor, "--runs", str(tmp / name / "runs"), "--reports", str(tmp / name / "reports")]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if wait:
@@ -129,7 +129,9 @@ def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(cl
     # Ctrl-C as the first run folder lands; the resumed compare is then killed
     # outright as its first new run lands; a third runs to the end.
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = _compare(tmp, name, wait=False)
+        # One worker: the runs after the fault point train one after another, so the
+        # signal lands before the grid ends even when runs take a fraction of a second.
+        proc = _compare(tmp, name, wait=False, jobs=1)
         wait_for_runs(proc, tmp / name)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
@@ -148,8 +150,9 @@ def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(cl
 
 
 def test_sigint_stops_promptly(tmp_path):
-    # Runs of 400 epochs (seconds each), so the signal certainly finds both workers mid-run.
-    proc = _compare(tmp_path, "prompt", wait=False, text=tiny_toml(seeds=2, epochs=400))
+    # Runs of 2,000 epochs (seconds each, even from a warm compile cache), so the
+    # signal certainly finds both workers mid-run.
+    proc = _compare(tmp_path, "prompt", wait=False, text=tiny_toml(seeds=2, epochs=2000))
     wait_for_runs(proc, tmp_path / "prompt")  # workers up and mid-grid: 3 runs to go
     workers = [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]
     assert len(workers) == 2
