@@ -39,7 +39,11 @@ def _compare(tmp: Path, name: str, wait=True, executor="local", text=CONFIG, job
     args = [sys.executable, "-m", "zoo", "compare", "--config", str(config), "--jobs", str(jobs),
             "--executor", executor, "--runs", str(tmp / name / "runs"), "--reports", str(tmp / name / "reports")]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # A process started in the background by a shell without job control (as CI
+    # may start this suite) inherits SIGINT ignored, and Python then never turns
+    # Ctrl-C into KeyboardInterrupt. The compare must see Ctrl-C as a user's does.
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if wait:
         out, err = proc.communicate(timeout=300)
         return proc.returncode, out, err
