@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -54,3 +55,27 @@ def isolated_registry(monkeypatch):
     monkeypatch.setattr(catalog, "_tasks_loaded", False)
     monkeypatch.setattr(catalog, "_failed", {})
     return registry
+
+
+def descendants(pid: int) -> list[int]:
+    """Processes started by ``pid``, and by them, from /proc: the only ones a test may signal."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
