@@ -34,8 +34,8 @@ def step_flops(cell: str) -> float:
     return 3 * (WINDOW * per_time_step + head)
 
 
-def run_workers(kind: str, cell: str, backend: str, copies: int = 1, threads: int = 0) -> list[dict]:
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+def run_workers(kind: str, cell: str, backend: str, copies: int = 1, threads: int = 0, **env_changes) -> list[dict]:
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT), **env_changes}
     cmd = [sys.executable, str(WORKER), kind, cell] + (["--threads", str(threads)] if threads else [])
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(copies)]
@@ -83,6 +83,45 @@ def measure(cells: list[str], cores: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def compiler_choice(cells: list[str]) -> pd.DataFrame:
+    """XLA:CPU's classic emitters (what rnn-zoo's workers use) against its fusion emitters, in one run.
+
+    Each side is a fresh worker process with an empty compile cache: the first
+    run's seconds are mostly compiling. Empty where the installed jaxlib lacks the flag.
+    """
+    from zoo.core.config import CLASSIC_CPU_EMITTERS, jax_cpu_flags
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    if not jax_cpu_flags():
+        return pd.DataFrame()
+    fusion = CLASSIC_CPU_EMITTERS.replace("=false", "=true")
+    rows = []
+    for cell in cells:
+        for name, flag in (("classic emitters (rnn-zoo's workers)", CLASSIC_CPU_EMITTERS), ("fusion emitters", fusion)):
+            (r,) = run_workers("engine_cold", cell, "jax", threads=1, XLA_FLAGS=flag)
+            rows.append({"cell": cell, "compiler": name, **r})
+            print(f"  {cell:<10} {name:<36} first run {r['first_run_seconds']:.2f} s, "
+                  f"{r['ms_per_step']:.3f} ms/step", flush=True)
+    return pd.DataFrame(rows)
+
+
+def compiler_markdown(table: pd.DataFrame) -> str:
+    if table.empty:
+        return ""
+    lines = ["## XLA:CPU emitters", "", "| cell | compiler | first run from an empty compile cache (s) | "
+             "ms / step after | final loss | first run vs fusion | step vs fusion |", "|---|---|---|---|---|---|---|"]
+    for cell, t in table.groupby("cell", sort=False):
+        base = t.iloc[1]
+        for r in t.itertuples():
+            lines.append(f"| {cell} | {r.compiler} | {r.first_run_seconds:.2f} | {r.ms_per_step:.3f} "
+                         f"| {r.final_loss:.6g} | {r.first_run_seconds / base.first_run_seconds:.2f}x "
+                         f"| {r.ms_per_step / base.ms_per_step:.2f}x |")
+    same = all(t.final_loss.nunique() == 1 for _, t in table.groupby("cell"))
+    lines.append("\nBelow 1.00x the classic emitters are faster. The final losses are "
+                 f"{'identical' if same else 'NOT identical'} between the two.")
+    return "\n".join(lines) + "\n"
+
+
 def grid_wall_time() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -127,11 +166,12 @@ def main() -> None:
     if not has_torch():
         print("PyTorch is not installed, so (b) is skipped: pip install 'rnn-zoo[bench]'", flush=True)
     table = measure(args.cells.split(","), cores)
+    compilers = compiler_choice(args.cells.split(","))
     grid_seconds = None if args.no_grid else grid_wall_time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "benchmark.csv", index=False)
-    text = markdown(table, grid_seconds, cores)
+    text = markdown(table, grid_seconds, cores) + "\n" + compiler_markdown(compilers)
     (out / "benchmark.md").write_text(text)
     print("\n" + text)
 

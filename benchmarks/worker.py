@@ -7,6 +7,10 @@ KERAS_BACKEND says), ``torch`` (an eager PyTorch loop) or ``engine``
 (rnn-zoo's compiled epoch). All train CELL with 64 units on the seed task:
 window 5, batch 64, Adam 1e-3, MAE loss. Timing starts after a warm-up epoch.
 
+KIND ``engine_cold`` times a run from an empty compile cache, compiling
+included (in a pinned worker's environment, ``--threads 1``, whose XLA
+flags the caller may override with XLA_FLAGS).
+
 KIND ``matmul`` instead measures the FLOP rate of the step's own recurrent
 matmul, (batch x units) @ (units x gates*units), in an XLA-compiled loop, so
 the FLOP-bound limit is set by the same compiler and threads as the engine.
@@ -79,6 +83,24 @@ def engine(cell: str, instrument: bool = True) -> tuple[float, int]:
     return float(h.train_seconds.sum() / h.steps.sum()), int(h.steps.sum())
 
 
+def engine_cold(cell: str) -> dict:
+    """A run's first seconds from an empty compile cache (compiling included), then its steady step."""
+    import os
+
+    os.environ["RNN_ZOO_COMPILE_CACHE"] = "off"
+    import zoo  # noqa: F401
+    from zoo.core.config import RunConfig, TrainConfig
+    from zoo.engine import run as training
+
+    run = RunConfig(cell, "many_to_one", 0, UNITS, train=TrainConfig(epochs=7, probes=1))
+    start = time.perf_counter()
+    result = training.train_run(run)
+    total = time.perf_counter() - start
+    h = result.history.iloc[2:-1]
+    return {"first_run_seconds": total, "ms_per_step": float(h.train_seconds.sum() / h.steps.sum()) * 1e3,
+            "final_loss": float(result.history.loss.iloc[-1])}
+
+
 GATES = {"simple_rnn": 1, "gru": 3, "lstm": 4}
 
 
@@ -111,7 +133,7 @@ def matmul(cell: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["keras_fit", "torch", "engine", "engine_bare", "matmul"])
+    parser.add_argument("kind", choices=["keras_fit", "torch", "engine", "engine_bare", "engine_cold", "matmul"])
     parser.add_argument("cell")
     parser.add_argument("--threads", type=int, default=0, help="pin to this many threads (0: library default)")
     args = parser.parse_args()
@@ -124,8 +146,8 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-    if args.kind == "matmul":
-        print(json.dumps(matmul(args.cell)))
+    if args.kind in ("matmul", "engine_cold"):
+        print(json.dumps({"matmul": matmul, "engine_cold": engine_cold}[args.kind](args.cell)))
         return
     seconds_per_step, steps = {
         "keras_fit": keras_fit,

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from conftest import tiny_toml
 
-from zoo.core.config import COMPILE_CACHE, ConfigError, compile_cache_dir
+from zoo.core.config import (
+    CLASSIC_CPU_EMITTERS,
+    COMPILE_CACHE,
+    ConfigError,
+    compile_cache_dir,
+    jax_cpu_flags,
+    with_xla_flags,
+)
+from zoo.runs.executors import thread_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,3 +85,38 @@ def test_tensorflow_keeps_its_compiled_programs_in_the_cache_too():
     assert f"--tf_xla_persistent_cache_directory={folder}" in os.environ["TF_XLA_FLAGS"]
     assert training.train_run(RunConfig("gru", "many_to_one", 3, 8, TINY_TASK, TINY_TRAIN)).status == "ok"
     assert list(folder.glob("*.pb"))  # written by this run, or by an earlier one of the same program
+
+
+def test_xla_flags_are_added_only_where_not_given():
+    assert with_xla_flags("--a=1 --b=2", "--b=3 --c=4") == "--a=1 --b=2 --c=4"
+    assert with_xla_flags("", " ") == ""
+
+
+def test_the_classic_emitters_are_asked_for_only_when_the_installed_jaxlib_knows_the_flag(tmp_path, monkeypatch):
+    import importlib.util
+    from types import SimpleNamespace
+
+    # XLA aborts on a flag it does not know: the flag's name must be in jaxlib's libraries.
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    library = tmp_path / "libjax_common.so"
+    (tmp_path / "empty.so").write_bytes(b"")
+    jaxlib = SimpleNamespace(submodule_search_locations=[tmp_path])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: jaxlib)
+    library.write_bytes(b"\0" * 64 + b"xla_cpu_use_fusion_emitters\0")
+    assert jax_cpu_flags() == CLASSIC_CPU_EMITTERS
+    library.write_bytes(b"\0" * 64 + b"xla_cpu_use_thunk_runtime\0")  # a jaxlib before (or after) the flag
+    assert jax_cpu_flags() == ""
+    library.write_bytes(b"\0" * 64 + b"xla_cpu_use_fusion_emitters\0")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # TensorFlow's own XLA is not asked
+    assert jax_cpu_flags() == ""
+
+
+def test_a_worker_compiles_with_the_classic_emitters_unless_the_user_chose(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    flags = thread_env(1)["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_force_host_platform_device_count=2" and "--xla_cpu_multi_thread_eigen=false" in flags
+    assert (CLASSIC_CPU_EMITTERS in flags) == (jax_cpu_flags() != "")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
+    assert thread_env(1)["XLA_FLAGS"].split().count("--xla_cpu_use_fusion_emitters=true") == 1
+    assert CLASSIC_CPU_EMITTERS not in thread_env(1)["XLA_FLAGS"]

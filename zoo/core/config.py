@@ -89,6 +89,43 @@ def keep_tensorflow_out() -> None:
         sys.modules.setdefault("tensorflow", None)
 
 
+# XLA:CPU's newer fusion emitters compile our small recurrent programs about a
+# third slower than its classic ones, and run them no faster; the numbers come
+# out the same (``make bench``, "XLA:CPU emitters", measures all three).
+CLASSIC_CPU_EMITTERS = "--xla_cpu_use_fusion_emitters=false"
+
+
+def jax_cpu_flags() -> str:
+    """XLA flags for the JAX backend's CPU compiler in rnn-zoo's own processes; "" where they do not apply.
+
+    XLA aborts the process on a flag it does not know, so the flag is given only
+    when the installed jaxlib holds its name: a jaxlib from before it, or one that
+    dropped it, simply compiles as it always does. Read, never imported: this
+    layer imports no framework.
+    """
+    import importlib.util
+    import mmap
+
+    if keras_backend() != "jax" or (spec := importlib.util.find_spec("jaxlib")) is None:
+        return ""
+    name = CLASSIC_CPU_EMITTERS.removeprefix("--").split("=")[0].encode()
+    for folder in spec.submodule_search_locations or ():
+        for library in sorted(Path(folder).glob("*.so")):
+            try:
+                with library.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    if data.find(name) >= 0:
+                        return CLASSIC_CPU_EMITTERS
+            except (OSError, ValueError):  # unreadable, or empty (mmap refuses)
+                continue
+    return ""
+
+
+def with_xla_flags(flags: str, extra: str) -> str:
+    """``flags`` (an XLA_FLAGS value) with each flag of ``extra`` it does not already set."""
+    given = {f.split("=")[0] for f in flags.split()}
+    return " ".join([*flags.split(), *(f for f in extra.split() if f.split("=")[0] not in given)])
+
+
 COMPILE_CACHE = "RNN_ZOO_COMPILE_CACHE"
 
 
