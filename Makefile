@@ -90,7 +90,7 @@ TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parit
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -n 2 --dist loadfile
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider -n 2 $(TF_TESTS)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider $(TF_TESTS)
 
 bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md
 	$(PY) -m pip install --quiet -e '.[bench,ray]'
