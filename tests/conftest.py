@@ -5,10 +5,10 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import pytest  # noqa: E402
 
-from zoo.core.config import GridConfig, TaskConfig, TrainConfig, jax_cpu_flags, with_xla_flags  # noqa: E402
+from zoo.core.config import GridConfig, TaskConfig, TrainConfig, with_xla_flags, xla_cpu_flags  # noqa: E402
 
 # The engine compiles here as it does in rnn-zoo's workers (before JAX starts its backend).
-os.environ["XLA_FLAGS"] = with_xla_flags(os.environ.get("XLA_FLAGS", ""), jax_cpu_flags())
+os.environ["XLA_FLAGS"] = with_xla_flags(os.environ.get("XLA_FLAGS", ""), xla_cpu_flags())
 
 # A grid small enough to train in seconds, with the default task's shape.
 TINY_TASK = TaskConfig(train_stop=3.0, train_points=300, test_start=100.0, test_stop=106.0, test_points=60)

@@ -15,8 +15,8 @@ from zoo.core.config import (
     COMPILE_CACHE,
     ConfigError,
     compile_cache_dir,
-    jax_cpu_flags,
     with_xla_flags,
+    xla_cpu_flags,
 )
 from zoo.runs.executors import thread_env
 
@@ -92,23 +92,26 @@ def test_xla_flags_are_added_only_where_not_given():
     assert with_xla_flags("", " ") == ""
 
 
-def test_the_classic_emitters_are_asked_for_only_when_the_installed_jaxlib_knows_the_flag(tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend,library", [("jax", "libjax_common.so"),
+                                             ("tensorflow", "libtensorflow_framework.so.2")])
+def test_the_classic_emitters_are_asked_for_only_when_the_backends_xla_knows_the_flag(tmp_path, monkeypatch,
+                                                                                       backend, library):
     import importlib.util
     from types import SimpleNamespace
 
-    # XLA aborts on a flag it does not know: the flag's name must be in jaxlib's libraries.
-    monkeypatch.setenv("KERAS_BACKEND", "jax")
-    library = tmp_path / "libjax_common.so"
+    # XLA aborts on a flag it does not know: the flag's name must be in the backend's XLA library.
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    library = tmp_path / library
     (tmp_path / "empty.so").write_bytes(b"")
-    jaxlib = SimpleNamespace(submodule_search_locations=[tmp_path])
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: jaxlib)
+    (tmp_path / "libtensorflow_framework.so.1").write_bytes(b"")
+    package = SimpleNamespace(submodule_search_locations=[tmp_path])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: package)
     library.write_bytes(b"\0" * 64 + b"xla_cpu_use_fusion_emitters\0")
-    assert jax_cpu_flags() == CLASSIC_CPU_EMITTERS
-    library.write_bytes(b"\0" * 64 + b"xla_cpu_use_thunk_runtime\0")  # a jaxlib before (or after) the flag
-    assert jax_cpu_flags() == ""
-    library.write_bytes(b"\0" * 64 + b"xla_cpu_use_fusion_emitters\0")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # TensorFlow's own XLA is not asked
-    assert jax_cpu_flags() == ""
+    assert xla_cpu_flags() == CLASSIC_CPU_EMITTERS
+    library.write_bytes(b"\0" * 64 + b"xla_cpu_use_thunk_runtime\0")  # an XLA from before (or after) the flag
+    assert xla_cpu_flags() == ""
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # the backend is not installed
+    assert xla_cpu_flags() == ""
 
 
 def test_a_worker_compiles_with_the_classic_emitters_unless_the_user_chose(monkeypatch):
@@ -116,7 +119,7 @@ def test_a_worker_compiles_with_the_classic_emitters_unless_the_user_chose(monke
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
     flags = thread_env(1)["XLA_FLAGS"].split()
     assert flags[0] == "--xla_force_host_platform_device_count=2" and "--xla_cpu_multi_thread_eigen=false" in flags
-    assert (CLASSIC_CPU_EMITTERS in flags) == (jax_cpu_flags() != "")
+    assert (CLASSIC_CPU_EMITTERS in flags) == (xla_cpu_flags() != "")
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
     assert thread_env(1)["XLA_FLAGS"].split().count("--xla_cpu_use_fusion_emitters=true") == 1
     assert CLASSIC_CPU_EMITTERS not in thread_env(1)["XLA_FLAGS"]

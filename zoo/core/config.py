@@ -89,28 +89,32 @@ def keep_tensorflow_out() -> None:
         sys.modules.setdefault("tensorflow", None)
 
 
-# XLA:CPU's newer fusion emitters compile our small recurrent programs about a
-# third slower than its classic ones, and run them no faster; the numbers come
-# out the same (``make bench``, "XLA:CPU emitters", measures all three).
+# XLA:CPU's newer fusion emitters compile our small recurrent programs a
+# quarter to a third slower than its classic ones, and run them no faster
+# (``make bench``, "XLA:CPU emitters"). On JAX the numbers come out identical;
+# on TensorFlow some differ in the last bit of float32.
 CLASSIC_CPU_EMITTERS = "--xla_cpu_use_fusion_emitters=false"
+# The library of each backend that holds its XLA's flag names.
+_XLA_LIBRARIES = {"jax": ("jaxlib", "*.so"), "tensorflow": ("tensorflow", "libtensorflow_framework.so*")}
 
 
-def jax_cpu_flags() -> str:
-    """XLA flags for the JAX backend's CPU compiler in rnn-zoo's own processes; "" where they do not apply.
+def xla_cpu_flags() -> str:
+    """XLA flags for the backend's CPU compiler in rnn-zoo's own processes; "" where they do not apply.
 
     XLA aborts the process on a flag it does not know, so the flag is given only
-    when the installed jaxlib holds its name: a jaxlib from before it, or one that
-    dropped it, simply compiles as it always does. Read, never imported: this
-    layer imports no framework.
+    when the installed backend's XLA holds its name: one from before it, or one
+    that dropped it, simply compiles as it always did. The library is read, never
+    imported: this layer imports no framework.
     """
     import importlib.util
     import mmap
 
-    if keras_backend() != "jax" or (spec := importlib.util.find_spec("jaxlib")) is None:
+    package, pattern = _XLA_LIBRARIES[keras_backend()]
+    if (spec := importlib.util.find_spec(package)) is None:
         return ""
     name = CLASSIC_CPU_EMITTERS.removeprefix("--").split("=")[0].encode()
     for folder in spec.submodule_search_locations or ():
-        for library in sorted(Path(folder).glob("*.so")):
+        for library in sorted(Path(folder).glob(pattern)):
             try:
                 with library.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
                     if data.find(name) >= 0:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from zoo.core import catalog, registry
-from zoo.core.config import ConfigError, RunConfig, jax_cpu_flags, keep_tensorflow_out, with_xla_flags
+from zoo.core.config import ConfigError, RunConfig, keep_tensorflow_out, with_xla_flags, xla_cpu_flags
 
 EXECUTORS = ("local", "ray")
 
@@ -56,14 +56,14 @@ def thread_env(threads: int = 1) -> dict[str, str]:
 
     The models are tiny and the cores few: one thread per run, and as many
     runs as cores, is the fastest way through a grid (see ``make bench``).
-    On JAX it also picks XLA's classic CPU emitters (``jax_cpu_flags``).
+    It also picks XLA's classic CPU emitters (``xla_cpu_flags``).
     XLA and BLAS read these when the backend starts, so set them before.
     """
     env = {var: str(threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = "1"
     single = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if threads == 1 else ""
-    env["XLA_FLAGS"] = with_xla_flags(os.environ.get("XLA_FLAGS", ""), f"{single} {jax_cpu_flags()}")
+    env["XLA_FLAGS"] = with_xla_flags(os.environ.get("XLA_FLAGS", ""), f"{single} {xla_cpu_flags()}")
     return env
 
 
