@@ -29,6 +29,8 @@ def main(out: str) -> None:
         "dL_dx": np.asarray(eng.probes.input_gradients(x_probe, tv, ntv, y_probe)),
         "dhT_dht": eng.probes.dh_by_lag(tv, x_probe),
         "carry": np.asarray(eng.probes.gate_means(tv, x_probe)["carry"]),
+        # TensorFlow takes the spectrum outside XLA (zoo.engine.probes), JAX inside.
+        "spectrum": np.array([float(v) for _, v in sorted(eng.probes.spectrum_stats(tv, x_probe).items())]),
     }
     from zoo.engine import optimizers
 

@@ -23,7 +23,7 @@ def outputs(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", ["loss", "gnorm", "groups", "dL_dx", "dhT_dht", "carry", "weights"])
+@pytest.mark.parametrize("name", ["loss", "gnorm", "groups", "dL_dx", "dhT_dht", "carry", "spectrum", "weights"])
 def test_backends_agree_to_float32_tolerance(outputs, name):
     np.testing.assert_allclose(outputs["jax"][name], outputs["tensorflow"][name], rtol=2e-4, atol=1e-6)
 

@@ -43,8 +43,11 @@ if BACKEND == "jax":
         # only means compiling again; JAX would warn once per program.
         warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache entry")
 
-    def compile_fn(fn):
-        """Compile ``fn`` with XLA; compiled code is cached per input shape."""
+    def compile_fn(fn, xla: bool = True):
+        """Compile ``fn`` with XLA; compiled code is cached per input shape.
+
+        ``xla=False`` matters on TensorFlow only (see there); JAX always compiles.
+        """
         return jax.jit(fn)
 
     def value_and_grad(fn):
@@ -93,9 +96,11 @@ elif BACKEND == "tensorflow":
         flag = f"--tf_xla_persistent_cache_directory={cache / f'tensorflow-{tf.__version__}'}"
         os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
 
-    def compile_fn(fn):
+    def compile_fn(fn, xla: bool = True):
         # XLA must be asked for: jit_compile="auto" leaves it off on a CPU.
-        return tf.function(fn, jit_compile=True, reduce_retracing=True)
+        # xla=False: a TensorFlow graph without XLA, for what XLA does badly on a
+        # CPU (its SVD of 128 x 128 matrices took 80 s here; TensorFlow's own kernel, a fraction of a second).
+        return tf.function(fn, jit_compile=xla, reduce_retracing=True)
 
     def value_and_grad(fn):
         def wrapped(params, *args):

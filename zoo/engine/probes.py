@@ -93,7 +93,8 @@ class Probes:
         self.state_jacobian_norms = self.spectrum_stats = None
         if resolved.mode.layout == "many":
             self.state_jacobian_norms = backend.compile_fn(self._state_jacobian_fn())
-            self.spectrum_stats = backend.compile_fn(self._spectrum_fn())
+            # Outside XLA on TensorFlow: its XLA's SVD made an LSTM's first probe take 5 minutes.
+            self.spectrum_stats = backend.compile_fn(self._spectrum_fn(), xla=False)
         gate_fn = self._gate_means_fn(resolved)
         self.gate_means = backend.compile_fn(gate_fn) if gate_fn else None
 
