@@ -94,8 +94,7 @@ def compiler_choice(cells: list[str]) -> pd.DataFrame:
     fusion = CLASSIC_CPU_EMITTERS.replace("=false", "=true")
     rows = []
     for backend in ("jax", "tensorflow"):
-        os.environ["KERAS_BACKEND"] = backend  # which backend's library xla_cpu_flags reads
-        if not xla_cpu_flags():
+        if not xla_cpu_flags(backend):
             continue
         for cell in cells:
             for name, flag in (("classic emitters (rnn-zoo's workers)", CLASSIC_CPU_EMITTERS),

@@ -98,8 +98,9 @@ CLASSIC_CPU_EMITTERS = "--xla_cpu_use_fusion_emitters=false"
 _XLA_LIBRARIES = {"jax": ("jaxlib", "*.so"), "tensorflow": ("tensorflow", "libtensorflow_framework.so*")}
 
 
-def xla_cpu_flags() -> str:
-    """XLA flags for the backend's CPU compiler in rnn-zoo's own processes; "" where they do not apply.
+def xla_cpu_flags(backend: str | None = None) -> str:
+    """XLA flags for ``backend``'s CPU compiler (default: this process's) in rnn-zoo's own processes;
+    "" where they do not apply.
 
     XLA aborts the process on a flag it does not know, so the flag is given only
     when the installed backend's XLA holds its name: one from before it, or one
@@ -109,7 +110,7 @@ def xla_cpu_flags() -> str:
     import importlib.util
     import mmap
 
-    package, pattern = _XLA_LIBRARIES[keras_backend()]
+    package, pattern = _XLA_LIBRARIES[backend or keras_backend()]
     if (spec := importlib.util.find_spec(package)) is None:
         return ""
     name = CLASSIC_CPU_EMITTERS.removeprefix("--").split("=")[0].encode()
