@@ -80,5 +80,5 @@ def test_quick_shrinks_any_grid_and_keeps_its_shape():
     # alone, or with overrides, it is the shipped quick grid, unchanged
     assert load_grid(None, quick=True) == load_grid("quick")
     assert load_grid(None, quick=True, cells="gru").name == "quick"
-    # overrides apply before the shrink, so --quick always wins on size
-    assert load_grid("default", quick=True, epochs=50).train.epochs == 5
+    # a flag given wins over the shrink (tests/test_flags_win.py covers every pair)
+    assert load_grid("default", quick=True, epochs=50).train.epochs == 50

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from zoo import report
 from zoo.core.config import ConfigError, MissingPathError, compile_cache_dir, keras_backend, show
-from zoo.core.loading import count, load_grid
+from zoo.core.loading import count, load_grid, quick_note
 from zoo.core.registry import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner, store
@@ -112,7 +112,9 @@ def compare(
 
     ``quick=True`` shrinks the grid (the shipped quick grid, or ``config``'s)
     to a smoke run: one seed, at most 5 epochs, short series (or the config's
-    own ``[quick]`` form). ``task`` trains the grid on another task.
+    own ``[quick]`` form); an argument given stays as given (``quick=True,
+    seeds=2`` trains 2 seeds), and a first printed line says what quick
+    changed. ``task`` trains the grid on another task.
 
     Example:
         res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
@@ -124,8 +126,10 @@ def compare(
     compile_cache_dir()
     if not isinstance(quick, bool):
         raise ConfigError(f"quick = {show(quick)}: expected True or False")
-    grid = load_grid(config, quick=quick, cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units,
-                     task=task)
+    flags = dict(cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units, task=task)
+    grid = load_grid(config, quick=quick, **flags)
+    if quick:  # what quick changed, and the arguments it left as given (as the command line says)
+        print(quick_note(config, flag="", **flags), flush=True)
     jobs, cpus = check_options(jobs, executor, address, cpus_per_task)
     runs, reports = check_folders(runs, reports)
     executor = make_executor(executor, jobs, address, cpus, device=device)

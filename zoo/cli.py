@@ -20,7 +20,8 @@ QUICK_HELP = (
     "a smoke run: the grid shrunk to 1 seed, at most 5 epochs and series of at most 2,000 training / 200 test "
     "points (same sampling gaps). Without --config: the shipped quick grid (every cell in the four modes); "
     "with --config: that grid, shrunk, or the config's own [quick] form where it has one (memory does); "
-    "its name gets -quick, so its runs never pass for the full grid's"
+    "its name gets -quick, so its runs never pass for the full grid's. A flag given stays as given (--quick "
+    "--seeds 2 trains 2 seeds); the first line says what --quick changed"
 )
 
 
@@ -199,6 +200,10 @@ def _compare(args) -> int:
     jobs, cpus = api.check_options(args.jobs, args.executor, args.address, args.cpus_per_task, flag="--")
     runs, reports = api.check_folders(args.runs, args.reports, flag="--")
     grid = _grid(args, counts)
+    if args.quick:  # the first line says what --quick changed, and which flags it left as given
+        from zoo.core.loading import quick_note
+
+        print(quick_note(args.config, cells=args.cells, modes=args.modes, task=args.task, **counts), flush=True)
     if args.tensorboard:
         from zoo.runs.tensorboard import check_available
 

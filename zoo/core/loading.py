@@ -443,7 +443,11 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
     they are that task's, and its modes narrow to those the task supports).
     A ``None`` override is ignored. ``quick`` shrinks the grid to a smoke run
     (``shrink``), or applies the file's ``[quick]`` table where it has one;
-    with no ``source`` it is the shipped ``quick`` grid.
+    with no ``source`` it is the shipped ``quick`` grid. A flag given is a flag
+    honoured: the shrink and the ``[quick]`` table change only what the
+    overrides leave alone (``quick_note`` says what they changed), and an
+    override the grid would silently ignore (``--epochs`` on a grid that
+    trains for a number of steps) is a ``ConfigError`` naming both.
     """
     raw: dict = {}
     name = "default"
@@ -460,6 +464,7 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
     if own_quick:
         raw, name = _quick(raw, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    given = dict(overrides)
     if "epochs" in overrides:
         if "train" in raw and not isinstance(raw["train"], dict):
             raise ConfigError(f"train = {show(raw['train'])}: expected a table ([train])")
@@ -468,7 +473,84 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
         _switch_task(raw, overrides.pop("task"), "modes" in overrides)
     raw.update(overrides)
     grid = grid_from_dict(raw, name=name)
-    return shrink(grid) if quick and not own_quick else grid
+    _check_honoured(grid, given)
+    return shrink(grid, keep=set(given)) if quick and not own_quick else grid
+
+
+def _check_honoured(grid: GridConfig, given: dict) -> None:
+    """Refuse an override that no run of the grid would use: one line naming the
+    flag and the setting of the grid that takes its place."""
+    variants = grid.variants()
+    swept = dict(grid.sweep)
+    if "epochs" in given:
+        steps = sorted({v.train.steps for v in variants if v.train.steps is not None})
+        if steps:
+            raise ConfigError(
+                f"epochs = {show(given['epochs'])}: the {grid.name} grid trains for train.steps = "
+                f"{', '.join(map(str, steps))} optimizer steps, not epochs; leave out epochs "
+                "(a budget in steps is set in the config's [train] table)")
+        if "train.epochs" in swept:
+            raise ConfigError(
+                f"epochs = {show(given['epochs'])}: the {grid.name} grid sweeps train.epochs = "
+                f"{list(swept['train.epochs'])}; leave out epochs, or use a config without that sweep")
+    if "units" in given:
+        if "units" in swept:
+            raise ConfigError(
+                f"units = {show(given['units'])}: the {grid.name} grid sweeps units = {list(swept['units'])}; "
+                "leave out units, or use a config without that sweep")
+        if all(v.param_budget is not None for v in variants):
+            budgets = sorted({v.param_budget for v in variants})
+            raise ConfigError(
+                f"units = {show(given['units'])}: the {grid.name} grid sizes every cell to param_budget = "
+                f"{', '.join(map(str, budgets))} weights, which sets its units; leave out units")
+
+
+def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) -> str:
+    """The line a quick compare starts with: what ``quick`` changed, against the
+    same command without it, and the overrides it left as given. ``flag`` is how
+    the caller names them (``--seeds 2`` on the command line, ``seeds=2`` in the API)."""
+    small = load_grid(source, quick=True, **overrides)
+    full = load_grid(source, **overrides)
+    before, after = _flat(full), _flat(small)
+    changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    for series in ("train", "test"):  # a shorter series at the same gap: its points say it
+        if f"task.{series}_points" in changed:
+            changed = [k for k in changed if k != f"task.{series}_stop"]
+    if small.train.steps is not None and full.train.steps is not None:  # epochs are unused there
+        changed = [k for k in changed if k != "train.epochs"]
+    shown = [f"{k} {_short(before.get(k))} -> {_short(after.get(k))}" for k in changed]
+    if source is None:
+        what = "the shipped quick grid, not the default one"
+    else:
+        what = "the config's [quick] form" if not _shrunk(source) else f"{full.name} shrunk"
+    line = f"quick (grid {small.name}, {what}): " + (", ".join(shown) if shown else "nothing to shrink")
+    kept = [(f"--{k} {v}" if flag == "--" else f"{k}={v!r}") for k, v in overrides.items() if v is not None]
+    return line + (f"; as given: {', '.join(kept)}" if kept else "")
+
+
+def _shrunk(source) -> bool:
+    """Whether --quick shrinks this config (it has no [quick] table of its own)."""
+    return not isinstance(_read_toml(resolve_config_path(source)).get("quick"), dict)
+
+
+def _flat(grid: GridConfig) -> dict:
+    """A grid's settings as ``key: value`` pairs, to compare two grids by."""
+    d = grid.to_dict()
+    flat = {k: d.get(k) for k in ("cells", "modes", "seeds", "units", "param_budget")}
+    flat.update({f"task.{k}": v for k, v in d["task"].items() if k != "name"} if not d.get("tasks") else {})
+    for t in d.get("tasks", []):
+        flat.update({f"task.{t['name']}.{k}": v for k, v in t.items() if k != "name"})
+    flat.update({f"train.{k}": v for k, v in d["train"].items()})
+    flat.update({f"sweep {k}": v for k, v in d["sweep"].items()})
+    return flat
+
+
+def _short(value) -> str:
+    if isinstance(value, (list, tuple)):
+        if len(value) > 4:  # a long list (every cell) by its size and first names
+            return f"{len(value)} ({value[0]}, {value[1]}, ...)"
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "none" if value is None else str(value)
 
 
 def _quick(raw: dict, name: str) -> tuple[dict, str]:
@@ -529,20 +611,23 @@ def _short_series(t: TaskConfig, horizon: int, window: int, batch: int) -> TaskC
     )
 
 
-def shrink(grid: GridConfig) -> GridConfig:
+def shrink(grid: GridConfig, keep=frozenset()) -> GridConfig:
     """``--quick``: any grid as a smoke run of the same shape. One seed, at most
     5 epochs, series of at most 2,000 training and 200 test points at the
     same sampling gaps; cells, modes, sizes and sweep axes stay. The name gets
     ``-quick`` when anything changed, so its runs never pass for the full grid's.
     A grid of other tasks keeps their settings and trains one seed for at
-    most 5 epochs or 200 steps (a config can say better in a ``[quick]`` table)."""
+    most 5 epochs or 200 steps (a config can say better in a ``[quick]`` table).
+    ``keep`` names what the user set (``seeds``, ``epochs``): it stays as given."""
+    seeds = grid.seeds if "seeds" in keep else 1
+    epochs = grid.train.epochs if "epochs" in keep else min(grid.train.epochs, QUICK_EPOCHS)
     variants = grid.variants()
     if any(task_name(v.task) != DEFAULT_TASK for v in variants):
-        train = dataclasses.replace(grid.train, epochs=min(grid.train.epochs, QUICK_EPOCHS))
+        train = dataclasses.replace(grid.train, epochs=epochs)
         if train.steps is not None:
             train = dataclasses.replace(train, steps=min(train.steps, QUICK_STEPS),
                                         eval_every=min(train.eval_every, QUICK_STEPS))
-        small = dataclasses.replace(grid, seeds=1, train=train)
+        small = dataclasses.replace(grid, seeds=seeds, train=train)
         if small == grid:
             return grid
         small = dataclasses.replace(small, name=grid.name + "-quick")
@@ -562,9 +647,9 @@ def shrink(grid: GridConfig) -> GridConfig:
         sweep.append((key, values))
     small = dataclasses.replace(
         grid,
-        seeds=1,
+        seeds=seeds,
         task=_short_series(grid.task, horizon, window, batch),
-        train=dataclasses.replace(grid.train, epochs=min(grid.train.epochs, QUICK_EPOCHS)),
+        train=dataclasses.replace(grid.train, epochs=epochs),
         sweep=tuple(sweep),
     )
     if small == grid:
