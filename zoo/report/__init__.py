@@ -14,7 +14,7 @@ from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
 from zoo.core.config import ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
-from zoo.report import findings, html, memory, plots
+from zoo.report import answer, findings, html, memory, plots
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
 
@@ -160,10 +160,11 @@ def build(
         r for name, r in sorted(_recorded(runs_dir).items())
         if r["grid"].get("experiment") and name != main_grid.name
     ]
+    lead = None if main or not experiments else lead_experiment(runs_dir, experiments, compared)
     try:
         clean_leftovers(reports_dir.parent, reports_dir.name)
         with atomic_folder(reports_dir) as tmp:
-            returned = _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared)
+            returned = _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead)
     except OSError as exc:
         raise ReportWriteError(
             f"cannot write the report {show(str(reports_dir))}: {exc.strerror or exc}; the runs are stored and "
@@ -172,23 +173,51 @@ def build(
     return returned
 
 
-def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared) -> Results:
+def lead_experiment(runs_dir: Path, experiments: list[dict], compared: str | None = None) -> dict:
+    """With no main grid, the experiment whose tables stand at the top of the report:
+    the one just compared, else the one compared last."""
+    named = [r for r in experiments if r["name"] == compared]
+    return named[0] if named else max(experiments, key=lambda r: _record_time(runs_dir, r["name"]))
+
+
+def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead=None) -> Results:
     main_results = load_runs(runs_dir, main["run_ids"] if main else [])
     (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
-    main_html = _write_main(main_results, tmp)
+    # A grid with no main table (only experiments compared here): the top-level
+    # tables are the lead experiment's, and there is no empty main section.
+    main_html = _write_main(main_results, tmp) if lead is None else ""
     exp_html, returned, damaged = [], main_results, list(main_results.damaged)
+    shown, shown_results = main_grid, main_results
+    held, memory_frame = set(), None  # the experiments the report shows, and one that tests memory
     for rec in experiments:
         grid = GridConfig.from_stored(rec["grid"])
         results = load_runs(runs_dir, rec["run_ids"])
         damaged += [d for d in results.damaged if d not in damaged]
         if grid.name == compared:
             returned = results
+        if lead is not None and rec["name"] == lead["name"]:
+            _write_tables(results, tmp)
+            shown, shown_results = grid, results
+            if compared is None:
+                returned = results
         if results.runs:
             exp_html.append(_write_experiment(grid, results, tmp / "experiments" / grid.name))
-    notes = (findings.main_findings(main_results.summary, main_results.diverged) if main_results.runs
-             else ["No finished runs yet."])
+            held.add(grid.name)
+            frame = memory.memory_frame(results.runs)
+            if memory_frame is None and not frame.empty and grid.name != shown.name:
+                memory_frame = frame
+    if lead is not None:
+        notes = [f"The tables at the top of this folder (summary.csv, summary.md, epochs.csv) are those of "
+                 f"experiments/{shown.name}/: no grid without an experiment was compared into these runs."]
+    elif main_results.runs:
+        notes = findings.main_findings(main_results.summary, main_results.diverged)
+    else:
+        notes = ["No finished runs yet."]
     notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
-    page = html.page(notes, _settings(main_grid, main_results), main_html, exp_html)
+    lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame)
+    tasks = sorted({r.config.task_name for r in shown_results.runs}) or ["sine"]
+    page = html.page(notes, _settings(shown, shown_results), main_html, exp_html, answer=lines,
+                     tasks=("the " + " and ".join(tasks) + (" task" if len(tasks) == 1 else " tasks")))
     (tmp / "index.html").write_text(page)
     for name in KEPT:  # make bench's files stay with the report
         if (reports_dir / name).is_file():

@@ -43,30 +43,22 @@ def _num(r: pd.Series, col: str) -> float:
 def _gate_reason(r: pd.Series, f: float) -> str:
     carry, first, hi, lo = _num(r, "carry"), _num(r, "carry_first"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_min")
     gate = r.get("carry_gate") if isinstance(r.get("carry_gate"), str) else ""
-    who = f"its {gate} gate, which keeps" if gate else "its gates, which keep"
-    text = f"The decay is set by {who} a share {carry:.2f} of the old state per step"
+    text = f"set by its {gate or 'carry'} gate, which keeps {carry:.2f} of the state per step"
     if np.isfinite(first) and abs(first - SIGMOID_1) < 0.02:
-        text += f" ({first:.3f} at {_when(r.get('first_epoch'))}, near σ(1) = {SIGMOID_1:.3f}: a gate bias of 1)"
-    text += (f"; the per-step factor {f:.2f} is {abs(f - carry):.2f} {'above' if f > carry else 'below'} that "
-             "share, the rest of the step's Jacobian being what passes through the new candidate state")
+        text += f" ({first:.3f} at {_when(r.get('first_epoch'))}: σ(1), a gate bias of 1)"
     if np.isfinite(hi):
-        text += f", and the one-step Jacobian's singular values lie in {lo:.2g}–{hi:.3g}"
-        if hi < 1:
-            text += " (all below 1: every step shrinks every direction)"
+        text += f"; one-step Jacobian σ {lo:.2g}–{hi:.3g}" + (" (all below 1)" if hi < 1 else "")
     return text + "."
 
 
 def _spectrum_reason(r: pd.Series) -> str:
     lo, hi, med = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_median")
-    iso = "near-isometric in the median" if abs(med - 1) < 0.1 else "not isometric"
-    text = (f"No gate sets it: the one-step Jacobian is {iso} (median singular value {med:.3g}) but not "
-            f"uniformly (singular values {lo:.2g}–{hi:.3g}), so some directions stretch while others shrink "
-            "and the mean Frobenius norm averages them")
-    slope, share = _num(r, "tanh_slope_mean"), _num(r, "tanh_slope_over_0_9")
+    text = (f"no gate: the one-step Jacobian's σ median {med:.3g}, range {lo:.2g}–{hi:.3g} (some directions "
+            "stretch, others shrink; the norm averages them)")
+    slope = _num(r, "tanh_slope_mean")
     if 0 <= slope <= 1:
-        regime = "almost linearly" if slope > 0.9 else ("partly saturated" if slope > 0.5 else "saturated")
-        text += (f". The cell runs {regime}: tanh' = 1 − h² averages {slope:.2f} on the probe batch "
-                 f"({share:.1%} of values above 0.9)")
+        regime = "almost linear" if slope > 0.9 else ("partly saturated" if slope > 0.5 else "saturated")
+        text += f"; tanh' averages {slope:.2f} ({regime})"
     return text + "."
 
 
@@ -76,20 +68,18 @@ def _training_reason(r: pd.Series, f: float) -> str:
         return ""
     changed = abs(first - f) >= 0.03
     text = (f"Training {'changed' if changed else 'barely changed'} it: {_x(first)} at "
-            f"{_when(r.get('first_epoch'))}, {_x(f)} at {_when(r.get('last_epoch'))}")
+            f"{_when(r.get('first_epoch'))} → {_x(f)} at {_when(r.get('last_epoch'))}")
     carry, carry_first = _num(r, "carry"), _num(r, "carry_first")
+    moved = []
     if np.isfinite(carry) and np.isfinite(carry_first):
-        text += f" (carry {carry_first:.2f}, then {carry:.2f})"
-    text += "." if changed else ": the decay mostly reflects the initialisation."
+        moved.append(f"carry {carry_first:.2f} → {carry:.2f}")
     lo0, hi0 = _num(r, "jac_sigma_min_first"), _num(r, "jac_sigma_max_first")
     lo, hi = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max")
     # σ_min below 1e-6 is float32 round-off of a collapsed direction: compared only above that.
     lows = lo > 1e-6 and lo0 > 1e-6 and (lo / lo0 < 0.5 or lo0 / lo < 0.5)
     if np.isfinite(hi0) and np.isfinite(hi) and (hi / hi0 > 1.2 or hi0 / hi > 1.2 or lows):
-        text += (f" The singular values did move: {lo0:.2g}–{hi0:.3g} at {_when(r.get('first_epoch'))}, "
-                 f"{lo:.2g}–{hi:.3g} at {_when(r.get('last_epoch'))}"
-                 + (", a spread the mean norm hides." if not changed else "."))
-    return text
+        moved.append(f"σ {lo0:.2g}–{hi0:.3g} → {lo:.2g}–{hi:.3g}" + ("" if changed else ", a spread the norm hides"))
+    return text + (f" ({'; '.join(moved)})" if moved else "") + "."
 
 
 def explain_cell(r: pd.Series) -> str:
@@ -97,13 +87,15 @@ def explain_cell(r: pd.Series) -> str:
     the carry gate of a gated cell, the Jacobian's spectrum and the tanh slope of an
     ungated one; and whether training changed it (first against last probe)."""
     f, lam = _num(r, "decay_factor"), _num(r, "lyapunov_max")
-    parts = [f"{r.cell}: {_x(f)} per step."]
+    parts = [f"{r.cell}: {_x(f)} per step,"]
     if np.isfinite(_num(r, "carry")):
         parts.append(_gate_reason(r, f))
     elif np.isfinite(_num(r, "jac_sigma_max")):
         parts.append(_spectrum_reason(r))
+    else:
+        parts[0] = parts[0].rstrip(",") + "."
     if np.isfinite(lam):
-        parts.append(f"Top Lyapunov exponent {lam:+.3g} (e^λ = {_x(math.exp(lam))} per step).")
+        parts.append(f"Top Lyapunov exponent {lam:+.3g} ({_x(math.exp(lam))} per step).")
     parts.append(_training_reason(r, f))
     return " ".join(p for p in parts if p)
 

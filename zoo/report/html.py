@@ -20,6 +20,8 @@ th { background: #f4f4f4; } td:first-child, td:nth-child(2) { text-align: left; 
 .findings li { margin: .3rem 0; } .note { color: #555; font-size: .85rem; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0; }
 .settings td { text-align: left; } .wide { overflow-x: auto; }
+.answer { border-left: 4px solid #3a7; background: #f5fbf7; padding: .3rem 1rem; margin: 1rem 0; }
+.answer p { margin: .4rem 0; }
 """
 
 
@@ -68,11 +70,20 @@ def section(title: str, intro: str, findings: list[str], summary: pd.DataFrame, 
     return "\n".join(parts)
 
 
-def page(findings: list[str], settings: list[tuple[str, str]], main: str, experiments: list[str]) -> str:
+def answer_block(lines: list[str]) -> str:
+    """The page's short answer in words, before any table."""
+    if not lines:
+        return ""
+    return '<div class="answer">' + "".join(f"<p>{html.escape(x)}</p>" for x in lines) + "</div>"
+
+
+def page(findings: list[str], settings: list[tuple[str, str]], main: str, experiments: list[str],
+         answer: list[str] = (), tasks: str = "the sine task") -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rnn-zoo report</title>
 <style>{STYLE}</style></head><body>
-<h1>rnn-zoo: recurrent cells on the sine task</h1>
+<h1>rnn-zoo: recurrent cells on {html.escape(tasks)}</h1>
+{answer_block(answer)}
 <p class="note">Generated from runs/ by <code>python -m zoo report</code>.</p>
 {_findings(findings)}
 <h2>Settings</h2>
