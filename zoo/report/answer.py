@@ -127,7 +127,7 @@ def _window(grid) -> int | None:
 
 def _memory_verdict(frame: pd.DataFrame) -> str:
     """Longest length each cell solves, per task, and whether the gated cells reach further."""
-    parts, further, tasks = [], 0, 0
+    parts, further, shorter, tasks = [], 0, 0, 0
     for task, f in frame.groupby("task", sort=False):
         best = memory.longest_solved(memory.outcome_table(f))
         order = sorted(best, key=lambda c: -(best[c][0] or 0))
@@ -137,18 +137,26 @@ def _memory_verdict(frame: pd.DataFrame) -> str:
         if gated and plain:
             tasks += 1
             further += max(gated) > max(plain)
+            shorter += max(gated) < max(plain)
     text = "Longest length a majority of seeds solve: " + "; ".join(parts) + "."
     if tasks:
-        text += (f" The gated cells ({_and(list(memory.TEXTBOOK))}) reach further than every plain cell in "
-                 f"{further} of {tasks} tasks" + (", as the post says." if further == tasks else
-                                                 ": here the post's claim does not hold everywhere."))
+        verdict = (", as the post says." if further == tasks else
+                   ": here the post's claim does not hold everywhere." if shorter else
+                   ": elsewhere they reach as far, so this budget and these lengths do not separate them.")
+        text += (f" The best gated cell ({_and(list(memory.TEXTBOOK))}) reaches further than every plain cell in "
+                 f"{further} of {tasks} tasks, less far in {shorter}" + verdict)
     return text
 
 
-def _next(shown: set[str]) -> str:
-    """Where to look next: the experiments that can test the claim, shipped or in this report."""
+def _next(shown: set[str], this: str, quick: bool = False) -> str:
+    """Where to look next: the experiments that can test the claim, shipped or in this
+    report, other than ``this`` grid."""
     parts = []
+    if this in NEXT and quick:  # this grid is one of them, in its quick form: the full one is next
+        parts.append(f"the full {this} grid: make compare CONFIG={this}")
     for name, what in NEXT.items():
+        if name == this:
+            continue
         if name in shown:
             parts.append(f"the {name} experiment ({what}) is below")
         elif (CONFIG_DIR / f"{name}.toml").is_file():
@@ -169,8 +177,9 @@ def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
     lines = []
     if not frame.empty:
         lengths = ", ".join(map(str, sorted(frame.length.unique())))
-        tasks = _and(list(dict.fromkeys(frame.task)))
-        lines.append(f"Can this grid test the post's claim, that {CLAIM}? Yes: {tasks} need a memory of "
+        names = list(dict.fromkeys(frame.task))
+        tasks = _and(names) + (" needs" if len(names) == 1 else " need")
+        lines.append(f"Can this grid test the post's claim, that {CLAIM}? Yes: {tasks} a memory of "
                      f"{lengths} steps, and no cell can score below the memoryless baseline without it.")
         lines.append(_memory_verdict(frame))
     elif not summary.empty:
@@ -183,5 +192,6 @@ def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
     else:
         return ["No finished runs yet."]
     lines.append(gradient_line(summary))
-    lines.append(_next({name.removesuffix("-quick") for name in shown} - {grid.name.removesuffix("-quick")}))
+    lines.append(_next({name.removesuffix("-quick") for name in shown}, grid.name.removesuffix("-quick"),
+                       quick=grid.name.endswith("-quick")))
     return [line for line in lines if line][:MAX_LINES]

@@ -1,0 +1,145 @@
+"""What a new user meets first in reports/: the tables of what was compared (never an
+empty one), and a page that opens with the post's question answered from the numbers."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zoo import report
+from zoo.core.config import GridConfig
+from zoo.report import answer
+from zoo.runs import store
+
+TOP_TABLES = ("summary.csv", "summary.md", "epochs.csv")
+
+
+def _runs_as(tiny_runs, tmp_path, records: dict[str, str]) -> object:
+    """A copy of the tiny grid's runs, recorded under each ``name: experiment line``
+    of ``records`` ("" for a grid without one), as a compare of that config would."""
+    grid, runs = tiny_runs
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    (record,) = [r for r in store.read_grids(copy).values() if r["grid"]["name"] == grid.name]
+    shutil.rmtree(copy / store.GRIDS)
+    for name, experiment in records.items():
+        store.write_grid(copy, name, {**record["grid"], "name": name, "experiment": experiment}, record["run_ids"])
+    return copy
+
+
+def _body(page: str) -> str:
+    return page[page.index("<body>"):]
+
+
+@pytest.mark.parametrize("compared", ["tiny_exp", None], ids=["compare", "report"])
+def test_an_experiment_alone_puts_its_own_tables_at_the_top(tiny_runs, tmp_path, compared):
+    runs = _runs_as(tiny_runs, tmp_path, {"tiny_exp": "Does the tiny grid tie?"})
+    reports = tmp_path / "reports"
+    results = report.build(runs, reports, compared=compared)
+    own = reports / "experiments" / "tiny_exp"
+    for name in TOP_TABLES:
+        top = (reports / name).read_bytes()
+        assert top == (own / name).read_bytes(), name
+        assert len(top) > 100, name  # a table, not an empty frame
+    assert len(results.summary) == len(pd.read_csv(reports / "summary.csv"))
+    page = (reports / "index.html").read_text()
+    assert "<h2>Comparison</h2>" not in page and "No finished runs" not in page
+    assert '<ul class="findings"></ul>' not in page.split("<h2>Experiment: tiny_exp</h2>")[0]
+    assert "are those of experiments/tiny_exp/" in page
+
+
+def test_with_a_main_grid_the_top_tables_stay_the_main_grids(tiny_runs, tmp_path):
+    runs = _runs_as(tiny_runs, tmp_path, {"mine": "", "tiny_exp": "Does the tiny grid tie?"})
+    reports = tmp_path / "reports"
+    report.build(runs, reports, compared="tiny_exp")
+    page = (reports / "index.html").read_text()
+    assert "<h2>Comparison</h2>" in page and "are those of experiments/" not in page
+    assert (reports / "summary.csv").read_bytes() == (reports / "experiments" / "tiny_exp" / "summary.csv").read_bytes()
+    assert (reports / "grid.json").read_text().count('"name": "mine"') == 1
+
+
+def test_the_page_opens_with_the_answer_before_any_table(tiny_runs, tmp_path):
+    grid, runs = tiny_runs
+    reports = tmp_path / "reports"
+    results = report.build(runs, reports, compared=grid.name)
+    body = _body((reports / "index.html").read_text())
+    block = re.search(r'<div class="answer">(.*?)</div>', body, re.S)
+    assert block and body.index('<div class="answer">') < body.index("<table")
+    assert body.index('<div class="answer">') < body.index('<ul class="findings">')
+    lines = re.findall(r"<p>(.*?)</p>", block.group(1))
+    assert 2 <= len(lines) <= answer.MAX_LINES
+    assert lines[0].startswith("Can this grid test the post&#x27;s claim") and "No: the sine task" in lines[0]
+    factors, _ = answer.step_factors(results.summary)
+    best = factors.index[0]
+    assert f"in {best}, the cell that keeps it alive longest" in block.group(1)
+    assert "make compare CONFIG=memory" in lines[-1]
+
+
+def _row(cell, mode, mae, ci, factor=math.nan, carry=math.nan, **extra):
+    return dict(cell=cell, mode=mode, ok=3, seeds=3, test_mae=mae, test_mae_ci95=ci, decay_factor=factor,
+                carry=carry, **extra)
+
+
+def test_the_gradient_line_names_the_cell_and_the_steps_from_the_factors():
+    summary = pd.DataFrame([
+        _row("simple_rnn", "many_to_one", 0.010, 0.004, factor=0.99),
+        _row("gru", "many_to_one", 0.012, 0.003, factor=0.6, carry=0.47),
+        _row("lstm", "many_to_one", 0.013, 0.002, factor=0.75, carry=0.72),
+        _row("gru", "one_to_one", 0.02, 0.01),
+    ])
+    line = answer.gradient_line(summary)
+    steps = math.log(0.01) / math.log(0.99)  # 458.2: 0.99^458 = 1%
+    assert "×0.99 in simple_rnn, the cell that keeps it alive longest" in line
+    assert f"about {steps:.0f} steps in simple_rnn" in line and "about 9 steps in gru" in line  # 0.6^9 = 1%
+    assert "the plain simple_rnn keeps more of it per step than every gated cell" in line
+    summary.loc[0, "decay_factor"] = 0.5
+    line = answer.gradient_line(summary)
+    assert "in lstm, the cell that keeps it alive longest" in line
+    assert "Every gated cell (gru and lstm) keeps more of it per step than every plain one." in line
+
+
+def test_the_tie_is_read_from_the_intervals():
+    tied = pd.DataFrame([_row("gru", "m", 0.010, 0.004), _row("lstm", "m", 0.013, 0.002)])
+    assert answer._ties(tied).startswith("every cell ties in all 1 modes")
+    apart = pd.DataFrame([_row("gru", "m", 0.010, 0.001), _row("lstm", "m", 0.013, 0.001)])
+    assert answer._ties(apart).startswith("every cell ties in 0 of 1 modes")
+    one = pd.DataFrame([_row("gru", "m", 0.010, np.nan), _row("lstm", "m", 0.013, np.nan)])
+    assert answer._ties(one).startswith("with one seed no interval")
+
+
+def test_the_memory_verdict_counts_the_tasks_where_gates_reach_further():
+    rows = []
+    for task, reach in (("adding", {"simple_rnn": 25, "lstm": 100}), ("sine_gap", {"simple_rnn": 100, "lstm": 50})):
+        for cell, longest in reach.items():
+            for length in (25, 50, 100):
+                for seed in range(3):
+                    solved = length <= longest
+                    rows.append(dict(task=task, cell=cell, length=length, seed=seed, status="ok",
+                                     ratio=0.01 if solved else 0.9, solved=solved))
+    text = answer._memory_verdict(pd.DataFrame(rows))
+    assert "adding: lstm 100, simple_rnn 25; sine_gap: simple_rnn 100, lstm 50" in text
+    assert "reaches further than every plain cell in 1 of 2 tasks, less far in 1: here the post's claim" in text
+
+
+def test_a_grid_of_memory_runs_says_it_can_test_the_claim(monkeypatch):
+    frame = pd.DataFrame([dict(task="adding", cell=c, length=n, seed=0, status="ok", ratio=r, solved=r < 0.1)
+                          for c, n, r in (("gru", 5, 0.01), ("gru", 10, 0.02), ("simple_rnn", 5, 0.05),
+                                          ("simple_rnn", 10, 0.8))])
+    monkeypatch.setattr(answer.memory, "memory_frame", lambda runs: frame)
+    summary = pd.DataFrame([_row("gru", "many_to_one", 0.1, np.nan, factor=0.9, carry=0.8, length=10),
+                            _row("simple_rnn", "many_to_one", 0.2, np.nan, factor=0.5, length=10),
+                            _row("gru", "many_to_one", 0.1, np.nan, factor=0.8, carry=0.8, length=5),
+                            _row("simple_rnn", "many_to_one", 0.2, np.nan, factor=0.95, length=5)])
+    lines = answer.answer(summary, GridConfig(name="memory-quick"), runs=[], shown={"memory-quick"})
+    assert len(lines) <= answer.MAX_LINES
+    assert lines[0].startswith("Can this grid test the post's claim")
+    assert "Yes: adding needs a memory of 5, 10 steps" in lines[0]
+    assert lines[1].startswith("Longest length a majority of seeds solve: adding: gru 10, simple_rnn 5.")
+    assert "(many_to_one, length 10, over lags 1-5" in lines[2] and "by ×0.9 in gru, the cell that keeps" in lines[2]
+    assert "the memory experiment" not in " ".join(lines)  # it is this grid: its full form is next
+    assert lines[-1] == "Where to look next: the full memory grid: make compare CONFIG=memory."
