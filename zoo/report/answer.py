@@ -142,7 +142,8 @@ def _memory_verdict(frame: pd.DataFrame) -> str:
     if tasks:
         verdict = (", as the post says." if further == tasks else
                    ": here the post's claim does not hold everywhere." if shorter else
-                   ": elsewhere they reach as far, so this budget and these lengths do not separate them.")
+                   f": {'in the others' if further else 'in every task'} they reach as far, so this budget "
+                   "and these lengths do not separate them.")
         text += (f" The best gated cell ({_and(list(memory.TEXTBOOK))}) reaches further than every plain cell in "
                  f"{further} of {tasks} tasks, less far in {shorter}" + verdict)
     return text
