@@ -35,6 +35,11 @@ def test_memory_quick_compare_writes_the_memory_section(tmp_path):
     assert "| simple_rnn |" in (section / "memory_headline.md").read_text()
     page = (tmp_path / "reports" / "index.html").read_text()
     assert "Memory: adding" in page and "Memory: sine_gap" in page and "optimizer steps" in page
+    # the page opens with the answer, and the top-level tables are this experiment's (no main grid here)
+    opening = page[page.index('<div class="answer">'):page.index("</div>")]
+    assert page.index('<div class="answer">') < page.index("<table") and "<h2>Comparison</h2>" not in page
+    assert "Yes: adding and sine_gap need a memory of 5, 10 steps" in opening
+    assert (tmp_path / "reports" / "summary.csv").read_bytes() == (section / "summary.csv").read_bytes()
     runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
     from zoo.core.grid import expand
     from zoo.core.loading import load_grid
