@@ -312,7 +312,8 @@ def _new_cell(args) -> int:
     try:
         path = new_cell.create(args.name, **kwargs)
     except OSError as exc:
-        raise _usage(f"--dir = {args.dir!r}: cannot write the cell file there ({exc.strerror or exc})") from None
+        where = f"--dir = {args.dir!r}" if args.dir else f"{exc.filename or new_cell.CELLS_DIR}"
+        raise _usage(f"{where}: cannot write the cell file there ({exc.strerror or exc})") from None
     print(f"wrote {path}")
     print(f"next: edit its call(), then `python -m zoo list` and `make compare CELLS={args.name} QUICK=1`")
     return 0

@@ -171,6 +171,8 @@ class Progress:
     def run_done(self, config: RunConfig, metrics: dict | None, error: str | None) -> None:
         self.finished += 1
         self.epochs[config.run_id] = config.train.periods
+        if self.latest is not None and self.latest[0] == config.run_id:
+            self.latest = None  # the line names a run that is training, or nothing until one reports
         if error is not None:
             what = f"FAILED: {error}"
         else:
