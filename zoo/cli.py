@@ -337,15 +337,6 @@ OUTPUT_ERRORS = (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO)
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a tool killed by SIGPIPE returns (`zoo list | head -1`)
 
 
-def _is_stdout_error() -> bool:
-    """Whether stdout is what failed (its buffer cannot be flushed)."""
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        return True
-    return False
-
-
 def _output_failed(exc: OSError) -> int:
     """Stdout is gone (a reader that stopped) or full: end quietly, or with one line on stderr.
 
@@ -371,7 +362,7 @@ def main(argv=None) -> int:
         sys.stdout.flush()  # here, not at exit: a closed pipe or a full device is answered below
         return code
     except OSError as exc:
-        if exc.errno not in OUTPUT_ERRORS or not _is_stdout_error():
+        if exc.errno not in OUTPUT_ERRORS or exc.filename is not None:  # a named file: not the output
             raise
         return _output_failed(exc)
     finally:

@@ -87,8 +87,13 @@ def runs_lock(runs_dir: Path) -> Iterator[None]:
                 f"{runs_dir} is in use by another compare (pid {holder}); "
                 "wait for it to finish or pass another --runs folder"
             ) from None
-        with atomic_file(note) as tmp:  # a rename: replaces the name, writes through nothing
-            tmp.write_text(str(os.getpid()))
+        try:
+            with atomic_file(note) as tmp:  # a rename: replaces the name, writes through nothing
+                tmp.write_text(str(os.getpid()))
+        except OSError as exc:
+            raise store.StorageError(
+                f"cannot write {note}: {exc.strerror or exc}; nothing was trained: {store.storage_advice(exc)}"
+            ) from None
         yield
     finally:
         os.close(fd)  # releases the lock; the pid stays, and only counts while the folder is locked
