@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -109,7 +110,7 @@ def _error(exc: BaseException) -> str:
     name = kind.__qualname__
     if kind.__module__ not in ("builtins", "__main__"):  # as Python names it: jax.errors.TracerBoolConversionError
         name = f"{kind.__module__}.{name}"
-    text = " ".join(str(exc).split())
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())  # Keras bolds the cause with ANSI codes
     return f"{name}: {text}" if text else name
 
 
