@@ -3,7 +3,8 @@
 ``dies_once`` kills its worker the first time it is built (a marker file in
 ``$ZOO_FAULT_DIR`` remembers), then trains like SimpleRNN; ``always_dies``
 kills every worker that builds it; ``held_once`` holds its first worker (so
-a test can kill it while it is certainly mid-run), then trains like SimpleRNN.
+a test can kill it while it is certainly mid-run), then trains like SimpleRNN;
+``raises_in_call`` raises inside the compiled step; ``hangs``' call never returns.
 """
 
 import os
@@ -52,3 +53,26 @@ def held_once(units: int = 64):
         (folder / f"held-{os.getpid()}").touch()
         time.sleep(60)
     return keras.layers.SimpleRNNCell(units)
+
+
+class _RaisesInCall(keras.layers.SimpleRNNCell):
+    def call(self, inputs, states, training=False):
+        raise ValueError("injected in call")  # while the backend traces the step: JAX adds its own note
+
+
+@register_cell("raises_in_call", param_count=_SIMPLE)
+def raises_in_call(units: int = 64):
+    """A cell whose call raises inside the compiled step: the run fails with this error, not the backend's note."""
+    return _RaisesInCall(units)
+
+
+class _Hangs(keras.layers.SimpleRNNCell):
+    def call(self, inputs, states, training=False):
+        while True:  # a call that never returns: only --run-timeout ends its run
+            time.sleep(1)
+
+
+@register_cell("hangs", param_count=_SIMPLE)
+def hangs(units: int = 64):
+    """A cell whose call never returns."""
+    return _Hangs(units)

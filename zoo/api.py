@@ -7,6 +7,7 @@ its flags (the CLI calls the same functions): a bad value raises a one-line
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import tempfile
@@ -19,7 +20,9 @@ from zoo.core.registry import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner, store
 from zoo.runs.executors import EXECUTORS, make_executor
+from zoo.runs.executors.local import EXIT_NO_MAIN_GUARD
 
+MAX_RUN_TIMEOUT = 7 * 24 * 3600  # seconds: a week without an epoch ending is a hang, or a typo
 MAX_JOBS = 1024  # worker processes or CPUs per task: more is a typo, not a machine
 ADDRESS = re.compile(r"(ray://)?([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})")
 NAME_MAX = 255  # bytes in one file name on Linux and macOS
@@ -47,6 +50,15 @@ def check_options(
                 f"{flag}address = {show(address)}: expected HOST:PORT (e.g. 10.0.0.1:6379), ray://HOST:PORT or auto"
             )
     return jobs, cpus
+
+
+def check_run_timeout(value, flag: str = "") -> float:
+    """``--run-timeout``: whole seconds without progress after which a run is ended (default: 3 hours)."""
+    from zoo.runs.executors.local import RUN_TIMEOUT
+
+    if value is None:
+        return RUN_TIMEOUT
+    return float(count(f"{flag}run-timeout" if flag else "run_timeout", value, low=1, high=MAX_RUN_TIMEOUT))
 
 
 def folder_path(where: str, value) -> Path:
@@ -79,11 +91,13 @@ def check_writable(where: str, folder: Path) -> None:
         raise ConfigError(f"{where} = {show(str(folder))}: cannot write there ({exc.strerror or exc})") from None
 
 
-def check_folders(runs, reports, flag: str = "") -> tuple[Path, Path | None]:
+def check_folders(runs, reports, flag: str = "", write_runs: bool = True) -> tuple[Path, Path | None]:
     """The runs and reports folders of a compare, checked before any work: paths,
-    apart, writable, and a reports folder that holds only a report of ours."""
+    apart, writable, and a reports folder that holds only a report of ours.
+    ``write_runs=False``: the runs are only read (``zoo report``), so a read-only folder will do."""
     runs = folder_path(f"{flag}runs", runs)
-    check_writable(f"{flag}runs", runs)
+    if write_runs:
+        check_writable(f"{flag}runs", runs)
     if reports is not None:
         reports = folder_path(f"{flag}reports", reports)
         report.check_folders(runs, reports, flag=f"{flag}reports")
@@ -107,6 +121,7 @@ def compare(
     cpus_per_task: int = 1,
     device: str = "auto",
     task: str | None = None,
+    run_timeout: int | None = None,
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
 
@@ -115,6 +130,11 @@ def compare(
     own ``[quick]`` form); an argument given stays as given (``quick=True,
     seeds=2`` trains 2 seeds), and a first printed line says what quick
     changed. ``task`` trains the grid on another task.
+    ``run_timeout``: seconds without an epoch ending after which a run is
+    ended and recorded as failed (default 3 hours; local executor).
+    Call it in a script under ``if __name__ == "__main__":`` (worker processes
+    import the script that started them); without the guard it stops at once
+    with ``MainGuardError`` saying so.
 
     Example:
         res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
@@ -122,6 +142,10 @@ def compare(
         res.summary        # pandas DataFrame
         res.plot_loss()    # matplotlib Figure
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # This process is a worker starting up, running the user's script again
+        # (no main guard): say so to the driver by the exit code, before any work.
+        os._exit(EXIT_NO_MAIN_GUARD)
     keras_backend()
     compile_cache_dir()
     if not isinstance(quick, bool):
@@ -131,8 +155,9 @@ def compare(
     if quick:  # what quick changed, and the arguments it left as given (as the command line says)
         print(quick_note(config, flag="", **flags), flush=True)
     jobs, cpus = check_options(jobs, executor, address, cpus_per_task)
+    timeout = check_run_timeout(run_timeout)
     runs, reports = check_folders(runs, reports)
-    executor = make_executor(executor, jobs, address, cpus, device=device)
+    executor = make_executor(executor, jobs, address, cpus, device=device, run_timeout=timeout)
     runner.execute(grid, runs, executor=executor)
     if reports is not None:
         return report.build(runs, reports, compared=grid.name)

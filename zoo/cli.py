@@ -9,7 +9,10 @@ nothing is written.
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -23,6 +26,23 @@ QUICK_HELP = (
     "its name gets -quick, so its runs never pass for the full grid's. A flag given stays as given (--quick "
     "--seeds 2 trains 2 seeds); the first line says what --quick changed"
 )
+
+
+# Sent by schedulers (Docker, Kubernetes, SLURM: SIGTERM) and by a closed
+# terminal (SIGHUP): they stop a compare as Ctrl-C does.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Stopped(KeyboardInterrupt):
+    """A stop signal, raised where the process is, so every ``finally`` runs (workers stopped)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise _Stopped(signum)
 
 
 class _usage(Exception):
@@ -97,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
     c.add_argument("--cpus-per-task", default="1", help="cores each run asks for and uses (default: 1)")
     c.add_argument("--device", default="auto", help="auto (default: a GPU if there is one), cpu or gpu")
+    c.add_argument(
+        "--run-timeout", help="end a run when no epoch of it ends for this many seconds, and record it as failed "
+        "(default: 10800, 3 hours; local executor)",
+    )
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
@@ -198,6 +222,7 @@ def _compare(args) -> int:
     # Every check before any work; the cheap ones first.
     counts = {flag: _count_flag(f"--{flag}", getattr(args, flag)) for flag in ("seeds", "epochs", "units")}
     jobs, cpus = api.check_options(args.jobs, args.executor, args.address, args.cpus_per_task, flag="--")
+    timeout = api.check_run_timeout(args.run_timeout, flag="--")
     runs, reports = api.check_folders(args.runs, args.reports, flag="--")
     grid = _grid(args, counts)
     if args.quick:  # the first line says what --quick changed, and which flags it left as given
@@ -208,9 +233,12 @@ def _compare(args) -> int:
         from zoo.runs.tensorboard import check_available
 
         check_available()
-    executor = make_executor(args.executor, jobs, args.address, cpus, device=args.device)
+    executor = make_executor(args.executor, jobs, args.address, cpus, device=args.device, run_timeout=timeout)
     outcome = runner.execute(grid, runs, executor=executor, tensorboard=args.tensorboard)
     results = report.build(runs, reports, compared=grid.name)
+    for msg in results.foreign:
+        if not msg.startswith(str(runs)):  # a run folder's line was said before training
+            print(f"left out: {msg}", file=sys.stderr)
     print(results.summary_markdown())
     for line in report.diverged_lines(results):
         print(line)
@@ -236,7 +264,7 @@ def _report(args) -> int:
     if not runs.is_dir():
         what = "is a file, not a runs folder" if runs.exists() else "no such folder (compare first)"
         raise MissingPathError(f"--runs = {show(str(runs))}: {what}")
-    runs, reports = api.check_folders(runs, args.reports, flag="--")
+    runs, reports = api.check_folders(runs, args.reports, flag="--", write_runs=False)
     record = None
     if args.config:  # a grid file: resolve its run ids (this needs the registry, so Keras)
         from zoo.core.grid import expand
@@ -247,6 +275,8 @@ def _report(args) -> int:
     results = report.build(runs, reports, record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)
+    for msg in results.foreign:
+        print(f"left out: {msg}", file=sys.stderr)
     if results.missing:
         print(f"{len(results.missing)} runs of the grid are not in {runs} yet", file=sys.stderr)
     print(results.summary_markdown())
@@ -287,7 +317,8 @@ def _new_cell(args) -> int:
     try:
         path = new_cell.create(args.name, **kwargs)
     except OSError as exc:
-        raise _usage(f"--dir = {args.dir!r}: cannot write the cell file there ({exc.strerror or exc})") from None
+        where = f"--dir = {args.dir!r}" if args.dir else f"{exc.filename or new_cell.CELLS_DIR}"
+        raise _usage(f"{where}: cannot write the cell file there ({exc.strerror or exc})") from None
     print(f"wrote {path}")
     print(f"next: edit its call(), then `python -m zoo list` and `make compare CELLS={args.name} QUICK=1`")
     return 0
@@ -307,14 +338,42 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 _default_format = warnings.formatwarning
 
+OUTPUT_ERRORS = (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO)
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a tool killed by SIGPIPE returns (`zoo list | head -1`)
+
+
+def _output_failed(exc: OSError) -> int:
+    """Stdout is gone (a reader that stopped) or full: end quietly, or with one line on stderr.
+
+    Stdout is pointed at /dev/null, so the interpreter's last flush at exit finds nothing to fail on."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    if exc.errno == errno.EPIPE:
+        return EXIT_BROKEN_PIPE
+    print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
+    return 1
+
 
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     warnings.formatwarning = _one_line_warning  # a broken plugin: one line, not a source listing
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS} if main_thread else {}
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed pipe or a full device is answered below
+        return code
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRORS or exc.filename is not None:  # a named file: not the output
+            raise
+        return _output_failed(exc)
     finally:
         warnings.formatwarning = _default_format
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(argv) -> int:
@@ -335,12 +394,17 @@ def _main(argv) -> int:
         if args.command == "clean":
             return _clean(args)
         return _report(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:  # stopping now: a second signal must not cut the message short
+                signal.signal(sig, signal.SIG_IGN)
+        what = f"stopped by {exc}" if isinstance(exc, _Stopped) else "interrupted"
         print(
-            "\ninterrupted: finished runs are stored; run the same command again to resume",
+            f"\n{what}: finished runs are stored; run the same command again to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        # The shell's convention: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+        return 128 + exc.signum if isinstance(exc, _Stopped) else EXIT_INTERRUPTED
     except Exception as exc:
         code = _exit_code(exc)
         if code is None:
@@ -358,6 +422,7 @@ ANSWERED = {
     "zoo.new_cell": (("NewCellError", EXIT_USAGE),),
     "zoo.runs.runner": (("RunnerBusyError", 1),),
     "zoo.runs.store": (("StorageError", 1),),
+    "zoo.runs.executors.local": (("MainGuardError", EXIT_USAGE),),
     "zoo.report": (("ReportWriteError", 1),),
 }
 

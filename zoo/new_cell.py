@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 import keyword
+import re
 from pathlib import Path
 
 from zoo.core import catalog
@@ -58,16 +61,49 @@ def {name}(units: int = 64) -> {cls}:
 '''
 
 
+# A cell's name is in its module's file name and in every run id (with the mode,
+# seed and hash: about 60 characters more), so it must fit a file name anywhere.
+NAME_MAX = 64
+NAME = re.compile(r"[a-z][a-z0-9_]*")  # ASCII: run ids, file names and `zoo clean` take only ASCII
+
+
+def _template_names() -> set[str]:
+    """The names the template's code uses (``keras``, ``ops``, ``int``...): a cell
+    builder of that name would shadow them and the cell could not train."""
+    tree = ast.parse(TEMPLATE.format(name="placeholder_name", cls="PlaceholderCell"))
+    imported = {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    builtins_used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and hasattr(builtins, n.id)}
+    return imported | builtins_used
+
+
 class NewCellError(ValueError):
     """A name or place that a new cell cannot take."""
 
 
+def check_name(name: str) -> None:
+    """Refuse a name that would not work everywhere: in Python, in file names and run ids, in `zoo clean`."""
+    if not NAME.fullmatch(name) or keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        raise NewCellError(
+            f"cell name {shown!r} is not a valid lowercase Python identifier (ASCII letters, digits, _, starting "
+            "with a letter, not a Python keyword; e.g. 'my_rnn')"
+        )
+    if len(name) > NAME_MAX:
+        raise NewCellError(
+            f"cell name {name[:40]!r}... is {len(name)} characters long; at most {NAME_MAX} (it is part of every "
+            "run folder's name)"
+        )
+    if name in _template_names():
+        raise NewCellError(
+            f"cell name {name!r} is a name the cell's own code uses (its builder would shadow it, and the cell could "
+            "not train); pick another, e.g. 'my_rnn'"
+        )
+
+
 def create(name: str, folder: Path = CELLS_DIR) -> Path:
     """Write ``folder/NAME.py`` from the template; refuses bad or taken names and existing files."""
-    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
-        raise NewCellError(
-            f"cell name {name!r} is not a valid lowercase Python identifier (letters, digits, _; e.g. 'my_rnn')"
-        )
+    check_name(name)
     if name in catalog.list_cells():
         raise NewCellError(
             f"cell name {name!r} is already registered by {catalog.get_cell(name).source}; pick another name"

@@ -62,8 +62,8 @@ def _load_groups(groups) -> None:
     for group in groups:
         for ep in metadata.entry_points(group=group):
             key = f"{ep.name} ({ep.value})"
-            if key in _failed:
-                continue
+            if key in _failed or any(k.endswith(f" ({ep.value})") for k in _failed):
+                continue  # warned once per module, however many entry points (cells, tasks) name it
             try:
                 ep.load()
             except registry.DuplicateNameError:

@@ -23,6 +23,39 @@ BACKEND = keras.backend.backend()
 COMPILE_CACHE_BYTES = 1 << 30  # 1 GiB; the default grid's programs take about 20 MiB
 SUPPORTED = ("jax", "tensorflow")
 
+def _repair_damaged_entries(folder) -> None:
+    """Remove a compile-cache entry that cannot be loaded, saying which, so the compile
+    that follows stores it again. JAX itself never replaces an entry whose key
+    exists: a damaged one would cost a full compile in every later process.
+    Works through JAX's cache internals; where they differ, nothing changes."""
+    import sys
+
+    try:
+        from jax._src import compilation_cache
+    except ImportError:
+        return
+    load = getattr(compilation_cache, "get_executable_and_time", None)
+    if load is None or getattr(load, "rnn_zoo_repairs", False):
+        return
+
+    @functools.wraps(load)
+    def load_or_repair(cache_key, *args, **kwargs):
+        try:
+            return load(cache_key, *args, **kwargs)
+        except Exception as exc:
+            entry = folder / f"{cache_key}-cache"
+            if entry.is_file():
+                entry.unlink(missing_ok=True)
+                (folder / f"{cache_key}-atime").unlink(missing_ok=True)
+                why = f"{type(exc).__name__}: {str(exc)[:80]}"
+                print(f"warning: rnn-zoo: compile-cache entry {entry} could not be loaded ({why}); "
+                      "removed, and stored again after this compile", file=sys.stderr, flush=True)
+            raise  # JAX compiles the program instead, and now stores it
+
+    load_or_repair.rnn_zoo_repairs = True
+    compilation_cache.get_executable_and_time = load_or_repair
+
+
 if BACKEND == "jax":
     import jax
 
@@ -40,8 +73,10 @@ if BACKEND == "jax":
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES)
         # A cache entry that cannot be read or written (a damaged file, a full disk)
-        # only means compiling again; JAX would warn once per program.
+        # only means compiling again; JAX would warn once per program. A damaged
+        # entry is removed (below), so this compile stores it anew.
         warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache entry")
+        _repair_damaged_entries(cache / "jax")
 
     def compile_fn(fn, xla: bool = True):
         """Compile ``fn`` with XLA; compiled code is cached per input shape.

@@ -8,8 +8,12 @@ grid at first) and a section for each experiment grid (a config with an
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
@@ -104,13 +108,48 @@ def check_folders(runs_dir: Path, reports_dir: Path, flag: str = "--reports") ->
 
 
 class ReportWriteError(OSError):
-    """The report could not be written (a full disk); the previous one is intact."""
+    """The report could not be written (a full disk, no permission); the previous one is intact."""
 
 
-def _recorded(runs_dir: Path) -> dict[str, dict]:
+def _recorded(runs_dir: Path, notes: list[str] | None = None) -> dict[str, dict]:
     """The grids compared into ``runs_dir``; a record whose name is not a safe
-    file name (edited by hand) is left out, so no report path can escape."""
-    return {name: r for name, r in store.read_grids(runs_dir).items() if safe_name(name)}
+    file name (edited by hand) is left out, so no report path can escape, and so
+    is one this version cannot read (another version of rnn-zoo wrote it),
+    with a line in ``notes``."""
+    records = {}
+    for name, r in store.read_grids(runs_dir).items():
+        if not safe_name(name):
+            continue
+        try:
+            GridConfig.from_stored(r["grid"])
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            if notes is not None:
+                notes.append(
+                    f"grid record {Path(runs_dir) / store.GRIDS / (name + '.json')}: not readable by this version "
+                    f"of rnn-zoo ({type(exc).__name__}: {exc}); left out and left alone"
+                )
+            continue
+        records[name] = r
+    return records
+
+
+@contextmanager
+def report_lock(reports_dir: Path):
+    """One report at a time into a folder: a lock on the folder that holds it
+    (a report replaces its folder, so the folder itself cannot carry the lock).
+    A second report waits for the first, saying so, then writes its own."""
+    parent = Path(reports_dir).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another report is being written into {parent}; waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def main_record(runs_dir: Path, reports_dir: Path, compared: str | None = None) -> dict | None:
@@ -154,22 +193,27 @@ def build(
     """
     runs_dir, reports_dir = Path(runs_dir), Path(reports_dir)
     check_folders(runs_dir, reports_dir)
-    main = record or main_record(runs_dir, reports_dir, compared)
-    main_grid = GridConfig.from_stored(main["grid"]) if main else GridConfig()
-    experiments = [
-        r for name, r in sorted(_recorded(runs_dir).items())
-        if r["grid"].get("experiment") and name != main_grid.name
-    ]
-    lead = None if main or not experiments else lead_experiment(runs_dir, experiments, compared)
     try:
-        clean_leftovers(reports_dir.parent, reports_dir.name)
-        with atomic_folder(reports_dir) as tmp:
-            returned = _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead)
+        with report_lock(reports_dir):
+            check_folders(runs_dir, reports_dir)  # again: another report may have written it meanwhile
+            notes: list[str] = []
+            main = record or main_record(runs_dir, reports_dir, compared)
+            main_grid = GridConfig.from_stored(main["grid"]) if main else GridConfig()
+            experiments = [
+                r for name, r in sorted(_recorded(runs_dir, notes).items())
+                if r["grid"].get("experiment") and name != main_grid.name
+            ]
+            lead = None if main or not experiments else lead_experiment(runs_dir, experiments, compared)
+            clean_leftovers(reports_dir.parent, reports_dir.name)
+            with atomic_folder(reports_dir) as tmp:
+                returned = _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead)
     except OSError as exc:
+        advice = store.storage_advice(exc).replace("run the same command again", "run `python -m zoo report`")
         raise ReportWriteError(
             f"cannot write the report {show(str(reports_dir))}: {exc.strerror or exc}; the runs are stored and "
-            "the previous report is intact: make room and run `python -m zoo report`"
+            f"the previous report is intact: {advice}"
         ) from None
+    returned.foreign = notes + [f for f in returned.foreign if f not in notes]
     return returned
 
 
@@ -189,10 +233,12 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     exp_html, returned, damaged = [], main_results, list(main_results.damaged)
     shown, shown_results = main_grid, main_results
     held, memory_frame = set(), None  # the experiments the report shows, and one that tests memory
+    foreign = list(main_results.foreign)
     for rec in experiments:
         grid = GridConfig.from_stored(rec["grid"])
         results = load_runs(runs_dir, rec["run_ids"])
         damaged += [d for d in results.damaged if d not in damaged]
+        foreign += [f for f in results.foreign if f not in foreign]
         if grid.name == compared:
             returned = results
         if lead is not None and rec["name"] == lead["name"]:
@@ -214,6 +260,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     else:
         notes = ["No finished runs yet."]
     notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
+    notes += [f"Left out: {f}" for f in foreign]
     lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame)
     tasks = sorted({r.config.task_name for r in shown_results.runs}) or ["sine"]
     page = html.page(notes, _settings(shown, shown_results), main_html, exp_html, answer=lines,
@@ -225,6 +272,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
     (tmp / MANIFEST).write_text(json.dumps({"written_by": "rnn-zoo", "files": files}, indent=1))
     returned.damaged = damaged  # every damaged folder the report met, for the caller to name
+    returned.foreign = foreign
     return returned
 
 

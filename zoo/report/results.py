@@ -21,6 +21,7 @@ class Results:
     runs: list = field(repr=False)
     missing: list = field(default_factory=list, repr=False)  # run ids of the grid not stored
     damaged: list = field(default_factory=list, repr=False)  # messages for unreadable folders
+    foreign: list = field(default_factory=list, repr=False)  # another rnn-zoo version's folders and records
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -85,7 +86,7 @@ def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -
     if not runs_dir.is_dir():
         what = "is a file, not a runs folder" if runs_dir.exists() else "no such folder"
         raise MissingPathError(f"runs = {show(str(runs_dir))}: {what}")
-    runs, missing, damaged = [], [], []
+    runs, missing, damaged, foreign = [], [], [], []
     if run_ids is None:
         folders = runs_dir.iterdir() if runs_dir.is_dir() else []
         paths = sorted(p for p in folders if p.is_dir() and not p.name.startswith("."))
@@ -100,4 +101,6 @@ def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -
             runs.append(store.read_run(path))
         except store.CorruptRunError as exc:
             damaged.append(str(exc))
-    return Results(runs, missing, damaged)
+        except store.ForeignRunError as exc:
+            foreign.append(str(exc))
+    return Results(runs, missing, damaged, foreign)

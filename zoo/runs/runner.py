@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from zoo.core.atomic import atomic_file
 from zoo.core.config import GridConfig, RunConfig, short_name, varying_settings
 from zoo.core.grid import expand
 from zoo.core.loading import grid_to_dict
@@ -37,6 +38,7 @@ class Plan:
     done: list[RunConfig] = field(default_factory=list)
     todo: list[RunConfig] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)  # messages for folders to retrain
+    foreign: list[str] = field(default_factory=list)  # another version's folders: neither trained nor read
 
 
 def plan(grid: GridConfig, runs_dir: Path, runs: list[RunConfig] | None = None) -> Plan:
@@ -48,6 +50,9 @@ def plan(grid: GridConfig, runs_dir: Path, runs: list[RunConfig] | None = None) 
         except store.CorruptRunError as exc:
             p.damaged.append(str(exc))
             finished = False
+        except store.ForeignRunError as exc:
+            p.foreign.append(str(exc))
+            continue
         (p.done if finished else p.todo).append(run)
     # Same-shape runs next to each other, so a worker reuses its compiled code.
     p.todo.sort(key=lambda r: (r.cell, r.mode, str(r.shape_key), r.seed))
@@ -56,28 +61,66 @@ def plan(grid: GridConfig, runs_dir: Path, runs: list[RunConfig] | None = None) 
 
 @contextmanager
 def runs_lock(runs_dir: Path) -> Iterator[None]:
-    """Hold ``runs_dir/.lock`` so two compares never write one runs folder."""
+    """Hold the runs folder so two compares never write it.
+
+    The lock is on the folder itself (``flock`` of its descriptor), so deleting
+    a file cannot bypass it, and no file is opened to take it: a ``.lock`` that
+    is a link is never followed. ``.lock`` only tells the next compare who holds
+    the folder; it is replaced whole (never written through), and one that is
+    not an rnn-zoo file (a link, a folder, a user's text) is refused, not touched.
+    """
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / ".lock", "a+") as f:
+    note = runs_dir / ".lock"
+    if os.path.lexists(note) and not _is_pid_file(note):
+        raise RunnerBusyError(
+            f"{note} is not the pid file rnn-zoo writes there ({_kind(note)}); rnn-zoo never writes through it: "
+            "remove or rename it, or pass another --runs folder"
+        )
+    fd = os.open(runs_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
+            holder = _read_pid(note) or "unknown"
             raise RunnerBusyError(
                 f"{runs_dir} is in use by another compare (pid {holder}); "
                 "wait for it to finish or pass another --runs folder"
             ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
         try:
-            yield
-        finally:
-            f.seek(0)
-            f.truncate()
+            with atomic_file(note) as tmp:  # a rename: replaces the name, writes through nothing
+                tmp.write_text(str(os.getpid()))
+        except OSError as exc:
+            raise store.StorageError(
+                f"cannot write {note}: {exc.strerror or exc}; nothing was trained: {store.storage_advice(exc)}"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the pid stays, and only counts while the folder is locked
+
+
+def _is_pid_file(path: Path) -> bool:
+    """``.lock`` as a compare leaves it: a plain file holding a pid, or nothing."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return text.strip() == "" or text.strip().isdigit()
+
+
+def _kind(path: Path) -> str:
+    if path.is_symlink():
+        return f"a symbolic link to {os.readlink(path)}"
+    return "a folder" if path.is_dir() else "a file that holds something else"
+
+
+def _read_pid(path: Path) -> str:
+    try:
+        return path.read_text().strip() if _is_pid_file(path) else ""
+    except OSError:
+        return ""
 
 
 # ------------------------------------------------------------------- progress
@@ -133,6 +176,8 @@ class Progress:
     def run_done(self, config: RunConfig, metrics: dict | None, error: str | None) -> None:
         self.finished += 1
         self.epochs[config.run_id] = config.train.periods
+        if self.latest is not None and self.latest[0] == config.run_id:
+            self.latest = None  # the line names a run that is training, or nothing until one reports
         if error is not None:
             what = f"FAILED: {error}"
         else:
@@ -185,6 +230,8 @@ def execute(
         p = plan(grid, runs_dir, runs)
         for msg in p.damaged:
             say(f"damaged run folder, training it again: {msg}")
+        for msg in p.foreign:
+            say(f"run folder not trained: {msg}")
         say(
             f"{len(p.runs)} runs in the grid: {len(p.done)} finished already (skipped), "
             f"{len(p.todo)} to train"

@@ -3,11 +3,20 @@
 A run folder is written under a temporary name inside ``runs/`` and renamed
 into place once every file is flushed, so ``runs/<run-id>/`` either exists
 complete or does not exist. Readers also check the folder, so a folder damaged
-later (a truncated CSV, a bad JSON) is reported and retrained, never read.
+later (a truncated CSV, a bad JSON, one flipped bit) is reported and retrained,
+never read: ``metrics.json`` holds the SHA-256 of every other file of the
+folder, and of its own other contents.
+
+A folder written by another version of rnn-zoo (its config.json has fields
+this version does not know) is ``ForeignRunError``: left alone, never
+retrained over.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -16,15 +25,23 @@ from pathlib import Path
 import pandas as pd
 
 from zoo.core.atomic import atomic_file, atomic_folder, clean_leftovers, write_bytes
-from zoo.core.config import RunConfig
+from zoo.core.config import DEFAULT_TASK, RunConfig, TaskConfig, TrainConfig
 
 TABLES = ("history", "gradients", "probes", "gates", "predictions")
 FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
 GRIDS = ".grids"  # runs/.grids/<name>.json: each compared grid and its run ids, for the report
 
 
+CHECKSUMS = "sha256"  # in metrics.json: {file name: hex digest} of every other file of the folder
+SELF_CHECKSUM = "sha256_metrics"  # in metrics.json: the digest of its other keys, as _json writes them
+
+
 class CorruptRunError(ValueError):
     """A run folder that exists but cannot be read whole."""
+
+
+class ForeignRunError(ValueError):
+    """A run folder written by another version of rnn-zoo: not ours to read, retrain or delete."""
 
 
 @dataclass
@@ -75,8 +92,71 @@ def write_failed(runs_dir: Path, config: RunConfig, error: str) -> Path:
     return _write_folder(runs_dir, config, files)
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _seal(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files with metrics.json carrying the checksums of the others and of itself."""
+    metrics = json.loads(files["metrics.json"])
+    metrics[CHECKSUMS] = {name: _sha256(data) for name, data in sorted(files.items()) if name != "metrics.json"}
+    metrics[SELF_CHECKSUM] = _sha256(_json(metrics))
+    return {**files, "metrics.json": _json(metrics)}
+
+
+def _check_sums(path: Path, metrics: dict, names) -> None:
+    """Raise ``CorruptRunError`` naming the first file whose bytes changed since it was written.
+
+    A folder written before checksums existed has none, and is checked by its row counts alone."""
+    sums = metrics.pop(CHECKSUMS, None)
+    own = metrics.pop(SELF_CHECKSUM, None)
+    if sums is None:
+        return
+    if own != _sha256(_json({**metrics, CHECKSUMS: sums})):
+        raise CorruptRunError(f"{path}: metrics.json does not match its checksum (changed after it was written)")
+    for name in names:
+        if name in sums and _sha256((path / name).read_bytes()) != sums[name]:
+            raise CorruptRunError(f"{path}: {name} does not match its checksum (changed after it was written)")
+
+
+def unknown_fields(stored: dict) -> list[str]:
+    """Fields of a stored config.json that this version of rnn-zoo does not know (a newer one wrote it)."""
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    found = [k for k in stored if k not in known]
+    train = stored.get("train", {})
+    found += [f"train.{k}" for k in train if k not in {f.name for f in dataclasses.fields(TrainConfig)}]
+    task = stored.get("task", {})
+    if isinstance(task, dict) and task.get("name", DEFAULT_TASK) == DEFAULT_TASK:
+        found += [f"task.{k}" for k in task if k not in {f.name for f in dataclasses.fields(TaskConfig)} | {"name"}]
+    return found
+
+
+def _config(path: Path) -> RunConfig:
+    """A folder's config.json; ``ForeignRunError`` if another version of rnn-zoo wrote it."""
+    stored = json.loads((path / "config.json").read_text())
+    unknown = unknown_fields(stored) if isinstance(stored, dict) else []
+    if unknown:
+        raise ForeignRunError(
+            f"{path}: written by another version of rnn-zoo (config.json has {', '.join(unknown)}, unknown to "
+            "this one); left alone: read it with that version, or move it aside to train the run here"
+        )
+    return RunConfig.from_dict(stored)
+
+
+def storage_advice(exc: OSError) -> str:
+    """What to do about an OSError while writing, by its real cause: room only for a full disk."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "make room and run the same command again"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "this user may not write there: fix its permissions, or pass another folder, and run it again"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "a name is longer than the file system allows: use a shorter cell, grid or folder name"
+    return "fix that and run the same command again"
+
+
 def _write_folder(runs_dir: Path, config: RunConfig, files: dict[str, bytes]) -> Path:
     final = Path(runs_dir) / config.run_id
+    files = _seal(files)
     try:
         with atomic_folder(final) as tmp:  # replaces a damaged folder, if there is one
             for name, data in files.items():
@@ -86,7 +166,7 @@ def _write_folder(runs_dir: Path, config: RunConfig, files: dict[str, bytes]) ->
     except OSError as exc:
         raise StorageError(
             f"cannot write run folder {final}: {exc.strerror or exc}; the runs stored before it are "
-            "intact: make room and run the same command again to resume"
+            f"intact: {storage_advice(exc)} to resume"
         ) from exc
     return final
 
@@ -116,18 +196,20 @@ def read_run(path: Path) -> StoredRun:
     """Read a run folder; raises ``CorruptRunError`` naming what is wrong."""
     path = Path(path)
     try:
-        config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+        config = _config(path)
         metrics = json.loads((path / "metrics.json").read_text())
         if metrics.get("status") == "failed":
+            _check_sums(path, metrics, ["config.json"])
             return StoredRun(config, metrics, *(pd.DataFrame() for _ in TABLES), path=path)
         missing = [f for f in FILES if not (path / f).is_file()]
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
+        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"])
         tables = {t: pd.read_csv(path / f"{t}.csv") for t in TABLES}
         if not zipfile.is_zipfile(path / "model.keras"):
             raise CorruptRunError(f"{path}: model.keras is not a whole .keras archive")
-    except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
-        if isinstance(exc, CorruptRunError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, pd.errors.ParserError) as exc:
+        if isinstance(exc, (CorruptRunError, ForeignRunError)):
             raise
         raise CorruptRunError(f"{path}: {type(exc).__name__}: {exc}") from None
     if config.run_id != path.name:
@@ -149,32 +231,34 @@ def _line_count(path: Path) -> int:
 def is_finished(runs_dir: Path, run: RunConfig) -> bool:
     """Whether ``run`` is stored whole and did not fail, checked cheaply.
 
-    Reads ``metrics.json`` and counts each CSV's lines against its row count
-    (the CSVs hold no quoted newlines); parses no CSV. Raises
-    ``CorruptRunError`` for a damaged folder, so the caller can say so.
+    Reads ``metrics.json``, checks every file's checksum and counts each
+    CSV's lines against its row count (the CSVs hold no quoted newlines);
+    parses no CSV. Raises ``CorruptRunError`` for a damaged folder and
+    ``ForeignRunError`` for another version's, so the caller can say so.
     """
     path = Path(runs_dir) / run.run_id
     if not path.exists():
         return False
     try:
         metrics = json.loads((path / "metrics.json").read_text())
+        config = _config(path)
         if metrics.get("status") == "failed":
             return False
-        stored = json.loads((path / "config.json").read_text())
-        if RunConfig.from_dict(stored).run_id != run.run_id:
+        if config.run_id != run.run_id:
             raise CorruptRunError(f"{path}: config.json belongs to another run")
         missing = [f for f in FILES if not (path / f).is_file()]
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
+        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"])
         for table in TABLES:
             lines, rows = _line_count(path / f"{table}.csv"), metrics["rows"][table]
             if lines != rows + 1:  # the header, then a line per row
                 raise CorruptRunError(f"{path}: {table}.csv has {lines - 1} rows, metrics.json says {rows}")
         if not zipfile.is_zipfile(path / "model.keras"):
             raise CorruptRunError(f"{path}: model.keras is not a whole .keras archive")
-    except CorruptRunError:
+    except (CorruptRunError, ForeignRunError):
         raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorruptRunError(f"{path}: {type(exc).__name__}: {exc}") from None
     return True
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -103,7 +103,15 @@ def task_payload(configs: RunConfig | list[RunConfig], batched: bool = False) ->
 
 
 def _error(exc: BaseException) -> str:
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+    """The exception as one line: its type and message, without the notes a
+    backend appends (JAX's "For simplicity, JAX has removed its internal
+    frames..." would otherwise be all that is recorded)."""
+    kind = type(exc)
+    name = kind.__qualname__
+    if kind.__module__ not in ("builtins", "__main__"):  # as Python names it: jax.errors.TracerBoolConversionError
+        name = f"{kind.__module__}.{name}"
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())  # Keras bolds the cause with ANSI codes
+    return f"{name}: {text}" if text else name
 
 
 def run_task(payload: dict, on_epoch: OnEpoch | None = None) -> Iterator[tuple]:
@@ -158,21 +166,24 @@ def run_payload(payload: dict, on_epoch: OnEpoch | None = None) -> tuple:
 
 
 def make_executor(
-    name: str, jobs: int | None = None, address: str | None = None, cpus_per_task: int = 1, device: str = "auto"
+    name: str, jobs: int | None = None, address: str | None = None, cpus_per_task: int = 1, device: str = "auto",
+    run_timeout: float | None = None,
 ):
     """The executor called ``name``; fails at once, before any work, if it cannot run.
 
     ``jobs`` None: the local executor's device plan decides (one worker per
     core on a CPU, a few per GPU); Ray takes one CPU per core. ``device``:
-    ``auto``, ``cpu`` or ``gpu`` (``zoo.runs.devices``).
+    ``auto``, ``cpu`` or ``gpu`` (``zoo.runs.devices``). ``run_timeout``: seconds
+    without an epoch ending before a run is ended (local executor; default 3 hours).
     """
     if name == "local":
         if address is not None:
             raise ConfigError(f"--address = {address!r}: only the ray executor joins a cluster")
         from zoo.runs.devices import make_plan
-        from zoo.runs.executors.local import LocalExecutor
+        from zoo.runs.executors.local import RUN_TIMEOUT, LocalExecutor
 
-        return LocalExecutor(threads=cpus_per_task, plan=make_plan(device, jobs))
+        plan = make_plan(device, jobs)
+        return LocalExecutor(threads=cpus_per_task, plan=plan, run_timeout=run_timeout or RUN_TIMEOUT)
     if name == "ray":
         from zoo.runs.devices import DeviceError, check_device
 

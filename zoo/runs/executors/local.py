@@ -11,46 +11,85 @@ always knows which runs a worker holds. A worker that dies (killed, out of
 memory, a crash in native code) is replaced by one with the same index (the
 same device and memory share), and each run it held is sent once more, alone;
 a run that kills two workers is recorded as failed.
+
+A worker never outlives the driver: it dies with it (Linux's parent-death
+signal, and a watch on its parent everywhere). A worker that sends nothing
+(no epoch ends) for ``run_timeout`` seconds is killed, and the runs it held
+are recorded as failed with that reason; the grid goes on.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from collections import deque
 from multiprocessing.connection import wait
 from typing import Iterator
 
-from zoo.core.config import RunConfig
+from zoo.core.config import ConfigError, RunConfig
 from zoo.runs.devices import WorkerPlan, make_plan
 from zoo.runs.executors import Finished, OnEpoch, Retry, prepare_worker, run_task, task_payload
 
 ATTEMPTS = 2  # a run whose worker dies is tried this many times in all
+RUN_TIMEOUT = 3 * 3600.0  # seconds without an epoch ending; a normal epoch, compiling included, takes far less
+# A worker's exit code when starting it ran the user's script into ``zoo.compare``
+# again (a script without ``if __name__ == "__main__":``): see ``zoo.api.compare``.
+EXIT_NO_MAIN_GUARD = 86
 
 
-def _worker_main(conn, threads: int, env: dict[str, str]) -> None:
+class MainGuardError(ConfigError):
+    """A script that calls ``zoo.compare`` without the main guard: every worker would run it again."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the driver ends, however it ends (SIGKILL included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:  # everywhere (and should the driver die before prctl took effect)
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="rnn-zoo parent watch").start()
+
+
+def _worker_main(conn, threads: int, env: dict[str, str], parent: int | None = None) -> None:
     """A worker's life: train what the driver sends until it sends ``None``."""
+    if parent is not None:
+        _die_with_parent(parent)
     os.environ.update(env)  # first: the backend reads its device and memory settings when it starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     prepare_worker(threads)
     on_epoch = lambda run_id, epoch, loss: conn.send(("epoch", run_id, epoch, loss))  # noqa: E731
-    while True:
-        payload = conn.recv()
-        if payload is None:
-            return
-        for result in run_task(payload, on_epoch):
-            conn.send(("done", *result))
+    try:
+        while True:
+            payload = conn.recv()
+            if payload is None:
+                return
+            for result in run_task(payload, on_epoch):
+                conn.send(("done", *result))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # the driver is gone: nothing to report to, and no traceback to print
 
 
 class _Worker:
     def __init__(self, context, index: int, threads: int, env: dict[str, str]):
         self.index = index
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, threads, env), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, threads, env, os.getpid()), daemon=True)
         self.process.start()
         child.close()
         self.holding: list[RunConfig] = []  # the runs of its task not yet finished
+        self.heard = time.monotonic()  # when it last sent something (or got its task)
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -77,8 +116,12 @@ class LocalExecutor:
     (``zoo.runs.devices.make_plan``); pass ``plan`` to choose.
     """
 
-    def __init__(self, jobs: int | None = None, threads: int = 1, plan: WorkerPlan | None = None):
+    def __init__(
+        self, jobs: int | None = None, threads: int = 1, plan: WorkerPlan | None = None,
+        run_timeout: float = RUN_TIMEOUT,
+    ):
         self.plan = plan or make_plan("auto", jobs)
+        self.run_timeout = run_timeout
         self.jobs = self.plan.jobs
         self.threads = threads
         self.note = self.plan.note
@@ -104,6 +147,7 @@ class LocalExecutor:
                 for w in workers:
                     if not w.holding and queue and w.process.is_alive():
                         w.holding = list(queue.popleft())
+                        w.heard = time.monotonic()
                         for config in w.holding:
                             attempts[config.run_id] = attempts.get(config.run_id, 0) + 1
                         try:
@@ -111,6 +155,16 @@ class LocalExecutor:
                         except OSError:
                             pass  # it died just now; the check below sends the runs again
                 ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout=0.5)
+                for i, w in enumerate(workers):
+                    if w.holding and time.monotonic() - w.heard > self.run_timeout:
+                        yield from self._drain(w, on_epoch)
+                        if w.holding and time.monotonic() - w.heard > self.run_timeout:
+                            lost = w.holding
+                            w.stop()  # a hung run cannot be asked to stop: its worker is ended
+                            workers[i] = spawn(w.index)
+                            for config in lost:
+                                yield Finished(config, None, f"no progress for {self.run_timeout:g} s "
+                                               "(--run-timeout): its worker was ended")
                 if not ready:
                     yield None
                     continue
@@ -120,6 +174,11 @@ class LocalExecutor:
                         continue
                     lost, code = w.holding, w.process.exitcode
                     w.stop()
+                    if code == EXIT_NO_MAIN_GUARD:
+                        raise MainGuardError(
+                            "zoo.compare was called again by a worker starting: a worker process imports the "
+                            "script that started it, so call zoo.compare under `if __name__ == \"__main__\":`"
+                        )
                     workers[i] = spawn(w.index)  # the same index: the same device and memory share
                     reason = f"worker process died (exit code {code})"
                     # Sent again one by one: a batch that killed its worker (out of
@@ -150,6 +209,7 @@ class LocalExecutor:
                 message = w.conn.recv()
             except (EOFError, OSError):
                 return  # the pipe closed: the worker died; the caller sees it
+            w.heard = time.monotonic()
             if message[0] == "epoch":
                 on_epoch(*message[1:])
             else:
