@@ -156,6 +156,9 @@ CLI = [
     ("compare --config long_lag.v2", "'long_lag.v2'"),
     ("compare --quick --config defualt", "'defualt'"),
     ("compare --quick --epochs 0", "epochs = 0"),
+    ("compare --run-timeout 0", "--run-timeout = 0"),
+    ("compare --run-timeout soon", "'soon'"),
+    ("compare --run-timeout 1e9", "expected at most 604,800"),
     # report
     ("report --runs nothere", "'nothere'"),
     ("report --runs a_file", "'a_file'"),
@@ -182,6 +185,8 @@ CLI = [
     ("new-cell ''", "''"),
     ("new-cell fine_name --dir a_file", "'a_file'"),
     ("new-cell fine_name --dir /proc/nope", "'/proc/nope'"),
+    ("new-cell ops", "'ops'"),
+    ("new-cell café", "'café'"),
 ]
 
 # (TOML text, text the one line must contain): each goes through

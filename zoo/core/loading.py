@@ -510,7 +510,10 @@ def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) 
     same command without it, and the overrides it left as given. ``flag`` is how
     the caller names them (``--seeds 2`` on the command line, ``seeds=2`` in the API)."""
     small = load_grid(source, quick=True, **overrides)
-    full = load_grid(source, **overrides)
+    try:
+        full = load_grid(source, **overrides)
+    except ConfigError:  # flags only the quick form takes: nothing to compare it with
+        full = small
     before, after = _flat(full), _flat(small)
     changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
     for series in ("train", "test"):  # a shorter series at the same gap: its points say it

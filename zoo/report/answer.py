@@ -89,7 +89,7 @@ def gradient_line(summary: pd.DataFrame) -> str:
                      "every plain one.")
         elif min(p) > max(g):
             text += (f" Here the plain {_and(plain)} keep{'s' if len(plain) == 1 else ''} more of it per step than "
-                     f"every gated cell: the gates do not keep this gradient alive.")
+                     f"every gated cell: by this measure the gates do not keep the gradient alive longer.")
         else:
             text += " Gates alone do not order them: plain and gated cells interleave."
     return text
@@ -144,7 +144,7 @@ def _memory_verdict(frame: pd.DataFrame) -> str:
                    ": here the post's claim does not hold everywhere." if shorter else
                    f": {'in the others' if further else 'in every task'} they reach as far, so this budget "
                    "and these lengths do not separate them.")
-        text += (f" The best gated cell ({_and(list(memory.TEXTBOOK))}) reaches further than every plain cell in "
+        text += (f" The better gated cell ({' or '.join(memory.TEXTBOOK)}) reaches further than every plain cell in "
                  f"{further} of {tasks} tasks, less far in {shorter}" + verdict)
     return text
 
