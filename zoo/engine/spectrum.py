@@ -29,18 +29,15 @@ What the numbers mean for an RNN:
 
 from __future__ import annotations
 
-import numpy as np
 from keras import ops
+
+from zoo.core.analysis import FLOAT32_RESOLUTION
 
 # |R_ii| is clamped here before the log: a direction the Jacobian collapses to
 # exactly zero (e.g. a saturated or dead unit) then contributes log(1e-30) ~ -69
 # to that step instead of -inf, so the averages stay finite. Representable in
 # float32 (hence the float32 floor for half-precision inputs).
 LOG_FLOOR = 1e-30
-# float32's relative resolution (2^-23): a singular value (or QR diagonal) below
-# this times the matrix's largest is round-off of the float32 Jacobian, not a
-# measurement. The report shows such values as "< 1e-7 σ_max".
-FLOAT32_RESOLUTION = float(np.finfo(np.float32).eps)
 
 
 def _as_float(jacobians):
