@@ -98,7 +98,7 @@ def test_findings_say_who_solves_what_and_where_the_textbook_fails():
     text = " ".join(lines)
     # A ranking at k of n carries its Wilson interval (2 of 3: 21%-94%).
     assert "3,000 optimizer steps" in lines[0]
-    assert "gru up to length 100 (2 of 3 seeds, 95% Wilson interval 21%–94% there)" in lines[0]
+    assert "gru up to length 100 (2 of 3 seeds, 95% Wilson interval 21%–94%)" in lines[0]
     assert "Every cell solves the shortest length (25)" in text
     assert "simple_rnn and lstm fail while gru still solves it" in text
     assert "Against the textbook: lstm solves only up to length 25, while gru (100) reaches further" in text

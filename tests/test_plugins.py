@@ -114,7 +114,8 @@ def test_plugin_classification_task_meets_the_task_contract_and_reports_its_metr
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "temporal_order",
-         "tests/test_task_registry.py", "tests/test_memory_engine.py::test_every_task_trains_in_every_mode_it_supports"],
+         "tests/test_task_registry.py",
+         "tests/test_memory_engine.py::test_every_task_trains_in_every_mode_it_supports"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
     )
     assert tests.returncode == 0, tests.stdout[-3000:]

@@ -276,8 +276,8 @@ def curves_plot(curves: pd.DataFrame, frame: pd.DataFrame, task: str, length: in
     ax.set(yscale="log", xlabel="optimizer steps", ylabel="test loss / baseline (log)",
            title=f"{task}, length {length}: test loss over the baseline during training\n"
                  "thick: geometric mean over seeds, thin: each seed"
-                 + (f"\nvalues above {CLIP:g} cut at the edge (highest {highest:.2g}; outlined ▲: a mean's last cut value)"
-                    if highest > CLIP else ""))
+                 + (f"\nvalues above {CLIP:g} cut at the edge (highest {highest:.2g}; "
+                    "outlined ▲: a mean's last cut value)" if highest > CLIP else ""))
     fig.legend(loc="outside right center", frameon=False)
     return fig
 
