@@ -118,7 +118,7 @@ def display_outcomes(outcomes: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
             row[f"length {length}"] = f"{_fmt_ratio(r.ratio, r.ratio_low, r.ratio_high)} ({r.solved}/{r.seeds})"
         length, k, n = best[cell]
         row["longest solved"] = (f"{length} ({k_of_n(k, n)})" if length
-                                 else f"none (shortest: {k} of {n})")
+                                 else f"none (shortest: {k_of_n(k, n)})")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -244,7 +244,7 @@ def gradient_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
             ax.scatter(x[~ok], y[~ok], facecolors="white", edgecolors=colors[cell], s=28, zorder=3)
         ax.set(yscale="log", title=title)
         _length_axis(ax, lengths)
-    axes[0].set_ylabel("‖dh_T/dh_1‖ (whole state, mean over the probe batch; log)")
+    axes[0].set_ylabel("‖dh_T/dh_1‖ (log)\nwhole state, mean over the probe batch")
     axes[0].scatter([], [], color="0.3", s=28, label="solved run")
     axes[0].scatter([], [], facecolors="white", edgecolors="0.3", s=28, label="failed run")
     fig.suptitle(f"{task}: the gradient from the answer back to the first step, against the outcome")

@@ -219,7 +219,8 @@ def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
             if r.jac_sigma_min < floor:
                 ax.annotate(f"σ_min\n{sigma_min_text(r.jac_sigma_min, r.jac_sigma_max)}", (i + 0.2, floor),
                             xytext=(0, 4),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=7)
+                            textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                            bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         ax.axhline(1.0, color="black", lw=0.8, ls=":")
         ax.set_xticks(range(len(t)), list(t.cell))
         ax.set_xlim(-0.6, len(t) - 0.4)
