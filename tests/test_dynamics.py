@@ -162,6 +162,8 @@ def test_top_exponent_undoes_the_chain_rescaling():
     floor = np.log(spectrum.LOG_FLOOR)
     assert probes.top_exponent(chains, np.zeros(3, int), 7) == pytest.approx(
         (7 * floor + np.log(sigma1[1:]).sum()) / 21, rel=1e-12)
+    chains[1, 0, 0] = np.nan  # a diverged run's chain: NaN, as its other probes
+    assert math.isnan(probes.top_exponent(chains, np.zeros(3, int), 7))
 
 
 def test_decay_factor_is_the_geometric_mean_over_lags_1_to_5():

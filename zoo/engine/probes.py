@@ -84,9 +84,12 @@ def top_exponent(chains, exponents, steps: int) -> float:
     dh_T/dh_0 = J_T ⋯ J_1, each scaled by 2^``exponents`` (``RESCALE``), and T =
     ``steps``. σ1, the growth of the most expanding direction, is taken in
     float64 and the scaling undone in the log, so no chain over- or underflows.
-    A chain that collapsed to exactly zero counts as log ``LOG_FLOOR`` per step.
+    A chain that collapsed to exactly zero counts as log ``LOG_FLOOR`` per step;
+    a non-finite chain gives NaN.
     """
     chains = np.asarray(chains, np.float64)
+    if not np.all(np.isfinite(chains)):
+        return float("nan")  # weights gone non-finite: the run is recorded as diverged
     sigma1 = np.linalg.norm(chains, ord=2, axis=(1, 2))
     with np.errstate(divide="ignore"):
         log_growth = np.log(sigma1) - np.asarray(exponents, np.float64) * np.log(2.0)
