@@ -1,3 +1,6 @@
+import html
+import json
+import re
 import shutil
 import subprocess
 
@@ -40,3 +43,25 @@ def test_index_renders_in_headless_chromium(page, tmp_path):
     assert pixels.shape[0] == 2400 and pixels.shape[1] == 1400
     # A rendered page has text and plots: many distinct colours, not a blank sheet.
     assert pixels[..., :3].std() > 0.05
+
+
+def test_every_table_fits_a_1400_px_page(page, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed here; .ci/run installs it so CI runs this test")
+    # The page, with a script that records each table's width against the width it is given.
+    probe = ("<script>window.addEventListener('load', () => { document.body.dataset.tables = "
+             "JSON.stringify([...document.querySelectorAll('table')].map(t => "
+             "[t.getBoundingClientRect().width, t.parentElement.clientWidth])); });</script>")
+    measured = tmp_path / "index.html"
+    measured.write_text((page / "index.html").read_text().replace("</body>", probe + "</body>"))
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1400,2400", "--virtual-time-budget=5000", "--dump-dom", measured.as_uri()],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout
+    found = re.search(r'data-tables="([^"]*)"', dom)
+    assert found, "the page's script did not run"
+    widths = json.loads(html.unescape(found.group(1)))
+    assert widths and all(width <= room + 1 for width, room in widths), widths

@@ -90,18 +90,49 @@ def test_outcomes_count_seeds_and_give_t_intervals_over_them():
     assert "| gru | 100 (2/3) |" in headline and "| lstm | 25 (3/3) |" in headline
 
 
+def _curves(cell, finals):
+    """A learning curve per seed at the longest length: flat at 1, or falling to ``final``."""
+    steps = np.arange(100, 3100, 100)
+    return pd.concat([pd.DataFrame({"run_id": f"{cell}{i}", "cell": cell, "step": steps,
+                                    "test_ratio": np.geomspace(1.0, final, len(steps))})
+                      for i, final in enumerate(finals)], ignore_index=True)
+
+
 def test_findings_say_who_solves_what_and_where_the_textbook_fails():
-    curves = pd.DataFrame({"run_id": "x", "cell": "lstm", "step": np.arange(100, 3100, 100),
-                           "test_ratio": np.ones(30)})
-    lines = memory.findings(SYNTHETIC, curves, "adding")
+    lines = memory.findings(SYNTHETIC, _curves("lstm", [1.0, 1.0, 1.0]), "adding")
     text = " ".join(lines)
-    assert "3,000 optimizer steps" in lines[0] and "gru up to length 100 (2 of 3 seeds there)" in lines[0]
+    # A ranking at k of n carries its Wilson interval (2 of 3: 21%-94%).
+    assert "3,000 optimizer steps" in lines[0]
+    assert "gru up to length 100 (2 of 3 seeds, 95% Wilson interval 21%–94%)" in lines[0]
     assert "Every cell solves the shortest length (25)" in text
     assert "simple_rnn and lstm fail while gru still solves it" in text
     assert "Against the textbook: lstm solves only up to length 25, while gru (100) reaches further" in text
-    assert "stays near the baseline to the end" in text and "forget-gate bias" in text
-    # solved/failed pairs at one length: 8 x 1 at T = 25, gru's 2 solved x 7 failed at T = 100
-    assert "over the 22 pairs" in text
+    assert "stays near where it was to the end (0 of 3 seeds' curves)" in text and "forget-gate bias" in text
+    # 3 seeds against 3 cannot reach p < 0.05: the report says so.
+    assert "the seeds cannot separate any two cells" in text and "p = 0.1 > 0.05" in text
+    # Gradient against outcome within a cell and length: simple_rnn at 25 (2 solved x 1 failed)
+    # and gru at 100 (2 x 1), 4 pairs; never pairs of two cells.
+    assert "over the 4 pairs of a solved and a failed run of the same cell at the same length" in text
+    assert "(simple_rnn 2, gru 2)" in text and "in 50% of them at initialisation and in 75% after" in text
+    assert "too few to tell either share from 50%" in text and "wrong way" not in text
+    assert "Across cells, as a rank statement only" in text
+
+
+def test_no_claim_rests_on_one_seed():
+    # One of three seeds' curves still falls: the majority does not, so no "still falling".
+    text = " ".join(memory.findings(SYNTHETIC, _curves("lstm", [0.05, 1.0, 1.0]), "adding"))
+    assert "still falling" not in text and "(1 of 3 seeds' curves)" in text
+    text = " ".join(memory.findings(SYNTHETIC, _curves("lstm", [0.05, 0.1, 1.0]), "adding"))
+    assert "still falling at the end of the budget (2 of 3 seeds' curves)" in text
+    # A single seed's curve supports no claim either way.
+    text = " ".join(memory.findings(SYNTHETIC, _curves("lstm", [0.05]), "adding"))
+    assert "still falling" not in text and "stays near" not in text
+
+
+def test_seeds_that_can_separate_two_cells_are_named():
+    rows = [("gru", 25, s, 0.01, 1e-5, 1.0) for s in range(5)] + [("lstm", 25, s, 1.0, 1e-2, 1.0) for s in range(5)]
+    text = " ".join(memory.findings(_frame(rows), _curves("lstm", [1.0] * 5), "adding"))
+    assert "The seeds separate gru and lstm at length 25 (p = 0.0079)" in text  # 5/5 against 0/5
 
 
 def test_memory_section_plots_are_written_and_readable(tmp_path):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zoo import new_cell
@@ -90,6 +91,46 @@ def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(pl
     (tmp_path / "bad.toml").write_text(bad)
     refused = _zoo(["compare", "--config", str(tmp_path / "bad.toml")], plugin_path, tmp_path)
     assert refused.returncode == 2 and "(task recall_first); valid keys: name, length" in refused.stderr
+
+
+TINY_CLASSIFICATION = """
+cells = ["gru"]
+seeds = 1
+units = 4
+[task]
+name = "temporal_order"
+length = 10
+train_size = 64
+test_size = 32
+[train]
+steps = 20
+eval_every = 10
+batch_size = 32
+"""
+
+
+def test_plugin_classification_task_meets_the_task_contract_and_reports_its_metric(plugin_path, tmp_path):
+    # The registry-wide tests, run where the plugin is installed, over its many_to_one classification task.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "temporal_order",
+         "tests/test_task_registry.py",
+         "tests/test_memory_engine.py::test_every_task_trains_in_every_mode_it_supports"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert "4 passed" in tests.stdout  # declares, pure and shaped, baseline, trains
+    (tmp_path / "tiny.toml").write_text(TINY_CLASSIFICATION)
+    run = _zoo(["compare", "--config", str(tmp_path / "tiny.toml"), "--jobs", "1"], plugin_path, tmp_path)
+    assert run.returncode == 0, run.stderr
+    (folder,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["metric"] == "test_ce" and metrics["baseline"] == pytest.approx(np.log(4))
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    header = summary.splitlines()[0]
+    assert "test cross-entropy" in header and "/ baseline" in header and "test MAE" not in header
+    assert f"{metrics['metric_value']:.3g}" in summary and f"{metrics['ratio']:.3g}" in summary
+    assert "Lowest test cross-entropy" in (tmp_path / "reports" / "index.html").read_text()
 
 
 def test_new_cell_writes_a_cell_that_trains(tmp_path, isolated_registry):

@@ -52,8 +52,16 @@ def test_lyapunov_exponents_of_a_symmetric_linear_rnn():
     # The first k columns do not depend on the others.
     np.testing.assert_allclose(_np(spectrum.lyapunov_exponents(_repeat(w, 50), k=2)), exps_50[:2], rtol=1e-5)
     summary = spectrum.lyapunov_summary(_repeat(w, 50))
-    np.testing.assert_allclose(_np(summary["lyapunov_max"]), exps_50[0], rtol=1e-6)
+    # The summary's top exponent discards the first fifth of the steps: the start-up term
+    # becomes (1/(T - t0)) log|m_1 after t0 steps|, by the same closed form.
+    t0 = spectrum.qr_transient(50)
+    assert t0 == 10
+    top = (np.log(np.linalg.norm(np.linalg.matrix_power(w, 50)[:, 0]))
+           - np.log(np.linalg.norm(np.linalg.matrix_power(w, t0)[:, 0]))) / (50 - t0)
+    np.testing.assert_allclose(_np(summary["qr_lyapunov_max"]), top, rtol=1e-4)
+    np.testing.assert_allclose(_np(spectrum.lyapunov_exponents(_repeat(w, 50), transient=t0))[0], top, rtol=1e-4)
     np.testing.assert_allclose(_np(summary["lyapunov_sum"]), exps_50.sum(), rtol=1e-5)
+    assert _np(summary["lyapunov_sum_unresolved"]) == 0.0
 
 
 def test_lyapunov_exponents_of_a_diagonal_cell_with_time_varying_gains():
@@ -86,6 +94,18 @@ def test_non_normal_jacobian_big_sigma_max_yet_decaying():
 def test_collapsed_direction_is_finite():
     exps = _np(spectrum.lyapunov_exponents(_repeat(np.diag([0.5, 0.0]), 10)))
     np.testing.assert_allclose(exps, [np.log(0.5), np.log(spectrum.LOG_FLOOR)], rtol=1e-5)
+
+
+def test_the_part_of_the_sum_below_float32_resolution_is_reported():
+    # One direction collapses (clamped at LOG_FLOOR), one shrinks by 1e-9 (below float32's
+    # 1.2e-7 of the step's norm: round-off in a float32 Jacobian), one by 1e-3 (resolved).
+    summary = spectrum.lyapunov_summary(_repeat(np.diag([0.5, 0.0, 1e-9, 1e-3]), 10))
+    logs = np.log([0.5, spectrum.LOG_FLOOR, 1e-9, 1e-3])
+    np.testing.assert_allclose(_np(summary["lyapunov_sum"]), logs.sum(), rtol=1e-5)
+    np.testing.assert_allclose(_np(summary["lyapunov_sum_unresolved"]), logs[1] + logs[2], rtol=1e-5)
+    assert spectrum.FLOAT32_RESOLUTION == 2.0**-23
+    with pytest.raises(ValueError, match="transient"):
+        spectrum.lyapunov_exponents(_repeat(np.eye(2), 3), transient=3)
 
 
 def test_compiles_under_jax_jit():

@@ -58,13 +58,13 @@ def test_a_task_is_pure_seeded_and_shaped_as_it_declares(name):
             steps = spec.steps(settings)
             if mode.layout == "many":
                 assert data.x.shape[1:] == (steps, spec.features), mode_name
+            # The label shape the task's output kind and the mode's target call for (the README's contract).
+            assert data.y.shape == spec.label_shape(mode.target, len(data.x), settings), mode_name
             if spec.classes:
-                assert data.y.shape == (len(data.x), steps) and np.issubdtype(data.y.dtype, np.integer)
+                assert np.issubdtype(data.y.dtype, np.integer)
                 assert data.y.min() >= 0 and data.y.max() < spec.classes
-            elif mode.target == "next":
-                assert data.y.shape == (len(data.x), 1) and data.y.dtype == np.float32
             else:
-                assert data.y.ndim == 3 and data.y.shape[-1] == 1
+                assert data.y.dtype == np.float32
         assert train.x.shape[1:] == test.x.shape[1:]
         # the test set is not the training set
         assert len(train.x) != len(test.x) or not np.array_equal(train.x, test.x)
@@ -131,3 +131,43 @@ def test_a_task_that_contradicts_itself_is_refused(bad, message):
                   solved_reason="x.")
     with pytest.raises(ValueError, match=message):
         registry.register_task("bad_task", **{**kwargs, **bad})
+
+
+@pytest.mark.parametrize("classes,target,n,expected", [
+    (0, "next", 7, (7, 1)), (0, "horizon", 7, (7, 3, 1)), (0, "synced", 7, (7, 5, 1)),
+    (4, "next", 7, (7,)), (4, "horizon", 7, (7, 3)), (4, "synced", 7, (7, 5)),
+])
+def test_label_shape_per_output_kind_and_target(classes, target, n, expected):
+    from zoo.core.config import TaskConfig
+    from zoo.core.registry import TaskSpec
+
+    spec = TaskSpec("t", None, TaskConfig, 1, lambda s: 5, classes, "mse", "test_mse", (), None, 0.1, "x.",
+                    "window", None, (), "", "")
+    assert spec.label_shape(target, n, TaskConfig(horizon=3)) == expected
+
+
+@pytest.mark.parametrize("labels", [lambda n: np.zeros((n, 1), np.int32), lambda n: np.zeros((n, 6), np.int32)])
+def test_a_label_shape_that_would_broadcast_is_refused_before_training(isolated_registry, labels):
+    # Labels (n, 1) for a many_to_one classification task: one-hot (n, 1, k) against the
+    # model's (n, k) would broadcast to (n, n, k) and the loss would be silently wrong.
+    from zoo.core.tasks.data import TaskData
+    from zoo.engine.build import make_data
+
+    @dataclasses.dataclass(frozen=True)
+    class OrderSettings:
+        length: int = 6
+        size: int = 8
+
+    @isolated_registry.register_task(
+        "bad_labels", settings=OrderSettings, features=2, steps=lambda s: s.length, classes=4,
+        loss="cross_entropy", metric="test_ce", modes=[("many", "next")], baseline=lambda s: math.log(4),
+        solved_below=0.1, solved_reason="x.")
+    def generate(settings, seed, layout="many", target="next"):
+        data = TaskData(np.zeros((settings.size, settings.length, 2), np.float32), labels(settings.size))
+        return data, data
+
+    with pytest.raises(ValueError) as err:
+        make_data(OrderSettings(), "many_to_one")
+    message = str(err.value)
+    assert "\n" not in message and "task 'bad_labels'" in message
+    assert f"shape {labels(8).shape}" in message and "expected (8,)" in message and "many_to_one" in message

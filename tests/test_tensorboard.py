@@ -39,9 +39,9 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
         # The spectrum of each probed epoch (0: the initial weights) as scalars, where
         # a state is carried through time (many_to_one; not one_to_many's one step).
         if stored_run.probes.jac_sigma_max.isna().all():
-            assert "probes/lyapunov_max" not in tags["scalars"]
+            assert "probes/lyapunov_top" not in tags["scalars"]
             continue
-        for tag, column in (("probes/lyapunov_max", "lyapunov_max"), ("probes/jacobian_sigma_max", "jac_sigma_max"),
+        for tag, column in (("probes/lyapunov_top", "lyapunov_top"), ("probes/jacobian_sigma_max", "jac_sigma_max"),
                             ("probes/jacobian_sigma_min", "jac_sigma_min")):
             events = acc.Scalars(tag)
             first = stored_run.probes.groupby("epoch")[column].first()

@@ -17,6 +17,13 @@ def probe_epochs(epochs: int, probes: int) -> list[int]:
     return sorted({int(round(e)) for e in np.linspace(1, epochs, max(probes, 1))} | {1, epochs})
 
 
+# float32's relative resolution, 2^-23: a singular value below this times the
+# largest one of a float32 Jacobian is round-off, not a measurement (the report
+# shows it as "< 1e-7 σ_max"; ``zoo.engine.spectrum`` counts what it adds to a
+# Lyapunov sum apart).
+FLOAT32_RESOLUTION = 2.0**-23
+
+
 # The per-step factor of ‖dh_T/dh_t‖ is taken over these lags for every window,
 # so that runs of different windows and experiments compare.
 DECAY_LAGS = (1, 5)

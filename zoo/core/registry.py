@@ -165,6 +165,27 @@ class TaskSpec:
     def supports(self, mode: "ModeSpec") -> bool:
         return (mode.layout, mode.target) in self.modes
 
+    def label_shape(self, target: str, n: int, settings) -> tuple[int, ...]:
+        """The shape ``y`` must have for ``n`` samples and a mode's ``target``: one
+        output per sample ("next"), per horizon step ("horizon") or per input step
+        ("synced"); class ids (int) for classification, values with a last axis of
+        1 for regression. Regression "next": (n, 1); classification "next": (n,)."""
+        per = {"next": (), "horizon": (getattr(settings, "horizon", 1),), "synced": (self.steps(settings),)}[target]
+        if self.classes:
+            return (n, *per)
+        return (n, *per, 1) if per else (n, 1)
+
+    def check_labels(self, settings, mode: "ModeSpec", split: str, y) -> None:
+        """Refuse labels whose shape is not ``label_shape``: such labels broadcast
+        against the model's output and make the loss silently wrong."""
+        expected = self.label_shape(mode.target, len(y), settings)
+        if tuple(y.shape) != expected:
+            kind = "class ids" if self.classes else "values"
+            raise ValueError(
+                f"task {self.name!r}: {split} labels have shape {tuple(y.shape)} for mode {mode.name} "
+                f"({mode.layout}, {mode.target}), expected {expected} ({self.output}: {kind}; see the "
+                "README's task contract)")
+
     @property
     def fingerprint(self) -> str:
         return code_fingerprint(self.generate)

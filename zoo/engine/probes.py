@@ -38,9 +38,13 @@ RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 
 
 # Columns of probes.csv. The spectrum columns hold one value per probed epoch,
 # repeated on its lag rows; empty (NaN) where the model has no state through time.
+# lyapunov_top is the finite-time exponent of the most expanding direction over
+# the whole sequence (``top_exponent``); qr_lyapunov_max the QR method's top
+# column, a transient discarded; lyapunov_sum_unresolved the part of
+# lyapunov_sum below float32 resolution (``zoo.engine.spectrum``).
 SPECTRUM_COLUMNS = (
-    "jac_sigma_max", "jac_sigma_min", "jac_sigma_median", "lyapunov_max", "lyapunov_sum",
-    "tanh_slope_mean", "tanh_slope_over_0_9",
+    "jac_sigma_max", "jac_sigma_min", "jac_sigma_median", "lyapunov_top", "qr_lyapunov_max", "lyapunov_sum",
+    "lyapunov_sum_unresolved", "tanh_slope_mean", "tanh_slope_over_0_9",
 )
 PROBE_COLUMNS = ("epoch", "lag", "dL_dx", "dhT_dht", *SPECTRUM_COLUMNS)
 # The spectrum keeps every one-step Jacobian of the sequences it is taken over
@@ -71,6 +75,26 @@ def mean_norms(plain, scaled, exponents) -> np.ndarray:
     rescaled = np.any(exponents != 0, axis=1)  # by lag >= 1
     out[1:][rescaled] = np.mean(scaled[rescaled] * np.exp2(-exponents[rescaled].astype(np.float64)), axis=1)
     return out
+
+
+def top_exponent(chains, exponents, steps: int) -> float:
+    """The finite-time top Lyapunov exponent, (1/T) log σ1(J_T ⋯ J_1), averaged over the batch.
+
+    ``chains`` (batch, n, n) are the lag probe's whole-sequence Jacobians
+    dh_T/dh_0 = J_T ⋯ J_1, each scaled by 2^``exponents`` (``RESCALE``), and T =
+    ``steps``. σ1, the growth of the most expanding direction, is taken in
+    float64 and the scaling undone in the log, so no chain over- or underflows.
+    A chain that collapsed to exactly zero counts as log ``LOG_FLOOR`` per step;
+    a non-finite chain gives NaN.
+    """
+    chains = np.asarray(chains, np.float64)
+    if not np.all(np.isfinite(chains)):
+        return float("nan")  # weights gone non-finite: the run is recorded as diverged
+    sigma1 = np.linalg.norm(chains, ord=2, axis=(1, 2))
+    with np.errstate(divide="ignore"):
+        log_growth = np.log(sigma1) - np.asarray(exponents, np.float64) * np.log(2.0)
+    floor = steps * np.log(spectrum.LOG_FLOOR)
+    return float(np.mean(np.where(sigma1 > 0, np.maximum(log_growth, floor), floor)) / steps)
 
 
 def _state_sizes(cell) -> list[int]:
@@ -209,17 +233,26 @@ class Probes:
 
             eye = ops.broadcast_to(ops.eye(size), (batch, size, size))
             start = (eye, ops.zeros((batch,), "int32"))
-            _, (plain, scaled, exponents) = backend.scan(backward, start, (ops.flip(xs, 0), ops.flip(hidden, 0)))
+            (chain, chain_exponent), (plain, scaled, exponents) = backend.scan(
+                backward, start, (ops.flip(xs, 0), ops.flip(hidden, 0)))
             lag0 = ops.reshape(ops.mean(frobenius(eye)), (1,))
-            return ops.concatenate([lag0, plain]), scaled, exponents
+            # The whole chain dh_T/dh_0 too, for the top exponent (its SVD runs in numpy, outside XLA).
+            return ops.concatenate([lag0, plain]), scaled, exponents, chain, chain_exponent
 
         return norms
 
     def dh_by_lag(self, tv, x) -> np.ndarray | None:
         """Mean ‖dh_T/dh_t‖ over the batch, index = lag 0..steps; None for one-step modes."""
+        found = self.chain_probe(tv, x)
+        return None if found is None else found[0]
+
+    def chain_probe(self, tv, x) -> tuple[np.ndarray, float] | None:
+        """Mean ‖dh_T/dh_t‖ by lag and the finite-time top exponent (``top_exponent``)
+        over the batch, from one chained Jacobian; None for one-step modes."""
         if self.state_jacobian_norms is None:
             return None
-        return mean_norms(*self.state_jacobian_norms(tv, x))
+        plain, scaled, exponents, chain, chain_exponent = self.state_jacobian_norms(tv, x)
+        return mean_norms(plain, scaled, exponents), top_exponent(chain, chain_exponent, x.shape[1])
 
     def gate_rows(self, epoch: int, tv, x) -> list[dict]:
         if self.gate_means is None:
@@ -234,10 +267,12 @@ class Probes:
             per_lag = np.mean(np.sum(grads**2, axis=2), axis=0)
         window = len(per_lag)
         dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
-        dh = self.dh_by_lag(tv, x)
+        chained = self.chain_probe(tv, x)
+        dh = chained[0] if chained is not None else None
         stats = {}
         if self.spectrum_stats is not None:
             stats = {k: float(v) for k, v in self.spectrum_stats(tv, x).items()}
+            stats["lyapunov_top"] = chained[1]
         lags = range(window + 1 if dh is not None else window)
         return [
             {

@@ -283,7 +283,8 @@ def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:
     values = {
         "decay_factor": decay_factor(lags, norms) if len(final_probe) else nan,
         "decay_factor_late": late_decay_factor(lags, norms) if len(final_probe) else nan,
-        **{k: float(first.get(k, nan)) for k in ("lyapunov_max", "jac_sigma_max", "jac_sigma_min")},
+        **{k: float(first.get(k, nan)) for k in ("lyapunov_top", "qr_lyapunov_max", "lyapunov_sum",
+                                                  "lyapunov_sum_unresolved", "jac_sigma_max", "jac_sigma_min")},
     }
     return {k: v if np.isfinite(v) else None for k, v in values.items()}  # null in metrics.json: not measured
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from zoo.core.analysis import decay_factor
 from zoo.report.tables import VANISH_FRACTION as VANISH
-from zoo.report.tables import factor_text, setting_columns, vanish_text
+from zoo.report.tables import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
 
 
 def _overlap(a: pd.Series, b: pd.Series, col: str) -> bool:
@@ -47,14 +47,14 @@ def _gate_reason(r: pd.Series, f: float) -> str:
     if np.isfinite(first) and abs(first - SIGMOID_1) < 0.02:
         text += f" ({first:.3f} at {_when(r.get('first_epoch'))}: σ(1), a gate bias of 1)"
     if np.isfinite(hi):
-        text += f"; one-step Jacobian σ {lo:.2g}–{hi:.3g}" + (" (all below 1)" if hi < 1 else "")
+        text += f"; one-step Jacobian σ {sigma_min_text(lo, hi)}–{hi:.3g}" + (" (all below 1)" if hi < 1 else "")
     return text + "."
 
 
 def _spectrum_reason(r: pd.Series) -> str:
     lo, hi, med = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_median")
-    text = (f"no gate: the one-step Jacobian's σ median {med:.3g}, range {lo:.2g}–{hi:.3g} (some directions "
-            "stretch, others shrink; the norm averages them)")
+    text = (f"no gate: the one-step Jacobian's σ median {med:.3g}, range {sigma_min_text(lo, hi)}–{hi:.3g} (some "
+            "directions stretch, others shrink; the norm averages them)")
     slope = _num(r, "tanh_slope_mean")
     if 0 <= slope <= 1:
         regime = "almost linear" if slope > 0.9 else ("partly saturated" if slope > 0.5 else "saturated")
@@ -78,7 +78,8 @@ def _training_reason(r: pd.Series, f: float) -> str:
     # σ_min below 1e-6 is float32 round-off of a collapsed direction: compared only above that.
     lows = lo > 1e-6 and lo0 > 1e-6 and (lo / lo0 < 0.5 or lo0 / lo < 0.5)
     if np.isfinite(hi0) and np.isfinite(hi) and (hi / hi0 > 1.2 or hi0 / hi > 1.2 or lows):
-        moved.append(f"σ {lo0:.2g}–{hi0:.3g} → {lo:.2g}–{hi:.3g}" + ("" if changed else ", a spread the norm hides"))
+        moved.append(f"σ {sigma_min_text(lo0, hi0)}–{hi0:.3g} → {sigma_min_text(lo, hi)}–{hi:.3g}"
+                     + ("" if changed else ", a spread the norm hides"))
     return text + (f" ({'; '.join(moved)})" if moved else "") + "."
 
 
@@ -86,7 +87,7 @@ def explain_cell(r: pd.Series) -> str:
     """Why this cell's ‖dh_T/dh_t‖ decays as it does, in words computed from its row:
     the carry gate of a gated cell, the Jacobian's spectrum and the tanh slope of an
     ungated one; and whether training changed it (first against last probe)."""
-    f, lam = _num(r, "decay_factor"), _num(r, "lyapunov_max")
+    f, lam = _num(r, "decay_factor"), _num(r, "lyapunov_top")
     parts = [f"{r.cell}: {_x(f)} per step,"]
     if np.isfinite(_num(r, "carry")):
         parts.append(_gate_reason(r, f))
@@ -95,7 +96,15 @@ def explain_cell(r: pd.Series) -> str:
     else:
         parts[0] = parts[0].rstrip(",") + "."
     if np.isfinite(lam):
-        parts.append(f"Top Lyapunov exponent {lam:+.3g} ({_x(math.exp(lam))} per step).")
+        parts.append(f"Top Lyapunov exponent (finite-time, most expanding direction) {lam:+.3g} "
+                     f"({_x(math.exp(lam))} per step).")
+    qr, total, unresolved = _num(r, "qr_lyapunov_max"), _num(r, "lyapunov_sum"), _num(r, "lyapunov_sum_unresolved")
+    if np.isfinite(qr) and np.isfinite(lam) and abs(qr - lam) > 0.05:
+        parts.append(f"(The QR method's top column, transient discarded, gives {qr:+.3g}: over so few steps it "
+                     "follows the starting basis, not the most expanding direction.)")
+    if np.isfinite(unresolved) and unresolved < 0 and np.isfinite(total):
+        parts.append(f"Lyapunov sum {total:.4g} per step, {unresolved:.4g} of it from directions below float32 "
+                     "resolution (round-off or the 1e-30 clamp), not from the dynamics.")
     parts.append(_training_reason(r, f))
     return " ".join(p for p in parts if p)
 
@@ -108,14 +117,17 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
     out = []
     modes = list(dict.fromkeys(s["mode"]))
     winners, close = {}, []
+    # A classification task has no MAE: its own metric (cross-entropy) ranks the cells.
+    key = "test_mae" if s.test_mae.notna().any() or "metric_value" not in s else "metric_value"
+    name = "test MAE" if key == "test_mae" else f"test {metric_label(s.metric.iloc[0])}"
     for mode in modes:
-        m = s[s["mode"] == mode].sort_values("test_mae")
+        m = s[s["mode"] == mode].sort_values(key)
         winners.setdefault(m.iloc[0].cell, []).append(mode)
-        if len(m) > 1 and _overlap(m.iloc[0], m.iloc[1], "test_mae"):
+        if len(m) > 1 and _overlap(m.iloc[0], m.iloc[1], key):
             close.append(mode)
     ranked = sorted(winners.items(), key=lambda kv: -len(kv[1]))
     parts = [f"{cell} in {len(ms)} of {len(modes)} ({', '.join(ms)})" for cell, ms in ranked]
-    sentence = "Lowest test MAE: " + "; ".join(parts) + "."
+    sentence = f"Lowest {name}: " + "; ".join(parts) + "."
     if close:
         sentence += (
             f" In {len(close)} of those modes ({', '.join(close)}) the lead is within the "
@@ -123,12 +135,13 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
         )
     out.append(sentence)
 
-    by_mode = s.groupby("mode").test_mae_next.mean().sort_values()
-    out.append(
-        f"Predicting the next value, {by_mode.index[0]} is the most accurate mode "
-        f"(test MAE {by_mode.iloc[0]:.3g}, mean over cells) and {by_mode.index[-1]} the least "
-        f"({by_mode.iloc[-1]:.3g})."
-    )
+    by_mode = s.groupby("mode").test_mae_next.mean().dropna().sort_values()
+    if len(by_mode):
+        out.append(
+            f"Predicting the next value, {by_mode.index[0]} is the most accurate mode "
+            f"(test MAE {by_mode.iloc[0]:.3g}, mean over cells) and {by_mode.index[-1]} the least "
+            f"({by_mode.iloc[-1]:.3g})."
+        )
 
     decays = s.dropna(subset=["decay_factor"])
     if not decays.empty:

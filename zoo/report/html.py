@@ -15,7 +15,9 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1400px;
        color: #222; line-height: 1.45; }
 h1 { margin-bottom: .2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: .85rem; margin: .8rem 0; }
-th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white-space: nowrap; }
+/* Cells wrap at spaces (never inside a number or name), so a wide table shrinks to the
+   1400-px page instead of running off its right edge. */
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white-space: normal; }
 th { background: #f4f4f4; } td:first-child, td:nth-child(2) { text-align: left; }
 .findings li { margin: .3rem 0; } .note { color: #555; font-size: .85rem; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0; }

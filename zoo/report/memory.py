@@ -23,6 +23,7 @@ import pandas as pd
 
 from zoo.core.analysis import mean_ci95
 from zoo.core.config import task_name
+from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
 from zoo.report import html, plots
 from zoo.report.plots import cell_colors, plt
 
@@ -94,6 +95,12 @@ def longest_solved(outcomes: pd.DataFrame) -> dict[str, tuple[int | None, int, i
     return out
 
 
+def k_of_n(k: int, n: int) -> str:
+    """"2 of 3 seeds, 95% Wilson interval 21–94%": a solve count with its interval."""
+    low, high = wilson_interval(k, n)
+    return f"{k} of {n} seeds, 95% Wilson interval {low:.0%}–{high:.0%}"
+
+
 def _fmt_ratio(mean: float, low: float, high: float) -> str:
     if not np.isfinite(mean):
         return "–"
@@ -110,7 +117,8 @@ def display_outcomes(outcomes: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
         for length, r in g.sort_index().iterrows():
             row[f"length {length}"] = f"{_fmt_ratio(r.ratio, r.ratio_low, r.ratio_high)} ({r.solved}/{r.seeds})"
         length, k, n = best[cell]
-        row["longest solved"] = f"{length} ({k} of {n} seeds)" if length else f"none (shortest: {k} of {n})"
+        row["longest solved"] = (f"{length} ({k_of_n(k, n)})" if length
+                                 else f"none (shortest: {k_of_n(k, n)})")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -144,6 +152,27 @@ def _length_axis(ax, lengths) -> None:
 
 
 CLIP = 100.0  # ratios above this (a run whose output exploded) are drawn at the edge, so the rest stay readable
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "D", "P", "X", "h")  # not ^ or v: those mark a value clipped at an edge
+
+
+def _styles(cells: list[str]) -> dict[str, dict]:
+    """A line style, marker and width per cell, so lines that coincide stay visible:
+    the first cell's line is the widest, each later one narrower and dashed
+    differently, so a line lying exactly on another shows inside it."""
+    widths = np.linspace(3.2, 1.4, max(len(cells), 2))
+    return {c: {"ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)], "lw": float(widths[i]),
+                "order": i} for i, c in enumerate(cells)}
+
+
+def _clipped(ax, xs, values, color) -> None:
+    """Values above ``CLIP`` as a ▲ at the edge with the value written beside it."""
+    for x, v in zip(xs, values):
+        if np.isfinite(v) and v > CLIP:
+            ax.scatter([x], [CLIP], color=color, marker="^", s=70, zorder=5, edgecolors="black", linewidths=0.6)
+            ax.annotate(f"{v:.2g}".replace("e+0", "e").replace("e+", "e"), (x, CLIP), xytext=(-7, -4),
+                        textcoords="offset points", fontsize=8, ha="right", va="top", color=color, fontweight="bold",
+                        bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 1})
 
 
 def _seeds(ax, xs, ratios, color) -> None:
@@ -162,12 +191,17 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     threshold = frame.solved_below.iloc[0]
     fig, ax = plt.subplots(figsize=(8, 4.6), constrained_layout=True)
     spread = {c: (i - (len(cells) - 1) / 2) * 0.025 for i, c in enumerate(cells)}  # dodge, in log-x units
+    styles = _styles(cells)
     for cell in cells:
         g = frame[frame.cell == cell]
         x_of = {length: length * 10 ** spread[cell] for length in lengths}
-        stats = g.groupby("length").ratio.agg([_log_mean, "min", "max"]).reindex(lengths).clip(upper=CLIP)
+        raw = g.groupby("length").ratio.agg([_log_mean, "min", "max"]).reindex(lengths)
+        stats = raw.clip(upper=CLIP)
         xs = [x_of[v] for v in stats.index]
-        ax.plot(xs, stats["_log_mean"], color=colors[cell], lw=1.8, marker="o", label=cell)
+        st = styles[cell]
+        ax.plot(xs, stats["_log_mean"], color=colors[cell], lw=st["lw"] * 0.7, ls=st["ls"], marker=st["marker"],
+                ms=6, mfc="white", label=cell)
+        _clipped(ax, xs, raw["_log_mean"], colors[cell])  # a clipped mean: ▲ with its value
         if g.seed.nunique() > 1:
             ax.fill_between(xs, stats["min"], stats["max"], color=colors[cell], alpha=0.15, lw=0)
         _seeds(ax, [x_of[v] for v in g.length], g.ratio, colors[cell])
@@ -178,11 +212,12 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     ax.annotate(f"solved below {threshold:g}", (0.01, threshold), xycoords=("axes fraction", "data"),
                 xytext=(0, 3), textcoords="offset points", fontsize=8, color="tab:green")
     metric = frame.metric.iloc[0].removeprefix("test_")
-    clipped = (frame.ratio > CLIP).any()
+    clipped = (frame.ratio > CLIP).any()  # a seed above CLIP (and so any mean above it)
     ax.set(yscale="log", ylabel=f"final test {'cross-entropy' if metric == 'ce' else metric.upper()} / baseline (log)",
            title=f"{task}: final test loss over the memoryless baseline\n"
                  "line: geometric mean over seeds, band: min..max, dots: seeds"
-                 + (f"\n▲: a seed above {CLIP:g} (its output exploded), drawn at the edge" if clipped else ""))
+                 + (f"\n▲ at the edge: above {CLIP:g} (an output exploded); outlined ▲: a mean, with its value"
+                    if clipped else ""))
     _length_axis(ax, lengths)
     fig.legend(loc="outside right center", frameon=False)
     return fig
@@ -201,14 +236,15 @@ def gradient_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
             g = frame[frame.cell == cell]
             x = g.length * 10 ** spread[cell]
             y = g[column].clip(lower=floor)
+            st = _styles(cells)[cell]
             ax.plot(sorted(set(x)), g.groupby("length")[column].apply(_log_mean).clip(lower=floor).values,
-                    color=colors[cell], lw=1.0, alpha=0.7, label=cell)
+                    color=colors[cell], lw=st["lw"] * 0.6, ls=st["ls"], alpha=0.8, label=cell)
             ok = g.solved.to_numpy()
             ax.scatter(x[ok], y[ok], color=colors[cell], s=28, zorder=3)
             ax.scatter(x[~ok], y[~ok], facecolors="white", edgecolors=colors[cell], s=28, zorder=3)
         ax.set(yscale="log", title=title)
         _length_axis(ax, lengths)
-    axes[0].set_ylabel("‖dh_T/dh_1‖ (whole state, mean over the probe batch; log)")
+    axes[0].set_ylabel("‖dh_T/dh_1‖ (log)\nwhole state, mean over the probe batch")
     axes[0].scatter([], [], color="0.3", s=28, label="solved run")
     axes[0].scatter([], [], facecolors="white", edgecolors="0.3", s=28, label="failed run")
     fig.suptitle(f"{task}: the gradient from the answer back to the first step, against the outcome")
@@ -221,18 +257,27 @@ def curves_plot(curves: pd.DataFrame, frame: pd.DataFrame, task: str, length: in
     cells = _cells(frame)
     colors = cell_colors(cells)
     fig, ax = plt.subplots(figsize=(8, 4.4), constrained_layout=True)
+    styles = _styles(cells)
+    highest = curves.test_ratio.max() if len(curves) else math.nan
     for cell in cells:
         c = curves[curves.cell == cell]
+        st = styles[cell]
         for _, run in c.groupby("run_id"):
-            ax.plot(run.step, run.test_ratio.clip(upper=CLIP), color=colors[cell], lw=0.7, alpha=0.45)
-        mean = c.groupby("step").test_ratio.apply(_log_mean).clip(upper=CLIP)
-        ax.plot(mean.index, mean.values, color=colors[cell], lw=2.0, label=cell)
-    ax.axhline(1.0, color="black", lw=1.0, ls="--", label="memoryless baseline")
+            ax.plot(run.step, run.test_ratio.clip(upper=CLIP), color=colors[cell], lw=0.7, alpha=0.45, ls=st["ls"])
+        raw = c.groupby("step").test_ratio.apply(_log_mean)
+        mean = raw.clip(upper=CLIP)
+        # Lines that coincide (two cells stuck at the baseline) stay visible: widths, dashes and markers differ.
+        every = max(1, len(mean) // 8)  # markers staggered by cell, so they do not sit on each other
+        ax.plot(mean.index, mean.values, color=colors[cell], lw=st["lw"], ls=st["ls"], marker=st["marker"],
+                ms=5, mfc="white", markevery=((st["order"] * every) // len(cells), every), label=cell)
+        _clipped(ax, mean.index[raw > CLIP][-1:], raw[raw > CLIP][-1:], colors[cell])
+    ax.axhline(1.0, color="black", lw=1.0, ls="--", label="memoryless baseline", zorder=1.5)
     ax.axhline(frame.solved_below.iloc[0], color="tab:green", lw=1.0, ls=":", label="solved threshold")
     ax.set(yscale="log", xlabel="optimizer steps", ylabel="test loss / baseline (log)",
            title=f"{task}, length {length}: test loss over the baseline during training\n"
                  "thick: geometric mean over seeds, thin: each seed"
-                 + (f" (cut at {CLIP:g})" if (curves.test_ratio > CLIP).any() else ""))
+                 + (f"\nvalues above {CLIP:g} cut at the edge (highest {highest:.2g}; "
+                    "outlined ▲: a mean's last cut value)" if highest > CLIP else ""))
     fig.legend(loc="outside right center", frameon=False)
     return fig
 
@@ -253,20 +298,87 @@ def learning_curves(runs, frame: pd.DataFrame, length: int) -> pd.DataFrame:
 
 
 def _auc(frame: pd.DataFrame, column: str) -> tuple[float, int]:
-    """Over pairs of a solved and a failed run at the same length, the share where the
-    solved run has the larger ``column`` (ties count half), and the number of pairs.
+    """Over pairs of a solved and a failed run of the same cell at the same length, the
+    share where the solved run has the larger ``column`` (ties count half), and the
+    number of pairs.
 
-    Pairs at one length only: across lengths the gradient shrinks and the task
-    gets harder at once, which would credit the gradient with length's effect.
+    Within a cell: ‖dh_T/dh_1‖ at initialisation is close to a per-cell constant, so
+    pairs across cells would compare cell types, not gradients. Within a length:
+    across lengths the gradient shrinks and the task gets harder at once.
     """
     wins, pairs = 0.0, 0
-    for _, g in frame.groupby("length"):
+    for _, g in frame.groupby(["cell", "length"]):
         v = np.log(g[column].clip(lower=1e-300).to_numpy(float))
         s = g.solved.to_numpy(bool)
         a, b = v[s], v[~s]
         wins += (a[:, None] > b[None, :]).sum() + 0.5 * (a[:, None] == b[None, :]).sum()
         pairs += len(a) * len(b)
     return (float(wins / pairs) if pairs else math.nan), pairs
+
+
+MIN_PAIRS = 10  # fewer solved-failed pairs within cells than this: too few for a statement
+
+
+def _gradient_within_cells(frame: pd.DataFrame) -> str:
+    """Gradient against outcome within each cell and length, pooled over cells."""
+    (auc_init, pairs), (auc_end, _) = _auc(frame, "dh_init"), _auc(frame, "dh_end")
+    per_cell = [f"{c} {n}" for c in _cells(frame) if (n := _auc(frame[frame.cell == c], "dh_init")[1])]
+    if not pairs:
+        return ("Gradient against outcome within a cell: no cell has both a solved and a failed run at one "
+                "length, so the data cannot say whether ‖dh_T/dh_1‖ tells them apart.")
+    text = (f"Gradient against outcome, within a cell: over the {pairs} pairs of a solved and a failed run of "
+            f"the same cell at the same length ({', '.join(per_cell)}), the solved run has the larger "
+            f"‖dh_T/dh_1‖ in {auc_init:.0%} of them at initialisation and in {auc_end:.0%} after training "
+            "(50% = no relation, 100% = it separates them).")
+    if pairs < MIN_PAIRS:
+        return text + f" That is fewer than {MIN_PAIRS} pairs: too few to tell either share from 50%."
+    if auc_end > auc_init + 0.05:
+        return text + (" After training it tracks success better than at initialisation: where a run "
+                       "succeeded, training opened the path back to the first step.")
+    return text
+
+
+def _gradient_across_cells(frame: pd.DataFrame) -> str:
+    """Across cells only as a rank statement: per length, do the cells with the larger
+    gradient at initialisation solve more often?"""
+    parts = []
+    for length, g in frame.groupby("length"):
+        per_cell = g.groupby("cell").agg(dh=("dh_init", _log_mean), solved=("solved", "mean"))
+        if len(per_cell) < 3 or per_cell.solved.nunique() < 2:
+            continue
+        rho, p = spearman(np.log(per_cell.dh.clip(lower=1e-300)), per_cell.solved)
+        if np.isfinite(rho):
+            parts.append(f"length {length}: ρ = {rho:+.2f} (permutation p = {p:.2g})")
+    if not parts:
+        return ""
+    return ("Across cells, as a rank statement only (the cells differ in more than their gradient): Spearman "
+            f"correlation over the {frame.cell.nunique()} cells between ‖dh_T/dh_1‖ at initialisation (geometric "
+            "mean over seeds) and the share of seeds solved, " + "; ".join(parts) + ".")
+
+
+def _separable(outcomes: pd.DataFrame, lengths: list[int]) -> str:
+    """Whether the seeds can separate any two cells' solve counts (Fisher's exact test, 0.05)."""
+    most = int(outcomes.seeds.max())
+    best_p = min_fisher_p(most, most)
+    if best_p > 0.05:
+        return (f"With {most} seeds per cell{' at most' if outcomes.seeds.nunique() > 1 else ''} the seeds "
+                "cannot separate any two cells: even all solved against none gives Fisher's exact p = "
+                f"{best_p:.2g} > 0.05, so every ranking here is descriptive.")
+    found = []
+    for length in lengths:
+        at = outcomes[outcomes.length == length].set_index("cell")
+        cells = list(at.index)
+        for i, a in enumerate(cells):
+            for b in cells[i + 1:]:
+                p = fisher_exact(int(at.loc[a].solved), int(at.loc[a].seeds), int(at.loc[b].solved),
+                                 int(at.loc[b].seeds))
+                if p < 0.05:
+                    found.append(f"{a} and {b} at length {length} (p = {p:.2g})")
+    if not found:
+        return ("The seeds separate no two cells at any length (Fisher's exact test on solve counts, p < 0.05): "
+                "every ranking here is descriptive.")
+    return ("The seeds separate " + "; ".join(found) + " (Fisher's exact test on solve counts, p < 0.05); "
+            "no other two cells.")
 
 
 def _split(at: pd.DataFrame, cells: list[str], length: int) -> str:
@@ -289,7 +401,7 @@ def _lengths_text(best: dict, cells: list[str]) -> str:
     parts = []
     for cell in cells:
         length, k, n = best[cell]
-        parts.append(f"{cell} up to length {length} ({k} of {n} seeds there)" if length
+        parts.append(f"{cell} up to length {length} ({k_of_n(k, n)})" if length
                      else f"{cell} at no length ({k} of {n} seeds at the shortest)")
     return "; ".join(parts)
 
@@ -325,21 +437,11 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
             out.append(f"{cell} is not monotonic in length: it fails a shorter length than the longest it "
                        "solves, so seed noise is of the size of the effect there.")
 
-    (auc_init, pairs), (auc_end, _) = _auc(frame, "dh_init"), _auc(frame, "dh_end")
-    if np.isfinite(auc_init):
-        out.append(
-            f"Gradient against outcome, over the {pairs} pairs of a solved and a failed run at the same "
-            f"length: the solved run has the larger ‖dh_T/dh_1‖ in {auc_init:.0%} of them at initialisation "
-            f"and in {auc_end:.0%} after training (50% = no relation, 100% = it separates them). "
-            + ("The gradient after training tracks success better than the gradient at initialisation: "
-               "where a run succeeded, training opened the path back to the first step."
-               if auc_end > auc_init + 0.05 else
-               "The gradient at initialisation tracks success as well as the gradient after training."
-               if abs(auc_end - auc_init) <= 0.05 else
-               "The gradient at initialisation tracks success better than after training.")
-            + (" At initialisation it points the wrong way: within a length, the runs that failed mostly "
-               "started with the larger gradient." if auc_init < 0.35 else "")
-        )
+    out.append(_separable(outcomes, lengths))
+    out.append(_gradient_within_cells(frame))
+    across = _gradient_across_cells(frame)
+    if across:
+        out.append(across)
     at_long = frame[frame.length == longest]
     moves = []
     for cell in cells:
@@ -369,26 +471,39 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
     return out
 
 
-def _still_falling(curves: pd.DataFrame, cell: str) -> bool | None:
-    """Whether a cell's learning curve was still going down at the end of the budget."""
+def _still_falling(curves: pd.DataFrame, cell: str) -> tuple[int, int] | None:
+    """How many of a cell's seeds had a learning curve still going down at the end of
+    the budget (its last quarter ends below 0.8 of where it began), of how many."""
     c = curves[curves.cell == cell]
     if c.empty:
         return None
-    mean = c.groupby("step").test_ratio.apply(_log_mean).dropna()
-    if len(mean) < 4:
+    falling, seeds = 0, 0
+    for _, run in c.groupby("run_id"):
+        ratio = run.sort_values("step").test_ratio.dropna()
+        if len(ratio) < 4:
+            continue
+        tail = ratio.iloc[-max(2, len(ratio) // 4):]
+        seeds += 1
+        falling += bool(tail.iloc[-1] < 0.8 * tail.iloc[0])
+    return (falling, seeds) if seeds else None
+
+
+def _majority_falling(found: tuple[int, int] | None) -> bool | None:
+    """True when most of at least 2 seeds are still falling, False when most are not, None when
+    it cannot be said (no curves, or one seed: no claim rests on one seed)."""
+    if found is None or found[1] < 2:
         return None
-    tail = mean.iloc[-max(2, len(mean) // 4):]
-    return bool(tail.iloc[-1] < 0.8 * tail.iloc[0])
+    return 2 * found[0] > found[1]
 
 
 def _textbook(best: dict, cells: list[str], curves: pd.DataFrame, frame: pd.DataFrame, longest: int) -> list[str]:
     """Where the data contradicts 'gated cells carry memory further than plain ones', and what would change it."""
     reach = {c: (best[c][0] or 0) for c in cells}
     if not any(reach.values()):
-        falling = [c for c in cells if _still_falling(curves, c)]
+        falling = [c for c in cells if _majority_falling(_still_falling(curves, c))]
         return ["No cell solves any length at this budget, so it cannot rank them against the textbook; "
-                + (f"the learning curves of {_and(falling)} at length {longest} are still falling, so more steps "
-                   "are the first thing to try." if falling else "more steps are the first thing to try.")]
+                + (f"most seeds' learning curves of {_and(falling)} at length {longest} are still falling, so "
+                   "more steps are the first thing to try." if falling else "more steps are the first thing to try.")]
     plain = [c for c in cells if c not in TEXTBOOK]
     gated = [c for c in cells if c in TEXTBOOK]
     out = []
@@ -398,12 +513,14 @@ def _textbook(best: dict, cells: list[str], curves: pd.DataFrame, frame: pd.Data
         if not beaten_by and not rival:
             continue
         further = beaten_by + rival
-        falling = _still_falling(curves, g) if reach[g] < longest else None
+        found = _still_falling(curves, g) if reach[g] < longest else None
+        falling = _majority_falling(found)
+        seeds = f" ({found[0]} of {found[1]} seeds' curves)" if found else ""
         why = (
-            f"its learning curve at length {longest} is still falling at the end of the budget, so more steps "
-            "would likely change this" if falling else
-            f"its learning curve at length {longest} stays near the baseline to the end, so more steps alone may "
-            f"not; {REMEDIES.get(g, 'a different initialisation')} would be the first thing to try"
+            f"its learning curve at length {longest} is still falling at the end of the budget{seeds}, so more "
+            "steps would likely change this" if falling else
+            f"its learning curve at length {longest} stays near where it was to the end{seeds}, so more steps "
+            f"alone may not; {REMEDIES.get(g, 'a different initialisation')} would be the first thing to try"
             if falling is False else "more steps or " + REMEDIES.get(g, "a different initialisation")
             + " would be the first things to try"
         )

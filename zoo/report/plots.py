@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from zoo.report.tables import sigma_min_text  # noqa: E402
+
 GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
 
@@ -172,6 +174,17 @@ def gradient_by_lag(probes: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def _point(ax, x: float, value: float, floor: float, marker: str, **style) -> None:
+    """A factor as a marker; one below the axis' floor as a ▼ at the floor with its value."""
+    if not np.isfinite(value):
+        return
+    if value >= floor:
+        ax.plot(x, value, marker, **style)
+        return
+    ax.plot(x, floor, "v", **{**style, "ms": style.get("ms", 7) * 0.8})
+    ax.annotate(f"{value:.1g}", (x, floor), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7)
+
+
 def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
     """Per-step factors that explain the decay, one panel per mode with a state through time:
     the one-step Jacobian's singular values (bar: min to max, tick: median), e^λ of the top
@@ -184,8 +197,8 @@ def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
                              squeeze=False, sharey=True, constrained_layout=True)
     # The axis shows factors down to FLOOR; a smaller σ_min (a direction one step all but
     # erases, as in an LSTM, whose h' is nearly a function of c') is written at the bottom.
-    shown = pd.concat([s.jac_sigma_median, s.decay_factor, np.exp(s.lyapunov_max), s.carry,
-                       s.decay_factor_first, np.exp(s.lyapunov_max_first)]).dropna()
+    shown = pd.concat([s.jac_sigma_median, s.decay_factor, np.exp(s.lyapunov_top), s.carry,
+                       s.decay_factor_first, np.exp(s.lyapunov_top_first)]).dropna()
     floor = 10 ** np.floor(np.log10(max(min(shown.min() / 3, 0.1), 1e-4))) if len(shown) else 0.01
     top = max(s.jac_sigma_max.max(), s.jac_sigma_max_first.max(), 1.0) * 1.6 if len(s) else 2.0
     for ax, mode in zip(axes[0], modes):
@@ -195,17 +208,19 @@ def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
             if np.isfinite(r.jac_sigma_max_first):
                 ax.plot([i - 0.2] * 2, [max(r.jac_sigma_min_first, floor), r.jac_sigma_max_first], color=c, lw=2,
                         alpha=0.45)
-                ax.plot(i - 0.2, np.exp(r.lyapunov_max_first), "o", color=c, mfc="white", ms=7)
-                ax.plot(i - 0.2, r.decay_factor_first, "D", color=c, mfc="white", ms=6)
+                _point(ax, i - 0.2, np.exp(r.lyapunov_top_first), floor, "o", color=c, mfc="white", ms=7)
+                _point(ax, i - 0.2, r.decay_factor_first, floor, "D", color=c, mfc="white", ms=6)
             ax.plot([i + 0.2] * 2, [max(r.jac_sigma_min, floor), r.jac_sigma_max], color=c, lw=7, alpha=0.75)
             ax.plot(i + 0.2, r.jac_sigma_median, "_", color="black", ms=16, mew=2)
-            ax.plot(i + 0.2, np.exp(r.lyapunov_max), "o", color="black", mfc=c, ms=8)
-            ax.plot(i + 0.2, r.decay_factor, "D", color="black", mfc=c, ms=7)
+            _point(ax, i + 0.2, np.exp(r.lyapunov_top), floor, "o", color="black", mfc=c, ms=8)
+            _point(ax, i + 0.2, r.decay_factor, floor, "D", color="black", mfc=c, ms=7)
             if np.isfinite(r.carry):
                 ax.plot(i + 0.2, r.carry, "s", color="black", mfc="white", ms=7)
             if r.jac_sigma_min < floor:
-                ax.annotate(f"σ_min\n{r.jac_sigma_min:.1g}", (i + 0.2, floor), xytext=(0, 4),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=7)
+                ax.annotate(f"σ_min\n{sigma_min_text(r.jac_sigma_min, r.jac_sigma_max)}", (i + 0.2, floor),
+                            xytext=(0, 4),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                            bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         ax.axhline(1.0, color="black", lw=0.8, ls=":")
         ax.set_xticks(range(len(t)), list(t.cell))
         ax.set_xlim(-0.6, len(t) - 0.4)
@@ -217,7 +232,8 @@ def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
     handles = [line([], [], color="0.4", lw=7, alpha=0.75, label="singular values of dh_{t+1}/dh_t, min to max"),
                line([], [], color="black", marker="_", ls="", ms=16, mew=2, label="median singular value"),
                line([], [], color="black", marker="D", ls="", mfc="0.6", label="‖dh_T/dh_t‖ per step, lags 1-5"),
-               line([], [], color="black", marker="o", ls="", mfc="0.6", label="e^λ, top Lyapunov exponent"),
+               line([], [], color="black", marker="o", ls="", mfc="0.6",
+                    label="e^λ, top Lyapunov exponent\n(finite-time, most expanding direction)"),
                line([], [], color="black", marker="s", ls="", mfc="white", label="carry gate: share of old state kept"),
                line([], [], color="0.4", lw=2, alpha=0.45, marker="o", mfc="white",
                     label="left, thin, hollow: initial weights")]

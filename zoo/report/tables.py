@@ -17,8 +17,8 @@ from zoo.core.config import short_name, varying_settings
 
 LOSS_THRESHOLD = 0.01  # "epochs to reach": the first epoch whose training loss is below this
 VANISH_FRACTION = 1e-3  # dh_T/dh_t has vanished once it is below this fraction of lag 0
-SPECTRUM = ("jac_sigma_max", "jac_sigma_min", "jac_sigma_median", "lyapunov_max", "lyapunov_sum",
-            "tanh_slope_mean", "tanh_slope_over_0_9")
+SPECTRUM = ("jac_sigma_max", "jac_sigma_min", "jac_sigma_median", "lyapunov_top", "qr_lyapunov_max",
+            "lyapunov_sum", "lyapunov_sum_unresolved", "tanh_slope_mean", "tanh_slope_over_0_9")
 
 
 def long_table(runs, kind: str) -> pd.DataFrame:
@@ -166,7 +166,11 @@ def run_numbers(r) -> dict:
         "carry_gate": carry_gate(r.gates),
         "carry_first": _carry(r.gates, first),
         **at_last,
-        **{f"{k}_first": at_first[k] for k in ("decay_factor", "jac_sigma_max", "jac_sigma_min", "lyapunov_max")},
+        **{f"{k}_first": at_first[k] for k in ("decay_factor", "jac_sigma_max", "jac_sigma_min", "lyapunov_top")},
+        # The task's own metric over its baseline (a classification task has no MAE).
+        "metric": r.metrics.get("metric"),
+        "metric_value": r.metrics.get("metric_value", math.nan),
+        "ratio": r.metrics.get("ratio", math.nan),
     }
     # What a diverged run looked like at its last finite probe, before it blew up.
     out["cause_epoch"], out["cause_factor"] = last, at_last["decay_factor"]
@@ -190,7 +194,7 @@ def diverged_table(runs) -> pd.DataFrame:
             "diverged_epoch": n["diverged_epoch"], "diverged_in": r.metrics.get("diverged_in"),
             "peak_grad_norm": n["grad_norm_peak"], "peak_epoch": n["grad_norm_peak_epoch"],
             "recurrent_share": n["recurrent_share"], "probe_epoch": n["cause_epoch"],
-            "dh_factor": n["cause_factor"], "dh_growth": n["cause_growth"], "lyapunov_max": n["lyapunov_max"],
+            "dh_factor": n["cause_factor"], "dh_growth": n["cause_growth"], "lyapunov_top": n["lyapunov_top"],
             "cause": cause, "reason": reason,
         })
     return pd.DataFrame(rows)
@@ -231,10 +235,13 @@ def summary_table(runs) -> pd.DataFrame:
             "failed": status.count("failed"),
             "params": next((m.metrics["params"] for m in members if "params" in m.metrics), math.nan),
         }
-        for col in ("loss", "test_mae", "test_mse"):
-            row[col], row[f"{col}_ci95"] = mean_ci95(ok[col] if len(ok) else [])
+        for col in ("loss", "test_mae", "test_mse", "metric_value", "ratio"):
+            row[col], row[f"{col}_ci95"] = mean_ci95(ok[col] if len(ok) and col in ok else [])
+        metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
+        row["metric"] = metrics[0] if metrics else math.nan
         averaged = ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak",
-                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_max", "jac_sigma_median",
+                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "qr_lyapunov_max",
+                    "lyapunov_sum", "lyapunov_sum_unresolved", "jac_sigma_median",
                     "tanh_slope_mean", "tanh_slope_over_0_9", "carry", "recurrent_share")
         for col in averaged:
             row[col] = _mean(ok, col)
@@ -243,7 +250,7 @@ def summary_table(runs) -> pd.DataFrame:
         row["jac_sigma_min"] = _extreme(ok, "jac_sigma_min", min)
         row["jac_sigma_max"] = _extreme(ok, "jac_sigma_max", max)
         # Before training went anywhere: every run that trained, diverged ones too.
-        for col in ("decay_factor_first", "lyapunov_max_first", "carry_first"):
+        for col in ("decay_factor_first", "lyapunov_top_first", "carry_first"):
             row[col] = _mean(numbers, col)
         row["jac_sigma_min_first"] = _extreme(numbers, "jac_sigma_min_first", min)
         row["jac_sigma_max_first"] = _extreme(numbers, "jac_sigma_max_first", max)
@@ -305,15 +312,31 @@ def setting_columns(summary: pd.DataFrame) -> list[str]:
     return cols[2 : cols.index("seeds")]
 
 
+def metric_label(metric) -> str:
+    """test_ce -> "cross-entropy", test_mae -> "MAE"."""
+    if not isinstance(metric, str):
+        return "–"
+    name = metric.removeprefix("test_")
+    return "cross-entropy" if name == "ce" else name.upper()
+
+
 def factor_text(x: float) -> str:
     """A per-step factor as people read it: ×0.63."""
     return "–" if x is None or not np.isfinite(x) else f"×{x:.3g}"
 
 
+def sigma_min_text(lo: float, hi: float) -> str:
+    """σ_min, or "< 1e-7 σ_max" where it is below float32's resolution relative to σ_max
+    (round-off of a float32 Jacobian, not a measurement)."""
+    if lo < analysis.FLOAT32_RESOLUTION * hi:
+        return f"< {analysis.FLOAT32_RESOLUTION:.0e} σ_max".replace("e-07", "e-7")
+    return f"{lo:.2g}"
+
+
 def _sigma_range(lo: float, hi: float, median: float) -> str:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "–"
-    return f"{lo:.2g}–{hi:.3g}" + (f" ({median:.3g})" if np.isfinite(median) else "")
+    return f"{sigma_min_text(lo, hi)} – {hi:.3g}" + (f" ({median:.3g})" if np.isfinite(median) else "")
 
 
 def vanish_text(r: dict) -> str:
@@ -336,6 +359,9 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     clipping = (summary.clipped_fraction.fillna(0) > 0).any()
     diverged = (summary.diverged > 0).any()
     late = "decay_factor_late" in summary.columns and summary.decay_factor_late.notna().any()
+    # A task whose metric is neither MAE nor MSE (classification: cross-entropy) shows its own.
+    own_metric = "metric" in summary.columns and summary.metric.isin(["test_ce"]).any()
+    regression = summary.test_mae.notna().any() or not own_metric
     rows = []
     for r in summary.to_dict("records"):
         def pm(col: str) -> str:
@@ -347,8 +373,9 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
         row.update({
             "params": "–" if math.isnan(r["params"]) else str(int(r["params"])),
             "train loss": pm("loss"),
-            "test MAE": pm("test_mae"),
-            "test MSE": pm("test_mse"),
+            **({f"test {metric_label(r['metric'])}": pm("metric_value"), "/ baseline": pm("ratio")}
+               if own_metric else {}),
+            **({"test MAE": pm("test_mae"), "test MSE": pm("test_mse")} if regression else {}),
             f"epochs to loss < {LOSS_THRESHOLD}": _fmt(r["epochs_to_threshold"]),
             "s / run": _fmt(r["seconds"]),
             "grad norm final / peak": f"{_fmt(r['grad_norm_final'])} / {_fmt(r['grad_norm_peak'])}",
@@ -360,7 +387,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
             "Jacobian σ min–max (median)": _sigma_range(r.get("jac_sigma_min", math.nan),
                                                        r.get("jac_sigma_max", math.nan),
                                                        r.get("jac_sigma_median", math.nan)),
-            "top Lyapunov exp.": _fmt(r.get("lyapunov_max", math.nan), 2),
+            "top Lyapunov exp.": _fmt(r.get("lyapunov_top", math.nan), 2),
             "vanish lag": vanish_text(r),
         })
         if clipping or diverged:
@@ -393,9 +420,13 @@ def table_note(summary: pd.DataFrame) -> str:
         note += "; for windows of 20 or more also over the last fifth of the lags"
     note += (
         ". Jacobian σ: the smallest and largest singular value of the one-step Jacobians dh_{t+1}/dh_t over "
-        "the probe batch, steps and seeds, and their median. Top Lyapunov exponent: the mean log growth per "
-        "step of the most expanding direction along the probe sequences (QR method, finite-time over the "
-        "window); e^λ is its per-step factor. Vanish lag: the first lag where the norm is below "
+        "the probe batch, steps and seeds, and their median; a σ_min below float32's resolution relative to "
+        "σ_max is round-off, shown as < 1e-7 σ_max. Top Lyapunov exponent: the finite-time exponent of the "
+        "most expanding direction over the whole sequence of T steps, (1/T) log σ1(J_T ⋯ J_1), mean over the "
+        "probe sequences; e^λ is its per-step factor (summary.csv also has qr_lyapunov_max, the QR method's "
+        "top column with the first fifth of the steps discarded, a different number over a short window, and "
+        "lyapunov_sum with its part below float32 resolution, lyapunov_sum_unresolved). "
+        "Vanish lag: the first lag where the norm is below "
         f"{VANISH_FRACTION:g} of its lag-0 value, as measured within the window."
     )
     if (summary.diverged > 0).any():

@@ -36,11 +36,11 @@ METRICS = {  # scalar tag -> what the HParams tab calls it
     "epoch/test_mae": "test MAE",
     "gradients/global_norm_mean": "mean gradient norm",
     "probes/dh_factor_per_step": "‖dh_T/dh_t‖ factor per step (lags 1-5)",
-    "probes/lyapunov_max": "top Lyapunov exponent",
+    "probes/lyapunov_top": "top Lyapunov exponent (finite-time, most expanding direction)",
 }
 # probes.csv column -> scalar tag, one value per probed epoch (step = epoch; 0 = initial weights)
 SPECTRUM_TAGS = {
-    "lyapunov_max": "probes/lyapunov_max",
+    "lyapunov_top": "probes/lyapunov_top",
     "jac_sigma_max": "probes/jacobian_sigma_max",
     "jac_sigma_min": "probes/jacobian_sigma_min",
     "jac_sigma_median": "probes/jacobian_sigma_median",
