@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cmdline, descendants, tiny_toml
+from conftest import cmdline, descendants, tiny_grid, tiny_toml
 
 from zoo import cli, new_cell
 from zoo.core.config import COMPILE_CACHE
@@ -261,9 +261,8 @@ def test_a_hung_run_is_ended_and_the_grid_goes_on(tmp_path, isolated_registry, m
         assert metrics["status"] == ("failed" if run.cell == "hangs" else "ok")
 
 
-def test_the_progress_line_never_names_a_finished_run(tiny_runs):
-    grid, _ = tiny_runs
-    first, second = expand(grid)[:2]
+def test_the_progress_line_never_names_a_finished_run():
+    first, second = expand(tiny_grid())[:2]
     stream = io.StringIO()
     progress = runner.Progress([first, second], stream=stream)
     progress.epoch(first.run_id, 2, 0.5)
