@@ -30,7 +30,8 @@ def _compare(tmp: Path, name: str, cache: Path) -> dict:
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     done = subprocess.run([sys.executable, "-m", "zoo", "compare", "--config", str(tmp / "one.toml"), "--jobs", "1",
-                           "--runs", str(tmp / name)], capture_output=True, text=True, env=env, timeout=300)
+                           "--runs", str(tmp / name), "--reports", str(tmp / f"{name}-reports")],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp)  # never the checkout's reports/
     assert done.returncode == 0, done.stderr
     (run,) = [p for p in (tmp / name).iterdir() if not p.name.startswith(".")]
     return json.loads((run / "metrics.json").read_text())
