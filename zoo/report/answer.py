@@ -78,7 +78,8 @@ def gradient_line(summary: pd.DataFrame) -> str:
     gated, cells = _gated(summary), list(factors.index)
     text = (f"Through time ({where or 'the probed runs'}, last probe, mean over seeds), each step back multiplies "
             f"‖dh_T/dh_t‖ by {factor_text(factors.iloc[0])} in {best}, the cell that keeps it alive longest, and by "
-            f"{factor_text(factors.iloc[-1])} in {worst}: at those rates 1% of it is left after "
+            f"{factor_text(factors.iloc[-1])} in {worst}: extrapolated at those rates (not measured past the "
+            f"probed lags), 1% of it would be left after "
             f"{_steps_kept(factors.iloc[0])} in {best} and {_steps_kept(factors.iloc[-1])} in {worst}.")
     plain = [c for c in cells if c not in gated]
     if gated and plain:
