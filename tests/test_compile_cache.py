@@ -29,9 +29,10 @@ def _compare(tmp: Path, name: str, cache: Path) -> dict:
     env = {**os.environ, "KERAS_BACKEND": "jax", COMPILE_CACHE: str(cache),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    # Its runs and report under tmp, never in the checkout's runs/ or reports/.
     done = subprocess.run([sys.executable, "-m", "zoo", "compare", "--config", str(tmp / "one.toml"), "--jobs", "1",
                            "--runs", str(tmp / name), "--reports", str(tmp / f"{name}-reports")],
-                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp)  # never the checkout's reports/
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp)
     assert done.returncode == 0, done.stderr
     (run,) = [p for p in (tmp / name).iterdir() if not p.name.startswith(".")]
     return json.loads((run / "metrics.json").read_text())
