@@ -560,6 +560,7 @@ def stored(tiny_runs, tmp_path, no_training):
     return copy
 
 
+@pytest.mark.slow
 def test_a_foreign_file_in_reports_survives_and_the_command_is_refused(stored, tmp_path, capsys):
     docs = tmp_path / "mydocs"
     (docs / "thesis").mkdir(parents=True)
@@ -592,6 +593,7 @@ def test_reports_equal_to_inside_or_containing_runs_is_refused(stored, tmp_path,
         assert _tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_path, capsys):
     reports = tmp_path / "reports"
     (tmp_path / ".reports.tmp-mine").write_text("a user's file named like a leftover")
@@ -607,6 +609,7 @@ def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_pat
     assert sorted(p.name for p in tmp_path.glob(".reports.*")) == [".reports.old-notes", ".reports.tmp-mine"]
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_stays(
     stored, tmp_path, capsys, monkeypatch
 ):
@@ -628,6 +631,7 @@ def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_
     assert not list(tmp_path.glob(".reports.*"))
 
 
+@pytest.mark.slow
 def test_report_names_damaged_run_folders(stored, tmp_path, capsys):
     victim = sorted(p for p in stored.iterdir() if not p.name.startswith("."))[0]
     (victim / "history.csv").write_text("epoch,loss\n1,")
@@ -637,6 +641,7 @@ def test_report_names_damaged_run_folders(stored, tmp_path, capsys):
     assert victim.name in (tmp_path / "reports" / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_report_without_config_shows_the_grid_that_was_compared(stored, tmp_path, capsys):
     # the tiny grid is recorded under "default" by conftest; rename it as a user's grid would be
     grids = stored / ".grids"
@@ -649,6 +654,7 @@ def test_report_without_config_shows_the_grid_that_was_compared(stored, tmp_path
     assert results["name"] == "mine"
 
 
+@pytest.mark.slow
 def test_a_stored_grid_record_with_an_unsafe_name_cannot_place_a_report_outside(stored, tmp_path):
     from zoo import report
 

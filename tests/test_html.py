@@ -17,6 +17,7 @@ def page(tiny_runs, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_index_holds_every_plot_and_the_settings(page):
     text = (page / "index.html").read_text()
     pngs = sorted(p.name for p in page.glob("*.png"))

@@ -46,6 +46,7 @@ def _zoo(args, plugin_path, cwd):
     return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
     listed = _zoo(["list"], plugin_path, tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -74,6 +75,7 @@ batch_size = 32
 """
 
 
+@pytest.mark.slow
 def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(plugin_path, tmp_path):
     listed = _zoo(["list"], plugin_path, tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -109,6 +111,7 @@ batch_size = 32
 """
 
 
+@pytest.mark.slow
 def test_plugin_classification_task_meets_the_task_contract_and_reports_its_metric(plugin_path, tmp_path):
     # The registry-wide tests, run where the plugin is installed, over its many_to_one classification task.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
@@ -186,6 +189,7 @@ def edited_rnn(units=64):
 '''
 
 
+@pytest.mark.slow
 def test_editing_a_cell_file_retrains_its_runs_and_so_does_a_backend_switch(tmp_path, monkeypatch,
                                                                              isolated_registry):
     from conftest import tiny_grid
