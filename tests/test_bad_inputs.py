@@ -690,12 +690,11 @@ def test_a_grid_where_every_run_diverges_gets_a_report(tmp_path, capsys, monkeyp
 
 
 def test_log_axes_only_where_the_data_allows():
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from zoo.report import plots
 
-    fig, (a, b) = plt.subplots(1, 2)
+    fig, (a, b) = plots.subplots(1, 2)
     a.plot([1, 2], [np.nan, np.inf])
     a.set(yscale="log", ylabel="loss (log scale)")
     b.plot([1, 2], [0.1, 1.0])
@@ -703,7 +702,6 @@ def test_log_axes_only_where_the_data_allows():
     plots.log_scale_where_possible(fig)
     assert (a.get_yscale(), b.get_yscale()) == ("linear", "log") and a.get_ylabel() == "loss"
     fig.savefig(os.devnull, format="png")
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------ plugins

@@ -295,7 +295,6 @@ def _save(figures: dict, out: Path) -> list[Path]:
     for name, fig in figures.items():
         plots.log_scale_where_possible(fig)  # a diverged grid may leave nothing positive to plot
         fig.savefig(out / name, dpi=110)
-        plots.plt.close(fig)
         paths.append(out / name)
     return paths
 
