@@ -57,6 +57,12 @@ def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
     folders = [p.name for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert sorted(f.rsplit("-", 2)[0] for f in folders) == ["softsign_rnn-many_to_one", "softsign_rnn-one_to_many"]
     assert "softsign_rnn" in (tmp_path / "reports" / "summary.csv").read_text()
+    # The plugin's probe (entry point rnn_zoo.probes) ran in every run and is in the report.
+    for folder in folders:
+        rows = (tmp_path / "runs" / folder / "probe_output_rms.csv").read_text().splitlines()
+        assert rows[0] == "epoch,output_rms" and [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert "Probe: output_rms" in (tmp_path / "reports" / "index.html").read_text()
+    assert (tmp_path / "reports" / "probe_output_rms.csv").read_text().startswith("cell,mode,output_rms,runs")
 
 
 TINY_TASK = """
