@@ -520,6 +520,7 @@ def test_api_refuses_a_bad_backend_before_keras(sandbox):
 MAKE_TRAILER = re.compile(r"^make(\[\d+\])?: \*\*\* \[.*\] Error \d+$")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("arguments,expected", MAKE, ids=[a for a, _ in MAKE])
 def test_make_variable(sandbox, arguments, expected):

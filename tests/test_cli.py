@@ -42,6 +42,7 @@ def test_unwritable_runs_folder_is_refused_before_training(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.slow
 def test_unknown_executor_and_bad_jobs_are_usage_errors(tmp_path):
     where = ["--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p")]
     out = _zoo("compare", "--cells", "gru", "--executor", "threads", *where)

@@ -175,6 +175,7 @@ def test_new_cell_never_overwrites(tmp_path):
     assert (tmp_path / "mine.py").read_text() == "# mine"
 
 
+@pytest.mark.slow
 def test_cli_new_cell_error_is_one_line():
     out = subprocess.run([sys.executable, "-m", "zoo", "new-cell", "gru"], capture_output=True, text=True)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
