@@ -65,10 +65,10 @@ $(EXTRAS): pyproject.toml
 	$(call pip_install,dev$(,)ray$(,)tensorboard)
 	touch $(STAMP) $(EXTRAS)
 
-.PHONY: help install extras compare report test lint bench clean
+.PHONY: help install extras compare report test test-fast lint bench clean
 
 help: ## show this help
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1 TASK=adding"
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
 	@echo "             DEVICE=auto|cpu|gpu (a GPU: pip install -e '.[cuda]')"
@@ -91,6 +91,9 @@ test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's 
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -n 2 --dist loadfile
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider $(TF_TESTS)
+
+test-fast: $(EXTRAS) ## the suite without the end-to-end tests marked slow (-m "not slow"), on JAX
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md
 	$(PY) -m pip install --quiet -e '.[bench,ray]'

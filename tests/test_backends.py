@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Both backends trained in subprocesses, for minutes: only in the full suite.
+pytestmark = pytest.mark.slow
+
 SCRIPT = Path(__file__).with_name("backend_parity.py")
 
 

@@ -520,6 +520,7 @@ def test_api_refuses_a_bad_backend_before_keras(sandbox):
 MAKE_TRAILER = re.compile(r"^make(\[\d+\])?: \*\*\* \[.*\] Error \d+$")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("arguments,expected", MAKE, ids=[a for a, _ in MAKE])
 def test_make_variable(sandbox, arguments, expected):
@@ -560,6 +561,7 @@ def stored(tiny_runs, tmp_path, no_training):
     return copy
 
 
+@pytest.mark.slow
 def test_a_foreign_file_in_reports_survives_and_the_command_is_refused(stored, tmp_path, capsys):
     docs = tmp_path / "mydocs"
     (docs / "thesis").mkdir(parents=True)
@@ -592,6 +594,7 @@ def test_reports_equal_to_inside_or_containing_runs_is_refused(stored, tmp_path,
         assert _tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_path, capsys):
     reports = tmp_path / "reports"
     (tmp_path / ".reports.tmp-mine").write_text("a user's file named like a leftover")
@@ -607,6 +610,7 @@ def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_pat
     assert sorted(p.name for p in tmp_path.glob(".reports.*")) == [".reports.old-notes", ".reports.tmp-mine"]
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_stays(
     stored, tmp_path, capsys, monkeypatch
 ):
@@ -628,6 +632,7 @@ def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_
     assert not list(tmp_path.glob(".reports.*"))
 
 
+@pytest.mark.slow
 def test_report_names_damaged_run_folders(stored, tmp_path, capsys):
     victim = sorted(p for p in stored.iterdir() if not p.name.startswith("."))[0]
     (victim / "history.csv").write_text("epoch,loss\n1,")
@@ -637,6 +642,7 @@ def test_report_names_damaged_run_folders(stored, tmp_path, capsys):
     assert victim.name in (tmp_path / "reports" / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_report_without_config_shows_the_grid_that_was_compared(stored, tmp_path, capsys):
     # the tiny grid is recorded under "default" by conftest; rename it as a user's grid would be
     grids = stored / ".grids"
@@ -649,6 +655,7 @@ def test_report_without_config_shows_the_grid_that_was_compared(stored, tmp_path
     assert results["name"] == "mine"
 
 
+@pytest.mark.slow
 def test_a_stored_grid_record_with_an_unsafe_name_cannot_place_a_report_outside(stored, tmp_path):
     from zoo import report
 
@@ -684,12 +691,11 @@ def test_a_grid_where_every_run_diverges_gets_a_report(tmp_path, capsys, monkeyp
 
 
 def test_log_axes_only_where_the_data_allows():
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from zoo.report import plots
 
-    fig, (a, b) = plt.subplots(1, 2)
+    fig, (a, b) = plots.subplots(1, 2)
     a.plot([1, 2], [np.nan, np.inf])
     a.set(yscale="log", ylabel="loss (log scale)")
     b.plot([1, 2], [0.1, 1.0])
@@ -697,7 +703,6 @@ def test_log_axes_only_where_the_data_allows():
     plots.log_scale_where_possible(fig)
     assert (a.get_yscale(), b.get_yscale()) == ("linear", "log") and a.get_ylabel() == "loss"
     fig.savefig(os.devnull, format="png")
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------ plugins

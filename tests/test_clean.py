@@ -3,6 +3,8 @@
 import shutil
 import sys
 
+import pytest
+
 from zoo import cli, report
 from zoo.runs import runner
 
@@ -24,6 +26,7 @@ def _user_files(runs, reports):
     (runs / ".grids" / "mine.json").write_text('{"name": "not this file"}')
 
 
+@pytest.mark.slow
 def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_path, capsys):
     grid, stored = tiny_runs
     runs, reports = tmp_path / "runs", tmp_path / "reports"
@@ -43,6 +46,7 @@ def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_
     ]
 
 
+@pytest.mark.slow
 def test_clean_of_only_our_files_leaves_nothing_and_twice_is_fine(tiny_runs, tmp_path):
     grid, stored = tiny_runs
     runs, reports = tmp_path / "runs", tmp_path / "reports"

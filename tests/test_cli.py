@@ -1,11 +1,14 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def _zoo(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_list_shows_cells_and_modes_with_descriptions():
     out = _zoo("list")
     assert out.returncode == 0
@@ -13,6 +16,7 @@ def test_list_shows_cells_and_modes_with_descriptions():
     assert "many_to_many_synced" in out.stdout
 
 
+@pytest.mark.slow
 def test_bad_cell_is_one_line_and_exit_2(tmp_path):
     out = _zoo("compare", "--cells", "grux", "--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p"))
     assert out.returncode == 2
@@ -38,6 +42,7 @@ def test_unwritable_runs_folder_is_refused_before_training(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.slow
 def test_unknown_executor_and_bad_jobs_are_usage_errors(tmp_path):
     where = ["--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p")]
     out = _zoo("compare", "--cells", "gru", "--executor", "threads", *where)

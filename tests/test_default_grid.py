@@ -34,6 +34,15 @@ BEFORE = {
         predictions=[-0.02904352732002735, -0.21971964836120605, -0.1492016315460205]),
 }
 
+# The numbers above were recorded on one host with one set of libraries; another
+# XLA may fuse or reorder float32 operations, so each result may differ in its
+# last bits. How far such one-ulp differences travel was measured: moving every
+# initial weight of these three runs by one ulp (np.nextafter) moved their losses,
+# test MSEs, predictions and probes by at most 2.1e-6 relative after 3 epochs.
+# 1e-4 leaves 50x room for that, while a real change (another seed, batch order,
+# step or operation) moves them by far more.
+GOLDEN_REL = 1e-4
+
 
 def test_default_grid_runs_have_the_settings_they_had_before_tasks():
     runs = expand(load_grid("default"))
@@ -54,16 +63,15 @@ def test_the_sine_task_trains_to_the_numbers_it_had_before_tasks(cell, mode):
 
     result = train_run(RunConfig(cell, mode, 1, 8, TINY, TrainConfig(epochs=3, batch_size=32)))
     before = BEFORE[(cell, mode)]
-    # Same machine, same libraries: the same float32 operations in the same order.
-    assert list(result.history.loss) == pytest.approx(before["loss"], rel=1e-6, abs=0)
-    assert list(result.history.test_mse) == pytest.approx(before["test_mse"], rel=1e-6, abs=0)
-    assert list(result.predictions.prediction[:3]) == pytest.approx(before["predictions"], rel=1e-5)
+    assert list(result.history.loss) == pytest.approx(before["loss"], rel=GOLDEN_REL, abs=0)
+    assert list(result.history.test_mse) == pytest.approx(before["test_mse"], rel=GOLDEN_REL, abs=0)
+    assert list(result.predictions.prediction[:3]) == pytest.approx(before["predictions"], rel=GOLDEN_REL)
     epoch, lag, dl_dx, dh = before["last_probe"]
     last = result.probes[result.probes.epoch == epoch].iloc[-1]
     assert last.lag == lag
     for got, want in ((last.dL_dx, dl_dx), (last.dhT_dht, dh)):
-        assert (want is None and got != got) or got == pytest.approx(want, rel=1e-5)
+        assert (want is None and got != got) or got == pytest.approx(want, rel=GOLDEN_REL)
     if before["last_gate"]:
         assert tuple(result.gates.iloc[-1][["epoch", "gate"]]) == before["last_gate"][:2]
-        assert result.gates.iloc[-1]["mean"] == pytest.approx(before["last_gate"][2], rel=1e-5)
+        assert result.gates.iloc[-1]["mean"] == pytest.approx(before["last_gate"][2], rel=GOLDEN_REL)
     assert 0 in set(result.probes.epoch)  # new: a probe at initialisation, which changes no training number

@@ -1,4 +1,4 @@
-"""The device plan: fake device lists for the rules, the real backend for detection."""
+"""The device plan: fake device lists for the rules; real detection only where no GPU is assumed."""
 
 import subprocess
 import sys
@@ -106,9 +106,15 @@ def test_jobs_below_one_are_refused():
         plan_workers(CPU, cores=16, requested_jobs=0)
 
 
-def test_this_machine_has_only_cpu_devices():
+def test_a_backend_that_lists_only_its_cpu_is_planned_on_the_cpu(monkeypatch):
+    # The device list is faked (what the probe prints where JAX sees no GPU), so
+    # the test means the same on a GPU machine; real detection is the next test.
+    fake = subprocess.CompletedProcess([], 0, stdout='[{"kind": "cpu", "memory": null}]\n', stderr="")
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: fake)
     devices = detect_devices("jax")
-    assert devices and all(d.kind == "cpu" for d in devices)
+    assert devices == [Device("cpu", 0)]
+    plan = plan_workers(devices, cores=4)
+    assert plan.device == "cpu" and plan.jobs == 4 and plan.env_for(0)["CUDA_VISIBLE_DEVICES"] == ""
 
 
 def test_detection_sees_several_devices_of_a_kind(monkeypatch):

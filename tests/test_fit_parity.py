@@ -41,6 +41,7 @@ def plain_fit(run: RunConfig) -> tuple[list[float], np.ndarray]:
     return losses, model.predict(test_w.x, verbose=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell,mode", CASES)
 def test_engine_trains_exactly_like_model_fit(cell, mode):
     run = RunConfig(cell, mode, seed=5, units=8, task=TINY_TASK, train=TRAIN)

@@ -46,6 +46,7 @@ def _zoo(args, plugin_path, cwd):
     return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
     listed = _zoo(["list"], plugin_path, tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -56,6 +57,12 @@ def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
     folders = [p.name for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert sorted(f.rsplit("-", 2)[0] for f in folders) == ["softsign_rnn-many_to_one", "softsign_rnn-one_to_many"]
     assert "softsign_rnn" in (tmp_path / "reports" / "summary.csv").read_text()
+    # The plugin's probe (entry point rnn_zoo.probes) ran in every run and is in the report.
+    for folder in folders:
+        rows = (tmp_path / "runs" / folder / "probe_output_rms.csv").read_text().splitlines()
+        assert rows[0] == "epoch,output_rms" and [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert "Probe: output_rms" in (tmp_path / "reports" / "index.html").read_text()
+    assert (tmp_path / "reports" / "probe_output_rms.csv").read_text().startswith("cell,mode,output_rms,runs")
 
 
 TINY_TASK = """
@@ -74,6 +81,7 @@ batch_size = 32
 """
 
 
+@pytest.mark.slow
 def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(plugin_path, tmp_path):
     listed = _zoo(["list"], plugin_path, tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -109,6 +117,7 @@ batch_size = 32
 """
 
 
+@pytest.mark.slow
 def test_plugin_classification_task_meets_the_task_contract_and_reports_its_metric(plugin_path, tmp_path):
     # The registry-wide tests, run where the plugin is installed, over its many_to_one classification task.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
@@ -166,6 +175,7 @@ def test_new_cell_never_overwrites(tmp_path):
     assert (tmp_path / "mine.py").read_text() == "# mine"
 
 
+@pytest.mark.slow
 def test_cli_new_cell_error_is_one_line():
     out = subprocess.run([sys.executable, "-m", "zoo", "new-cell", "gru"], capture_output=True, text=True)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
@@ -186,6 +196,7 @@ def edited_rnn(units=64):
 '''
 
 
+@pytest.mark.slow
 def test_editing_a_cell_file_retrains_its_runs_and_so_does_a_backend_switch(tmp_path, monkeypatch,
                                                                              isolated_registry):
     from conftest import tiny_grid

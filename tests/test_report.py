@@ -49,6 +49,7 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
     assert len(epochs) == len(expand(grid)) * grid.train.epochs
 
 
+@pytest.mark.slow
 def test_every_figure_is_written(tiny_runs, tmp_path):
     grid, runs = tiny_runs
     report.build(runs, tmp_path / "reports", compared=grid.name)
@@ -69,6 +70,7 @@ def test_markdown_says_when_there_is_one_seed():
     assert "not reached by lag 5" in text and "×0.607" in text and " ± " not in text.splitlines()[2]
 
 
+@pytest.mark.slow
 def test_two_arms_that_resolve_to_one_run_count_it_once(tmp_path):
     from dataclasses import replace
 

@@ -10,6 +10,7 @@ from zoo.core.grid import expand
 from zoo.runs import runner, store
 
 
+@pytest.mark.slow
 def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
     grid = tiny_grid()
     outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
@@ -22,6 +23,7 @@ def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
         assert (tmp_path / "reports" / name).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
     grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one",), seeds=2)
     runs = tmp_path / "runs"
@@ -40,6 +42,7 @@ def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
     store.read_run(victim)
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, isolated_registry):
     import importlib
 
@@ -53,6 +56,7 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, isolated_regis
     assert summary.set_index("cell").loc["simple_rnn", "ok"] == 1
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_jobs(tmp_path, tiny_runs):
     grid, serial_runs = tiny_runs
     runner.execute(grid, tmp_path, jobs=2, say=lambda m: None)
@@ -68,6 +72,7 @@ def test_a_second_runner_on_the_same_runs_is_refused(tmp_path):
             runner.execute(tiny_grid(), tmp_path, jobs=1, say=lambda m: None)
 
 
+@pytest.mark.slow
 def test_stale_temporary_folders_are_cleaned(tmp_path):
     (tmp_path / ".gru-x.tmp-1234abcd").mkdir()  # what a run killed mid-write leaves
     (tmp_path / "notes.tmp").write_text("mine")  # a user's file is not ours to remove
@@ -77,6 +82,7 @@ def test_stale_temporary_folders_are_cleaned(tmp_path):
     shutil.rmtree(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_with_a_clear_error_and_keeps_finished_runs(tmp_path, monkeypatch):
     import errno
 

@@ -17,8 +17,11 @@ def test_run_folders_are_complete(tiny_runs):
     grid, runs = tiny_runs
     for run in expand(grid):
         folder = runs / run.run_id
-        assert sorted(p.name for p in folder.iterdir()) == sorted(store.FILES)
         stored = store.read_run(folder)
+        probe_files = [f"{store.PROBE_PREFIX}{name}.csv" for name in stored.probe_tables]
+        assert sorted(p.name for p in folder.iterdir()) == sorted([*store.FILES, *probe_files])
+        assert "probe_grad_time_profile.csv" in probe_files  # both modes run over several steps
+        assert all(len(t) for t in stored.probe_tables.values())
         assert stored.config == run
         assert len(stored.history) == run.train.epochs
     assert not list(runs.glob(".tmp-*"))

@@ -98,6 +98,7 @@ def test_memory_config_and_its_quick_form():
     assert [r.task.length for r in expand(shrunk)] == [r.task.length for r in expand(load_grid("copy"))][::3]
 
 
+@pytest.mark.slow
 def test_list_shows_tasks():
     out = subprocess.run([sys.executable, "-m", "zoo", "list"], capture_output=True, text=True, check=True).stdout
     tasks = out[out.index("tasks:"):]

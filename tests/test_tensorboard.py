@@ -20,6 +20,7 @@ def _accumulator(path):
     return acc
 
 
+@pytest.mark.slow
 def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tiny_runs):
     grid, stored = tiny_runs
     runs = tmp_path / "runs"

@@ -5,22 +5,18 @@
     res.summary, res.epochs, res.plot_loss()
     zoo.load_runs("runs")
     zoo.load_model("runs/<run-id>")   # .keras only, safe_mode=True
+
+Importing zoo changes no process-wide setting (no environment variable, no
+matplotlib backend): the defaults Keras reads at its import (JAX as the
+backend) are set by the layers that import Keras (``zoo.core.process``).
 """
 
-import os
-
-from zoo.core.config import DEFAULT_BACKEND
-
-# The process environment is the one place Keras reads its backend from, once,
-# at its first import: rnn-zoo's default must be set before that.
-os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
-# Keras imports TensorFlow for some utilities; its start-up chatter is noise here.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 __version__ = "0.1.0"
-from zoo.core.registry import register_cell, register_mode, register_task  # noqa: E402  (what a plugin imports)
+from zoo.core.probe_registry import register_probe  # noqa: E402  (what a plugin imports)
+from zoo.core.registry import register_cell, register_mode, register_task  # noqa: E402
 
-__all__ = ["compare", "load_runs", "load_model", "Results", "register_cell", "register_mode", "register_task"]
+__all__ = ["compare", "load_runs", "load_model", "Results", "register_cell", "register_mode", "register_task",
+           "register_probe"]
 _API = ("compare", "load_runs", "load_model", "Results")
 
 

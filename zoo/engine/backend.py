@@ -167,9 +167,11 @@ elif BACKEND == "tensorflow":
             carry, y = step(carry, tf.nest.map_structure(lambda a: a[i], xs))
             return i + 1, carry, [a.write(i, v) for a, v in zip(arrays, tf.nest.flatten(y))]
 
-        _, carry, arrays = tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), carry, arrays))
-        stacked = [a.stack() for a in arrays]
         length = tf.nest.flatten(xs)[0].shape[0]  # static where known: later ops (a fori_loop) need it
+        # maximum_iterations: XLA can then differentiate through the loop (its gradient's TensorArrays need a size).
+        _, carry, arrays = tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), carry, arrays),
+                                         maximum_iterations=length)
+        stacked = [a.stack() for a in arrays]
         if length is not None:
             for t in stacked:
                 t.set_shape([length, *t.shape[1:]])

@@ -11,7 +11,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
@@ -24,6 +24,7 @@ from zoo.core.config import RunConfig
 from zoo.core.tasks.data import TaskData
 from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
+from zoo.engine.probe_program import PROGRAMS
 from zoo.engine.probes import PROBE_COLUMNS
 from zoo.engine.step import ENGINES, Engine
 
@@ -45,6 +46,8 @@ class RunResult:
     predictions: pd.DataFrame  # test series: truth and prediction
     metrics: dict
     model_bytes: bytes
+    # The registered probes' tables (``zoo.core.probe_registry``), each stored as probe_<name>.csv.
+    probe_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -128,6 +131,8 @@ class Recorder:
         self.mask = valid.reshape(self.steps, batch).astype(np.float32)
         self._queue = np.zeros(0, np.int64)  # a step budget's batches still to come
         self.history, self.grad_rows, self.probe_rows, self.gate_rows = [], [], [], []
+        self.program = PROGRAMS.get(eng)  # the registered probes, compiled for this shape
+        self.probe_tables: dict[str, list[dict]] = {name: [] for name in self.program.fns}
         self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
         self.pred = None
         self.probe_seconds, self.init_checks = 0.0, {}
@@ -156,12 +161,18 @@ class Recorder:
         t0 = time.perf_counter()
         new_probes = self.eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
         new_gates = self.eng.probes.gate_rows(epoch, tv, self.x_probe)
+        registered = self.program.rows(epoch, tv, ntv, self.x_probe, self.y_probe)
         self.probe_seconds += time.perf_counter() - t0
         self.probe_rows += new_probes
         self.gate_rows += new_gates
+        for name, rows in registered.items():
+            self.probe_tables[name] += rows
         return {
             "probes": [v for row in new_probes for v in row.values() if v is not None],
             "gate activations": [row["mean"] for row in new_gates],
+            # A registered probe's NaN/inf ends the run too, named by its probe.
+            **{f"probe {name}": [row[c] for row in rows for c in self.program.specs[name].columns]
+               for name, rows in registered.items()},
         }
 
     def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
@@ -225,6 +236,8 @@ class Recorder:
         last = history.iloc[-1]
         final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
         task, ratio = self.task, float(last.test_ratio)
+        probe_tables = {name: pd.DataFrame(rows, columns=list(self.program.specs[name].table_columns))
+                        for name, rows in self.probe_tables.items()}
         metrics = {
             "status": self.status,
             "diverged_epoch": self.diverged_epoch,
@@ -257,6 +270,12 @@ class Recorder:
             "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
             **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy
             **_dynamics_metrics(final_probe),
+            # Each registered probe's per-run summary (its reducer over the epochs it declares); null: not measured.
+            "probe_summaries": {
+                name: {k: v if np.isfinite(v) else None
+                       for k, v in self.program.specs[name].run_summary(table).items()}
+                for name, table in probe_tables.items()
+            },
             "versions": _versions(),
             "device": {**backend.device(), **self.device},
         }
@@ -269,6 +288,7 @@ class Recorder:
             predictions=_predictions(self.task, test_w, self.pred),
             metrics=metrics,
             model_bytes=_model_bytes(model),
+            probe_tables=probe_tables,
         )
 
 

@@ -8,6 +8,10 @@ first, with that file descriptor sent nowhere.
 
 import os
 
+from zoo.core.process import prepare_for_keras
+
+prepare_for_keras()  # before Keras (and TensorFlow) can be imported
+
 
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow now, with its C++ start-up log lines sent nowhere.

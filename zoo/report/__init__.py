@@ -19,6 +19,7 @@ from pathlib import Path
 from zoo.core.atomic import atomic_folder, clean_leftovers
 from zoo.core.config import ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
 from zoo.report import answer, findings, html, memory, plots
+from zoo.report import probes as probe_report
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
 
@@ -294,7 +295,6 @@ def _save(figures: dict, out: Path) -> list[Path]:
     for name, fig in figures.items():
         plots.log_scale_where_possible(fig)  # a diverged grid may leave nothing positive to plot
         fig.savefig(out / name, dpi=110)
-        plots.plt.close(fig)
         paths.append(out / name)
     return paths
 
@@ -333,7 +333,7 @@ def _write_main(results: Results, out: Path) -> str:
         figures["gate_activity.png"] = plots.gate_activity(gates)
     figures = _save(figures, out)
     return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures) + (
-        memory.section(results, out))
+        memory.section(results, out)) + probe_report.section(results, out)
 
 
 def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
@@ -360,7 +360,7 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
-    ) + memory.section(results, out)
+    ) + memory.section(results, out) + probe_report.section(results, out)
 
 
 def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:

@@ -24,8 +24,8 @@ import pandas as pd
 from zoo.core.analysis import mean_ci95
 from zoo.core.config import task_name
 from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
-from zoo.report import html, plots
-from zoo.report.plots import cell_colors, plt
+from zoo.report import html
+from zoo.report.plots import Figure, cell_colors, subplots
 
 NOT_MEMORY = ("sine",)  # the post's task needs no memory: it has the main section
 TEXTBOOK = ("lstm", "gru")  # the cells the textbook says carry memory furthest
@@ -184,12 +184,12 @@ def _seeds(ax, xs, ratios, color) -> None:
         ax.scatter(xs[high], np.full(high.sum(), CLIP), color=color, marker="^", s=40, zorder=4)
 
 
-def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
+def ratio_plot(frame: pd.DataFrame, task: str) -> Figure:
     """Final test loss over the memoryless baseline against length, per cell."""
     cells, lengths = _cells(frame), sorted(frame.length.unique())
     colors = cell_colors(cells)
     threshold = frame.solved_below.iloc[0]
-    fig, ax = plt.subplots(figsize=(8, 4.6), constrained_layout=True)
+    fig, ax = subplots(figsize=(8, 4.6), constrained_layout=True)
     spread = {c: (i - (len(cells) - 1) / 2) * 0.025 for i, c in enumerate(cells)}  # dodge, in log-x units
     styles = _styles(cells)
     for cell in cells:
@@ -223,11 +223,11 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     return fig
 
 
-def gradient_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
+def gradient_plot(frame: pd.DataFrame, task: str) -> Figure:
     """‖dh_T/dh_1‖ at initialisation and at the end against length; solved runs filled."""
     cells, lengths = _cells(frame), sorted(frame.length.unique())
     colors = cell_colors(cells)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True, constrained_layout=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4.4), sharey=True, constrained_layout=True)
     spread = {c: (i - (len(cells) - 1) / 2) * 0.025 for i, c in enumerate(cells)}
     floor = 1e-45
     for ax, column, title in ((axes[0], "dh_init", "at initialisation (before the first step)"),
@@ -252,11 +252,11 @@ def gradient_plot(frame: pd.DataFrame, task: str) -> plt.Figure:
     return fig
 
 
-def curves_plot(curves: pd.DataFrame, frame: pd.DataFrame, task: str, length: int) -> plt.Figure:
+def curves_plot(curves: pd.DataFrame, frame: pd.DataFrame, task: str, length: int) -> Figure:
     """Test loss over baseline against optimizer steps at one length, per cell (thin: each seed)."""
     cells = _cells(frame)
     colors = cell_colors(cells)
-    fig, ax = plt.subplots(figsize=(8, 4.4), constrained_layout=True)
+    fig, ax = subplots(figsize=(8, 4.4), constrained_layout=True)
     styles = _styles(cells)
     highest = curves.test_ratio.max() if len(curves) else math.nan
     for cell in cells:
@@ -601,7 +601,6 @@ def section(results, out: Path) -> str:
         paths = []
         for name, fig in figures.items():
             fig.savefig(out / name, dpi=110)
-            plots.plt.close(fig)
             paths.append(out / name)
         parts.append(
             f"<h3>Memory: {html_escape.escape(task)}</h3>"

@@ -1,23 +1,32 @@
 """Matplotlib figures of the comparison. Every function takes tables and
 returns a Figure; ``zoo.report`` saves them. A cell has the same colour in
 every figure.
+
+Figures are built with matplotlib's ``Figure`` API, not pyplot: importing
+the report selects no backend and registers no figure with pyplot, so a
+notebook's own backend stays as it was.
 """
 
 from __future__ import annotations
 
 import zlib
 
-import matplotlib
+import matplotlib.lines
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from zoo.report.tables import sigma_min_text  # noqa: E402
+from zoo.report.tables import sigma_min_text
 
 GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
+
+
+def subplots(*args, figsize=None, dpi=None, constrained_layout=False, **kwargs):
+    """``pyplot.subplots`` without pyplot: a ``Figure`` no backend manages, and its axes."""
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained" if constrained_layout else None)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def cell_colors(cells) -> dict[str, tuple]:
@@ -26,7 +35,7 @@ def cell_colors(cells) -> dict[str, tuple]:
     The name's hash picks a colour of the palette; a clash within one figure
     moves to the next free colour.
     """
-    palette = plt.get_cmap("tab10").colors
+    palette = colormaps["tab10"].colors
     colors, used = {}, set()
     for name in sorted(set(cells)):
         i = int(zlib.crc32(name.encode())) % len(palette)
@@ -40,7 +49,7 @@ def cell_colors(cells) -> dict[str, tuple]:
 
 
 def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False):
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         rows, len(modes), figsize=(4.2 * len(modes), height * rows), squeeze=False, sharey=sharey,
         constrained_layout=True,
     )
@@ -57,7 +66,7 @@ def _legend(fig, axes) -> None:
         fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
 
 
-def log_scale_where_possible(fig: plt.Figure) -> plt.Figure:
+def log_scale_where_possible(fig: Figure) -> Figure:
     """Turn each log axis that has no finite positive value to plot (a grid whose
     runs all diverged) back to linear, saying so on the panel, so drawing never
     fails; axes with data keep their log scale. Returns ``fig``."""
@@ -88,7 +97,7 @@ def _band(ax, table: pd.DataFrame, x: str, y: str, color, label: str) -> None:
         ax.fill_between(mean.index, low.values, high.values, color=color, alpha=0.2, lw=0)
 
 
-def loss_curves(epochs: pd.DataFrame) -> plt.Figure:
+def loss_curves(epochs: pd.DataFrame) -> Figure:
     modes = list(dict.fromkeys(epochs["mode"]))
     colors = cell_colors(epochs.cell.unique())
     fig, axes = _panels(modes, sharey=True)
@@ -102,7 +111,7 @@ def loss_curves(epochs: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def gradient_norms(epochs: pd.DataFrame) -> plt.Figure:
+def gradient_norms(epochs: pd.DataFrame) -> Figure:
     modes = list(dict.fromkeys(epochs["mode"]))
     colors = cell_colors(epochs.cell.unique())
     fig, axes = _panels(modes, sharey=True)
@@ -133,7 +142,7 @@ def _first_label(epoch) -> str:
     return "initial weights (epoch 0)" if epoch == 0 else f"first probed epoch ({int(epoch)})"
 
 
-def gradient_by_lag(probes: pd.DataFrame) -> plt.Figure:
+def gradient_by_lag(probes: pd.DataFrame) -> Figure:
     """dL/dx and dh_T/dh_t against lag, first (dashed: the initial weights) and last (solid) probed epoch."""
     modes = list(dict.fromkeys(probes["mode"]))
     colors = cell_colors(probes.cell.unique())
@@ -185,7 +194,7 @@ def _point(ax, x: float, value: float, floor: float, marker: str, **style) -> No
     ax.annotate(f"{value:.1g}", (x, floor), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7)
 
 
-def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
+def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
     """Per-step factors that explain the decay, one panel per mode with a state through time:
     the one-step Jacobian's singular values (bar: min to max, tick: median), e^λ of the top
     Lyapunov exponent, the per-step factor of ‖dh_T/dh_t‖ over lags 1-5 and the carry gate,
@@ -193,7 +202,7 @@ def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
     s = summary.dropna(subset=["jac_sigma_max"])
     modes = list(dict.fromkeys(s["mode"])) or ["(none)"]
     colors = cell_colors(summary.cell.unique())
-    fig, axes = plt.subplots(1, len(modes), figsize=(1.6 * max(s.cell.nunique(), 2) * len(modes) + 4, 4.6),
+    fig, axes = subplots(1, len(modes), figsize=(1.6 * max(s.cell.nunique(), 2) * len(modes) + 4, 4.6),
                              squeeze=False, sharey=True, constrained_layout=True)
     # The axis shows factors down to FLOOR; a smaller σ_min (a direction one step all but
     # erases, as in an LSTM, whose h' is nearly a function of c') is written at the bottom.
@@ -243,14 +252,14 @@ def jacobian_spectrum(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def weight_groups(gradients: pd.DataFrame) -> plt.Figure:
+def weight_groups(gradients: pd.DataFrame) -> Figure:
     """Mean gradient norm per weight kind over training; encoder solid, decoder dashed."""
     modes = list(dict.fromkeys(gradients["mode"]))
     colors = cell_colors(gradients.cell.unique())
     g = gradients.copy()
     g["kind"] = g.group.str.split(".").str[-1]
     g["layer"] = g.group.str.split(".").str[0]
-    fig, axes = plt.subplots(len(modes), len(GROUP_KINDS), figsize=(15, 2.8 * len(modes)),
+    fig, axes = subplots(len(modes), len(GROUP_KINDS), figsize=(15, 2.8 * len(modes)),
                              squeeze=False, sharex=True, constrained_layout=True)
     for row, mode in enumerate(modes):
         for col, kind in enumerate(GROUP_KINDS):
@@ -275,7 +284,7 @@ def weight_groups(gradients: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def predictions(preds: pd.DataFrame, points: int = 200) -> plt.Figure:
+def predictions(preds: pd.DataFrame, points: int = 200) -> Figure:
     """Truth and each cell's next-value prediction (first seed), and the error below.
 
     At this scale the predictions lie on the truth, so the error row is where
@@ -303,11 +312,11 @@ def predictions(preds: pd.DataFrame, points: int = 200) -> plt.Figure:
     return fig
 
 
-def test_mae_bars(summary: pd.DataFrame) -> plt.Figure:
+def test_mae_bars(summary: pd.DataFrame) -> Figure:
     modes = list(dict.fromkeys(summary["mode"]))
     cells = sorted(summary.cell.unique())
     colors = cell_colors(cells)
-    fig, ax = plt.subplots(figsize=(2.2 * len(modes) + 3, 4), constrained_layout=True)
+    fig, ax = subplots(figsize=(2.2 * len(modes) + 3, 4), constrained_layout=True)
     width = 0.8 / len(cells)
     for i, cell in enumerate(cells):
         t = summary[summary.cell == cell].set_index("mode").reindex(modes)
@@ -323,7 +332,7 @@ def test_mae_bars(summary: pd.DataFrame) -> plt.Figure:
 # ------------------------------------------------------------ experiment plots
 
 
-def decay_by_window(probes: pd.DataFrame) -> plt.Figure:
+def decay_by_window(probes: pd.DataFrame) -> Figure:
     """dh_T/dh_t against lag at the last probed epoch, one panel per window length."""
     p = probes.dropna(subset=["dhT_dht"])
     p = p[p.epoch == p.groupby("run_id").epoch.transform("max")]
@@ -363,11 +372,11 @@ def _name(keys, combo) -> str:
 CLIP_STYLES = {False: ("tab:red", "--"), True: ("tab:blue", "-")}
 
 
-def clipping(epochs: pd.DataFrame, column: str) -> plt.Figure:
+def clipping(epochs: pd.DataFrame, column: str) -> Figure:
     """Loss and peak gradient norm per epoch, without clipping (red, dashed) and with (blue),
     one column per cell x mode x setting; × marks the epoch where a run diverged."""
     keys, combos = _groups(epochs, column)
-    fig, axes = plt.subplots(2, len(combos), figsize=(3.6 * len(combos) + 2, 6.4), squeeze=False,
+    fig, axes = subplots(2, len(combos), figsize=(3.6 * len(combos) + 2, 6.4), squeeze=False,
                              constrained_layout=True, sharey="row")
     for col, combo in enumerate(combos):
         t = epochs[(epochs[keys] == pd.Series(combo, index=keys)).all(axis=1)]
@@ -398,14 +407,14 @@ def clipping(epochs: pd.DataFrame, column: str) -> plt.Figure:
     return fig
 
 
-def explosion_by_lag(probes: pd.DataFrame, gradients: pd.DataFrame, column: str) -> plt.Figure:
+def explosion_by_lag(probes: pd.DataFrame, gradients: pd.DataFrame, column: str) -> Figure:
     """Where an explosion comes from: at the initial weights, ‖dh_T/dh_t‖ and RMS dL/dx_t
     against lag per mode and window (the control with no state through time dashed), and
     the recurrent kernel's share of the gradient norm per epoch."""
     first = probes[probes.epoch == probes.groupby("run_id").epoch.transform("min")]
     keys, combos = _groups(first.drop(columns=[column]), column)
-    palette = plt.get_cmap("tab10").colors
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), squeeze=False, constrained_layout=True)
+    palette = colormaps["tab10"].colors
+    fig, axes = subplots(1, 3, figsize=(17, 4.4), squeeze=False, constrained_layout=True)
     dh_ax, dl_ax, share_ax = axes[0]
     for i, combo in enumerate(combos):
         t = first[(first[keys] == pd.Series(combo, index=keys)).all(axis=1)]
@@ -447,7 +456,7 @@ def explosion_by_lag(probes: pd.DataFrame, gradients: pd.DataFrame, column: str)
     return fig
 
 
-def params_vs_mae(summary: pd.DataFrame) -> plt.Figure:
+def params_vs_mae(summary: pd.DataFrame) -> Figure:
     """Test MAE against parameter count: equal units (circles) and equal budget (squares)."""
     modes = list(dict.fromkeys(summary["mode"]))
     colors = cell_colors(summary.cell.unique())
@@ -467,7 +476,7 @@ def params_vs_mae(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def gate_activity(gates: pd.DataFrame) -> plt.Figure:
+def gate_activity(gates: pd.DataFrame) -> Figure:
     """Mean gate activations at the probed epochs, one panel per gate name.
 
     ``carry`` puts every gated cell on one scale: the share of the previous

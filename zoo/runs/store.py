@@ -19,7 +19,7 @@ import errno
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ from zoo.core.config import DEFAULT_TASK, RunConfig, TaskConfig, TrainConfig
 
 TABLES = ("history", "gradients", "probes", "gates", "predictions")
 FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
+PROBE_PREFIX = "probe_"  # probe_<name>.csv: a registered probe's table (zoo.core.probe_registry)
 GRIDS = ".grids"  # runs/.grids/<name>.json: each compared grid and its run ids, for the report
 
 
@@ -54,6 +55,8 @@ class StoredRun:
     gates: pd.DataFrame
     predictions: pd.DataFrame
     path: Path
+    # The registered probes' tables by probe name (probe_<name>.csv), those the run has.
+    probe_tables: dict = field(default_factory=dict)
 
 
 def _json(obj) -> bytes:
@@ -69,8 +72,11 @@ def run_files(result) -> dict[str, bytes]:
     files = {"config.json": _json(result.config.to_dict())}
     files.update({f"{table}.csv": getattr(result, table).to_csv(index=False).encode() for table in TABLES})
     files["model.keras"] = result.model_bytes
+    probe_tables = getattr(result, "probe_tables", {})
+    files.update({f"{PROBE_PREFIX}{name}.csv": t.to_csv(index=False).encode() for name, t in probe_tables.items()})
     # Row counts let a reader tell a truncated CSV from a short one.
     rows = {table: len(getattr(result, table)) for table in TABLES}
+    rows.update({f"{PROBE_PREFIX}{name}": len(t) for name, t in probe_tables.items()})
     files["metrics.json"] = _json({**result.metrics, "rows": rows})
     return files
 
@@ -204,8 +210,11 @@ def read_run(path: Path) -> StoredRun:
         missing = [f for f in FILES if not (path / f).is_file()]
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
-        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"])
+        probe_names = [k[len(PROBE_PREFIX):] for k in metrics.get("rows", {}) if k.startswith(PROBE_PREFIX)]
+        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"] +
+                    [f"{PROBE_PREFIX}{n}.csv" for n in probe_names])
         tables = {t: pd.read_csv(path / f"{t}.csv") for t in TABLES}
+        probe_tables = {n: pd.read_csv(path / f"{PROBE_PREFIX}{n}.csv") for n in probe_names}
         if not zipfile.is_zipfile(path / "model.keras"):
             raise CorruptRunError(f"{path}: model.keras is not a whole .keras archive")
     except (OSError, ValueError, KeyError, TypeError, AttributeError, pd.errors.ParserError) as exc:
@@ -215,12 +224,12 @@ def read_run(path: Path) -> StoredRun:
     if config.run_id != path.name:
         raise CorruptRunError(f"{path}: config.json belongs to run {config.run_id}")
     rows = metrics.get("rows", {})
-    for table, frame in tables.items():
+    for table, frame in {**tables, **{PROBE_PREFIX + n: t for n, t in probe_tables.items()}}.items():
         if len(frame) != rows.get(table):
             raise CorruptRunError(
                 f"{path}: {table}.csv has {len(frame)} rows, metrics.json says {rows.get(table)}"
             )
-    return StoredRun(config, metrics, path=path, **tables)
+    return StoredRun(config, metrics, path=path, probe_tables=probe_tables, **tables)
 
 
 def _line_count(path: Path) -> int:
@@ -249,8 +258,9 @@ def is_finished(runs_dir: Path, run: RunConfig) -> bool:
         missing = [f for f in FILES if not (path / f).is_file()]
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
-        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"])
-        for table in TABLES:
+        probe_files = [k for k in metrics.get("rows", {}) if k.startswith(PROBE_PREFIX)]
+        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"] + [f"{k}.csv" for k in probe_files])
+        for table in (*TABLES, *probe_files):
             lines, rows = _line_count(path / f"{table}.csv"), metrics["rows"][table]
             if lines != rows + 1:  # the header, then a line per row
                 raise CorruptRunError(f"{path}: {table}.csv has {lines - 1} rows, metrics.json says {rows}")

@@ -92,14 +92,12 @@ def _scalars(values: dict):
 
 def _probe_image(probes, epoch: int, title: str):
     """PNG of one probed epoch: dL/dx and ||dh_T/dh_t|| against lag, log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no backend is switched
     from tensorboard.compat.proto import summary_pb2
 
     rows = probes[probes.epoch == epoch]
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    fig = Figure(figsize=(5, 3.2), dpi=100)
+    ax = fig.subplots()
     for column, label in (("dL_dx", "RMS dL/dx_t"), ("dhT_dht", "‖dh_T/dh_t‖")):
         data = rows[["lag", column]].dropna()
         if len(data):
@@ -112,7 +110,6 @@ def _probe_image(probes, epoch: int, title: str):
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     image = summary_pb2.Summary.Image(
         height=320, width=500, colorspace=4, encoded_image_string=buffer.getvalue()
     )

@@ -1,0 +1,158 @@
+"""The probe registry: diagnostics declared once, by their schema.
+
+A probe measures something about a model at the probed epochs (0 = the
+initial weights). It is one folder, ``zoo/probes/<name>/``, of two files:
+
+- ``measure.py`` (the engine side, ``keras.ops``): ``measure(ctx)`` returns
+  ``fn(tv, ntv, x, y) -> {column: tensor}``, compiled into the probe program,
+  or None where the probe does not apply to the model (``ctx`` is
+  ``zoo.engine.probe_program.ProbeContext``);
+- ``summarize.py`` (Keras-free): the ``@register_probe`` declaration on the
+  per-run reducer, and an optional figure and finding.
+
+Everything else comes from the declared schema: the engine writes the rows to
+``probe_<name>.csv`` in the run folder and ends a run whose probe values are
+not finite as ``diverged``; ``metrics.json`` holds each run's summary numbers
+under ``probe_summaries``; the report shows each probe's table, figure and
+finding. A probe from another package is an entry point in the group
+``rnn_zoo.probes`` naming its summarize module (``measure=`` names its
+measure module when that is not the sibling ``measure``).
+
+Nothing here imports Keras.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from zoo.core.registry import DuplicateNameError, UnknownNameError, _first_line, _source_of, unknown_name_message
+
+UNITS = ("epoch", "lag", "step")  # a value per probed epoch; per lag (steps back from the last); per time step
+REDUCERS = ("first", "last", "mean")  # which probed epochs a run's summary reads: the initial, the final, all
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A registered probe.
+
+    ``columns`` are the measured columns of ``probe_<name>.csv``, whose rows are
+    ``epoch`` (and ``lag`` or ``step``, by ``unit``) then ``columns``. The
+    per-run ``summarize(rows) -> {summary column: float}`` reads the rows of the
+    epochs ``reduce`` picks (``reduced_rows``); its keys are ``summary``.
+    ``figure(table) -> matplotlib.figure.Figure | None`` draws the long table
+    of every run (with ``cell``, ``mode``, ``seed`` columns), ``finding(table)
+    -> str | None`` says in a sentence what the per-run summaries (a row per run)
+    show. ``fmt`` is the display format of the numbers.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    unit: str
+    reduce: str
+    fmt: str
+    summary: tuple[str, ...]
+    summarize: Callable
+    figure: Callable | None
+    finding: Callable | None
+    measure: str  # the module whose ``measure(ctx)`` the engine compiles
+    description: str
+    source: str
+
+    @property
+    def index(self) -> tuple[str, ...]:
+        """The key columns of a row: the epoch, and the lag or step."""
+        return ("epoch",) if self.unit == "epoch" else ("epoch", self.unit)
+
+    @property
+    def table_columns(self) -> tuple[str, ...]:
+        return (*self.index, *self.columns)
+
+    @property
+    def file_name(self) -> str:
+        return f"probe_{self.name}.csv"
+
+    def reduced_rows(self, rows):
+        """The rows a run's summary reads: of its first or last probed epoch, or
+        (``mean``) every epoch's rows averaged by lag or step."""
+        if len(rows) == 0:
+            return rows
+        if self.reduce == "mean":
+            keys = [c for c in self.index if c != "epoch"]
+            if not keys:
+                return rows[list(self.columns)].mean().to_frame().T
+            return rows.groupby(keys, as_index=False)[list(self.columns)].mean()
+        epoch = rows.epoch.min() if self.reduce == "first" else rows.epoch.max()
+        return rows[rows.epoch == epoch]
+
+    def run_summary(self, rows) -> dict[str, float]:
+        """A run's summary numbers from its ``probe_<name>.csv`` rows; NaN where it has none."""
+        picked = self.reduced_rows(rows)
+        if len(picked) == 0:
+            return {k: math.nan for k in self.summary}
+        found = self.summarize(picked)
+        return {k: float(found.get(k, math.nan)) for k in self.summary}
+
+
+_PROBES: dict[str, ProbeSpec] = {}
+
+
+def register_probe(
+    name: str,
+    *,
+    columns,
+    unit: str,
+    summary,
+    reduce: str = "last",
+    fmt: str = ".3g",
+    figure: Callable | None = None,
+    finding: Callable | None = None,
+    measure: str | None = None,
+):
+    """Register a probe under ``name``, decorating its per-run reducer; returns it unchanged.
+
+    Example (``zoo/probes/grad_time_profile/summarize.py``):
+        @register_probe("grad_time_profile", columns=("term_norm", "share_from"), unit="lag",
+                        summary=("share_from_5",), reduce="last", fmt=".3f", figure=figure)
+        def summarize(rows):
+            "Share of dL/dW_rec from terms k or more steps back."
+            return {"share_from_5": ...}
+    """
+    if not name.isidentifier():
+        raise ValueError(f"probe name {name!r} is not a valid Python identifier")
+    if unit not in UNITS:
+        raise ValueError(unknown_name_message(f"probe {name!r}: unit", unit, UNITS))
+    if reduce not in REDUCERS:
+        raise ValueError(unknown_name_message(f"probe {name!r}: reducer", reduce, REDUCERS))
+    columns, summary = tuple(columns), tuple(summary)
+    clash = [c for c in columns if c in ("epoch", "lag", "step") or not c.isidentifier()]
+    if not columns or clash or len(set(columns)) != len(columns):
+        raise ValueError(f"probe {name!r}: columns must be distinct identifiers other than epoch, lag, step; "
+                         f"got {columns}")
+    format(1.0, fmt)  # a bad display format fails here, at registration
+
+    def decorate(summarize):
+        source = _source_of(summarize)
+        old = _PROBES.get(name)
+        if old is not None and old.source != source:
+            raise DuplicateNameError(f"probe {name!r} is registered twice: by {old.source} and by {source}")
+        package = summarize.__module__.rpartition(".")[0]
+        module = measure or (f"{package}.measure" if package else "measure")
+        _PROBES[name] = ProbeSpec(name, columns, unit, reduce, fmt, summary, summarize, figure, finding, module,
+                                  _first_line(summarize), source)
+        return summarize
+
+    return decorate
+
+
+def probe(name: str) -> ProbeSpec:
+    """The registered probe ``name`` (no loading: use ``zoo.probes.get_probe``)."""
+    try:
+        return _PROBES[name]
+    except KeyError:
+        raise UnknownNameError(unknown_name_message("probe", name, _PROBES)) from None
+
+
+def probe_names() -> list[str]:
+    return sorted(_PROBES)

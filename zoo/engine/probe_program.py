@@ -1,0 +1,173 @@
+"""The registered probes' program: every probe's ``measure`` compiled for one model shape.
+
+A probe's ``measure(ctx)`` (``zoo.probes.<name>.measure``) receives a
+``ProbeContext``: the model, its loss, the backend's scan and autodiff, and
+the model cut at the recurrent layer that reads the input (``InputSplit``),
+so a probe needs no per-cell or per-mode code. ``ProbePrograms.get(eng)``
+compiles them once per model shape (shared by the seeds and optimizers of a
+shape, as the built-in probes are); ``rows`` turns an epoch's outputs into
+the rows of ``probe_<name>.csv``, checking them against the declared columns.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo import probes as probe_folders
+from zoo.core.probe_registry import ProbeSpec
+from zoo.engine import backend
+from zoo.engine.losses import per_sample_loss
+
+
+def _state_sizes(cell) -> list[int]:
+    return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+
+
+@dataclass
+class InputSplit:
+    """The model as front -> recurrent layer -> rest, cut at the layer that reads the input.
+
+    ``front(tv, ntv, x)`` is the layer's input sequence (batch, steps, features);
+    ``step(cell_vars, x_t, state) -> (output, state)`` one step of its cell on a
+    flat state (h, or h and c side by side); ``rest(tv, ntv, out)`` the model's
+    prediction from the layer's output (the last step's, or every step's when
+    ``return_sequences``). ``cell_index`` are the cell's weights' positions in
+    the model's trainable variables, ``cell_paths`` their paths.
+    """
+
+    front: Callable
+    rest: Callable
+    step: Callable
+    cell_index: list[int]
+    cell_paths: list[str]
+    state_size: int
+    return_sequences: bool
+
+    @property
+    def recurrent(self) -> list[int]:
+        """Positions in ``cell_index`` of the recurrent weights (``recurrent_kernel``), else all the cell's."""
+        found = [j for j, p in enumerate(self.cell_paths) if p.rsplit("/", 1)[-1].startswith("recurrent")]
+        return found or list(range(len(self.cell_paths)))
+
+
+def _sub_call(sub: keras.Model, paths: list[str]):
+    """``fn(tv, ntv, inputs)`` calling ``sub`` statelessly with its weights taken from the whole model's."""
+    trainable = [paths.index(v.path) for v in sub.trainable_variables]
+    constants = [v.value for v in sub.non_trainable_variables]
+
+    def call(tv, ntv, inputs):
+        return sub.stateless_call([tv[i] for i in trainable], constants, inputs, training=False)[0]
+
+    return call
+
+
+class ProbeContext:
+    """What a probe's ``measure`` works with: the model, its loss and the backend's tools."""
+
+    scan = staticmethod(backend.scan)
+    grad = staticmethod(backend.grad)
+    value_and_grad = staticmethod(backend.value_and_grad)
+    batch_jacobian = staticmethod(backend.batch_jacobian)
+
+    def __init__(self, model: keras.Model, layout: str, loss_kind: str):
+        self.model, self.layout, self.loss_kind = model, layout, loss_kind
+
+    def loss(self, pred, y):
+        """The mean per-sample training loss of ``pred`` against ``y``."""
+        return ops.mean(per_sample_loss(self.loss_kind, pred, y))
+
+    def predict(self, tv, ntv, x):
+        return self.model.stateless_call(tv, ntv, x, training=False)[0]
+
+    def input_layer(self):
+        """The recurrent layer that reads the input sequence."""
+        names = [layer.name for layer in self.model.layers]
+        return self.model.get_layer("encoder" if "encoder" in names else "rnn")
+
+    def input_split(self) -> InputSplit:
+        model, layer = self.model, self.input_layer()
+        cell = layer.cell
+        paths = [v.path for v in model.trainable_variables]
+        sizes = _state_sizes(cell)
+        splits = list(np.cumsum(sizes)[:-1])
+        cell_constants = [v.value for v in cell.non_trainable_variables]
+
+        def step(cell_vars, x_t, flat):
+            states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
+            (out, new), _ = cell.stateless_call(cell_vars, cell_constants, x_t, states, training=False)
+            new = list(new) if isinstance(new, (list, tuple)) else [new]
+            return out, ops.concatenate(new, axis=-1)
+
+        front = keras.Model(model.inputs[0], layer.input)
+        rest = keras.Model(layer.output, model.output)
+        return InputSplit(
+            _sub_call(front, paths), _sub_call(rest, paths), step,
+            [paths.index(v.path) for v in cell.trainable_variables], [v.path for v in cell.trainable_variables],
+            sum(sizes), bool(layer.return_sequences),
+        )
+
+
+def check_output(spec: ProbeSpec, out: dict) -> dict[str, np.ndarray]:
+    """A probe's outputs as NumPy, refused unless they are its declared columns, of its unit's shape."""
+    if set(out) != set(spec.columns):
+        raise ValueError(f"probe {spec.name!r} produced the columns {sorted(out)}; it declares {list(spec.columns)}")
+    values = {k: np.asarray(v, np.float64) for k, v in out.items()}
+    shapes = {v.shape for v in values.values()}
+    want = "scalars" if spec.unit == "epoch" else f"1-D arrays of one length (a value per {spec.unit})"
+    if (spec.unit == "epoch" and shapes != {()}) or (spec.unit != "epoch" and (len(shapes) != 1 or
+                                                                               len(next(iter(shapes))) != 1)):
+        raise ValueError(f"probe {spec.name!r} must return {want}; got shapes {sorted(shapes)}")
+    return values
+
+
+def rows_of(spec: ProbeSpec, epoch: int, values: dict[str, np.ndarray]) -> list[dict]:
+    """The rows of ``probe_<name>.csv`` for one probed epoch."""
+    if spec.unit == "epoch":
+        return [{"epoch": epoch, **{k: float(values[k]) for k in spec.columns}}]
+    n = len(next(iter(values.values())))
+    return [{"epoch": epoch, spec.unit: i, **{k: float(values[k][i]) for k in spec.columns}} for i in range(n)]
+
+
+class ProbeProgram:
+    """The compiled ``measure`` of every registered probe that applies to one model shape."""
+
+    def __init__(self, model: keras.Model, layout: str, loss_kind: str):
+        ctx = ProbeContext(model, layout, loss_kind)
+        self.specs: dict[str, ProbeSpec] = {}
+        self.fns: dict[str, Callable] = {}
+        for name in probe_folders.list_probes():
+            spec = probe_folders.get_probe(name)
+            fn = probe_folders.measure_module(spec).measure(ctx)
+            self.specs[name] = spec
+            if fn is not None:  # None: the probe does not apply to this model
+                self.fns[name] = backend.compile_fn(fn)
+
+    def rows(self, epoch: int, tv, ntv, x, y) -> dict[str, list[dict]]:
+        return {name: rows_of(self.specs[name], epoch, check_output(self.specs[name], fn(tv, ntv, x, y)))
+                for name, fn in self.fns.items()}
+
+
+class ProbePrograms:
+    """Compiled probe programs by model shape (``zoo.engine.step.model_key``), bounded like ``ENGINES``."""
+
+    def __init__(self, maxsize: int = 16):
+        self.maxsize = maxsize
+        self._programs: OrderedDict = OrderedDict()
+
+    def get(self, eng) -> ProbeProgram:
+        key = eng.model_key
+        if key not in self._programs:
+            self._programs[key] = ProbeProgram(eng.template, eng.resolved.mode.layout, eng.resolved.loss)
+            if len(self._programs) > self.maxsize:
+                self._programs.popitem(last=False)
+        self._programs.move_to_end(key)
+        return self._programs[key]
+
+
+PROGRAMS = ProbePrograms()
