@@ -24,9 +24,9 @@ class LEMCell(UnitsCell):
     that its vanishing is controlled by the learned time steps.
 
     Written from the reference code, tk-rusch/LEM (``LEMCell`` in
-    psMNIST/network.py): ``inp2hid`` (input, 4u) in the chunk order
-    [Δt̄ | Δt' | y-input | z-input], ``hid2hid`` (u, 3u) in the order
-    [Δt̄ | Δt' | z-input], ``transform_z`` (u, u); every weight and bias uniform
+    psMNIST/network.py): ``inp2hid`` (input, 4u) in its chunk order
+    [Δt̄ | Δt' | i_z | i_y] (i_z enters y's update, i_y z's, as there),
+    ``hid2hid`` (u, 3u) in the order [Δt̄ | Δt' | h_y], ``transform_z`` (u, u); every weight and bias uniform
     on ±1/√units (its ``reset_parameters``); Δt = 0.0242 (its adding script).
     The tests step it against a NumPy transcription of that code. Parameters:
     4iu + 4u² + 8u.
@@ -70,7 +70,8 @@ class LEMCell(UnitsCell):
         gate_y, gate_z, inp, hid = self._steps(inputs, y)
         dt_y, dt_z = self.dt * gate_y, self.dt * gate_z
         new_z = (1.0 - dt_z) * z + dt_z * ops.tanh(inp[:, 3 * u :] + hid[:, 2 * u :])
-        new_y = (1.0 - dt_y) * y + dt_y * ops.tanh(ops.matmul(new_z, self.z_kernel) + self.z_bias + inp[:, 2 * u : 3 * u])
+        drive_y = ops.matmul(new_z, self.z_kernel) + self.z_bias + inp[:, 2 * u : 3 * u]
+        new_y = (1.0 - dt_y) * y + dt_y * ops.tanh(drive_y)
         return new_y, [new_y, new_z]
 
     def gates(self, inputs, states):
