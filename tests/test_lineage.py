@@ -234,10 +234,13 @@ def test_parallel_form_agrees_with_the_per_step_form(name, steps):
             return ops.sum(out[0] * probe) + ops.sum(ops.concatenate(out[1:], axis=-1))
         return loss
 
-    outs = [[np.asarray(o) for o in layer.stateless_call(tv, [], x)[0]] for layer in (per_step, parallel)]
+    def forward(layer):
+        return backend.compile_fn(lambda weights, inputs: layer.stateless_call(weights, [], inputs)[0])
+
+    outs = [[np.asarray(o) for o in forward(layer)(tv, x)] for layer in (per_step, parallel)]
     for a, b in zip(*outs):  # every step's output, then each final state
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(a).max()))
-    grads = [backend.grad(loss_of(layer))((tv, x)) for layer in (per_step, parallel)]
+    grads = [backend.compile_fn(backend.grad(loss_of(layer)))((tv, x)) for layer in (per_step, parallel)]
     for a, b in zip(*(list(g[0]) + [g[1]] for g in grads)):  # each weight, then the input
         a, b = np.asarray(a), np.asarray(b)
         np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(a).max()))
@@ -261,8 +264,11 @@ def test_two_level_recurrence_is_the_recurrence():
         expected.append(h)
     expected = np.stack(expected, 1)
     for chunk in (1, 5, 7, 37, 50):
-        np.testing.assert_allclose(np.asarray(scan.linear_recurrence(a, b, h0, chunk)), expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(scan.sequential_linear_recurrence(a, b, h0)), expected, rtol=1e-5, atol=1e-5)
+        got = scan.two_level_linear_recurrence(a, b, h0, chunk)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+    for method in scan.METHODS:
+        got = scan.linear_recurrence(a, b, h0, method)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
     lam = 0.97 * np.exp(1j * rng.uniform(0, 2 * np.pi, 4))
     bc = b + 1j * rng.normal(size=b.shape)
     expected, h = [], h0.astype(complex)
@@ -270,10 +276,11 @@ def test_two_level_recurrence_is_the_recurrence():
         h = lam * h + bc[:, t]
         expected.append(h)
     expected = np.stack(expected, 1)
-    got = scan.complex_linear_recurrence((lam.real.astype(np.float32), lam.imag.astype(np.float32)),
-                                         (bc.real.astype(np.float32), bc.imag.astype(np.float32)),
-                                         (h0, np.zeros_like(h0)), 6)
-    np.testing.assert_allclose(np.asarray(got[0]) + 1j * np.asarray(got[1]), expected, rtol=1e-5, atol=1e-5)
+    args = ((lam.real.astype(np.float32), lam.imag.astype(np.float32)),
+            (bc.real.astype(np.float32), bc.imag.astype(np.float32)), (h0, np.zeros_like(h0)))
+    for got in [scan.two_level_complex_linear_recurrence(*args, 6)] + [
+            scan.complex_linear_recurrence(*args, method) for method in scan.METHODS]:
+        np.testing.assert_allclose(np.asarray(got[0]) + 1j * np.asarray(got[1]), expected, rtol=1e-5, atol=1e-5)
 
 
 # The probes on dynamics with a closed form.
@@ -322,3 +329,22 @@ def test_mingru_probe_is_the_product_of_its_carry_gates():
     chain = np.prod(carry, axis=1)
     assert rows[0]["lyapunov_top"] == pytest.approx(np.mean(np.log(chain.max(axis=1))) / WINDOW, rel=1e-4)
     assert (rows[0]["jac_sigma_max"], rows[0]["jac_sigma_min"]) == pytest.approx((carry.max(), carry.min()), rel=1e-5)
+
+
+def test_long_table_keeps_a_setting_named_like_one_of_its_columns():
+    # Runs whose train.loss differs (as a grid giving each task its own loss): the history's
+    # loss column and the setting both survive, the setting under its full name.
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from zoo.report.tables import long_table
+
+    runs = [SimpleNamespace(config=RunConfig("gru", "many_to_one", 0, train=TrainConfig(loss=loss)),
+                            path=Path(f"/runs/{loss}"), metrics={"status": "ok"},
+                            history=pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]}))
+            for loss in ("mae", "mse")]
+    table = long_table(runs, "history")
+    assert list(table["train.loss"]) == ["mae", "mae", "mse", "mse"]
+    assert list(table["loss"]) == [0.5, 0.25, 0.5, 0.25]

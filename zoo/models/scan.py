@@ -4,7 +4,9 @@ A cell whose new state is linear in its old one, h_t = a_t ⊙ h_{t-1} + b_t wit
 a_t and b_t computed from the inputs alone (minGRU, minLSTM, RG-LRU, LRU), need
 not step through time one matrix product at a time: every a_t and b_t comes
 from one matrix product over the whole sequence, and what is left is an
-elementwise recurrence. This module solves it, in ``keras.ops`` only.
+elementwise recurrence. This module solves it, in ``keras.ops`` only, two ways
+(``METHODS``): one elementwise step at a time (``keras.ops.scan`` over T steps
+of a*h + b, no matrix product inside the loop), or in two levels.
 
 Two-level (chunked) form. The T steps are cut into T / C chunks of C steps.
 First every chunk runs its own recurrence from a zero state, all chunks at
@@ -50,11 +52,8 @@ def _unchunk(x, steps: int):
     return ops.reshape(x, (x.shape[0], -1, x.shape[-1]))[:, :steps]
 
 
-def linear_recurrence(a, b, h0, chunk: int | None = None):
-    """All h_t of h_t = a_t ⊙ h_{t-1} + b_t, t = 1..T, elementwise.
-
-    ``a`` and ``b``: (batch, T, n); ``h0``: (batch, n). Returns (batch, T, n).
-    """
+def two_level_linear_recurrence(a, b, h0, chunk: int | None = None):
+    """``linear_recurrence`` by the two-level (chunked) form; ``chunk`` defaults to ⌈√T⌉."""
     steps = b.shape[1]
     chunk = chunk or chunk_size(steps)
     aa, bb = _chunks(a, chunk, 1.0), _chunks(b, chunk, 0.0)  # padding at the end: a = 1, b = 0
@@ -74,13 +73,8 @@ def linear_recurrence(a, b, h0, chunk: int | None = None):
     return _unchunk(ops.stack([e + p * starts for e, p in zip(local, product)]), steps)
 
 
-def complex_linear_recurrence(a, b, h0, chunk: int | None = None):
-    """``linear_recurrence`` for complex numbers held as (real, imaginary) pairs.
-
-    ``a`` = (a_re, a_im), each broadcastable to (batch, T, n) (the LRU's λ is one
-    constant per unit); ``b`` = (b_re, b_im), each (batch, T, n); ``h0`` = (h_re,
-    h_im), each (batch, n). Returns (h_re, h_im), each (batch, T, n).
-    """
+def two_level_complex_linear_recurrence(a, b, h0, chunk: int | None = None):
+    """``complex_linear_recurrence`` by the two-level (chunked) form."""
     b_re, b_im = b
     steps = b_re.shape[1]
     chunk = chunk or chunk_size(steps)
@@ -117,8 +111,7 @@ def complex_linear_recurrence(a, b, h0, chunk: int | None = None):
 
 
 def sequential_linear_recurrence(a, b, h0):
-    """The same h_t as ``linear_recurrence``, one step at a time (``keras.ops.scan``);
-    for comparison in tests and benchmarks."""
+    """``linear_recurrence`` one elementwise step at a time (``keras.ops.scan``)."""
 
     def step(h, inputs):
         at, bt = inputs
@@ -127,3 +120,46 @@ def sequential_linear_recurrence(a, b, h0):
 
     _, hs = ops.scan(step, h0, (ops.moveaxis(a, 1, 0), ops.moveaxis(b, 1, 0)))
     return ops.moveaxis(hs, 0, 1)
+
+
+def sequential_complex_linear_recurrence(a, b, h0):
+    """``complex_linear_recurrence`` one elementwise step at a time (``keras.ops.scan``)."""
+    a_re, a_im = (ops.broadcast_to(x, b[0].shape) for x in a)
+
+    def step(h, inputs):
+        ar, ai, br, bi = inputs
+        h = (ar * h[0] - ai * h[1] + br, ar * h[1] + ai * h[0] + bi)
+        return h, h
+
+    xs = tuple(ops.moveaxis(x, 1, 0) for x in (a_re, a_im, *b))
+    _, (h_re, h_im) = ops.scan(step, tuple(h0), xs)
+    return ops.moveaxis(h_re, 0, 1), ops.moveaxis(h_im, 0, 1)
+
+
+# How the parallel forms solve their recurrence: "sequential" (an elementwise
+# scan after the projections) or "two_level". Measured by `make bench`'s
+# long-sequence section, which times both; "sequential" was the faster on a
+# 2-core CPU at T = 1000 (XLA:CPU runs the two-level form's many small
+# elementwise operations one by one).
+METHODS = {"sequential": (sequential_linear_recurrence, sequential_complex_linear_recurrence),
+           "two_level": (two_level_linear_recurrence, two_level_complex_linear_recurrence)}
+METHOD = "sequential"
+
+
+def linear_recurrence(a, b, h0, method: str | None = None):
+    """All h_t of h_t = a_t ⊙ h_{t-1} + b_t, t = 1..T, elementwise.
+
+    ``a`` and ``b``: (batch, T, n); ``h0``: (batch, n). Returns (batch, T, n).
+    ``method``: a key of ``METHODS``, default ``METHOD``.
+    """
+    return METHODS[method or METHOD][0](a, b, h0)
+
+
+def complex_linear_recurrence(a, b, h0, method: str | None = None):
+    """``linear_recurrence`` for complex numbers held as (real, imaginary) pairs.
+
+    ``a`` = (a_re, a_im), each broadcastable to (batch, T, n) (the LRU's λ is one
+    constant per unit); ``b`` = (b_re, b_im), each (batch, T, n); ``h0`` = (h_re,
+    h_im), each (batch, n). Returns (h_re, h_im), each (batch, T, n).
+    """
+    return METHODS[method or METHOD][1](a, b, h0)
