@@ -348,3 +348,29 @@ def test_long_table_keeps_a_setting_named_like_one_of_its_columns():
     table = long_table(runs, "history")
     assert list(table["train.loss"]) == ["mae", "mae", "mse", "mse"]
     assert list(table["loss"]) == [0.5, 0.25, 0.5, 0.25]
+
+
+def test_lineage_table_pools_seeds_per_task_and_cell():
+    import pandas as pd
+
+    from zoo.report import lineage
+
+    def run(task, cell, seed, ratio, init, end, lo, hi, top):
+        return {"task": task, "length": 100, "cell": cell, "seed": seed, "status": "ok", "metric": "test_mse",
+                "value": ratio * 0.17, "ratio": ratio, "solved": ratio < 0.1, "factor_init": init, "factor_end": end,
+                "sigma_min": lo, "sigma_max": hi, "lyapunov_top": top}
+
+    frame = pd.DataFrame([run("adding", "lru", 0, 0.05, 0.95, 0.97, 0.9, 0.99, -0.02),
+                          run("adding", "lru", 1, 0.5, 0.93, 0.91, 0.8, 0.999, -0.04),
+                          run("adding", "lru", 2, 0.02, 0.94, 0.99, 0.85, 0.98, -0.03),
+                          run("adding", "simple_rnn", 0, 1.0, 0.4, 0.3, 0.01, 1.2, -1.0)])
+    table = lineage.cell_table(frame)
+    lru = table[table.cell == "lru"].iloc[0]
+    assert lru.solved == "2/3" and lru.factor_init == 0.94 and lru.factor_end == 0.97  # medians
+    assert (lru.sigma_min, lru.sigma_max) == (0.8, 0.999)  # the extremes over seeds
+    assert lru.ratio == pytest.approx((0.05 + 0.5 + 0.02) / 3) and lru.lyapunov_top == pytest.approx(-0.03)
+    words = lineage.findings(table)
+    assert words[0].startswith("adding: the gradient stays alive") and "lru (0.97)" in words[0]
+    assert "vanishes (< 0.5) in simple_rnn (0.30)" in words[0] and "majority of seeds: lru." in words[0]
+    assert any("lru: the paper claims eigenvalues near the unit circle" in w and "consistent" in w for w in words)
+    assert "| adding | lru | mse" in lineage.markdown(table)
