@@ -92,9 +92,10 @@ test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's 
 	$(PY) -m pytest -q -n 2 --dist loadfile
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -p no:cacheprovider $(TF_TESTS)
 
-bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; local vs Ray -> reports/benchmark.md, scaling.md
+bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; long sequences, parallel forms; local vs Ray -> reports/benchmark.md, scaling.md
 	$(PY) -m pip install --quiet -e '.[bench,ray]'
 	$(PY) benchmarks/bench.py
+	KERAS_BACKEND=jax $(PY) benchmarks/long.py
 	$(PY) benchmarks/scaling.py
 
 lint: $(STAMP) ## ruff and the import contract (lint-imports)

@@ -360,7 +360,7 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
-    ) + lineage.section(results, out) + memory.section(results, out)
+    ) + lineage.section(grid, results, out) + memory.section(results, out)
 
 
 def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:

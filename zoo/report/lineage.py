@@ -5,8 +5,9 @@ A row per task x cell, over seeds: the final test metric, its ratio to the
 memoryless baseline and the seeds that solved the task; the per-step factor of
 ‖dh_T/dh_t‖ (geometric mean over lags 1-5) at the first probe (initialisation)
 and at the last; the range of the one-step Jacobian's singular values and the
-top Lyapunov exponent at the last probe. Written for any experiment whose runs
-span more than one task; no Keras here, only the stored runs.
+top Lyapunov exponent at the last probe. Written for any experiment that
+varies nothing but the task (its sweep, if any, is over task.name), so a row
+pools seeds only; no Keras here, only the stored runs.
 """
 
 from __future__ import annotations
@@ -141,10 +142,15 @@ def findings(table: pd.DataFrame) -> list[str]:
     return out
 
 
-def section(results, out: Path) -> str:
-    """Write lineage.csv and lineage.md into ``out`` for runs over several tasks; their HTML ("" otherwise)."""
-    frame = run_frame(results.runs)
-    if frame.empty or frame.task.nunique() < 2:
+def applies(grid) -> bool:
+    """Whether ``grid``'s runs differ in cell, task and seed only: one row per task x cell is then exact."""
+    return {key for key, _ in grid.sweep} <= {"task.name"} and len(grid.cells) > 1 and len(grid.modes) == 1
+
+
+def section(grid, results, out: Path) -> str:
+    """Write lineage.csv and lineage.md into ``out`` where ``applies(grid)``; their HTML ("" otherwise)."""
+    frame = run_frame(results.runs) if applies(grid) else pd.DataFrame()
+    if frame.empty:
         return ""
     table = cell_table(frame)
     out.mkdir(parents=True, exist_ok=True)
