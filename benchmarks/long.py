@@ -63,7 +63,7 @@ def time_form(model, steps: int, repeats: int) -> float:
     return float(np.median(times)) * 1e3
 
 
-def worker(cell: str, lengths: list[int]) -> list[dict]:
+def worker(cell: str, lengths: list[int], methods: list[str]) -> list[dict]:
     import keras
 
     from zoo.core import catalog
@@ -81,7 +81,7 @@ def worker(cell: str, lengths: list[int]) -> list[dict]:
                      "ms_per_step": time_form(per_step, steps, repeats)})
         if has_parallel_form(per_step.get_layer("rnn").cell):
             model = build_model(cell, "many_to_one", UNITS, steps, 1)
-            for method in scan.METHODS:  # the solver is chosen when the step is traced
+            for method in methods:  # the solver is chosen when the step is traced
                 scan.METHOD = method
                 rows.append({"cell": cell, "steps": steps, "form": f"parallel, {method}",
                              "ms_per_step": time_form(model, steps, repeats)})
@@ -89,13 +89,14 @@ def worker(cell: str, lengths: list[int]) -> list[dict]:
     return rows
 
 
-def measure(cells: list[str], lengths: list[int]):
+def measure(cells: list[str], lengths: list[int], methods: list[str]):
     import pandas as pd
 
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
     rows = []
     for cell in cells:
-        cmd = [sys.executable, __file__, "--worker", cell, "--lengths", ",".join(map(str, lengths))]
+        cmd = [sys.executable, __file__, "--worker", cell, "--lengths", ",".join(map(str, lengths)),
+               "--methods", ",".join(methods)]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"long-sequence bench of {cell} failed:\n{done.stderr[-2000:]}")
@@ -133,18 +134,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cells", default="all")
     parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
+    parser.add_argument("--methods", default="sequential,two_level",
+                        help="the parallel forms' solvers to time (zoo.models.scan.METHODS)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "reports"))
     parser.add_argument("--print", action="store_true", help="print the section; do not append it to benchmark.md")
     args = parser.parse_args()
     lengths = [int(v) for v in args.lengths.split(",")]
+    methods = args.methods.split(",")
     if args.worker:
-        print(json.dumps(worker(args.worker, lengths)))
+        print(json.dumps(worker(args.worker, lengths, methods)))
         return
     from zoo.core import catalog
 
     cells = catalog.list_cells() if args.cells == "all" else args.cells.split(",")
-    table = measure(cells, lengths)
+    table = measure(cells, lengths, methods)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     text = markdown(table, load)
     if not args.print:
