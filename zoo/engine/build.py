@@ -10,6 +10,7 @@ from zoo.core import catalog
 from zoo.core.config import RunConfig, TaskConfig, task_name
 from zoo.core.registry import CellSpec, ModeSpec, TaskSpec
 from zoo.core.tasks.data import TaskData
+from zoo.models.parallel import with_parallel_forms
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,13 @@ def _specs(cell: CellSpec | str, mode: ModeSpec | str) -> tuple[CellSpec, ModeSp
 
 def build_model(cell: CellSpec | str, mode: ModeSpec | str, units: int, window: int, horizon: int,
                 features: int = 1, outputs: int = 1, activation: str | None = None) -> keras.Model:
-    """The Keras model of one cell in one mode (a task's input features and head, if not the sine's)."""
+    """The Keras model of one cell in one mode (a task's input features and head, if not the sine's).
+
+    A cell with a parallel form trains through it (``zoo.models.parallel``)."""
     cell, mode = _specs(cell, mode)
     head = {} if (features, outputs, activation) == (1, 1, None) else (
         {"features": features, "outputs": outputs, "activation": activation})
-    return mode.builder(lambda: cell.builder(units), window, horizon, **head)
+    return with_parallel_forms(mode.builder(lambda: cell.builder(units), window, horizon, **head))
 
 
 def expected_param_count(cell: CellSpec | str, mode: ModeSpec | str, units: int, window: int, horizon: int,

@@ -33,9 +33,10 @@ def cell_colors(cells) -> dict[str, tuple]:
     """A colour per cell that depends on its name alone, so every figure agrees.
 
     The name's hash picks a colour of the palette; a clash within one figure
-    moves to the next free colour.
+    moves to the next free colour. A figure of more than ten cells (the whole
+    registry) takes its colours from a palette of twenty, so none repeats.
     """
-    palette = colormaps["tab10"].colors
+    palette = colormaps["tab10" if len(set(cells)) <= 10 else "tab20"].colors
     colors, used = {}, set()
     for name in sorted(set(cells)):
         i = int(zlib.crc32(name.encode())) % len(palette)

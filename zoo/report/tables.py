@@ -33,7 +33,9 @@ def long_table(runs, kind: str) -> pd.DataFrame:
             continue
         settings = r.config.settings()
         labels = [("run_id", r.path.name), ("cell", r.config.cell), ("mode", r.config.mode)]
-        labels += [(short_name(a), settings.get(a)) for a in axes]
+        # A setting named as one of the table's own columns (train.loss beside the history's
+        # loss) keeps its full name, so neither overwrites the other.
+        labels += [(short_name(a) if short_name(a) not in t.columns else a, settings.get(a)) for a in axes]
         labels += [("seed", r.config.seed), ("status", r.metrics["status"])]
         for i, (k, v) in enumerate(labels):
             t.insert(i, k, v)
