@@ -47,6 +47,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo.core.horizon import SearchSpec
+
 # Keras's own default backend is TensorFlow; rnn-zoo's is JAX (see the README's
 # Speed section). zoo/__init__.py sets it before Keras can be imported.
 DEFAULT_BACKEND = "jax"
@@ -381,10 +383,17 @@ class GridConfig:
     # With a "task.name" sweep: each swept task's settings, built from [task]
     # (``task`` is the first of them). A grid of one task leaves it empty.
     tasks: tuple = ()
+    # A ``[search]`` table (``zoo.core.horizon.SearchSpec``): the grid searches
+    # this axis (task.length) round by round instead of sweeping fixed values.
+    search: SearchSpec | None = None
 
     def to_dict(self) -> dict:
         """The grid as a config file's table (``grid_from_dict`` reads it back)."""
         d = dataclasses.asdict(self)
+        if self.search is None:
+            del d["search"]
+        else:
+            d["search"] = self.search.to_dict()
         d["task"] = task_to_dict(self.task)
         d["sweep"] = {key: ["none" if v is None else v for v in values] for key, values in self.sweep}
         if d["param_budget"] is None:
@@ -415,12 +424,17 @@ class GridConfig:
             name=d.get("name", "default"),
             experiment=d.get("experiment", ""),
             tasks=tuple(task_from_dict(t) for t in d.get("tasks", ())),
+            search=SearchSpec.from_dict(d["search"]) if d.get("search") else None,
         )
 
     @property
     def task_names(self) -> list[str]:
         """The tasks of the grid: its own, or those of a task.name sweep."""
         return [task_name(t) for t in self.tasks] or [task_name(self.task)]
+
+    def at(self, key: str, value) -> "GridConfig":
+        """This grid (sweep-free) with one setting changed: a searched length."""
+        return _set(self, key, value)
 
     def variants(self) -> list["GridConfig"]:
         """One sweep-free grid per combination of the sweep's values.

@@ -15,13 +15,14 @@ import stat
 import tomllib
 from pathlib import Path
 
-from zoo.core import catalog, registry
+from zoo.core import catalog, horizon, registry
 from zoo.core.config import (
     DEFAULT_TASK,
     LOSSES,
     OPTIMIZERS,
     ConfigError,
     GridConfig,
+    SearchSpec,
     TaskConfig,
     TrainConfig,
     nearest_safe_name,
@@ -66,7 +67,8 @@ ALIASES = {
                     ("", "param_budget")),
     **dict.fromkeys(("title", "label", "id"), ("", "name")),
     **dict.fromkeys(("question", "description", "desc", "about"), ("", "experiment")),
-    **dict.fromkeys(("grid", "sweeps", "vary", "search"), ("", "sweep")),
+    **dict.fromkeys(("grid", "sweeps", "vary"), ("", "sweep")),
+    **dict.fromkeys(("ladder", "horizon_search", "searches"), ("", "search")),
     **dict.fromkeys(("training", "optimization", "optimisation", "fit"), ("", "train")),
     **dict.fromkeys(("data", "dataset", "series", "sine"), ("", "task")),
 }
@@ -663,8 +665,9 @@ def shrink(grid: GridConfig, keep=frozenset()) -> GridConfig:
     return small
 
 
-GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment",
-             "quick"]
+GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
+             "experiment", "quick"]
+SEARCH_KEYS = [f.name for f in dataclasses.fields(SearchSpec)]
 
 
 def _task_names(raw_task: dict, raw_sweep) -> list[str]:
@@ -768,7 +771,7 @@ def _check_name(value) -> str:
 
 def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     _check_keys("the config", raw, GRID_KEYS, table="")
-    for table in ("task", "train", "quick"):
+    for table in ("task", "train", "quick", "search"):
         if table in raw and not isinstance(raw[table], dict):
             raise ConfigError(f"{table} = {show(raw[table])}: expected a table ([{table}])")
     if "quick" in raw:
@@ -801,16 +804,53 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         name=_check_name(raw.get("name", name)),
         experiment=_check_type("experiment", raw.get("experiment", ""), str),
         tasks=tuple(tasks) if swept else (),
+        search=_parse_search(raw["search"], tasks) if "search" in raw else None,
     )
+    if grid.search is not None and grid.search.axis in dict(grid.sweep):
+        raise ConfigError(f"sweep.{grid.search.axis}: the axis [search] searches; leave it out of [sweep] "
+                          f"(the search chooses its values from search.ladder = {list(grid.search.ladder)})")
     try:
         variants = grid.variants()
+        if grid.search is not None:  # every length the search may ask for, at the ends of its ladder
+            ends = sorted({grid.search.ladder[0], grid.search.ladder[-1]})
+            variants = [v.at(grid.search.axis, value) for v in variants for value in ends]
     except ValueError as exc:  # a swept task setting its own checks refuse
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"sweep: {exc}") from None
+        raise ConfigError(f"{'search' if grid.search else 'sweep'}: {exc}") from None
     for variant in variants:
         validate(variant)
     return grid
+
+
+def _parse_search(raw, tasks: list) -> SearchSpec:
+    """The ``[search]`` table: ``ladder`` (ascending lengths), ``axis`` (default task.length, a whole-number
+    setting of every task), ``beyond`` and ``refine``."""
+    _check_keys("[search]", raw, SEARCH_KEYS)
+    if "ladder" not in raw:
+        raise ConfigError("[search] has no ladder: expected the lengths to climb, such as ladder = [25, 50, 100, 200]")
+    ladder = raw["ladder"]
+    if not isinstance(ladder, list) or not ladder:
+        raise ConfigError(f"search.ladder = {show(ladder)}: expected a non-empty list of lengths, "
+                          "such as [25, 50, 100]")
+    axis = _check_type("search.axis", raw.get("axis", "task.length"), str)
+    ints = [k for k, (kind, _) in _sweep_kinds(tasks).items() if kind is int and k.startswith("task.")]
+    if axis not in ints:
+        raise ConfigError(f"search.axis = {show(axis)}: expected a whole-number setting of every task of the grid; "
+                          f"valid choices: {', '.join(ints)}" + _nearest_hint(axis, ints))
+    spec = SearchSpec(
+        ladder=tuple(count("search.ladder", v, low=1) for v in ladder),
+        axis=axis,
+        beyond=count("search.beyond", raw.get("beyond", 1), low=0, high=100),
+        refine=count("search.refine", raw.get("refine", 0), low=0, high=20),
+    )
+    problems = horizon.check(spec)
+    if problems:
+        raise ConfigError(problems[0])
+    limit = LIMITS.get(axis)
+    if limit is not None and spec.ladder[-1] > limit:
+        raise ConfigError(f"search.ladder: {spec.ladder[-1]:,} for {axis}, expected at most {limit:,}")
+    return spec
 
 
 def grid_to_dict(grid: GridConfig) -> dict:
