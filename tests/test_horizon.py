@@ -2,6 +2,7 @@
 search that resumes to the same horizon (the Wilson and Fisher numbers are in test_stats.py)."""
 
 import json
+import math
 
 import pytest
 
@@ -182,3 +183,80 @@ def test_a_killed_search_resumes_where_it_stopped_and_reaches_the_same_horizon(t
     assert store.read_grids(tmp_path)["h"]["run_ids"] == want  # the record the report reads
     again = KilledAfter()
     assert runner.execute(grid, tmp_path, executor=again, say=lambda m: None).trained == 0 and not again.trained
+
+
+# ------------------------------------------------------------------ the report section
+
+
+def horizon_rows(spec):
+    """A synthetic horizon frame: per (cell, lr) a rule length -> seeds solved of 3, run as the search would."""
+    import numpy as np
+    import pandas as pd
+
+    rules = {  # (cell, lr): (solved seeds at each length, per-step factor at initialisation)
+        ("simple_rnn", 1e-3): (lambda n: 0, 0.60), ("simple_rnn", 3e-3): (lambda n: 3 if n <= 25 else 0, 0.60),
+        ("irnn", 1e-3): (lambda n: 3 if n <= 50 else 1, 1.00), ("irnn", 3e-3): (lambda n: 2 if n <= 50 else 0, 1.00),
+        ("gru", 1e-3): (lambda n: 3 if n <= 100 else 0, 0.90), ("gru", 3e-3): (lambda n: 3 if n <= 100 else 0, 0.90),
+        ("lstm", 1e-3): (lambda n: 3 if n <= 200 else 0, 0.95), ("lstm", 3e-3): (lambda n: 0, 0.95),
+    }
+    records = []
+    for (cell, lr), (rule, factor) in rules.items():
+        trained, _ = drive(spec, 3, lambda n, s, rule=rule: s < rule(n))
+        for n in trained:
+            for s in range(3):
+                solved = s < rule(n)
+                records.append({
+                    "task": "adding", "cell": cell, "mode": "many_to_one", "length": n, "seed": s, "status": "ok",
+                    "ratio": 0.01 if solved else 0.9, "solved": solved, "solved_below": 0.1, "solved_reason": "Why.",
+                    "baseline": 1 / 6, "metric": "test_mse", "dh_init": factor ** (n - 1),
+                    "dh_end": (factor + 0.02) ** (n - 1), "steps": 600, "batch": 64, "probes": 1, "probe_batch": 16,
+                    "seconds": 1.0, "probe_seconds": 0.1, "sequence_steps": n, "recall_accuracy": np.nan,
+                    "run_id": f"{cell}-{lr}-{n}-{s}", "lr": lr,
+                })
+    frame = pd.DataFrame(records)
+    from zoo.report import horizon as report
+
+    frame["factor_init"] = report._per_step(frame.dh_init, frame.sequence_steps)
+    frame["factor_end"] = report._per_step(frame.dh_end, frame.sequence_steps)
+    return frame
+
+
+def test_the_report_finds_the_search_horizon_the_best_learning_rate_and_its_window():
+    from zoo.report import horizon as report
+
+    spec = SearchSpec((25, 50, 100, 200, 400), refine=1)
+    frame = horizon_rows(spec)
+    assert frame.factor_init[frame.cell == "gru"].round(6).eq(0.9).all()  # the (T-1)-th root undoes the power
+    lines = report.lines_table(frame, spec, 3).set_index(["cell", "lr"])
+    assert lines.loc[("lstm", 1e-3)].horizon == 200 and math.isnan(lines.loc[("lstm", 3e-3)].horizon)
+    assert lines.loc[("gru", 1e-3)].tried == (25, 50, 100, 141, 200, 400) and lines.done.all()
+    best = report.best_lr(report.lines_table(frame, spec, 3)).set_index("cell")
+    assert best.loc["gru"].horizon == 100 and best.loc["gru"].window == [1e-3, 3e-3]
+    assert best.loc["irnn"].horizon == 50 and best.loc["irnn"].window == [1e-3, 3e-3]  # 2 of 3 is a majority
+    assert best.loc["simple_rnn"].best_lr == 3e-3 and best.loc["simple_rnn"].window == [3e-3]
+    assert report._window_text(best.loc["gru"]) == "1e-3 to 3e-3 (2 of 2)"
+    at = report.length_cells(frame)
+    row = at[(at.cell == "irnn") & (at.lr == 3e-3) & (at.length == 50)].iloc[0]
+    assert (row.solved, row.seeds) == (2, 3)
+    assert (row.wilson_low, row.wilson_high) == pytest.approx((0.20765, 0.93851), abs=1e-5)  # Wilson 2 of 3
+
+
+def test_the_report_gives_spearman_and_fisher_in_words():
+    from zoo.report import horizon as report
+
+    spec = SearchSpec((25, 50, 100, 200, 400), refine=1)
+    frame = horizon_rows(spec)
+    lines = report.lines_table(frame, spec, 3)
+    best = report.best_lr(lines)
+    summary = report.gradient_summary(frame, best)
+    # horizons 25, 50, 100, 200 against factors 0.60, 1.00, 0.90, 0.95: ranks (1,2,3,4) vs (1,4,2,3)
+    rho, p, n = report.correlation(summary, "factor_init")
+    assert (rho, n) == (pytest.approx(0.4), 4) and p == pytest.approx(18 / 24)  # exact over the 4! orderings
+    at = report.length_cells(frame)
+    text = " ".join(report.findings("adding", frame, lines, best, at, summary, spec))
+    assert "lstm 200; gru 100; irnn 50; simple_rnn 25." in text  # longest first
+    assert "ρ = +0.40 over 4 cells (permutation p = 0.75)" in text
+    assert "Fisher's exact p = 0.1 > 0.05" in text  # 3 seeds can never separate two cells
+    assert "window 1e-3 to 3e-3 (2 of 2)" in text
+    table = report.display_table(["simple_rnn", "irnn", "gru", "lstm"], best, at)
+    assert table.set_index("cell").loc["irnn", "T=50"].startswith("3/3 [44%–100%]")

@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--jobs", help="worker processes (default: the number of cores)")
     c.add_argument("--quick", action="store_true", help=QUICK_HELP)
+    c.add_argument("--full", action="store_true",
+                   help="the config's [full] form (horizon has one: longer lengths, more seeds, for a GPU or many "
+                        "cores); its name gets -full")
     c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
@@ -211,7 +214,8 @@ def _count_flag(flag: str, value):
 def _grid(args, counts: dict):
     from zoo.core.loading import load_grid
 
-    return load_grid(args.config, quick=args.quick, cells=args.cells, modes=args.modes, task=args.task, **counts)
+    return load_grid(args.config, quick=args.quick, full=args.full, cells=args.cells, modes=args.modes,
+                     task=args.task, **counts)
 
 
 def _compare(args) -> int:

@@ -436,7 +436,7 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: malformed TOML: {show(str(exc), 120)}") from None
 
 
-def load_grid(source: str | Path | None = None, quick: bool = False, **overrides) -> GridConfig:
+def load_grid(source: str | Path | None = None, quick: bool = False, full: bool = False, **overrides) -> GridConfig:
     """Read a grid file (or the default grid), apply overrides, validate.
 
     ``overrides`` are the CLI's flags: ``cells``, ``modes`` (lists or comma
@@ -462,8 +462,19 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
     unknown = [k for k in overrides if k not in ("cells", "modes", "seeds", "units", "epochs", "task")]
     if unknown:
         raise ConfigError(f"unknown override {show(unknown[0])}; expected cells, modes, seeds, units, epochs or task")
+    if full:
+        if quick:
+            raise ConfigError("quick and full: give one of them (--quick is a smoke run, --full the config's "
+                              "large form)")
+        if not isinstance(raw.get("full"), dict):
+            having = [n for n in _shipped() if isinstance(_read_toml(CONFIG_DIR / f"{n}.toml").get("full"), dict)]
+            raise ConfigError(f"full: the {name} config has no [full] table; configs with one: "
+                              f"{', '.join(having) or 'none'}")
+        raw.pop("quick", None)
+        raw, name = _quick(raw, name, form="full")
     own_quick = quick and isinstance(raw.get("quick"), dict)
     if own_quick:
+        raw.pop("full", None)
         raw, name = _quick(raw, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     given = dict(overrides)
@@ -558,17 +569,17 @@ def _short(value) -> str:
     return "none" if value is None else str(value)
 
 
-def _quick(raw: dict, name: str) -> tuple[dict, str]:
-    """The config with its ``[quick]`` table laid over it (tables merge key by key)."""
-    quick = raw.pop("quick")
-    _check_keys("[quick]", quick, [k for k in GRID_KEYS if k != "quick"], table="")
+def _quick(raw: dict, name: str, form: str = "quick") -> tuple[dict, str]:
+    """The config with its ``[quick]`` (or ``[full]``) table laid over it (tables merge key by key)."""
+    quick = raw.pop(form)
+    _check_keys(f"[{form}]", quick, [k for k in GRID_KEYS if k not in ("quick", "full")], table="")
     merged = dict(raw)
     for key, value in quick.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
-    return merged, f"{name}-quick"
+    return merged, f"{name}-{form}"
 
 
 def _switch_task(raw: dict, name, modes_given: bool) -> None:
@@ -666,7 +677,7 @@ def shrink(grid: GridConfig, keep=frozenset()) -> GridConfig:
 
 
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
-             "experiment", "quick"]
+             "experiment", "quick", "full"]
 SEARCH_KEYS = [f.name for f in dataclasses.fields(SearchSpec)]
 
 
@@ -771,11 +782,12 @@ def _check_name(value) -> str:
 
 def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     _check_keys("the config", raw, GRID_KEYS, table="")
-    for table in ("task", "train", "quick", "search"):
+    for table in ("task", "train", "quick", "full", "search"):
         if table in raw and not isinstance(raw[table], dict):
             raise ConfigError(f"{table} = {show(raw[table])}: expected a table ([{table}])")
-    if "quick" in raw:
-        _check_keys("[quick]", raw["quick"], [k for k in GRID_KEYS if k != "quick"], table="")
+    for form in ("quick", "full"):
+        if form in raw:
+            _check_keys(f"[{form}]", raw[form], [k for k in GRID_KEYS if k not in ("quick", "full")], table="")
     raw_task = dict(raw.get("task", {}))
     names = _task_names(raw_task, raw.get("sweep", {}))
     raw_task.pop("name", None)

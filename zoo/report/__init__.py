@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
 from zoo.core.config import ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
-from zoo.report import answer, findings, html, memory, plots
+from zoo.report import answer, findings, horizon, html, memory, plots
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
 
@@ -360,7 +360,7 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
-    ) + memory.section(results, out)
+    ) + (horizon.section(grid, results, out) if grid.search is not None else memory.section(results, out))
 
 
 def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ plan (``zoo.runs.devices``): which device, how many workers, batched seeds or no
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import sys
@@ -20,7 +21,7 @@ from typing import Callable, Iterator
 
 from zoo.core import horizon
 from zoo.core.atomic import atomic_file
-from zoo.core.config import GridConfig, RunConfig, short_name, varying_settings
+from zoo.core.config import GridConfig, RunConfig, keras_backend, short_name, varying_settings
 from zoo.core.grid import Line, expand, search_lines
 from zoo.core.horizon import Step
 from zoo.core.loading import grid_to_dict
@@ -357,8 +358,9 @@ def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, tenso
                 tb.write_experiment(runs_dir, asked)
             if executor is None:
                 executor = LocalExecutor(threads=1, plan=make_plan(device, jobs))
-                if getattr(executor, "note", None):
-                    say(executor.note)
+            if isinstance(executor, LocalExecutor) and executor.plan != _search_plan(executor.plan):
+                executor = executor.with_plan(_search_plan(executor.plan))
+                say(executor.note)
             new_failed, new_diverged = _train(todo, runs_dir, executor, tensorboard)
             trained += len(todo)
             failed += new_failed
@@ -369,6 +371,16 @@ def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, tenso
         say(f"search done: {len(lines)} lines, {trained} runs trained in {seconds:.1f}s, {skipped or 0} finished "
             f"already; horizons: {found}")
         return Outcome(trained, skipped or 0, failed, diverged, seconds)
+
+
+def _search_plan(plan):
+    """A search trains the seeds of each length together (``zoo.engine.batched``), on a CPU too:
+    every length is a new shape, whose compiling costs more than its training on a small model,
+    and the seeds of one length share it. JAX only (the batched engine's backend)."""
+    if plan.batch_seeds or keras_backend() != "jax":
+        return plan
+    return dataclasses.replace(plan, batch_seeds=True, note=(plan.note + " " if plan.note else "") + (
+        "A search trains the seeds of a length together, so each length compiles once."))
 
 
 def _line_label(line: Line) -> str:
