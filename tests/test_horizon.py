@@ -211,7 +211,7 @@ def horizon_rows(spec):
                     "baseline": 1 / 6, "metric": "test_mse", "dh_init": factor ** (n - 1),
                     "dh_end": (factor + 0.02) ** (n - 1), "steps": 600, "batch": 64, "probes": 1, "probe_batch": 16,
                     "seconds": 1.0, "probe_seconds": 0.1, "sequence_steps": n, "recall_accuracy": np.nan,
-                    "run_id": f"{cell}-{lr}-{n}-{s}", "lr": lr,
+                    "run_id": f"{cell}-{lr}-{n}-{s}", "lr": lr, "budget": 600, "stopped": False,
                 })
     frame = pd.DataFrame(records)
     from zoo.report import horizon as report
@@ -260,3 +260,87 @@ def test_the_report_gives_spearman_and_fisher_in_words():
     assert "window 1e-3 to 3e-3 (2 of 2)" in text
     table = report.display_table(["simple_rnn", "irnn", "gru", "lstm"], best, at)
     assert table.set_index("cell").loc["irnn", "T=50"].startswith("3/3 [44%–100%]")
+
+
+# ------------------------------------------------------------------ the shipped config
+
+
+def test_the_shipped_horizon_config_and_its_quick_and_full_forms():
+    from zoo.core import catalog
+    from zoo.core.loading import load_grid
+
+    grid, quick, full = load_grid("horizon"), load_grid("horizon", quick=True), load_grid("horizon", full=True)
+    assert grid.cells == tuple(catalog.list_cells())  # every registered cell takes part
+    assert grid.seeds == 3 and grid.task_names == ["adding", "sine_gap"] and grid.search.ladder[0] == 25
+    assert (full.name, full.seeds, full.search.ladder[-1]) == ("horizon-full", 5, 1600)
+    assert dict(full.sweep)["train.learning_rate"] == (3e-4, 1e-3, 3e-3)
+    assert quick.name == "horizon-quick" and quick.train.steps < grid.train.steps
+    with pytest.raises(ConfigError, match="the memory config has no \\[full\\] table; configs with one: horizon"):
+        load_grid("memory", full=True)
+
+
+@pytest.mark.slow
+def test_horizon_quick_compare_writes_the_horizon_section(tmp_path):
+    # `python -m zoo compare --config horizon --quick`, as CI runs it (about a minute on 2 free cores)
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-m", "zoo", "compare", "--config", "horizon", "--quick", "--jobs", "2"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "search done: 4 lines" in out.stderr
+    section = tmp_path / "reports" / "experiments" / "horizon-quick"
+    for task in ("adding", "sine_gap"):
+        for suffix in ("solve_rate.png", "gradient.png", "gradient_vs_horizon.png"):
+            assert (section / f"horizon_{task}_{suffix}").stat().st_size > 10_000
+        assert "Wilson 95% interval" in (section / f"horizon_{task}.md").read_text()
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "Memory horizon: adding" in page and "Memory horizon: sine_gap" in page and "Spearman" in page
+    record = json.loads((tmp_path / "runs" / ".grids" / "horizon-quick.json").read_text())
+    assert len(record["run_ids"]) == len({*record["run_ids"]}) >= 4 * 2  # each line tried two lengths at least
+
+
+# ------------------------------------------------------------------ stopping once solved
+
+
+def test_a_run_that_may_stop_ends_at_the_first_evaluation_that_solves_and_is_probed_there(monkeypatch):
+    import dataclasses
+
+    from zoo.core import catalog
+    from zoo.core.grid import search_lines
+    from zoo.engine import batched
+    from zoo.engine.run import train_run
+
+    real = catalog.get_task
+    monkeypatch.setattr(catalog, "get_task", lambda name: dataclasses.replace(real(name), solved_below=1e9)
+                        if name == "adding" else real(name))  # every evaluation "solves": it stops at the first
+    raw = search_config(ladder=[4])
+    raw["seeds"] = 2
+    raw["task"].update(train_size=64, test_size=16)
+    raw["train"].update(steps=30, batch_size=16, probes=1, probe_batch=4, stop="solved")
+    (line,) = search_lines(grid_from_dict(raw))
+    runs = line.runs_at(4)
+    assert runs[0].to_dict()["train"]["stop"] == "solved"
+    alone = train_run(runs[0])
+    together = batched.train_group(runs) if batched.available() else [alone]
+    for result in (alone, together[0]):
+        m = result.metrics
+        assert (m["status"], m["solved"], m["stopped_solved"], m["steps"], m["epochs_run"]) == ("ok", True, True,
+                                                                                                10, 1)
+        assert sorted(set(result.probes.epoch)) == [0, 1]  # at initialisation and where it stopped
+    assert together[0].metrics["ratio"] == pytest.approx(alone.metrics["ratio"], rel=1e-4)
+    plain = dataclasses.replace(runs[0], train=dataclasses.replace(runs[0].train, stop=None))
+    assert "stop" not in plain.to_dict()["train"]  # runs that train to the end keep their ids
+    m = train_run(plain).metrics
+    assert (m["steps"], m["stopped_solved"]) == (30, False)
+
+
+def test_stop_accepts_only_solved():
+    raw = search_config()
+    raw["train"]["stop"] = "solve"
+    with pytest.raises(ConfigError, match="train.stop = 'solve': expected 'solved'.*did you mean 'solved'"):
+        grid_from_dict(raw)

@@ -275,7 +275,13 @@ def _report(args) -> int:
         from zoo.core.loading import load_grid
 
         grid = load_grid(args.config)
-        record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": [r.run_id for r in expand(grid)]}
+        run_ids = [r.run_id for r in expand(grid)]
+        if grid.search is not None:  # a search's runs are those it asked for, on the runs stored
+            from zoo.core.grid import search_lines
+            from zoo.runs.runner import search_round
+
+            run_ids = list(dict.fromkeys(r.run_id for r in search_round(search_lines(grid), runs, grid.seeds)[1]))
+        record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": run_ids}
     results = report.build(runs, reports, record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)

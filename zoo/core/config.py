@@ -242,6 +242,9 @@ class TrainConfig:
     # ``eval_every`` of them; batches are drawn without replacement, pass after pass.
     steps: int | None = None
     eval_every: int = 100
+    # "solved": end a run at the first evaluation whose test ratio is below its task's
+    # solved threshold (a search needs to know that a length is solved, not how well).
+    stop: str | None = None
 
     @property
     def periods(self) -> int:
@@ -325,6 +328,8 @@ class RunConfig:
         d["code"] = dict(self.code)
         if self.train.steps is None:  # the budget in steps came later: runs in epochs keep their ids
             del d["train"]["steps"], d["train"]["eval_every"]
+        if self.train.stop is None:  # so did stopping early: runs that train to the end keep their ids
+            del d["train"]["stop"]
         return d
 
     @classmethod

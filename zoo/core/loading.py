@@ -293,6 +293,9 @@ def validate(grid: GridConfig) -> GridConfig:
             f"train.steps = {tr.steps}: expected a multiple of train.eval_every = {tr.eval_every} "
             f"(nearest: {below or tr.eval_every} or {below + tr.eval_every})"
         )
+    if tr.stop is not None and tr.stop != "solved":
+        raise ConfigError(f"train.stop = {show(tr.stop)}: expected 'solved' (end a run once it solves its task), "
+                          "or leave it out to train every run to the end" + _nearest_hint(tr.stop, ["solved"]))
     if tr.optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"train.optimizer = {show(tr.optimizer)}: expected one of {', '.join(OPTIMIZERS)}"

@@ -46,7 +46,11 @@ def horizon_frame(runs) -> pd.DataFrame:
     if frame.empty:
         return frame
     lr = {r.path.name: r.config.train.learning_rate for r in runs}
+    budget = {r.path.name: r.config.train.steps or int(r.metrics.get("steps", 0)) for r in runs}
+    early = {r.path.name: bool(r.metrics.get("stopped_solved")) for r in runs}
     frame["lr"] = frame.run_id.map(lr)
+    frame["budget"] = frame.run_id.map(budget)  # a run that stopped once solved took fewer steps than its budget
+    frame["stopped"] = frame.run_id.map(early)
     frame["factor_init"] = _per_step(frame.dh_init, frame.sequence_steps)
     frame["factor_end"] = _per_step(frame.dh_end, frame.sequence_steps)
     return frame
@@ -279,7 +283,7 @@ def _fisher_text(at: pd.DataFrame, best: pd.DataFrame, cells: list[str]) -> str:
 def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataFrame, at: pd.DataFrame,
              summary: pd.DataFrame, spec: SearchSpec) -> list[str]:
     out = []
-    steps, batch = int(frame.steps.max()), int(frame.batch.iloc[0])
+    steps, batch = int(frame.budget.max()), int(frame.batch.iloc[0])
     cells = list(best.cell)
     reach = {r.cell: (int(_reach(r.horizon)) or None) for _, r in best.iterrows()}
     order = sorted(cells, key=lambda c: -_reach(reach[c]))
@@ -288,6 +292,10 @@ def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataF
                f"{', '.join(map(str, spec.ladder))}, one rung past the first failure, {spec.refine} bisection"
                f"{'s' if spec.refine != 1 else ''} after): "
                + "; ".join(f"{c} {reach[c] or 'none'}" for c in order) + ".")
+    if frame.stopped.any():
+        solved = frame[frame.solved]
+        out.append(f"{int(frame.stopped.sum())} of {len(solved)} solved runs ended at the first evaluation that "
+                   f"solved (train.stop = 'solved'), after {int(solved.steps.median()):,} steps (median).")
     solvers = [c for c in cells if reach[c]]
     failers = [c for c in cells if not reach[c]]
     if failers:
