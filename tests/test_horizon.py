@@ -167,22 +167,28 @@ def test_a_killed_search_resumes_where_it_stopped_and_reaches_the_same_horizon(t
     raw["train"].update(batch_size=16, probes=1, probe_batch=4)
     grid = grid_from_dict(raw, name="h")
     (line,) = search_lines(grid)
+    runs = tmp_path / "runs"
     expected, final = drive(grid.search, 2, lambda n, s: n <= 6)
     assert expected == [4, 8, 16, 6] and final.horizon == 6
     want = [r.run_id for n in expected for r in line.runs_at(n)]
 
     killed = KilledAfter(limit=3)
     with pytest.raises(KeyboardInterrupt):
-        runner.execute(grid, tmp_path, executor=killed, say=lambda m: None)
+        runner.execute(grid, runs, executor=killed, say=lambda m: None)
     resumed = KilledAfter()
-    outcome = runner.execute(grid, tmp_path, executor=resumed, say=lambda m: None)
+    outcome = runner.execute(grid, runs, executor=resumed, say=lambda m: None)
     assert killed.trained == want[:3] and resumed.trained == want[3:]  # nothing trained twice, nothing skipped
     assert (outcome.trained, outcome.skipped) == (len(want) - 3, 3)
-    steps, asked, todo, _ = runner.search_round([line], tmp_path, 2)
+    steps, asked, todo, _ = runner.search_round([line], runs, 2)
     assert steps == [final] and todo == [] and [r.run_id for r in asked] == want
-    assert store.read_grids(tmp_path)["h"]["run_ids"] == want  # the record the report reads
+    assert store.read_grids(runs)["h"]["run_ids"] == want  # the record the report reads
     again = KilledAfter()
-    assert runner.execute(grid, tmp_path, executor=again, say=lambda m: None).trained == 0 and not again.trained
+    assert runner.execute(grid, runs, executor=again, say=lambda m: None).trained == 0 and not again.trained
+    from zoo import report  # a search grid as the report's main grid: its own section, its lengths per cell
+
+    report.build(runs, tmp_path / "reports", compared="h")
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "Memory horizon on adding" in page and "T=4" in page  # (its horizon: the runs' own solved flags)
 
 
 # ------------------------------------------------------------------ the report section
