@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 
 # Make variables pass through to the CLI, each quoted as one argument (a value
 # with spaces, quotes or $ reaches the CLI as typed, which then checks it):
-# CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1
+# CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1 FULL=1
 # EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 DEVICE=auto|cpu|gpu TASK=adding. A new flag is one entry here.
 VALUE_FLAGS := CONFIG=--config CELLS=--cells MODES=--modes SEEDS=--seeds EPOCHS=--epochs UNITS=--units \
                JOBS=--jobs RUNS=--runs REPORTS=--reports EXECUTOR=--executor ADDRESS=--address DEVICE=--device \
                TASK=--task
-SWITCHES := QUICK=--quick TENSORBOARD=--tensorboard
+SWITCHES := QUICK=--quick FULL=--full TENSORBOARD=--tensorboard
 REPORT_VARS := CONFIG RUNS REPORTS
 
 name_of = $(firstword $(subst =, ,$(1)))

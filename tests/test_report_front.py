@@ -144,4 +144,6 @@ def test_a_grid_of_memory_runs_says_it_can_test_the_claim(monkeypatch):
     assert lines[1].startswith("Longest length a majority of seeds solve: adding: gru 10, simple_rnn 5.")
     assert "(many_to_one, length 10, over lags 1-5" in lines[2] and "by ×0.9 in gru, the cell that keeps" in lines[2]
     assert "the memory experiment" not in " ".join(lines)  # it is this grid: its full form is next
-    assert lines[-1] == "Where to look next: the full memory grid: make compare CONFIG=memory."
+    assert lines[-1] == ("Where to look next: the full memory grid: make compare CONFIG=memory; the horizon experiment "
+                         "(the longest adding and sine_gap length each cell learns, found by a search): "
+                         "make compare CONFIG=horizon (QUICK=1 for a smoke run).")

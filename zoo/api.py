@@ -118,6 +118,7 @@ def compare(
     executor: str = "local",
     address: str | None = None,
     quick: bool = False,
+    full: bool = False,
     cpus_per_task: int = 1,
     device: str = "auto",
     task: str | None = None,
@@ -129,7 +130,8 @@ def compare(
     to a smoke run: one seed, at most 5 epochs, short series (or the config's
     own ``[quick]`` form); an argument given stays as given (``quick=True,
     seeds=2`` trains 2 seeds), and a first printed line says what quick
-    changed. ``task`` trains the grid on another task.
+    changed. ``full=True`` trains the config's ``[full]`` form (horizon has one).
+    ``task`` trains the grid on another task.
     ``run_timeout``: seconds without an epoch ending after which a run is
     ended and recorded as failed (default 3 hours; local executor).
     Call it in a script under ``if __name__ == "__main__":`` (worker processes
@@ -150,8 +152,10 @@ def compare(
     compile_cache_dir()
     if not isinstance(quick, bool):
         raise ConfigError(f"quick = {show(quick)}: expected True or False")
+    if not isinstance(full, bool):
+        raise ConfigError(f"full = {show(full)}: expected True or False")
     flags = dict(cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units, task=task)
-    grid = load_grid(config, quick=quick, **flags)
+    grid = load_grid(config, quick=quick, full=full, **flags)
     if quick:  # what quick changed, and the arguments it left as given (as the command line says)
         print(quick_note(config, flag="", **flags), flush=True)
     jobs, cpus = check_options(jobs, executor, address, cpus_per_task)

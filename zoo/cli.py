@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--jobs", help="worker processes (default: the number of cores)")
     c.add_argument("--quick", action="store_true", help=QUICK_HELP)
+    c.add_argument("--full", action="store_true",
+                   help="the config's [full] form (horizon has one: longer lengths, more seeds, for a GPU or many "
+                        "cores); its name gets -full")
     c.add_argument("--executor", default="local", help="where runs train: local (default) or ray")
     c.add_argument("--address", help="ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
     c.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into each run folder")
@@ -211,7 +214,8 @@ def _count_flag(flag: str, value):
 def _grid(args, counts: dict):
     from zoo.core.loading import load_grid
 
-    return load_grid(args.config, quick=args.quick, cells=args.cells, modes=args.modes, task=args.task, **counts)
+    return load_grid(args.config, quick=args.quick, full=args.full, cells=args.cells, modes=args.modes,
+                     task=args.task, **counts)
 
 
 def _compare(args) -> int:
@@ -271,7 +275,13 @@ def _report(args) -> int:
         from zoo.core.loading import load_grid
 
         grid = load_grid(args.config)
-        record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": [r.run_id for r in expand(grid)]}
+        run_ids = [r.run_id for r in expand(grid)]
+        if grid.search is not None:  # a search's runs are those it asked for, on the runs stored
+            from zoo.core.grid import search_lines
+            from zoo.runs.runner import search_round
+
+            run_ids = list(dict.fromkeys(r.run_id for r in search_round(search_lines(grid), runs, grid.seeds)[1]))
+        record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": run_ids}
     results = report.build(runs, reports, record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)

@@ -44,6 +44,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from zoo.core.horizon import SearchSpec
 from zoo.core.process import (  # noqa: E402,F401  (re-exported: the process setup lives there)
     BACKENDS,
     CLASSIC_CPU_EMITTERS,
@@ -135,6 +136,9 @@ class TrainConfig:
     # ``eval_every`` of them; batches are drawn without replacement, pass after pass.
     steps: int | None = None
     eval_every: int = 100
+    # "solved": end a run at the first evaluation whose test ratio is below its task's
+    # solved threshold (a search needs to know that a length is solved, not how well).
+    stop: str | None = None
 
     @property
     def periods(self) -> int:
@@ -218,6 +222,8 @@ class RunConfig:
         d["code"] = dict(self.code)
         if self.train.steps is None:  # the budget in steps came later: runs in epochs keep their ids
             del d["train"]["steps"], d["train"]["eval_every"]
+        if self.train.stop is None:  # so did stopping early: runs that train to the end keep their ids
+            del d["train"]["stop"]
         return d
 
     @classmethod
@@ -276,10 +282,17 @@ class GridConfig:
     # With a "task.name" sweep: each swept task's settings, built from [task]
     # (``task`` is the first of them). A grid of one task leaves it empty.
     tasks: tuple = ()
+    # A ``[search]`` table (``zoo.core.horizon.SearchSpec``): the grid searches
+    # this axis (task.length) round by round instead of sweeping fixed values.
+    search: SearchSpec | None = None
 
     def to_dict(self) -> dict:
         """The grid as a config file's table (``grid_from_dict`` reads it back)."""
         d = dataclasses.asdict(self)
+        if self.search is None:
+            del d["search"]
+        else:
+            d["search"] = self.search.to_dict()
         d["task"] = task_to_dict(self.task)
         d["sweep"] = {key: ["none" if v is None else v for v in values] for key, values in self.sweep}
         if d["param_budget"] is None:
@@ -310,12 +323,17 @@ class GridConfig:
             name=d.get("name", "default"),
             experiment=d.get("experiment", ""),
             tasks=tuple(task_from_dict(t) for t in d.get("tasks", ())),
+            search=SearchSpec.from_dict(d["search"]) if d.get("search") else None,
         )
 
     @property
     def task_names(self) -> list[str]:
         """The tasks of the grid: its own, or those of a task.name sweep."""
         return [task_name(t) for t in self.tasks] or [task_name(self.task)]
+
+    def at(self, key: str, value) -> "GridConfig":
+        """This grid (sweep-free) with one setting changed: a searched length."""
+        return _set(self, key, value)
 
     def variants(self) -> list["GridConfig"]:
         """One sweep-free grid per combination of the sweep's values.

@@ -9,6 +9,7 @@ code, so that its id changes whenever its result could.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from zoo.core import catalog
 from zoo.core.config import GridConfig, RunConfig, keras_backend, task_name
@@ -35,27 +36,65 @@ def model_shape(task) -> tuple[int, int, int, int]:
 
 
 
+def _runs_of(g: GridConfig, cell: str, mode: str) -> list[RunConfig]:
+    """The seeds of one cell x mode of a sweep-free grid ``g``, resolved."""
+    task_spec = catalog.get_task(task_name(g.task))
+    train = g.train if g.train.loss else dataclasses.replace(g.train, loss=task_spec.loss)
+    cell_spec = catalog.get_cell(cell)
+    mode_spec = catalog.get_mode(mode)
+    units = g.units
+    if g.param_budget is not None:
+        units = solve_units(cell, mode, g.param_budget, *model_shape(g.task))
+    code = (("cell", cell_spec.fingerprint), ("mode", mode_spec.fingerprint), ("task", task_spec.fingerprint))
+    return [RunConfig(cell, mode, seed, units, g.task, train, keras_backend(), code) for seed in range(g.seeds)]
+
+
 def expand(grid: GridConfig) -> list[RunConfig]:
     """Every run of ``grid``: variant x cell x mode x seed, in that order.
 
     Two variants can resolve to the same run (a budget that sizes a cell to
-    the grid's own units); the run is listed once.
+    the grid's own units); the run is listed once. A searching grid's runs
+    depend on its outcomes: ``search_lines`` gives them, line by line; here
+    it lists none.
     """
-    backend = keras_backend()
+    if grid.search is not None:
+        return []
     runs: dict[str, RunConfig] = {}
     for g in grid.variants():
-        task_spec = catalog.get_task(task_name(g.task))
-        train = g.train if g.train.loss else dataclasses.replace(g.train, loss=task_spec.loss)
         for cell in g.cells:
-            cell_spec = catalog.get_cell(cell)
             for mode in g.modes:
-                mode_spec = catalog.get_mode(mode)
-                units = g.units
-                if g.param_budget is not None:
-                    units = solve_units(cell, mode, g.param_budget, *model_shape(g.task))
-                code = (("cell", cell_spec.fingerprint), ("mode", mode_spec.fingerprint),
-                        ("task", task_spec.fingerprint))
-                for seed in range(g.seeds):
-                    run = RunConfig(cell, mode, seed, units, g.task, train, backend, code)
+                for run in _runs_of(g, cell, mode):
                     runs.setdefault(run.run_id, run)
     return list(runs.values())
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a search (``zoo.core.horizon``): a sweep-free grid of one cell x mode whose
+    searched axis the search sets, length by length."""
+
+    grid: GridConfig
+    cell: str
+    mode: str
+
+    def runs_at(self, value: int) -> list[RunConfig]:
+        """Its seeds at one value of the searched axis."""
+        return _runs_of(self.grid.at(self.grid.search.axis, value), self.cell, self.mode)
+
+    @property
+    def key(self) -> tuple:
+        return (self.cell, self.mode, self.grid.task, self.grid.train, self.grid.units, self.grid.param_budget)
+
+
+def search_lines(grid: GridConfig) -> list[Line]:
+    """The lines of a searching grid: variant x cell x mode, each searched on its own.
+
+    Resolved once against the registry (a bad name fails here, before any work)."""
+    lines = []
+    for g in grid.variants():
+        for cell in g.cells:
+            for mode in g.modes:
+                line = Line(dataclasses.replace(g, search=grid.search), cell, mode)
+                line.runs_at(grid.search.ladder[0])
+                lines.append(line)
+    return lines

@@ -15,13 +15,14 @@ import stat
 import tomllib
 from pathlib import Path
 
-from zoo.core import catalog, registry
+from zoo.core import catalog, horizon, registry
 from zoo.core.config import (
     DEFAULT_TASK,
     LOSSES,
     OPTIMIZERS,
     ConfigError,
     GridConfig,
+    SearchSpec,
     TaskConfig,
     TrainConfig,
     nearest_safe_name,
@@ -66,7 +67,8 @@ ALIASES = {
                     ("", "param_budget")),
     **dict.fromkeys(("title", "label", "id"), ("", "name")),
     **dict.fromkeys(("question", "description", "desc", "about"), ("", "experiment")),
-    **dict.fromkeys(("grid", "sweeps", "vary", "search"), ("", "sweep")),
+    **dict.fromkeys(("grid", "sweeps", "vary"), ("", "sweep")),
+    **dict.fromkeys(("ladder", "horizon_search", "searches"), ("", "search")),
     **dict.fromkeys(("training", "optimization", "optimisation", "fit"), ("", "train")),
     **dict.fromkeys(("data", "dataset", "series", "sine"), ("", "task")),
 }
@@ -291,6 +293,9 @@ def validate(grid: GridConfig) -> GridConfig:
             f"train.steps = {tr.steps}: expected a multiple of train.eval_every = {tr.eval_every} "
             f"(nearest: {below or tr.eval_every} or {below + tr.eval_every})"
         )
+    if tr.stop is not None and tr.stop != "solved":
+        raise ConfigError(f"train.stop = {show(tr.stop)}: expected 'solved' (end a run once it solves its task), "
+                          "or leave it out to train every run to the end" + _nearest_hint(tr.stop, ["solved"]))
     if tr.optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"train.optimizer = {show(tr.optimizer)}: expected one of {', '.join(OPTIMIZERS)}"
@@ -434,7 +439,7 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: malformed TOML: {show(str(exc), 120)}") from None
 
 
-def load_grid(source: str | Path | None = None, quick: bool = False, **overrides) -> GridConfig:
+def load_grid(source: str | Path | None = None, quick: bool = False, full: bool = False, **overrides) -> GridConfig:
     """Read a grid file (or the default grid), apply overrides, validate.
 
     ``overrides`` are the CLI's flags: ``cells``, ``modes`` (lists or comma
@@ -460,8 +465,19 @@ def load_grid(source: str | Path | None = None, quick: bool = False, **overrides
     unknown = [k for k in overrides if k not in ("cells", "modes", "seeds", "units", "epochs", "task")]
     if unknown:
         raise ConfigError(f"unknown override {show(unknown[0])}; expected cells, modes, seeds, units, epochs or task")
+    if full:
+        if quick:
+            raise ConfigError("quick and full: give one of them (--quick is a smoke run, --full the config's "
+                              "large form)")
+        if not isinstance(raw.get("full"), dict):
+            having = [n for n in _shipped() if isinstance(_read_toml(CONFIG_DIR / f"{n}.toml").get("full"), dict)]
+            raise ConfigError(f"full: the {name} config has no [full] table; configs with one: "
+                              f"{', '.join(having) or 'none'}")
+        raw.pop("quick", None)
+        raw, name = _quick(raw, name, form="full")
     own_quick = quick and isinstance(raw.get("quick"), dict)
     if own_quick:
+        raw.pop("full", None)
         raw, name = _quick(raw, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     given = dict(overrides)
@@ -556,17 +572,17 @@ def _short(value) -> str:
     return "none" if value is None else str(value)
 
 
-def _quick(raw: dict, name: str) -> tuple[dict, str]:
-    """The config with its ``[quick]`` table laid over it (tables merge key by key)."""
-    quick = raw.pop("quick")
-    _check_keys("[quick]", quick, [k for k in GRID_KEYS if k != "quick"], table="")
+def _quick(raw: dict, name: str, form: str = "quick") -> tuple[dict, str]:
+    """The config with its ``[quick]`` (or ``[full]``) table laid over it (tables merge key by key)."""
+    quick = raw.pop(form)
+    _check_keys(f"[{form}]", quick, [k for k in GRID_KEYS if k not in ("quick", "full")], table="")
     merged = dict(raw)
     for key, value in quick.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
-    return merged, f"{name}-quick"
+    return merged, f"{name}-{form}"
 
 
 def _switch_task(raw: dict, name, modes_given: bool) -> None:
@@ -663,8 +679,9 @@ def shrink(grid: GridConfig, keep=frozenset()) -> GridConfig:
     return small
 
 
-GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "name", "experiment",
-             "quick"]
+GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
+             "experiment", "quick", "full"]
+SEARCH_KEYS = [f.name for f in dataclasses.fields(SearchSpec)]
 
 
 def _task_names(raw_task: dict, raw_sweep) -> list[str]:
@@ -768,11 +785,12 @@ def _check_name(value) -> str:
 
 def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     _check_keys("the config", raw, GRID_KEYS, table="")
-    for table in ("task", "train", "quick"):
+    for table in ("task", "train", "quick", "full", "search"):
         if table in raw and not isinstance(raw[table], dict):
             raise ConfigError(f"{table} = {show(raw[table])}: expected a table ([{table}])")
-    if "quick" in raw:
-        _check_keys("[quick]", raw["quick"], [k for k in GRID_KEYS if k != "quick"], table="")
+    for form in ("quick", "full"):
+        if form in raw:
+            _check_keys(f"[{form}]", raw[form], [k for k in GRID_KEYS if k not in ("quick", "full")], table="")
     raw_task = dict(raw.get("task", {}))
     names = _task_names(raw_task, raw.get("sweep", {}))
     raw_task.pop("name", None)
@@ -801,16 +819,53 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         name=_check_name(raw.get("name", name)),
         experiment=_check_type("experiment", raw.get("experiment", ""), str),
         tasks=tuple(tasks) if swept else (),
+        search=_parse_search(raw["search"], tasks) if "search" in raw else None,
     )
+    if grid.search is not None and grid.search.axis in dict(grid.sweep):
+        raise ConfigError(f"sweep.{grid.search.axis}: the axis [search] searches; leave it out of [sweep] "
+                          f"(the search chooses its values from search.ladder = {list(grid.search.ladder)})")
     try:
         variants = grid.variants()
+        if grid.search is not None:  # every length the search may ask for, at the ends of its ladder
+            ends = sorted({grid.search.ladder[0], grid.search.ladder[-1]})
+            variants = [v.at(grid.search.axis, value) for v in variants for value in ends]
     except ValueError as exc:  # a swept task setting its own checks refuse
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"sweep: {exc}") from None
+        raise ConfigError(f"{'search' if grid.search else 'sweep'}: {exc}") from None
     for variant in variants:
         validate(variant)
     return grid
+
+
+def _parse_search(raw, tasks: list) -> SearchSpec:
+    """The ``[search]`` table: ``ladder`` (ascending lengths), ``axis`` (default task.length, a whole-number
+    setting of every task), ``beyond`` and ``refine``."""
+    _check_keys("[search]", raw, SEARCH_KEYS)
+    if "ladder" not in raw:
+        raise ConfigError("[search] has no ladder: expected the lengths to climb, such as ladder = [25, 50, 100, 200]")
+    ladder = raw["ladder"]
+    if not isinstance(ladder, list) or not ladder:
+        raise ConfigError(f"search.ladder = {show(ladder)}: expected a non-empty list of lengths, "
+                          "such as [25, 50, 100]")
+    axis = _check_type("search.axis", raw.get("axis", "task.length"), str)
+    ints = [k for k, (kind, _) in _sweep_kinds(tasks).items() if kind is int and k.startswith("task.")]
+    if axis not in ints:
+        raise ConfigError(f"search.axis = {show(axis)}: expected a whole-number setting of every task of the grid; "
+                          f"valid choices: {', '.join(ints)}" + _nearest_hint(axis, ints))
+    spec = SearchSpec(
+        ladder=tuple(count("search.ladder", v, low=1) for v in ladder),
+        axis=axis,
+        beyond=count("search.beyond", raw.get("beyond", 1), low=0, high=100),
+        refine=count("search.refine", raw.get("refine", 0), low=0, high=20),
+    )
+    problems = horizon.check(spec)
+    if problems:
+        raise ConfigError(problems[0])
+    limit = LIMITS.get(axis)
+    if limit is not None and spec.ladder[-1] > limit:
+        raise ConfigError(f"search.ladder: {spec.ladder[-1]:,} for {axis}, expected at most {limit:,}")
+    return spec
 
 
 def grid_to_dict(grid: GridConfig) -> dict:

@@ -140,7 +140,7 @@ def train_group(
         for s, rec in enumerate(records):
             if stopped[s] is not None:
                 continue  # diverged earlier: its lane computes on, unrecorded
-            probed = epoch in rec.probe_at
+            probed = epoch in rec.probe_at or rec.may_stop  # a run that may stop is probed where it stops
             tv_s = _replica(tv, s) if probed else None
             ntv_s = _replica(ntv, s) if probed else None
             if not rec.epoch(epoch, [st[s] for st in stats], pred[s], tv_s, ntv_s, train_seconds, seconds):

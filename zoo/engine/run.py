@@ -134,6 +134,7 @@ class Recorder:
         self.program = PROGRAMS.get(eng)  # the registered probes, compiled for this shape
         self.probe_tables: dict[str, list[dict]] = {name: [] for name in self.program.fns}
         self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
+        self.may_stop, self.stopped_epoch = train.stop == "solved", None
         self.pred = None
         self.probe_seconds, self.init_checks = 0.0, {}
         self.device: dict = {}  # where it trained, added to ``backend.device()`` (the batched path: its replicas)
@@ -167,13 +168,14 @@ class Recorder:
         self.gate_rows += new_gates
         for name, rows in registered.items():
             self.probe_tables[name] += rows
-        return {
+        self._last_checks = {
             "probes": [v for row in new_probes for v in row.values() if v is not None],
             "gate activations": [row["mean"] for row in new_gates],
             # A registered probe's NaN/inf ends the run too, named by its probe.
             **{f"probe {name}": [row[c] for row in rows for c in self.program.specs[name].columns]
                for name, rows in registered.items()},
         }
+        return self._last_checks
 
     def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
         """Record one epoch from its per-step ``stats`` (numpy) and test predictions.
@@ -220,6 +222,14 @@ class Recorder:
         if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
             self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, bad[0]
             return False
+        if self.may_stop and self.history[-1]["test_ratio"] < self.task.solved_below:
+            if epoch not in self.probe_at:  # its gradient "after training" is the one where it stopped
+                self._probe(epoch, tv, ntv)
+                if not all(np.all(np.isfinite(v)) for v in self._last_checks.values()):
+                    self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, "probes"
+                    return False
+            self.stopped_epoch = epoch
+            return False
         return True
 
     def result(self, model: keras.Model, tv, ntv) -> RunResult:
@@ -243,6 +253,7 @@ class Recorder:
             "diverged_epoch": self.diverged_epoch,
             "diverged_in": self.diverged_in,
             "epochs_run": int(last.epoch),
+            "stopped_solved": self.stopped_epoch is not None,  # train.stop = "solved" ended it early
             "loss": float(last.loss),
             "test_mae": float(last.test_mae),
             "test_mse": float(last.test_mse),

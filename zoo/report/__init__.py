@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
 from zoo.core.config import ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
-from zoo.report import answer, findings, html, lineage, memory, plots
+from zoo.report import answer, findings, horizon, html, lineage, memory, plots
 from zoo.report import probes as probe_report
 from zoo.report.results import Results, load_runs
 from zoo.runs import store
@@ -230,7 +230,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
     # A grid with no main table (only experiments compared here): the top-level
     # tables are the lead experiment's, and there is no empty main section.
-    main_html = _write_main(main_results, tmp) if lead is None else ""
+    main_html = _write_main(main_results, tmp, main_grid) if lead is None else ""
     exp_html, returned, damaged = [], main_results, list(main_results.damaged)
     shown, shown_results = main_grid, main_results
     held, memory_frame = set(), None  # the experiments the report shows, and one that tests memory
@@ -309,7 +309,7 @@ def _write_tables(results: Results, out: Path) -> None:
         diverged.to_csv(out / "diverged.csv", index=False)
 
 
-def _write_main(results: Results, out: Path) -> str:
+def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> str:
     _write_tables(results, out)
     if results.epochs.empty:
         return html.section("Comparison", "", ["No finished runs yet."], results.summary, [])
@@ -332,8 +332,10 @@ def _write_main(results: Results, out: Path) -> str:
     if not gates.empty:
         figures["gate_activity.png"] = plots.gate_activity(gates)
     figures = _save(figures, out)
+    searched = grid is not None and grid.search is not None  # a search's lengths differ by cell: its own section
     return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures) + (
-        memory.section(results, out)) + probe_report.section(results, out)
+        horizon.section(grid, results, out) if searched else memory.section(results, out)
+    ) + probe_report.section(results, out)
 
 
 def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
@@ -360,7 +362,9 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
-    ) + lineage.section(grid, results, out) + memory.section(results, out) + probe_report.section(results, out)
+    ) + lineage.section(grid, results, out) + (
+        horizon.section(grid, results, out) if grid.search is not None else memory.section(results, out)
+    ) + probe_report.section(results, out)
 
 
 def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:

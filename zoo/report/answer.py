@@ -24,7 +24,7 @@ KEPT = 0.01  # "alive": the share of ‖dh_T/dh_t‖ a step-back factor keeps, a
 # The experiments that can test the claim, with what they run, where they are shipped.
 NEXT = {
     "memory": "the adding problem and sine_gap at lengths 25 to 100",
-    "horizon": "the sine task predicted further ahead",
+    "horizon": "the longest adding and sine_gap length each cell learns, found by a search",
 }
 
 

@@ -9,6 +9,7 @@ plan (``zoo.runs.devices``): which device, how many workers, batched seeds or no
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import sys
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from zoo.core import horizon
 from zoo.core.atomic import atomic_file
-from zoo.core.config import GridConfig, RunConfig, short_name, varying_settings
-from zoo.core.grid import expand
+from zoo.core.config import GridConfig, RunConfig, keras_backend, short_name, varying_settings
+from zoo.core.grid import Line, expand, search_lines
+from zoo.core.horizon import Step
 from zoo.core.loading import grid_to_dict
 from zoo.runs import store
 from zoo.runs.devices import make_plan
@@ -223,6 +226,8 @@ def execute(
     """
     started = time.monotonic()
     runs_dir = Path(runs_dir)
+    if grid.search is not None:
+        return _execute_search(grid, runs_dir, jobs, executor, say, tensorboard, device, started)
     runs = expand(grid)  # resolved before the lock and any folder: a bad name fails first
     with runs_lock(runs_dir):
         store.remove_stale_tmp(runs_dir)
@@ -247,30 +252,137 @@ def execute(
         executor = executor or LocalExecutor(threads=1, plan=make_plan(device, jobs))
         if getattr(executor, "note", None):
             say(executor.note)
-        progress = Progress(p.todo)
-
-        def on_epoch(run_id: str, epoch: int, loss: float) -> None:
-            progress.epoch(run_id, epoch, loss)
-            progress.refresh()
-
-        failed, diverged = [], []
-        for event in executor.map(p.todo, on_epoch):
-            if event is None:
-                progress.refresh()
-            elif isinstance(event, Retry):
-                progress.retry(event.config, event.reason)
-            else:
-                config = event.config
-                if event.error is not None:
-                    store.write_failed(runs_dir, config, event.error)
-                    failed.append(f"{config.run_id}: {event.error}")
-                else:
-                    folder = store.write_files(runs_dir, config, event.files)
-                    if tensorboard:
-                        tb.write_run_logs(folder)
-                    if event.metrics["status"] == "diverged":
-                        diverged.append(config.run_id)
-                progress.run_done(config, event.metrics, event.error)
+        failed, diverged = _train(p.todo, runs_dir, executor, tensorboard)
         seconds = time.monotonic() - started
         say(f"trained {len(p.todo)} runs in {seconds:.1f}s (training wall time: workers, compiling and storing)")
         return Outcome(len(p.todo), len(p.done), failed, diverged, seconds)
+
+
+def _train(todo: list[RunConfig], runs_dir: Path, executor, tensorboard: bool) -> tuple[list[str], list[str]]:
+    """Train ``todo`` with ``executor`` and store each run as it finishes; the failed and diverged ones."""
+    if tensorboard:
+        from zoo.runs import tensorboard as tb
+    progress = Progress(todo)
+
+    def on_epoch(run_id: str, epoch: int, loss: float) -> None:
+        progress.epoch(run_id, epoch, loss)
+        progress.refresh()
+
+    failed, diverged = [], []
+    for event in executor.map(todo, on_epoch):
+        if event is None:
+            progress.refresh()
+        elif isinstance(event, Retry):
+            progress.retry(event.config, event.reason)
+        else:
+            config = event.config
+            if event.error is not None:
+                store.write_failed(runs_dir, config, event.error)
+                failed.append(f"{config.run_id}: {event.error}")
+            else:
+                folder = store.write_files(runs_dir, config, event.files)
+                if tensorboard:
+                    tb.write_run_logs(folder)
+                if event.metrics["status"] == "diverged":
+                    diverged.append(config.run_id)
+            progress.run_done(config, event.metrics, event.error)
+    return failed, diverged
+
+
+# ------------------------------------------------------------------- search
+
+
+def search_round(lines: list[Line], runs_dir: Path, seeds: int, given_up: frozenset[str] = frozenset()
+                 ) -> tuple[list[Step], list[RunConfig], list[RunConfig], list[str]]:
+    """Where each line's search stands on the runs stored in ``runs_dir``: its step, the runs it has
+    asked for so far (finished or not), those still to train for its next length, and messages
+    about damaged or foreign folders. A line whose next runs include one in ``given_up`` (it failed
+    in this compare) stops there: its next length is not trained again until the next compare."""
+    steps, asked, todo, notes = [], [], [], []
+    for line in lines:
+        outcomes: dict[int, list[bool]] = {}
+        while True:
+            step = horizon.search(line.grid.search, line.grid.seeds, outcomes)
+            if step.done:
+                break
+            runs = line.runs_at(step.next)
+            solved, missing = [], []
+            for run in runs:
+                try:
+                    finished = store.is_finished(runs_dir, run)
+                except store.CorruptRunError as exc:
+                    notes.append(f"damaged run folder, training it again: {exc}")
+                    finished = False
+                except store.ForeignRunError as exc:
+                    notes.append(f"run folder not trained: {exc}")
+                    finished = False
+                if finished:
+                    solved.append(store.solved(runs_dir, run))
+                else:
+                    missing.append(run)
+            if missing:
+                if not any(r.run_id in given_up for r in missing):
+                    todo += missing
+                break
+            outcomes[step.next] = solved
+        steps.append(step)
+        for length in step.tried:
+            asked += line.runs_at(length)
+    return steps, asked, todo, list(dict.fromkeys(notes))
+
+
+def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, tensorboard: bool, device: str,
+                    started: float) -> Outcome:
+    """A searching grid (``[search]``): rounds of training, each round the next length of every line
+    whose search goes on (``zoo.core.horizon``), until no line asks for more. Its runs are ordinary
+    run folders; the grid record lists every run asked for so far, so the report finds them."""
+    lines = search_lines(grid)  # resolved before the lock and any folder: a bad name fails first
+    trained, skipped, failed, diverged, given_up = 0, None, [], [], set()
+    with runs_lock(runs_dir):
+        store.remove_stale_tmp(runs_dir)
+        for round_no in range(1, 10_000):
+            steps, asked, todo, notes = search_round(lines, runs_dir, grid.seeds, frozenset(given_up))
+            store.write_grid(runs_dir, grid.name, grid_to_dict(grid), list(dict.fromkeys(r.run_id for r in asked)))
+            if skipped is None:
+                skipped = len(asked) - len(todo)
+                for msg in notes:
+                    say(msg)
+            going = sum(not s.done for s in steps)
+            if not todo:
+                break
+            say(f"search round {round_no}: {len(todo)} runs at the next length of {going} of {len(lines)} lines "
+                f"({len(lines) - going} done); {len(asked) - len(todo)} runs finished so far")
+            if tensorboard:
+                from zoo.runs import tensorboard as tb
+
+                tb.write_experiment(runs_dir, asked)
+            if executor is None:
+                executor = LocalExecutor(threads=1, plan=make_plan(device, jobs))
+            if isinstance(executor, LocalExecutor) and executor.plan != _search_plan(executor.plan):
+                executor = executor.with_plan(_search_plan(executor.plan))
+                say(executor.note)
+            new_failed, new_diverged = _train(todo, runs_dir, executor, tensorboard)
+            trained += len(todo)
+            failed += new_failed
+            diverged += new_diverged
+            given_up |= {f.split(":", 1)[0] for f in new_failed}
+        seconds = time.monotonic() - started
+        found = ", ".join(f"{line.cell} {_line_label(line)}{s.horizon or 'none'}" for line, s in zip(lines, steps))
+        say(f"search done: {len(lines)} lines, {trained} runs trained in {seconds:.1f}s, {skipped or 0} finished "
+            f"already; horizons: {found}")
+        return Outcome(trained, skipped or 0, failed, diverged, seconds)
+
+
+def _search_plan(plan):
+    """A search trains the seeds of each length together (``zoo.engine.batched``), on a CPU too:
+    every length is a new shape, whose compiling costs more than its training on a small model,
+    and the seeds of one length share it. JAX only (the batched engine's backend)."""
+    if plan.batch_seeds or keras_backend() != "jax":
+        return plan
+    return dataclasses.replace(plan, batch_seeds=True, note=(plan.note + " " if plan.note else "") + (
+        "A search trains the seeds of a length together, so each length compiles once."))
+
+
+def _line_label(line: Line) -> str:
+    """The settings that tell a line's horizon apart in the closing message (task and learning rate)."""
+    return f"{line.grid.task_names[0]} lr {line.grid.train.learning_rate:g}: "

@@ -273,6 +273,13 @@ def is_finished(runs_dir: Path, run: RunConfig) -> bool:
     return True
 
 
+def solved(runs_dir: Path, run: RunConfig) -> bool:
+    """Whether a finished run (``is_finished``) solved its task: its ``metrics.json`` says,
+    by its task's threshold; a diverged run did not."""
+    metrics = json.loads((Path(runs_dir) / run.run_id / "metrics.json").read_text())
+    return bool(metrics.get("solved", False))
+
+
 def remove_stale_tmp(runs_dir: Path) -> None:
     """Remove temporary folders left by a run that was killed mid-write."""
     clean_leftovers(runs_dir)

@@ -130,6 +130,10 @@ class LocalExecutor:
             # preallocate the memory the workers are planned to share.
             os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
+    def with_plan(self, plan: WorkerPlan) -> "LocalExecutor":
+        """The same executor under another plan (a search batches the seeds of each length)."""
+        return LocalExecutor(threads=self.threads, plan=plan, run_timeout=self.run_timeout)
+
     def tasks(self, configs: list[RunConfig]) -> list[list[RunConfig]]:
         """What one worker trains at a time: a shape's seeds together when batching, else one run."""
         return shape_groups(configs) if self.plan.batch_seeds else [[c] for c in configs]
