@@ -5,6 +5,8 @@
     res.summary, res.epochs, res.plot_loss()
     zoo.load_runs("runs")
     zoo.load_model("runs/<run-id>")   # .keras only, safe_mode=True
+    zoo.diagnose(model, x, y)          # your own Keras RNN: gradients through time, by layer
+    model.fit(..., callbacks=[zoo.ProbeCallback(x, y, log_dir="logs")])
 """
 
 import os
@@ -20,8 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 __version__ = "0.1.0"
 from zoo.core.registry import register_cell, register_mode, register_task  # noqa: E402  (what a plugin imports)
 
-__all__ = ["compare", "load_runs", "load_model", "Results", "register_cell", "register_mode", "register_task"]
-_API = ("compare", "load_runs", "load_model", "Results")
+__all__ = ["compare", "load_runs", "load_model", "Results", "diagnose", "ProbeCallback", "register_cell",
+           "register_mode", "register_task"]
+_API = ("compare", "load_runs", "load_model", "Results", "diagnose")
 
 
 def __getattr__(name):
@@ -30,4 +33,8 @@ def __getattr__(name):
         from zoo import api
 
         return getattr(api, name)
+    if name == "ProbeCallback":
+        from zoo import callback
+
+        return callback.ProbeCallback
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
