@@ -236,6 +236,8 @@ class Diagnoser:
         x, y = check_data(model, x, y)
         self.loss = per_sample_loss_fn(model, loss)
         self.batch = len(x)
+        # training=False where the model's call takes it (a subclassed model's may not)
+        self._not_training = {"training": False} if getattr(model, "_call_has_training_arg", True) else {}
         self._first_look(x, y)  # eager: shapes, masks and the parity check of each cell path
         self._compile()
 
@@ -244,10 +246,16 @@ class Diagnoser:
         model = self.model
         try:
             with capturing(self.layers) as captured:
-                pred = model(x, training=False)
+                pred = model(x, **self._not_training)
         except Exception as exc:  # the model's own error, on one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DiagnoseError(f"x of shape {x.shape} does not fit model {model.name!r}: {first[:300]}") from None
+        pred_shape = tuple(getattr(pred, "shape", ()))
+        fits = (y.shape == pred_shape or y.shape == pred_shape[:-1]  # values, or class ids
+                or (y.shape[:-1] == pred_shape[:-1] and y.shape[-1:] == (1,)))
+        if not fits:
+            raise DiagnoseError(f"y of shape {y.shape} does not fit the model's output {_shape_text(pred_shape)}: "
+                                "expected the same shape (or class ids without the last axis)")
         try:
             values = ops.convert_to_numpy(self.loss(ops.convert_to_tensor(y), pred))
         except Exception as exc:
@@ -317,14 +325,15 @@ class Diagnoser:
             if id(v) in owner:
                 groups.append(f"{owner[id(v)]}.{'input_kernel' if leaf == 'kernel' else leaf}")
             else:
-                groups.append(v.path.replace("/", "."))
+                path = v.path.removeprefix(f"{model.name}/")  # Sequential's paths start with its name
+                groups.append(path.replace("/", "."))
         self.group_of = groups
         self.groups = list(dict.fromkeys(groups))
 
         def forward(params, ntv, x, y):
             deltas, tv = params
             with capturing(layers, deltas) as captured:
-                pred, _ = model.stateless_call(tv, ntv, x, training=False)
+                pred, _ = model.stateless_call(tv, ntv, x, **self._not_training)
             total = ops.sum(loss(y, pred))
             inputs = [ops.convert_to_tensor(c[0]) for c in captured]
             masks = [ops.ones(c[0].shape[:2]) if c[1] is None else ops.cast(c[1], "float32") for c in captured]

@@ -101,6 +101,11 @@ def _state_sizes(cell) -> list[int]:
     return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
 
 
+def _not_training(cell) -> dict:
+    """``training=False`` for a cell whose ``call`` takes it (a user's cell may not, as Keras's RNN allows)."""
+    return {"training": False} if getattr(cell, "_call_has_training_arg", True) else {}
+
+
 def state_sizes(cell) -> list[int]:
     """The cell's state sizes as a list of ints (one per state tensor)."""
     return _state_sizes(cell)
@@ -118,12 +123,13 @@ def cell_step(cell, masked: bool = False) -> tuple[list[int], Callable]:
     splits = list(np.cumsum(sizes)[:-1])
     # Dropout seed state and the like: constant while probing.
     cell_constants = [v.value for v in cell.non_trainable_variables]
+    kwargs = _not_training(cell)
 
     def step(cell_vars, x_t, flat):
         if masked:
             x_t, keep = x_t[:, :-1], x_t[:, -1:]
         states = ops.split(flat, splits, axis=-1) if splits else [flat]
-        (_, new_states), _ = cell.stateless_call(cell_vars, cell_constants, x_t, list(states), training=False)
+        (_, new_states), _ = cell.stateless_call(cell_vars, cell_constants, x_t, list(states), **kwargs)
         new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
         new = ops.concatenate(list(new_states), axis=-1)
         return ops.where(keep > 0, new, flat) if masked else new
@@ -145,7 +151,7 @@ def gate_means_fn(cell, gates: Callable, variables) -> Callable:
             def step(flat, x_t):
                 states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
                 step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
-                _, states = cell.call(x_t, states, training=False)
+                _, states = cell.call(x_t, states, **_not_training(cell))
                 states = list(states) if isinstance(states, (list, tuple)) else [states]
                 return ops.concatenate(states, axis=-1), step_means
 
