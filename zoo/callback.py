@@ -86,6 +86,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self.diagnoser: Diagnoser | None = None
         self.history_rows, self.probe_rows, self.grad_rows, self.gate_rows, self.layer_rows = [], [], [], [], []
         self.probe_seconds = 0.0
+        self.probe_timings: list[float] = []  # seconds of each probe (the first builds and compiles them)
         self._events = None
         self._epoch_started = 0.0
         self.diagnosis: Diagnosis | None = None  # the last probed epoch's
@@ -169,7 +170,8 @@ class ProbeCallback(keras.callbacks.Callback):
         grad_norm = math.sqrt(sum(row["norm"] ** 2 for row in measured["gradients"]))
         if self.log_dir is not None:
             self._write_tensorboard(epoch, measured)
-        self.probe_seconds += time.perf_counter() - started
+        self.probe_timings.append(time.perf_counter() - started)
+        self.probe_seconds += self.probe_timings[-1]
         return {"grad_norm": grad_norm}
 
     # -- files
