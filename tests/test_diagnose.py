@@ -370,3 +370,18 @@ def test_diagnoser_compiles_once_for_every_epoch():
     assert first["probes"][3]["dhT_dht"] != second["probes"][3]["dhT_dht"]
     if keras.backend.backend() == "jax":
         assert diagnoser.chains[0]._cache_size() == 1
+
+
+def test_the_example_runs_in_its_quick_form(tmp_path):
+    """examples/diagnose_your_model.py, as CI runs it: fit with the callback, diagnose, report."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "diagnose_your_model.py"
+    spec = importlib.util.spec_from_file_location("diagnose_your_model", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--quick", "--out", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    assert (out / "report" / "index.html").is_file() and (out / "probes" / "probes.csv").is_file()
+    assert list((out / "logs" / "zoo_probes").glob("events.out.tfevents.*"))

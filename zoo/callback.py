@@ -28,6 +28,9 @@ from zoo.engine.diagnose import Diagnoser, check_data, histogram
 from zoo.report.diagnosis import Diagnosis
 
 PROBE_BATCH = 16  # sequences probed each time: the probes' cost grows with it, their noise shrinks
+# The one-step Jacobian's spectrum (an SVD and a QR step per step: steps x n^3) dominates the probes'
+# cost on long sequences; the callback takes it over this many of the probe sequences.
+SPECTRUM_SEQUENCES = 1
 HISTORY_COLUMNS = ("epoch", "loss", "test_mae", "test_mse", "test_mae_next", "test_ratio", "grad_norm_mean",
                    "grad_norm_max", "nonfinite_steps", "clipped_steps", "steps", "train_seconds", "seconds")
 MANIFEST = ".rnn-zoo-probes"
@@ -50,7 +53,11 @@ class ProbeCallback(keras.callbacks.Callback):
     evenly, are kept as a fixed probe batch). ``every``: probe every that many
     epochs (and the last). ``log_dir``: also write TensorBoard logs there
     (``log_dir/zoo_probes``). ``folder``: write the run tables there as CSV.
-    ``loss``: default the model's compiled loss.
+    ``loss``: default the model's compiled loss. ``spectrum_sequences``: the
+    one-step Jacobian's spectrum is taken over this many probe sequences (its
+    SVDs are most of the probes' cost on long sequences), on the initial
+    weights, the last epoch and, with ``spectrum_every``, every that many
+    epochs; the other probed epochs record everything else (its columns NaN).
 
     Example:
         probe = zoo.ProbeCallback(x_val, y_val, log_dir="logs")
@@ -58,7 +65,8 @@ class ProbeCallback(keras.callbacks.Callback):
         probe.probes, probe.history      # pandas DataFrames
     """
 
-    def __init__(self, x, y, every: int = 1, log_dir=None, folder=None, loss=None, batch: int = PROBE_BATCH):
+    def __init__(self, x, y, every: int = 1, log_dir=None, folder=None, loss=None, batch: int = PROBE_BATCH,
+                 spectrum_sequences: int = SPECTRUM_SEQUENCES, spectrum_every: int | None = None):
         super().__init__()
         keras_backend()
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
@@ -73,6 +81,16 @@ class ProbeCallback(keras.callbacks.Callback):
         if x.ndim < 2 or len(x) == 0 or len(y) != len(x):
             raise ConfigError(f"x of shape {x.shape}, y of shape {y.shape}: expected a batch of sequences and a "
                               "target per sequence (the same first dimension)")
+        if isinstance(spectrum_sequences, bool) or not isinstance(spectrum_sequences, (int, np.integer)) \
+                or spectrum_sequences < 1:
+            raise ConfigError(f"spectrum_sequences = {show(spectrum_sequences)}: expected a whole number >= 1 "
+                              f"(default {SPECTRUM_SEQUENCES})")
+        self.spectrum_sequences = int(spectrum_sequences)
+        if spectrum_every is not None and (isinstance(spectrum_every, bool) or not isinstance(
+                spectrum_every, (int, np.integer)) or spectrum_every < 1):
+            raise ConfigError(f"spectrum_every = {show(spectrum_every)}: expected None (the first and last epochs) "
+                              "or a whole number of epochs >= 1")
+        self.spectrum_every = spectrum_every
         index = np.linspace(0, len(x) - 1, min(int(batch), len(x))).astype(int)
         self.x, self.y = x[index], y[index]
         self.every, self.loss = int(every), loss
@@ -115,7 +133,7 @@ class ProbeCallback(keras.callbacks.Callback):
     # -- Keras hooks
     def on_train_begin(self, logs=None):
         if self.model.built:
-            self._probe(0)
+            self._probe(0, spectrum=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.perf_counter()
@@ -125,7 +143,8 @@ class ProbeCallback(keras.callbacks.Callback):
         train_seconds = time.perf_counter() - self._epoch_started
         number = epoch + 1
         last = number == self.params.get("epochs")
-        measured = self._probe(number) if (number % self.every == 0 or last) else None
+        spectrum = last or (self.spectrum_every is not None and number % self.spectrum_every == 0)
+        measured = self._probe(number, spectrum) if (number % self.every == 0 or last) else None
         loss = float(logs.get("loss", math.nan))
         row = {
             "epoch": number, "loss": loss,
@@ -153,12 +172,12 @@ class ProbeCallback(keras.callbacks.Callback):
             self._write_folder()
 
     # -- probing
-    def _probe(self, epoch: int) -> dict:
+    def _probe(self, epoch: int, spectrum: bool) -> dict:
         started = time.perf_counter()
         if self.diagnoser is None:
             x, y = check_data(self.model, self.x, self.y)
-            self.diagnoser = Diagnoser(self.model, x, y, self.loss)
-        measured = self.diagnoser.measure(self.x, self.y)
+            self.diagnoser = Diagnoser(self.model, x, y, self.loss, spectrum_sequences=self.spectrum_sequences)
+        measured = self.diagnoser.measure(self.x, self.y, spectrum=spectrum)
         self.diagnosis = Diagnosis.from_measured(self.model.name, measured)
         self.probe_rows += [{"epoch": epoch, **row} for row in measured["probes"]]
         if not self.layer_rows:
@@ -216,7 +235,8 @@ class ProbeCallback(keras.callbacks.Callback):
                     values[f"dL_dx/{name}/lag_{lag:04d}"] = rows.dL_dx.get(lag)
             first = rows.iloc[0]
             for column in ("lyapunov_top", "jac_sigma_max", "jac_sigma_min", "jac_sigma_median"):
-                values[f"spectrum/{name}/{column}"] = first[column]
+                if math.isfinite(first[column]):
+                    values[f"spectrum/{name}/{column}"] = first[column]
         for row in measured["gradients"]:
             values[f"gradient_groups/{row['group']}"] = row["norm"]
         self._write_scalars({k: float(v) for k, v in values.items() if v is not None}, epoch)

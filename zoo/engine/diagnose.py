@@ -224,8 +224,11 @@ class Diagnoser:
     ``DiagnoseError`` (one line) for a model, data or loss it cannot measure.
     """
 
-    def __init__(self, model: keras.Model, x, y, loss=None):
+    def __init__(self, model: keras.Model, x, y, loss=None, spectrum_sequences: int | None = None):
         check_model(model)
+        # The spectrum (an SVD and a QR step per step and sequence: its cost grows with steps x n^3)
+        # is taken over the zoo's share of the batch (``probes.spectrum_batch``), or over at most this many.
+        self.spectrum_sequences = spectrum_sequences
         self.model = model
         self.layers = find_recurrent(model)
         if not self.layers:
@@ -363,8 +366,11 @@ class Diagnoser:
         index = [self.paths.index(v.path) for v in rec.cell.trainable_variables]
         return [tv[i] for i in index]
 
-    def measure(self, x, y, tv=None, ntv=None) -> dict:
-        """Every layer's probes at the weights ``tv``, ``ntv`` (default: the model's own)."""
+    def measure(self, x, y, tv=None, ntv=None, spectrum: bool = True) -> dict:
+        """Every layer's probes at the weights ``tv``, ``ntv`` (default: the model's own).
+
+        ``spectrum=False`` leaves out the one-step Jacobian's spectrum (its columns NaN; the
+        top exponent, from the lag chain, stays): its SVDs and QR steps are most of the cost."""
         model = self.model
         tv = [v.value for v in model.trainable_variables] if tv is None else tv
         ntv = [v.value for v in model.non_trainable_variables] if ntv is None else ntv
@@ -387,7 +393,11 @@ class Diagnoser:
                 dh = probes.mean_norms(plain, scaled, exponents)
             steps = int(max(real.max(), 1))
             top = probes.top_exponent(chain, chain_exponent, steps)
-            stats = {key: float(v) for key, v in self.spectra[k](cell_vars, xs).items()}
+            sequences = probes.spectrum_batch(int(xs.shape[1]))
+            if self.spectrum_sequences is not None:
+                sequences = min(sequences, self.spectrum_sequences)
+            stats = {key: float(v) for key, v in self.spectra[k](cell_vars, xs[:sequences]).items()} if spectrum \
+                else {key: math.nan for key in probes.SPECTRUM_COLUMNS}
             stats["lyapunov_top"] = top
             dl_dx = _real_lag_rms(np.sum(grads**2, axis=2), mask)
             for lag in range(len(dh)):
