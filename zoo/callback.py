@@ -27,7 +27,7 @@ from zoo.core.config import ConfigError, keras_backend, show
 from zoo.engine.diagnose import Diagnoser, check_data, histogram
 from zoo.report.diagnosis import Diagnosis
 
-PROBE_BATCH = 16  # sequences probed each time: the probes' cost grows with it, their noise shrinks
+PROBE_BATCH = 8  # sequences probed each time: the probes' cost grows with it, their noise shrinks
 # The one-step Jacobian's spectrum (an SVD and a QR step per step: steps x n^3) dominates the probes'
 # cost on long sequences; the callback takes it over this many of the probe sequences.
 SPECTRUM_SEQUENCES = 1
