@@ -85,7 +85,8 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 
 # The engine's tests again on the second backend. (Run beside the JAX half
 # instead of after it, the two took longer in all on this 2-core machine.)
-TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py tests/test_compile_cache.py
+TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py tests/test_compile_cache.py \
+            tests/test_diagnose.py
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache
@@ -95,11 +96,12 @@ test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's 
 test-fast: $(EXTRAS) ## the suite without the end-to-end tests marked slow (-m "not slow"), on JAX
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
-bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; long sequences, parallel forms; local vs Ray -> reports/benchmark.md, scaling.md
+bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; long sequences, parallel forms; local vs Ray; ProbeCallback's cost -> reports/*.md
 	$(PY) -m pip install --quiet -e '.[bench,ray]'
 	$(PY) benchmarks/bench.py
 	KERAS_BACKEND=jax $(PY) benchmarks/long.py
 	$(PY) benchmarks/scaling.py
+	$(PY) benchmarks/callback_cost.py
 
 lint: $(STAMP) ## ruff and the import contract (lint-imports)
 	$(VENV)/bin/ruff check zoo tests benchmarks

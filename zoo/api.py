@@ -183,3 +183,29 @@ def load_model(path):
     from zoo.engine.saving import load_model as load_safely
 
     return load_safely(path)
+
+
+def diagnose(model, x, y, loss=None):
+    """The zoo's gradient diagnostics for your own built Keras 3 model, on the batch ``x``, ``y``.
+
+    Every recurrent layer (SimpleRNN, GRU, LSTM, RNN(cell), both directions of a
+    Bidirectional, stacked, masked; functional, Sequential or subclassed) is
+    unrolled through its own cell, sharing the layer's weights, and measured with
+    the zoo's probes: ‖dh_T/dh_t‖ and dL/dx by lag, the one-step Jacobian's
+    spectrum and Lyapunov exponents, the gradient norm per weight group and gate
+    activity. ``loss``: a Keras loss (name, ``Loss`` or function); default the
+    model's compiled loss. The model is never changed. Returns a
+    ``zoo.report.diagnosis.Diagnosis``: DataFrames, ``plot_*()`` Figures and ``report(folder)``.
+
+    Example:
+        d = zoo.diagnose(model, x_val[:32], y_val[:32])
+        d.layers, d.probes        # pandas DataFrames
+        d.plot_gradient_by_lag()  # matplotlib Figure
+        d.report("diagnosis")     # diagnosis/index.html
+    """
+    keras_backend()
+    from zoo.engine.diagnose import Diagnoser
+    from zoo.report.diagnosis import Diagnosis
+
+    diagnoser = Diagnoser(model, x, y, loss)
+    return Diagnosis.from_measured(model.name, diagnoser.measure(x, y))

@@ -101,6 +101,142 @@ def _state_sizes(cell) -> list[int]:
     return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
 
 
+def _not_training(cell) -> dict:
+    """``training=False`` for a cell whose ``call`` takes it (a user's cell may not, as Keras's RNN allows)."""
+    return {"training": False} if getattr(cell, "_call_has_training_arg", True) else {}
+
+
+def state_sizes(cell) -> list[int]:
+    """The cell's state sizes as a list of ints (one per state tensor)."""
+    return _state_sizes(cell)
+
+
+def cell_step(cell, masked: bool = False) -> tuple[list[int], Callable]:
+    """A built cell's one step as a function of its flat state: ``(sizes, step)``,
+    ``step(cell_vars, x_t, flat) -> flat`` with ``cell_vars`` the values of
+    ``cell.trainable_variables``.
+
+    ``masked=True``: the last feature of ``x_t`` is a 0/1 mask, and a masked step
+    keeps the state (as Keras's RNN layers do), so its Jacobian is the identity.
+    """
+    sizes = _state_sizes(cell)
+    splits = list(np.cumsum(sizes)[:-1])
+    # Dropout seed state and the like: constant while probing.
+    cell_constants = [v.value for v in cell.non_trainable_variables]
+    kwargs = _not_training(cell)
+
+    def step(cell_vars, x_t, flat):
+        if masked:
+            x_t, keep = x_t[:, :-1], x_t[:, -1:]
+        states = ops.split(flat, splits, axis=-1) if splits else [flat]
+        (_, new_states), _ = cell.stateless_call(cell_vars, cell_constants, x_t, list(states), **kwargs)
+        new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+        new = ops.concatenate(list(new_states), axis=-1)
+        return ops.where(keep > 0, new, flat) if masked else new
+
+    return sizes, step
+
+
+def gate_means_fn(cell, gates: Callable, variables) -> Callable:
+    """``means(values, x)``: the mean activation of each gate of ``cell`` over a batch,
+    its units and steps, from ``gates(x_t, states)``; ``values`` are the values of
+    ``variables`` (which hold the cell's), mapped onto them while the gates read them."""
+    sizes = _state_sizes(cell)
+    splits = list(np.cumsum(sizes)[:-1])
+
+    def means(tv, x):
+        # The gate functions read the cell's variables; map them to tv.
+        with keras.StatelessScope(state_mapping=list(zip(variables, tv))):
+
+            def step(flat, x_t):
+                states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
+                step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
+                _, states = cell.call(x_t, states, **_not_training(cell))
+                states = list(states) if isinstance(states, (list, tuple)) else [states]
+                return ops.concatenate(states, axis=-1), step_means
+
+            start = ops.zeros((x.shape[0], sum(sizes)))
+            _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
+            return {name: ops.mean(values) for name, values in per_step.items()}
+
+    return means
+
+
+def spectrum_fn(sizes: list[int], step: Callable) -> Callable:
+    """``stats(cell_vars, x)``: the spectrum of the one-step Jacobians dh_{t+1}/dh_t
+    along the sequences ``x`` (singular values, Lyapunov exponents;
+    ``zoo.engine.spectrum``) and the mean tanh slope 1 - h^2 of the first state
+    (the output h), with the share of (sample, step, unit) values above 0.9.
+    ``sizes``, ``step``: from ``cell_step``."""
+
+    def stats(cell_vars, x):
+        x = x[: spectrum_batch(x.shape[1])]
+
+        def forward(h, x_t):
+            new = step(cell_vars, x_t, h)
+            return new, (backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h), new)
+
+        _, (jac, after) = backend.scan(forward, ops.zeros((x.shape[0], sum(sizes))), ops.moveaxis(x, 1, 0))
+        out = {**spectrum.jacobian_singular_values(jac), **spectrum.lyapunov_summary(jac)}
+        out = {f"jac_{k}" if k.startswith("sigma") else k: v for k, v in out.items()}
+        slope = 1.0 - ops.square(after[..., : sizes[0]])
+        out["tanh_slope_mean"] = ops.mean(slope)
+        out["tanh_slope_over_0_9"] = ops.mean(ops.cast(slope > 0.9, slope.dtype))
+        return out
+
+    return stats
+
+
+def state_jacobian_fn(sizes: list[int], step: Callable) -> Callable:
+    """``norms(cell_vars, x)``: the Frobenius norm of dh_T/dh_t by lag T - t over the
+    sequences ``x``, from a zero start (``sizes``, ``step``: from ``cell_step``).
+
+    The Jacobian is chained one step at a time: dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t.
+    Returns ``(plain, scaled, exponents, chain, chain_exponent)``: the batch mean
+    by lag 0..T (float32), each sample's norm by lag 1..T scaled by 2^exponent
+    (``RESCALE``), and the whole chain dh_T/dh_0 with its exponent.
+    """
+
+    def frobenius(m):  # per sample
+        return ops.sqrt(ops.sum(ops.square(m), axis=(1, 2)))
+
+    def norms(cell_vars, x):
+        batch, size = x.shape[0], sum(sizes)
+        xs = ops.moveaxis(x, 1, 0)  # (steps, batch, features)
+
+        def forward(h, x_t):  # emits h_t, the state each step starts from
+            return step(cell_vars, x_t, h), h
+
+        _, hidden = backend.scan(forward, ops.zeros((batch, size)), xs)
+
+        def backward(carry, inputs):  # dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t, from t = T-1 down
+            chained, exponent = carry
+            x_t, h_t = inputs
+            one_step = backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h_t)
+            chained = ops.matmul(chained, one_step)
+            # Over hundreds of steps the chain leaves float32's range: rescale
+            # a sample's chain by an exact power of two when it nears either
+            # end. Short chains are never rescaled, and a rescaled one is the
+            # same matrix times 2^k, bit for bit.
+            norm = frobenius(chained)
+            shift = ops.where(norm < 2.0**-RESCALE, RESCALE, ops.where(norm > 2.0**RESCALE, -RESCALE, 0))
+            chained = chained * ops.reshape(ops.power(2.0, ops.cast(shift, chained.dtype)), (-1, 1, 1))
+            exponent = exponent + shift
+            norm = frobenius(chained)
+            plain = ops.mean(norm * ops.power(2.0, -ops.cast(exponent, norm.dtype)))
+            return (chained, exponent), (plain, norm, exponent)
+
+        eye = ops.broadcast_to(ops.eye(size), (batch, size, size))
+        start = (eye, ops.zeros((batch,), "int32"))
+        (chain, chain_exponent), (plain, scaled, exponents) = backend.scan(
+            backward, start, (ops.flip(xs, 0), ops.flip(hidden, 0)))
+        lag0 = ops.reshape(ops.mean(frobenius(eye)), (1,))
+        # The whole chain dh_T/dh_0 too, for the top exponent (its SVD runs in numpy, outside XLA).
+        return ops.concatenate([lag0, plain]), scaled, exponents, chain, chain_exponent
+
+    return norms
+
+
 class Probes:
     """The compiled probe functions of one model shape."""
 
@@ -130,25 +266,7 @@ class Probes:
         gates = resolved.cell.gate_fn(layer.cell)
         if gates is None or layer.input is not model.inputs[0]:
             return None
-        cell, sizes = layer.cell, _state_sizes(layer.cell)
-        splits = list(np.cumsum(sizes)[:-1])
-
-        def means(tv, x):
-            # The gate functions read the cell's variables; map them to tv.
-            with keras.StatelessScope(state_mapping=list(zip(model.trainable_variables, tv))):
-
-                def step(flat, x_t):
-                    states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
-                    step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
-                    _, states = cell.call(x_t, states, training=False)
-                    states = list(states) if isinstance(states, (list, tuple)) else [states]
-                    return ops.concatenate(states, axis=-1), step_means
-
-                start = ops.zeros((x.shape[0], sum(sizes)))
-                _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
-                return {name: ops.mean(values) for name, values in per_step.items()}
-
-        return means
+        return gate_means_fn(layer.cell, gates, model.trainable_variables)
 
     def _cell_step(self):
         """The input layer's one step as a function of its flat state: (cell_index, sizes, step)."""
@@ -156,90 +274,18 @@ class Probes:
         cell = model.get_layer(input_layer_name(model)).cell
         paths = [v.path for v in model.trainable_variables]
         cell_index = [paths.index(v.path) for v in cell.trainable_variables]
-        sizes = _state_sizes(cell)
-        splits = list(np.cumsum(sizes)[:-1])
-        # Dropout seed state and the like: constant while probing.
-        cell_constants = [v.value for v in cell.non_trainable_variables]
-
-        def step(cell_vars, x_t, flat):
-            states = ops.split(flat, splits, axis=-1) if splits else [flat]
-            (_, new_states), _ = cell.stateless_call(cell_vars, cell_constants, x_t, list(states), training=False)
-            new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
-            return ops.concatenate(list(new_states), axis=-1)
-
+        sizes, step = cell_step(cell)
         return cell_index, sizes, step
 
     def _spectrum_fn(self) -> Callable:
-        """The spectrum of the one-step Jacobians dh_{t+1}/dh_t along the probe
-        sequences (singular values, Lyapunov exponents; ``zoo.engine.spectrum``)
-        and the mean tanh slope 1 - h^2 of the first state (the output h), with
-        the share of (sample, step, unit) values above 0.9."""
         cell_index, sizes, step = self._cell_step()
-
-        def stats(tv, x):
-            x = x[: spectrum_batch(x.shape[1])]
-            cell_vars = [tv[i] for i in cell_index]
-
-            def forward(h, x_t):
-                new = step(cell_vars, x_t, h)
-                return new, (backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h), new)
-
-            _, (jac, after) = backend.scan(forward, ops.zeros((x.shape[0], sum(sizes))), ops.moveaxis(x, 1, 0))
-            out = {**spectrum.jacobian_singular_values(jac), **spectrum.lyapunov_summary(jac)}
-            out = {f"jac_{k}" if k.startswith("sigma") else k: v for k, v in out.items()}
-            slope = 1.0 - ops.square(after[..., : sizes[0]])
-            out["tanh_slope_mean"] = ops.mean(slope)
-            out["tanh_slope_over_0_9"] = ops.mean(ops.cast(slope > 0.9, slope.dtype))
-            return out
-
-        return stats
+        stats = spectrum_fn(sizes, step)
+        return lambda tv, x: stats([tv[i] for i in cell_index], x)
 
     def _state_jacobian_fn(self) -> Callable:
-        """Mean Frobenius norm of dh_T/dh_t by lag T - t, for the layer that reads the input.
-
-        The Jacobian is chained one step at a time: dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t.
-        """
         cell_index, sizes, step = self._cell_step()
-
-        def frobenius(m):  # per sample
-            return ops.sqrt(ops.sum(ops.square(m), axis=(1, 2)))
-
-        def norms(tv, x):
-            cell_vars = [tv[i] for i in cell_index]
-            batch, size = x.shape[0], sum(sizes)
-            xs = ops.moveaxis(x, 1, 0)  # (steps, batch, features)
-
-            def forward(h, x_t):  # emits h_t, the state each step starts from
-                return step(cell_vars, x_t, h), h
-
-            _, hidden = backend.scan(forward, ops.zeros((batch, size)), xs)
-
-            def backward(carry, inputs):  # dh_T/dh_t = dh_T/dh_{t+1} dh_{t+1}/dh_t, from t = T-1 down
-                chained, exponent = carry
-                x_t, h_t = inputs
-                one_step = backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h_t)
-                chained = ops.matmul(chained, one_step)
-                # Over hundreds of steps the chain leaves float32's range: rescale
-                # a sample's chain by an exact power of two when it nears either
-                # end. Short chains are never rescaled, and a rescaled one is the
-                # same matrix times 2^k, bit for bit.
-                norm = frobenius(chained)
-                shift = ops.where(norm < 2.0**-RESCALE, RESCALE, ops.where(norm > 2.0**RESCALE, -RESCALE, 0))
-                chained = chained * ops.reshape(ops.power(2.0, ops.cast(shift, chained.dtype)), (-1, 1, 1))
-                exponent = exponent + shift
-                norm = frobenius(chained)
-                plain = ops.mean(norm * ops.power(2.0, -ops.cast(exponent, norm.dtype)))
-                return (chained, exponent), (plain, norm, exponent)
-
-            eye = ops.broadcast_to(ops.eye(size), (batch, size, size))
-            start = (eye, ops.zeros((batch,), "int32"))
-            (chain, chain_exponent), (plain, scaled, exponents) = backend.scan(
-                backward, start, (ops.flip(xs, 0), ops.flip(hidden, 0)))
-            lag0 = ops.reshape(ops.mean(frobenius(eye)), (1,))
-            # The whole chain dh_T/dh_0 too, for the top exponent (its SVD runs in numpy, outside XLA).
-            return ops.concatenate([lag0, plain]), scaled, exponents, chain, chain_exponent
-
-        return norms
+        norms = state_jacobian_fn(sizes, step)
+        return lambda tv, x: norms([tv[i] for i in cell_index], x)
 
     def dh_by_lag(self, tv, x) -> np.ndarray | None:
         """Mean ‖dh_T/dh_t‖ over the batch, index = lag 0..steps; None for one-step modes."""

@@ -1,0 +1,398 @@
+"""zoo.diagnose and zoo.ProbeCallback on users' own Keras models (both backends: in the Makefile's TF_TESTS).
+
+Tiny sizes throughout (units 3-5, 6-7 steps): each model compiles its probes once.
+"""
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.core import catalog
+from zoo.core.config import ConfigError, RunConfig, TaskConfig, TrainConfig
+
+keras = pytest.importorskip("keras")
+from keras import ops  # noqa: E402
+
+from zoo.engine.diagnose import DiagnoseError, Diagnoser  # noqa: E402
+
+T, F = 7, 3
+
+
+def _data(n=5, seed=0, outputs=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, T, F)).astype("float32"), rng.normal(size=(n, outputs)).astype("float32")
+
+
+class Leaky(keras.layers.Layer):
+    """A user's own cell: h' = (1 - a) h + a tanh(W x + U h)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.state_size, self.output_size = units, units, units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
+        self.u = self.add_weight(shape=(self.units, self.units), name="u", initializer="orthogonal")
+
+    def call(self, inputs, states):
+        h = states[0]
+        new = 0.7 * h + 0.3 * ops.tanh(ops.matmul(inputs, self.w) + ops.matmul(h, self.u))
+        return new, [new]
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.first = keras.layers.GRU(4, return_sequences=True, name="first")
+        self.second = keras.layers.SimpleRNN(3, name="second")
+        self.head = keras.layers.Dense(1)
+
+    def call(self, x):  # no training argument: diagnose must not pass one
+        return self.head(self.second(self.first(x)))
+
+
+def _functional():
+    """Stacked, functional: SimpleRNN -> Bidirectional(GRU) -> RNN(a user's cell)."""
+    inputs = keras.Input((T, F))
+    hidden = keras.layers.SimpleRNN(4, return_sequences=True, name="simple")(inputs)
+    hidden = keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True), name="bi")(hidden)
+    hidden = keras.layers.RNN(Leaky(4), name="leaky")(hidden)
+    return keras.Model(inputs, keras.layers.Dense(1)(hidden))
+
+
+def _sequential():
+    """Stacked, Sequential, masked: Masking -> LSTM -> RNN(the zoo's IndRNN cell)."""
+    return keras.Sequential([
+        keras.Input((T, F)), keras.layers.Masking(0.0), keras.layers.LSTM(4, return_sequences=True, name="lstm"),
+        keras.layers.RNN(catalog.get_cell("indrnn").builder(3), name="ind"), keras.layers.Dense(1)])
+
+
+REAL = 5  # real steps of each masked sequence, at different places
+
+
+def _masked_data():
+    x, y = _data()
+    mask = np.ones((len(x), T), bool)
+    mask[0, -2:] = mask[1, :2] = mask[2, 2:4] = mask[3, [0, 6]] = mask[4, 5:] = False
+    x[~mask] = 0.0
+    return x, y, mask
+
+
+MODELS = {  # name -> (builder, the recurrent layers diagnose must find, masked)
+    "functional": (_functional, ["simple", "bi.forward", "bi.backward", "leaky"], False),
+    "sequential_masked": (_sequential, ["lstm", "ind"], True),
+    "subclassed": (Subclassed, ["first", "second"], False),
+}
+_DIAGNOSED = {}
+
+
+def _snapshot(model):
+    return ([np.array(v.numpy()) for v in model.variables], [v.trainable for v in model.variables],
+            [layer.trainable for layer in model._flatten_layers()], model.compiled,
+            id(getattr(model, "optimizer", None)), id(getattr(model, "loss", None)),
+            ["call" in layer.__dict__ for layer in model._flatten_layers()])
+
+
+def _diagnosed(name):
+    """Each model built and diagnosed once for the tests that read it."""
+    if name not in _DIAGNOSED:
+        keras.utils.set_random_seed(0)
+        builder, _, masked = MODELS[name]
+        model = builder()
+        if masked:
+            x, y, mask = _masked_data()
+        else:
+            (x, y), mask = _data(), None
+        model.compile("adam", "mse")
+        out = np.asarray(model(x))
+        before = _snapshot(model)
+        d = zoo.diagnose(model, x, y)  # the compiled loss
+        _DIAGNOSED[name] = (model, x, y, mask, d, before, out)
+    return _DIAGNOSED[name]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_kind_is_diagnosed_and_left_unchanged(name):
+    model, x, y, mask, d, before, out_before = _diagnosed(name)
+    after = _snapshot(model)
+    assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0]))
+    assert before[1:] == after[1:]
+    np.testing.assert_array_equal(np.asarray(model(x)), out_before)
+
+    assert list(d.layers.layer) == MODELS[name][1]
+    steps = REAL if mask is not None else T
+    for row in d.layers.itertuples():
+        p = d.probes[d.probes.layer == row.layer]
+        # lag 0 is dh_T/dh_T = I: its Frobenius norm is √(state size)
+        assert p.dhT_dht.iloc[0] == pytest.approx(np.sqrt(row.state_size), rel=1e-6)
+        assert list(p.lag) == list(range(steps + 1))  # masked: lags count real steps
+        assert p.dL_dx.notna().sum() == steps
+        assert np.all(np.isfinite(p.dhT_dht)) and np.all(p.dhT_dht >= 0)  # IndRNN's relu can cut it to 0
+        assert np.isfinite(row.lyapunov_top) and row.jac_sigma_max >= row.jac_sigma_min >= 0
+        assert row.masked == (mask is not None)
+    groups = set(d.gradients.group)
+    for layer in d.layers.layer:
+        assert any(g.startswith(f"{layer}.") for g in groups)
+    assert np.all(d.gradients.norm >= 0) and d.gradients["size"].sum() == model.count_params()
+    assert set(d.gates.layer) == set(d.layers[d.layers.cell.isin(["GRUCell", "LSTMCell"])].layer)
+    assert d.gates["mean"].between(0, 1).all()
+
+
+def _final_state_jacobian_norms(layer, x, mask=None, eps=1e-2):
+    """‖dh_T/dh_0‖ per sample by central differences through Keras's own layer (its fused path;
+    a copy with return_state=True), perturbing the initial state: an independent measurement of
+    the lag-T chain (T counted in real steps, where masked)."""
+    copy = type(layer).from_config({**layer.get_config(), "return_state": True, "return_sequences": False})
+    copy(x[:1], mask=None if mask is None else mask[:1])
+    copy.set_weights(layer.get_weights())
+    sizes = [layer.cell.units] * (2 if isinstance(layer, keras.layers.LSTM) else 1)
+    base = [np.zeros((len(x), s), np.float32) for s in sizes]
+
+    def final(states):
+        out = copy(x, initial_state=states, mask=mask)
+        return np.concatenate([np.asarray(s, np.float64) for s in out[1:]], axis=-1)
+
+    columns = []
+    for j in range(sum(sizes)):
+        up, down = [s.copy() for s in base], [s.copy() for s in base]
+        k, offset = (0, j) if j < sizes[0] else (1, j - sizes[0])
+        up[k][:, offset] += eps
+        down[k][:, offset] -= eps
+        columns.append((final(up) - final(down)) / (2 * eps))
+    jac = np.stack(columns, axis=-1)  # (batch, n, n)
+    return np.sqrt(np.sum(jac**2, axis=(1, 2)))
+
+
+@pytest.mark.parametrize("name", ["functional", "sequential_masked"])
+def test_cell_path_matches_keras_fused_layer(name):
+    """For every Keras SimpleRNN/GRU/LSTM layer (forward, backward, stacked, masked), the whole
+    chain dh_T/dh_0 from diagnose equals finite differences through Keras's own (fused) layer."""
+    from zoo.engine.diagnose import capturing, find_recurrent
+
+    model, x, y, mask, d, _, _ = _diagnosed(name)
+    layers = find_recurrent(model)
+    with capturing(layers) as captured:
+        model(x)
+    checked = 0
+    for rec, (inputs, layer_mask, _, _) in zip(layers, captured):
+        if type(rec.layer) not in (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM):
+            continue
+        fd = _final_state_jacobian_norms(rec.layer, np.asarray(inputs),
+                                         None if layer_mask is None else np.asarray(layer_mask))
+        p = d.probes[d.probes.layer == rec.name]
+        assert p.dhT_dht.iloc[-1] == pytest.approx(np.mean(fd), rel=2e-3, abs=1e-5), rec.name
+        checked += 1
+    assert checked == (3 if name == "functional" else 1)
+
+
+TF_PARITY_CELLS = ("lstm", "seed_gru")
+
+
+@pytest.mark.parametrize("cell", catalog.list_cells())
+def test_matches_the_zoos_own_probe_on_the_same_weights(cell):
+    """A model the zoo built (many_to_one), diagnosed as a user's model: ‖dh_T/dh_t‖ and dL/dx
+    by lag equal the zoo's own probes on the same weights (to float32 tolerance)."""
+    from zoo.engine import run as training
+
+    if keras.backend.backend() == "tensorflow" and cell not in TF_PARITY_CELLS:
+        pytest.skip("TensorFlow half: a Keras cell and a hand-written one (each costs an XLA compile); "
+                    "every cell on JAX")
+
+    keras.utils.set_random_seed(0)
+    config = RunConfig(cell, "many_to_one", seed=0, units=4, task=TaskConfig(window=6, horizon=1),
+                       train=TrainConfig(loss="mse"))
+    eng = training.engine(config)
+    model = eng.template
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 6, 1)).astype("float32")
+    y = rng.normal(size=(4, 1)).astype("float32")
+    zoo_dh = eng.probes.dh_by_lag(tv, x)
+    zoo_dx = np.sqrt(np.mean(np.sum(np.asarray(eng.probes.input_gradients(x, tv, ntv, y)) ** 2, axis=2), axis=0))
+
+    diagnoser = Diagnoser(model, x, y, loss="mse")
+    (rec,) = diagnoser.layers
+    plain, scaled, exponents, _, _ = diagnoser.chains[0](diagnoser.cell_values(rec, tv), x)
+    from zoo.engine import probes
+
+    np.testing.assert_allclose(probes.mean_norms(plain, scaled, exponents), zoo_dh, rtol=1e-5, atol=1e-7)
+    _, _, _, d_inputs, _ = diagnoser.gradients(tv, ntv, x, y)
+    mine = np.sqrt(np.mean(np.sum(np.asarray(d_inputs[0]) ** 2, axis=2), axis=0))
+    np.testing.assert_allclose(mine, zoo_dx, rtol=1e-4, atol=1e-7)
+
+
+def test_embedding_model_on_both_backends(tmp_path):
+    """Token ids through an Embedding with mask_zero: on TensorFlow its gradient is IndexedSlices."""
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 9, size=(6, T))
+    x[0, -3:] = 0
+    y = rng.integers(0, 2, size=(6,))
+    model = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(9, 3, mask_zero=True),
+                              keras.layers.GRU(4), keras.layers.Dense(2)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    d = zoo.diagnose(model, x, y)
+    embedding = d.gradients.set_index("group").loc["embedding.embeddings"]
+    assert embedding["size"] == 27 and embedding["norm"] > 0
+    probe = zoo.ProbeCallback(x, y, log_dir=tmp_path / "logs")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[probe])
+    assert list(probe.history.epoch) == [1, 2] and sorted(probe.probes.epoch.unique()) == [0, 1, 2]
+
+
+def _stacked():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((T, F)), keras.layers.LSTM(4, return_sequences=True, name="low"),
+                             keras.layers.GRU(3, name="high"), keras.layers.Dense(1)])
+
+
+def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model = _stacked()
+    model.compile("adam", "mse", metrics=["mae"])
+    x, y = _data(n=12)
+    probe = zoo.ProbeCallback(x, y, every=2, log_dir=tmp_path / "logs", folder=tmp_path / "run", batch=4)
+    model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y), callbacks=[probe])
+    assert sorted(probe.probes.epoch.unique()) == [0, 2, 3]  # initial, every 2nd, and the last
+    norms = probe.gradients.pivot(index="epoch", columns="group", values="norm_mean")
+    assert not np.allclose(norms.loc[0], norms.loc[3])  # each probe sees the weights fit has reached
+    spectrum = probe.probes.groupby("epoch").jac_sigma_max.first()
+    assert spectrum[[0, 3]].notna().all() and spectrum[[2]].isna().all()  # the spectrum: first and last
+    history = probe.history
+    from zoo.engine.run import _HISTORY_BASE
+
+    assert set(history.columns) == _HISTORY_BASE and list(history.epoch) == [1, 2, 3]
+    assert history.test_mae.notna().all() and history.steps.eq(1).all()
+    for name in ("history", "probes", "gradients", "gates", "layers"):
+        assert (tmp_path / "run" / f"{name}.csv").is_file()
+    import pandas as pd
+
+    stored = pd.read_csv(tmp_path / "run" / "probes.csv")
+    assert len(stored) == len(probe.probes)
+
+    acc = EventAccumulator(str(tmp_path / "logs" / "zoo_probes"), size_guidance={"histograms": 0, "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    groups = set(probe.gradients.group)
+    assert {f"gradients/{g}" for g in groups} == set(tags["histograms"])
+    sizes = probe.diagnosis.gradients.set_index("group")["size"]
+    for group in groups:
+        events = acc.Histograms(f"gradients/{group}")
+        assert [e.step for e in events] == [0, 2, 3]
+        assert events[-1].histogram_value.num == sizes[group]
+        last = probe.gradients[(probe.gradients.epoch == 3) & (probe.gradients.group == group)].norm_mean.iloc[0]
+        assert np.sqrt(events[-1].histogram_value.sum_squares) == pytest.approx(last, rel=1e-5)
+    lag_tags = [t for t in tags["scalars"] if t.startswith("dhT_dht/low/")]
+    assert lag_tags == [f"dhT_dht/low/lag_{k:04d}" for k in (1, 2, 5, 7)]
+    values = [e.value for e in acc.Scalars("dhT_dht/low/lag_0005")]
+    expected = probe.probes[(probe.probes.layer == "low") & (probe.probes.lag == 5)].dhT_dht
+    assert values == pytest.approx(expected.tolist(), rel=1e-6)
+    assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2, 3]
+    assert "gradient_groups/high.recurrent_kernel" in tags["scalars"]
+
+
+def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
+    d = _diagnosed("functional")[4]
+    folder = d.report(tmp_path / "diag")
+    assert {"index.html", "gradient_by_lag.png", "gradient_norms.png", "spectrum.png", "gates.png",
+            "probes.csv"} <= {p.name for p in folder.iterdir()}
+    assert "bi.backward" in (folder / "index.html").read_text()
+    d.report(tmp_path / "diag")  # its own earlier report: replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="notes.txt"):
+        d.report(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    fig = d.plot_gradient_by_lag()
+    assert fig.axes[0].get_xlabel().startswith("lag") and fig.axes[0].get_yscale() == "log"
+
+
+class Doubled(keras.layers.LSTM):
+    """A layer that computes more than its cell's steps: the probes cannot unroll it."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return 2.0 * super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+
+def _one(layer):
+    inputs = keras.Input((T, F))
+    return keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+
+
+def _lstm():
+    return _one(keras.layers.LSTM(3, name="lstm"))
+
+
+BAD = {  # case -> (model, x, y) factory, the message
+    "no recurrent layer": (lambda x, y: (keras.Sequential([keras.Input((T, F)), keras.layers.Flatten(),
+                                                           keras.layers.Dense(1)]), x, y), "no recurrent layer"),
+    "not built": (lambda x, y: (keras.Sequential([keras.layers.LSTM(3), keras.layers.Dense(1)]), x, y),
+                  "is not built"),
+    "x shape": (lambda x, y: (_lstm(), x[:, :, :2], y),
+                r"x of shape \(5, 7, 2\) does not fit the model's input \(None, 7, 3\)"),
+    "y shape": (lambda x, y: (_lstm(), x, np.repeat(y, 3, axis=1)[:, :, None]), "y of shape"),
+    "y length": (lambda x, y: (_lstm(), x, y[:3]), "x has 5 samples and y 3"),
+    "stateful": (lambda x, y: (keras.Sequential([keras.Input((T, F), batch_size=5),
+                                                 keras.layers.LSTM(3, stateful=True), keras.layers.Dense(1)]), x, y),
+                 "stateful=True"),
+    "conv state": (lambda x, y: (keras.Sequential([keras.Input((T, 4, 1)), keras.layers.ConvLSTM1D(2, 3),
+                                                   keras.layers.Flatten(), keras.layers.Dense(1)]),
+                                 np.zeros((5, T, 4, 1), "float32"), y),
+                   r"'conv_lstm1d' \(ConvLSTM1D\) reads inputs of shape"),
+    "doubled": (lambda x, y: (_one(Doubled(3, name="doubled")), x, y), "'doubled'.*cannot unroll"),
+    "loss name": (lambda x, y: (_lstm(), x, y), "not a Keras loss"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_and_the_model_is_untouched(case):
+    keras.utils.set_random_seed(5)
+    factory, message = BAD[case]
+    model, x, y = factory(*_data())
+    before = _snapshot(model) if model.built else None
+    with pytest.raises(DiagnoseError, match=message) as info:
+        zoo.diagnose(model, x, y, loss="msee" if case == "loss name" else "mse")
+    assert "\n" not in str(info.value)
+    if before is not None:
+        after = _snapshot(model)
+        assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0])) and before[1:] == after[1:]
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, True, "1"])
+def test_callback_every_must_be_a_positive_whole_number(every):
+    x, y = _data()
+    with pytest.raises(ConfigError, match=r"every = .*expected a whole number of epochs >= 1"):
+        zoo.ProbeCallback(x, y, every=every)
+
+
+def test_diagnoser_compiles_once_for_every_epoch():
+    """The callback's probes are built once: later calls reuse the compiled functions."""
+    keras.utils.set_random_seed(0)
+    model = _lstm()
+    x, y = _data()
+    diagnoser = Diagnoser(model, x, y, "mse")
+    first = diagnoser.measure(x, y)
+    functions = (diagnoser.gradients, *diagnoser.chains, *diagnoser.spectra)
+    for v in model.trainable_variables:
+        v.assign(v.numpy() * 0.5)
+    second = diagnoser.measure(x, y)
+    assert functions == (diagnoser.gradients, *diagnoser.chains, *diagnoser.spectra)
+    assert first["probes"][3]["dhT_dht"] != second["probes"][3]["dhT_dht"]
+    if keras.backend.backend() == "jax":
+        assert diagnoser.chains[0]._cache_size() == 1
+
+
+def test_the_example_runs_in_its_quick_form(tmp_path):
+    """examples/diagnose_your_model.py, as CI runs it: fit with the callback, diagnose, report."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "diagnose_your_model.py"
+    spec = importlib.util.spec_from_file_location("diagnose_your_model", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--quick", "--out", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    assert (out / "report" / "index.html").is_file() and (out / "probes" / "probes.csv").is_file()
+    assert list((out / "logs" / "zoo_probes").glob("events.out.tfevents.*"))

@@ -1,0 +1,269 @@
+"""``zoo.ProbeCallback``: the zoo's gradient probes at the end of ``model.fit``'s epochs.
+
+At each chosen epoch (and once on the initial weights, epoch 0, where the
+model is built by then) it measures the model's recurrent layers on a small
+fixed probe batch with ``zoo.engine.diagnose`` (compiled once, at the first
+probe, then reused) and keeps the zoo's run tables: ``history``, ``probes``,
+``gradients``, ``gates`` (and ``layers``). With ``folder`` they are written
+there as CSV after each probed epoch, the folder appearing whole. With
+``log_dir`` it also writes TensorBoard: per-lag scalars, the spectrum, the
+gradient norm per weight group and a gradient histogram per weight group.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from zoo.core.atomic import atomic_folder, write_bytes
+from zoo.core.config import ConfigError, keras_backend, show
+from zoo.engine.diagnose import Diagnoser, check_data, histogram
+from zoo.report.diagnosis import Diagnosis
+
+PROBE_BATCH = 8  # sequences probed each time: the probes' cost grows with it, their noise shrinks
+# The one-step Jacobian's spectrum (an SVD and a QR step per step: steps x n^3) dominates the probes'
+# cost on long sequences; the callback takes it over this many of the probe sequences.
+SPECTRUM_SEQUENCES = 1
+HISTORY_COLUMNS = ("epoch", "loss", "test_mae", "test_mse", "test_mae_next", "test_ratio", "grad_norm_mean",
+                   "grad_norm_max", "nonfinite_steps", "clipped_steps", "steps", "train_seconds", "seconds")
+MANIFEST = ".rnn-zoo-probes"
+TB_FOLDER = "zoo_probes"  # beside Keras's own train/ and validation/ in a shared log_dir
+
+
+def logged_lags(steps: int) -> list[int]:
+    """The lags written as TensorBoard scalars: 1, 2, 5, 10, 20, 50, ... and the last."""
+    lags, scale = [], 1
+    while scale <= steps:
+        lags += [k * scale for k in (1, 2, 5) if k * scale <= steps]
+        scale *= 10
+    return sorted(set(lags) | {steps})
+
+
+class ProbeCallback(keras.callbacks.Callback):
+    """Record the zoo's gradient diagnostics while ``model.fit`` trains.
+
+    ``x``, ``y``: data the probes run on (the first ``batch`` samples, spread
+    evenly, are kept as a fixed probe batch). ``every``: probe every that many
+    epochs (and the last). ``log_dir``: also write TensorBoard logs there
+    (``log_dir/zoo_probes``). ``folder``: write the run tables there as CSV.
+    ``loss``: default the model's compiled loss. ``spectrum_sequences``: the
+    one-step Jacobian's spectrum is taken over this many probe sequences (its
+    SVDs are most of the probes' cost on long sequences), on the initial
+    weights, the last epoch and, with ``spectrum_every``, every that many
+    epochs; the other probed epochs record everything else (its columns NaN).
+
+    Example:
+        probe = zoo.ProbeCallback(x_val, y_val, log_dir="logs")
+        model.fit(x, y, epochs=20, callbacks=[probe])
+        probe.probes, probe.history      # pandas DataFrames
+    """
+
+    def __init__(self, x, y, every: int = 1, log_dir=None, folder=None, loss=None, batch: int = PROBE_BATCH,
+                 spectrum_sequences: int = SPECTRUM_SEQUENCES, spectrum_every: int | None = None):
+        super().__init__()
+        keras_backend()
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ConfigError(f"every = {show(every)}: expected a whole number of epochs >= 1 (1: every epoch)")
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ConfigError(f"batch = {show(batch)}: expected a whole number of sequences >= 1 (default "
+                              f"{PROBE_BATCH})")
+        try:
+            x, y = np.asarray(x), np.asarray(y)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"x, y: expected arrays ({exc})") from None
+        if x.ndim < 2 or len(x) == 0 or len(y) != len(x):
+            raise ConfigError(f"x of shape {x.shape}, y of shape {y.shape}: expected a batch of sequences and a "
+                              "target per sequence (the same first dimension)")
+        if isinstance(spectrum_sequences, bool) or not isinstance(spectrum_sequences, (int, np.integer)) \
+                or spectrum_sequences < 1:
+            raise ConfigError(f"spectrum_sequences = {show(spectrum_sequences)}: expected a whole number >= 1 "
+                              f"(default {SPECTRUM_SEQUENCES})")
+        self.spectrum_sequences = int(spectrum_sequences)
+        if spectrum_every is not None and (isinstance(spectrum_every, bool) or not isinstance(
+                spectrum_every, (int, np.integer)) or spectrum_every < 1):
+            raise ConfigError(f"spectrum_every = {show(spectrum_every)}: expected None (the first and last epochs) "
+                              "or a whole number of epochs >= 1")
+        self.spectrum_every = spectrum_every
+        index = np.linspace(0, len(x) - 1, min(int(batch), len(x))).astype(int)
+        self.x, self.y = x[index], y[index]
+        self.every, self.loss = int(every), loss
+        self.folder = None if folder is None else _check_ours(_folder("folder", folder))
+        self.log_dir = None
+        if log_dir is not None:
+            from zoo.runs.tensorboard import check_available
+
+            check_available()
+            self.log_dir = _folder("log_dir", log_dir)
+        self.diagnoser: Diagnoser | None = None
+        self.history_rows, self.probe_rows, self.grad_rows, self.gate_rows, self.layer_rows = [], [], [], [], []
+        self.probe_seconds = 0.0
+        self.probe_timings: list[float] = []  # seconds of each probe (the first builds and compiles them)
+        self._events = None
+        self._epoch_started = 0.0
+        self.diagnosis: Diagnosis | None = None  # the last probed epoch's
+
+    # -- tables
+    @property
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.history_rows, columns=list(HISTORY_COLUMNS))
+
+    @property
+    def probes(self) -> pd.DataFrame:
+        return pd.DataFrame(self.probe_rows)
+
+    @property
+    def gradients(self) -> pd.DataFrame:
+        return pd.DataFrame(self.grad_rows, columns=["epoch", "group", "norm_mean", "norm_max"])
+
+    @property
+    def gates(self) -> pd.DataFrame:
+        return pd.DataFrame(self.gate_rows, columns=["epoch", "layer", "gate", "mean"])
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        return pd.DataFrame(self.layer_rows)
+
+    # -- Keras hooks
+    def on_train_begin(self, logs=None):
+        if self.model.built:
+            self._probe(0, spectrum=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train_seconds = time.perf_counter() - self._epoch_started
+        number = epoch + 1
+        last = number == self.params.get("epochs")
+        spectrum = last or (self.spectrum_every is not None and number % self.spectrum_every == 0)
+        measured = self._probe(number, spectrum) if (number % self.every == 0 or last) else None
+        loss = float(logs.get("loss", math.nan))
+        row = {
+            "epoch": number, "loss": loss,
+            "test_mae": float(logs.get("val_mae", logs.get("val_mean_absolute_error", math.nan))),
+            "test_mse": float(logs.get("val_mse", logs.get("val_mean_squared_error", math.nan))),
+            "test_mae_next": math.nan, "test_ratio": math.nan,
+            # The gradient norm of the probe batch's mean loss (Keras's fit does not expose its steps').
+            "grad_norm_mean": measured["grad_norm"] if measured else math.nan,
+            "grad_norm_max": measured["grad_norm"] if measured else math.nan,
+            "nonfinite_steps": 0 if math.isfinite(loss) else 1, "clipped_steps": 0,
+            "steps": int(self.params.get("steps") or 0), "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - self._epoch_started,
+        }
+        self.history_rows.append(row)
+        if self._events is not None:
+            self._write_scalars({"epoch/loss": loss}, number)
+        if self.folder is not None and measured:
+            self._write_folder()
+
+    def on_train_end(self, logs=None):
+        if self._events is not None:
+            self._events[0].close()
+            self._events = None
+        if self.folder is not None:
+            self._write_folder()
+
+    # -- probing
+    def _probe(self, epoch: int, spectrum: bool) -> dict:
+        started = time.perf_counter()
+        if self.diagnoser is None:
+            x, y = check_data(self.model, self.x, self.y)
+            self.diagnoser = Diagnoser(self.model, x, y, self.loss, spectrum_sequences=self.spectrum_sequences)
+        measured = self.diagnoser.measure(self.x, self.y, spectrum=spectrum)
+        self.diagnosis = Diagnosis.from_measured(self.model.name, measured)
+        self.probe_rows += [{"epoch": epoch, **row} for row in measured["probes"]]
+        if not self.layer_rows:
+            self.layer_rows = list(self.diagnosis.layers.to_dict("records"))
+        for row in measured["gradients"]:
+            self.grad_rows.append({"epoch": epoch, "group": row["group"], "norm_mean": row["norm"],
+                                   "norm_max": row["norm"]})
+        self.gate_rows += [{"epoch": epoch, **row} for row in measured["gates"]]
+        grad_norm = math.sqrt(sum(row["norm"] ** 2 for row in measured["gradients"]))
+        if self.log_dir is not None:
+            self._write_tensorboard(epoch, measured)
+        self.probe_timings.append(time.perf_counter() - started)
+        self.probe_seconds += self.probe_timings[-1]
+        return {"grad_norm": grad_norm}
+
+    # -- files
+    def _write_folder(self) -> None:
+        tables = {"history": self.history, "probes": self.probes, "gradients": self.gradients,
+                  "gates": self.gates, "layers": self.layers}
+        with atomic_folder(self.folder) as tmp:
+            for name, table in tables.items():
+                write_bytes(tmp / f"{name}.csv", table.to_csv(index=False).encode())
+            info = {"model": self.model.name, "backend": keras.backend.backend(), "every": self.every,
+                    "probe_batch": len(self.x), "probe_seconds": self.probe_seconds}
+            write_bytes(tmp / "probe.json", json.dumps(info, indent=2).encode())
+            files = [f"{name}.csv" for name in tables] + ["probe.json"]
+            write_bytes(tmp / MANIFEST, json.dumps({"files": files}).encode())
+
+    def _writer(self):
+        if self._events is None:
+            from zoo.runs.tensorboard import _events_writer
+
+            folder = self.log_dir / TB_FOLDER
+            folder.mkdir(parents=True, exist_ok=True)
+            self._events = _events_writer(folder / f"events.out.tfevents.{int(time.time())}.{os.getpid()}.rnn-zoo")
+        return self._events
+
+    def _write_scalars(self, values: dict, step: int) -> None:
+        from zoo.runs.tensorboard import _scalars
+
+        f, write = self._writer()
+        write(_scalars({k: v for k, v in values.items() if v is not None and math.isfinite(v)}), step=step)
+        f.flush()
+
+    def _write_tensorboard(self, epoch: int, measured: dict) -> None:
+        from tensorboard.compat.proto import summary_pb2
+
+        values = {}
+        probes = pd.DataFrame(measured["probes"])
+        for name, rows in probes.groupby("layer", sort=False):
+            rows = rows.set_index("lag")
+            for lag in logged_lags(int(rows.index.max())):
+                values[f"dhT_dht/{name}/lag_{lag:04d}"] = rows.dhT_dht.get(lag)
+                if lag in rows.index and rows.dL_dx.notna().get(lag, False):
+                    values[f"dL_dx/{name}/lag_{lag:04d}"] = rows.dL_dx.get(lag)
+            first = rows.iloc[0]
+            for column in ("lyapunov_top", "jac_sigma_max", "jac_sigma_min", "jac_sigma_median"):
+                if math.isfinite(first[column]):
+                    values[f"spectrum/{name}/{column}"] = first[column]
+        for row in measured["gradients"]:
+            values[f"gradient_groups/{row['group']}"] = row["norm"]
+        self._write_scalars({k: float(v) for k, v in values.items() if v is not None}, epoch)
+        f, write = self._writer()
+        histos = []
+        for group, grads in measured["histograms"].items():
+            proto = summary_pb2.HistogramProto(**histogram(grads))
+            histos.append(summary_pb2.Summary.Value(tag=f"gradients/{group}", histo=proto))
+        write(summary_pb2.Summary(value=histos), step=epoch)
+        f.flush()
+
+
+def _folder(where: str, value) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip() or "\0" in str(value):
+        raise ConfigError(f"{where} = {show(value)}: expected a folder path")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{where} = {show(str(path))} is a file; expected a folder")
+    return path
+
+
+def _check_ours(folder: Path) -> Path:
+    """A folder for the run tables: new, empty, or one this callback wrote."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return folder
+    if not (folder / MANIFEST).exists():
+        first = sorted(p.name for p in folder.iterdir())[0]
+        raise ConfigError(f"folder = {show(str(folder))} holds files rnn-zoo did not write ({show(first)}); "
+                          "the callback replaces its whole folder, so choose a new or empty one")
+    return folder

@@ -1,0 +1,216 @@
+"""``Diagnosis``: what ``zoo.diagnose`` measured on a user's model, as tables, figures and a report.
+
+Keras-free: it holds only the numbers (``zoo.engine.diagnose`` measures them),
+so it can be built, plotted and reported anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from zoo.core.analysis import decay_factor, late_decay_factor
+from zoo.core.atomic import atomic_folder, write_bytes
+from zoo.core.config import ConfigError, show
+from zoo.report import html as pages
+
+MANIFEST = ".rnn-zoo-diagnosis"  # the files a diagnosis report wrote: only those may be replaced
+PROBE_COLUMNS = ("layer", "lag", "dL_dx", "dhT_dht")
+MEANINGS = {
+    "dL_dx": "RMS over the batch of ‖dL/dx_t‖, the loss gradient at the layer's input t steps before its last "
+             "(real) step: how much the loss hears from inputs that far back",
+    "dhT_dht": "‖dh_T/dh_t‖ (Frobenius, batch mean), the layer's last state against its state t steps before, "
+               "over its whole carried state (h, and c for an LSTM): below 1 and falling, the gradient vanishes",
+    "decay_factor": "the per-step factor of ‖dh_T/dh_t‖ over lags 1-5: below 1 vanishing, above 1 growing",
+    "lyapunov_top": "the finite-time top Lyapunov exponent over the sequence: < 0 perturbations shrink by about "
+                    "exp(value) per step, > 0 they grow",
+    "jac_sigma_max": "the largest singular value of the one-step Jacobian dh_{t+1}/dh_t over steps and sequences",
+}
+
+
+@dataclass
+class Diagnosis:
+    """The gradient diagnostics of a model's recurrent layers on one batch.
+
+    ``layers``: a row per recurrent layer (a ``Bidirectional`` gives two:
+    ``name.forward`` and ``name.backward``), with its through-time summary.
+    ``probes``: per layer and lag, ``dL_dx`` and ``dhT_dht`` and the one-step
+    Jacobian's spectrum. ``gradients``: the loss gradient's norm per weight
+    group. ``gates``: mean gate activations of the cells whose gates the zoo knows.
+    """
+
+    model: str
+    loss: float
+    layers: pd.DataFrame
+    probes: pd.DataFrame
+    gradients: pd.DataFrame
+    gates: pd.DataFrame
+    histograms: dict = field(default_factory=dict, repr=False)  # weight group -> gradient values
+
+    @classmethod
+    def from_measured(cls, model_name: str, measured: dict) -> "Diagnosis":
+        probes = pd.DataFrame(measured["probes"])
+        layers = pd.DataFrame(measured["layers"])
+        summary = []
+        for name in layers.layer:
+            p = probes[probes.layer == name]
+            first = p.iloc[0]
+            lags, norms = p.lag.to_numpy(), p.dhT_dht.to_numpy()
+            summary.append({
+                "decay_factor": decay_factor(lags, norms),
+                "decay_factor_late": late_decay_factor(lags, norms),
+                "dhT_dh1": float(norms[-2]) if len(norms) > 1 else math.nan,
+                "lyapunov_top": first.get("lyapunov_top", math.nan),
+                "jac_sigma_max": first.get("jac_sigma_max", math.nan),
+                "jac_sigma_min": first.get("jac_sigma_min", math.nan),
+            })
+        layers = pd.concat([layers, pd.DataFrame(summary, index=layers.index)], axis=1)
+        gates = pd.DataFrame(measured["gates"], columns=["layer", "gate", "mean"])
+        return cls(model_name, measured["loss"], layers, probes, pd.DataFrame(measured["gradients"]), gates,
+                   measured.get("histograms", {}))
+
+    def __repr__(self) -> str:
+        return (f"Diagnosis(model={self.model!r}, loss={self.loss:.4g}, layers={list(self.layers.layer)}, "
+                f"weight groups={len(self.gradients)})")
+
+    # -- figures (matplotlib Figures, not shown; a notebook displays them)
+    def plot_gradient_by_lag(self) -> Figure:
+        """‖dh_T/dh_t‖ and RMS dL/dx_t against lag, a line per recurrent layer, log scale."""
+        fig = Figure(figsize=(11, 4), layout="constrained")
+        axes = fig.subplots(1, 2)
+        for ax, column, label in ((axes[0], "dhT_dht", "‖dh_T/dh_t‖ (Frobenius, batch mean)"),
+                                  (axes[1], "dL_dx", "RMS ‖dL/dx_t‖ over the batch")):
+            for name, rows in self.probes.groupby("layer", sort=False):
+                data = rows[["lag", column]].dropna()
+                data = data[data[column] > 0]
+                if len(data):
+                    ax.plot(data.lag, data[column], marker="o", ms=3, label=name)
+            ax.set_yscale("log")
+            ax.set_xlabel("lag T − t (real steps before the layer's last)")
+            ax.set_ylabel(label + " (log)")
+            ax.set_title("through the layer's state" if column == "dhT_dht" else "at the layer's input")
+            ax.legend(fontsize=8, title="layer", title_fontsize=8)
+        fig.suptitle(f"{self.model}: gradients through time by layer")
+        return fig
+
+    def plot_gradient_norms(self) -> Figure:
+        """The loss gradient's norm per weight group (horizontal bars, log scale)."""
+        g = self.gradients
+        fig = Figure(figsize=(8, 0.35 * len(g) + 1.5), layout="constrained")
+        ax = fig.subplots()
+        ax.barh(g.group[::-1], np.maximum(g.norm[::-1], 1e-30), color="tab:blue")
+        ax.set_xscale("log")
+        ax.set_xlabel("‖dL/dW‖ of the batch's mean loss (log)")
+        ax.set_ylabel("weight group")
+        ax.set_title(f"{self.model}: gradient norm per weight group")
+        return fig
+
+    def plot_spectrum(self) -> Figure:
+        """Per layer: the one-step Jacobian's largest, median and smallest singular value, log scale."""
+        fig = Figure(figsize=(8, 4), layout="constrained")
+        ax = fig.subplots()
+        names = list(self.layers.layer)
+        p = self.probes.groupby("layer", sort=False).first()
+        for column, marker, label in (("jac_sigma_max", "^", "σ max"), ("jac_sigma_median", "o", "σ median"),
+                                      ("jac_sigma_min", "v", "σ min")):
+            values = [max(float(p.loc[n, column]), 1e-30) for n in names]
+            ax.scatter(range(len(names)), values, marker=marker, label=label, s=40)
+        ax.axhline(1.0, color="0.5", ls="--", lw=1, label="σ = 1")
+        ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.set_yscale("log")
+        ax.set_xlabel("recurrent layer")
+        ax.set_ylabel("singular value of dh_{t+1}/dh_t (log)")
+        ax.set_title(f"{self.model}: one-step Jacobian spectrum")
+        ax.legend(fontsize=8)
+        return fig
+
+    def plot_gates(self) -> Figure:
+        """Mean gate activations per layer (cells whose gates the zoo knows)."""
+        fig = Figure(figsize=(8, 3.5), layout="constrained")
+        ax = fig.subplots()
+        if self.gates.empty:
+            ax.text(0.5, 0.5, "no layer with gates the zoo knows", ha="center", va="center", transform=ax.transAxes)
+            ax.set(xticks=[], yticks=[])
+            return fig
+        table = self.gates.pivot(index="layer", columns="gate", values="mean")
+        width = 0.8 / len(table.columns)
+        for i, gate in enumerate(table.columns):
+            ax.bar(np.arange(len(table)) + i * width, table[gate], width, label=gate)
+        ax.set_xticks(np.arange(len(table)) + 0.4 - width / 2, table.index, rotation=20, ha="right")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("recurrent layer")
+        ax.set_ylabel("mean activation over batch, units, steps")
+        ax.set_title(f"{self.model}: gate activity")
+        ax.legend(fontsize=8, ncol=4)
+        return fig
+
+    # -- the HTML report
+    def report(self, folder) -> Path:
+        """Write ``folder/index.html`` (figures inlined), the tables as CSV and the figures as PNG.
+
+        The folder appears whole, and only replaces a folder an earlier
+        ``report`` wrote: a folder holding other files is refused before any work.
+        """
+        folder = Path(check_report_folder(folder))
+        figures = {"gradient_by_lag": self.plot_gradient_by_lag(), "gradient_norms": self.plot_gradient_norms(),
+                   "spectrum": self.plot_spectrum()}
+        if not self.gates.empty:
+            figures["gates"] = self.plot_gates()
+        tables = {"layers": self.layers, "probes": self.probes, "gradients": self.gradients, "gates": self.gates}
+        with atomic_folder(folder) as tmp:
+            written = []
+            for name, fig in figures.items():
+                fig.savefig(tmp / f"{name}.png", dpi=110)
+                written.append(f"{name}.png")
+            for name, table in tables.items():
+                write_bytes(tmp / f"{name}.csv", table.to_csv(index=False).encode())
+                written.append(f"{name}.csv")
+            write_bytes(tmp / "index.html", self._html(tmp, list(figures)).encode())
+            written.append("index.html")
+            write_bytes(tmp / MANIFEST, json.dumps({"files": written}).encode())
+        return folder
+
+    def _html(self, tmp: Path, figures: list[str]) -> str:
+        shown = self.layers.copy()
+        for column in shown.columns:
+            if shown[column].dtype.kind == "f":
+                shown[column] = shown[column].map(lambda v: "" if not np.isfinite(v) else f"{v:.3g}")
+        meanings = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in MEANINGS.items())
+        parts = [
+            f"<h1>rnn-zoo: diagnosis of {html.escape(self.model)}</h1>",
+            f"<p>Loss on the diagnosed batch: {self.loss:.4g}.</p>",
+            "<h2>Recurrent layers</h2>", pages.frame_table(shown), f"<ul>{meanings}</ul>",
+            *[pages.figure(tmp / f"{name}.png") for name in figures],
+            "<h2>Gradient norm per weight group</h2>", pages.frame_table(self.gradients),
+        ]
+        return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rnn-zoo diagnosis</title>'
+                f"<style>{pages.STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def check_report_folder(folder) -> Path:
+    """A report folder that is new, empty, or an earlier diagnosis report: else one line, nothing written."""
+    if not isinstance(folder, (str, Path)) or not str(folder).strip() or "\0" in str(folder):
+        raise ConfigError(f"folder = {show(folder)}: expected a folder path")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"folder = {show(str(folder))} is a file; expected a folder (new, empty or an earlier "
+                          "diagnosis report)")
+    if folder.is_dir():
+        try:
+            ours = set(json.loads((folder / MANIFEST).read_text())["files"]) | {MANIFEST}
+        except (OSError, ValueError, KeyError, TypeError):
+            ours = {MANIFEST}
+        foreign = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+        foreign = [p for p in foreign if p not in ours]
+        if foreign:
+            raise ConfigError(f"folder = {show(str(folder))} holds files rnn-zoo did not write ({show(foreign[0])}); "
+                              "the report replaces its whole folder, so choose a new or empty one")
+    return folder
