@@ -9,6 +9,7 @@ is what decides whether it learns.
     python examples/diagnose_your_model.py            # 40 steps, 20 epochs
     python examples/diagnose_your_model.py --quick    # a few seconds (CI runs this)
     tensorboard --logdir diagnose_out/logs            # the probes, per lag and per weight group
+    python -m zoo report --runs diagnose_out/runs --reports diagnose_out/runs_report   # beside any zoo runs
 """
 
 from __future__ import annotations  # noqa: I001  (zoo before keras, on purpose)
@@ -45,7 +46,7 @@ def build(steps: int, units: int) -> keras.Model:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 epochs (for CI)")
-    parser.add_argument("--out", default="diagnose_out", help="folder for logs/, probes/ and report/")
+    parser.add_argument("--out", default="diagnose_out", help="folder for logs/, runs/ and report/")
     args = parser.parse_args(argv)
     steps, units, n, epochs = (8, 4, 64, 2) if args.quick else (40, 32, 2048, 20)
     out = Path(args.out)
@@ -56,8 +57,9 @@ def main(argv=None) -> None:
     model = build(steps, units)
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
 
-    # 1. Train with the probe callback: the zoo's run tables and TensorBoard logs, every epoch.
-    probe = zoo.ProbeCallback(x_val, y_val, every=1, log_dir=out / "logs", folder=out / "probes")
+    # 1. Train with the probe callback: TensorBoard logs every epoch, and at the end a run folder per
+    #    recurrent layer in runs/ (the zoo's own runs folder would do: the report shows them side by side).
+    probe = zoo.ProbeCallback(x_val, y_val, every=1, log_dir=out / "logs", runs=out / "runs")
     model.fit(x, y, epochs=epochs, batch_size=64, validation_data=(x_val, y_val), verbose=0, callbacks=[probe])
     print(probe.history[["epoch", "loss", "grad_norm_mean"]].to_string(index=False))
     first, last = probe.probes.epoch.min(), probe.probes.epoch.max()

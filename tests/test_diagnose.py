@@ -4,6 +4,7 @@ Tiny sizes throughout (units 3-5, 6-7 steps): each model compiles its probes onc
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import zoo
@@ -252,7 +253,7 @@ def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
     model = _stacked()
     model.compile("adam", "mse", metrics=["mae"])
     x, y = _data(n=12)
-    probe = zoo.ProbeCallback(x, y, every=2, log_dir=tmp_path / "logs", folder=tmp_path / "run", batch=4)
+    probe = zoo.ProbeCallback(x, y, every=2, log_dir=tmp_path / "logs", runs=tmp_path / "runs", batch=4)
     model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y), callbacks=[probe])
     assert sorted(probe.probes.epoch.unique()) == [0, 2, 3]  # initial, every 2nd, and the last
     norms = probe.gradients.pivot(index="epoch", columns="group", values="norm_mean")
@@ -264,12 +265,14 @@ def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
 
     assert set(history.columns) == _HISTORY_BASE and list(history.epoch) == [1, 2, 3]
     assert history.test_mae.notna().all() and history.steps.eq(1).all()
-    for name in ("history", "probes", "gradients", "gates", "layers"):
-        assert (tmp_path / "run" / f"{name}.csv").is_file()
-    import pandas as pd
+    from zoo.runs import store
 
-    stored = pd.read_csv(tmp_path / "run" / "probes.csv")
-    assert len(stored) == len(probe.probes)
+    stored = {r.config.cell: r for r in (store.read_run(p) for p in (tmp_path / "runs").glob("sequential*"))}
+    assert set(stored) == {f"{model.name}.low", f"{model.name}.high"}  # a run folder per recurrent layer
+    for layer in ("low", "high"):
+        run = stored[f"{model.name}.{layer}"]
+        assert len(run.probes) == (probe.probes.layer == layer).sum()
+        pd.testing.assert_frame_equal(run.history, history, check_dtype=False)
 
     acc = EventAccumulator(str(tmp_path / "logs" / "zoo_probes"), size_guidance={"histograms": 0, "scalars": 0})
     acc.Reload()
@@ -290,6 +293,69 @@ def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
     assert values == pytest.approx(expected.tolist(), rel=1e-6)
     assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2, 3]
     assert "gradient_groups/high.recurrent_kernel" in tags["scalars"]
+
+
+def _zoo_run(runs):
+    """One tiny run of the zoo's own, trained in this process and stored as a compare stores it."""
+    from conftest import TINY_TASK
+
+    from zoo.core.config import GridConfig
+    from zoo.core.grid import expand
+    from zoo.core.loading import grid_to_dict
+    from zoo.engine.run import train_run
+    from zoo.runs import store
+
+    grid = GridConfig(cells=("simple_rnn",), modes=("many_to_one",), seeds=1, units=4, task=TINY_TASK,
+                      train=TrainConfig(epochs=1, batch_size=32, probes=1))
+    (run,) = expand(grid)
+    store.write_files(runs, run, store.run_files(train_run(run)))
+    store.write_grid(runs, grid.name, grid_to_dict(grid), [run.run_id])
+    return run
+
+
+def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
+    """ProbeCallback(runs=...) writes run folders that `zoo report --runs` shows beside the zoo's own runs."""
+    from zoo import cli
+    from zoo.runs import clean, store
+
+    runs, reports = tmp_path / "runs", tmp_path / "reports"
+    zoo_run = _zoo_run(runs)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((T, F)), keras.layers.SimpleRNN(4, name="rnn"), keras.layers.Dense(1)],
+                             name="my_model")
+    model.compile("sgd", "mse", metrics=["mae"])
+    x, y = _data(n=8)
+    probe = zoo.ProbeCallback(x, y, runs=runs, batch=4)
+    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
+    assert cli.main(["report", "--runs", str(runs), "--reports", str(reports)]) == 0
+
+    zoo_row = pd.read_csv(reports / "summary.csv")  # the zoo's grid: the main table
+    assert list(zoo_row.cell) == ["simple_rnn"] and list(zoo_row["mode"]) == ["many_to_one"]
+    mine = pd.read_csv(reports / "experiments" / "my_model.fit" / "summary.csv").set_index("cell")
+    assert list(mine.index) == ["my_model.rnn"] and mine["mode"].iloc[0] == "user_model"
+    row = mine.loc["my_model.rnn"]
+    assert row.loss == pytest.approx(probe.history.loss.iloc[-1], rel=1e-12)  # fit's last epoch loss
+    assert row.test_mae == pytest.approx(probe.history.test_mae.iloc[-1], rel=1e-12)
+    assert row.params == model.count_params() == 4 * 3 + 4 * 4 + 4 + 4 + 1
+    layer = probe.diagnosis.layers.set_index("layer").loc["rnn"]  # the last probe's numbers: the report's
+    assert row.decay_factor == pytest.approx(layer.decay_factor, rel=1e-6)
+    assert row.lyapunov_top == pytest.approx(layer.lyapunov_top, rel=1e-6)
+    page = (reports / "index.html").read_text()
+    assert "Experiment: my_model.fit" in page and "my_model.rnn" in page and "simple_rnn" in page
+    assert "make compare CONFIG=my_model.fit" not in page  # a user's model is not a config to compare
+
+    # A second fit adds its run to the model's record (a seed of the same row), never replacing the first.
+    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
+    record = store.read_grids(runs)["my_model.fit"]
+    assert len(record["run_ids"]) == 2 and record["grid"]["seeds"] == 2
+    folders = [runs / run_id for run_id in record["run_ids"]]
+    for folder in folders:
+        run = store.read_run(folder)
+        assert (run.config.cell, run.config.mode, run.config.units) == ("my_model.rnn", "user_model", 4)
+        assert clean._is_run_folder(folder)  # `zoo clean` knows it for one of rnn-zoo's run folders
+    assert (runs / zoo_run.run_id).is_dir() and store.read_grids(runs)["default"]["run_ids"] == [zoo_run.run_id]
+    reloaded = zoo.load_model(folders[1])  # the trained model, as a run folder holds it
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
@@ -394,5 +460,7 @@ def test_the_example_runs_in_its_quick_form(tmp_path):
     spec.loader.exec_module(example)
     example.main(["--quick", "--out", str(tmp_path / "out")])
     out = tmp_path / "out"
-    assert (out / "report" / "index.html").is_file() and (out / "probes" / "probes.csv").is_file()
+    assert (out / "report" / "index.html").is_file()
+    assert {p.name.split("-")[0] for p in (out / "runs").glob("*-user_model-*")} == {
+        "first_token_parity.lstm_1", "first_token_parity.lstm_2"}
     assert list((out / "logs" / "zoo_probes").glob("events.out.tfevents.*"))

@@ -154,6 +154,9 @@ SCHEDULE_FIELDS = ("epochs", "probes")
 LOSSES = ("mae", "mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_TASK = "sine"
+# The mode and task of the runs ``zoo.ProbeCallback`` writes for a user's own model
+# trained with ``model.fit``: a run per recurrent layer, beside the zoo's runs.
+USER_MODEL = "user_model"
 
 
 def task_name(settings) -> str:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zoo.core.atomic import atomic_folder, clean_leftovers
-from zoo.core.config import ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
+from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
 from zoo.report import answer, findings, horizon, html, lineage, memory, plots
 from zoo.report import probes as probe_report
 from zoo.report.results import Results, load_runs
@@ -359,8 +359,11 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     missing = f" {len(results.missing)} of its {asked} runs are not trained yet." if results.missing else ""
     return html.section(
         f"Experiment: {grid.name}",
-        grid.experiment + f" Run it with: make compare CONFIG={grid.name}." + missing,
-        findings.experiment_findings(summary, results.probes, results.diverged),
+        grid.experiment + (" Written by zoo.ProbeCallback(runs=...) at the end of the model's fit."
+                           if USER_MODEL in grid.modes else f" Run it with: make compare CONFIG={grid.name}.")
+        + missing,
+        [answer.gradient_line(summary)] if USER_MODEL in grid.modes  # a model's layers: no sweep to read
+        else findings.experiment_findings(summary, results.probes, results.diverged),
         summary,
         paths,
     ) + lineage.section(grid, results, out) + (

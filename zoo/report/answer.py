@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from zoo.core.config import USER_MODEL
 from zoo.core.loading import CONFIG_DIR
 from zoo.report import memory
 from zoo.report.tables import factor_text
@@ -177,7 +178,10 @@ def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
     """
     frame = memory.memory_frame(runs)
     lines = []
-    if not frame.empty:
+    if USER_MODEL in grid.modes and not summary.empty:  # a user's model (zoo.ProbeCallback): no claim to test
+        lines.append(f"These are the runs zoo.ProbeCallback wrote for a model of your own ({grid.name}), a row per "
+                     "recurrent layer: they show how its gradient fares through time, not the post's claim.")
+    elif not frame.empty:
         lengths = ", ".join(map(str, sorted(frame.length.unique())))
         names = list(dict.fromkeys(frame.task))
         tasks = _and(names) + (" needs" if len(names) == 1 else " need")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.core.config import USER_MODEL
 from zoo.report import html
 from zoo.report.tables import through_time
 
@@ -143,8 +144,10 @@ def findings(table: pd.DataFrame) -> list[str]:
 
 
 def applies(grid) -> bool:
-    """Whether ``grid``'s runs differ in cell, task and seed only: one row per task x cell is then exact."""
-    return {key for key, _ in grid.sweep} <= {"task.name"} and len(grid.cells) > 1 and len(grid.modes) == 1
+    """Whether ``grid``'s runs differ in cell, task and seed only: one row per task x cell is then exact.
+    Not a user's model (``zoo.ProbeCallback``'s runs): its layers are no lineage of cells."""
+    return ({key for key, _ in grid.sweep} <= {"task.name"} and len(grid.cells) > 1 and len(grid.modes) == 1
+            and USER_MODEL not in grid.modes)
 
 
 def section(grid, results, out: Path) -> str:

@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from zoo.core.analysis import mean_ci95
-from zoo.core.config import task_name
+from zoo.core.config import USER_MODEL, task_name
 from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
 from zoo.report import html
 from zoo.report.plots import Figure, cell_colors, subplots
 
 NOT_MEMORY = ("sine",)  # the post's task needs no memory: it has the main section
+# Nor is a user's own model (zoo.ProbeCallback's runs) a memory task: its data has no length to solve.
 TEXTBOOK = ("lstm", "gru")  # the cells the textbook says carry memory furthest
 REMEDIES = {
     "lstm": "a larger forget-gate bias at initialisation (Keras adds 1; chrono initialisation sets it "
@@ -42,7 +43,7 @@ def memory_frame(runs) -> pd.DataFrame:
     rows = []
     for r in runs:
         m = r.metrics
-        if m.get("status") == "failed" or m.get("task") in (None, *NOT_MEMORY):
+        if m.get("status") == "failed" or m.get("task") in (None, *NOT_MEMORY, USER_MODEL):
             continue
         rows.append({
             "task": m["task"], "cell": r.config.cell, "mode": r.config.mode, "length": int(m["length"]),
@@ -558,6 +559,13 @@ def settings_rows(grid) -> list[tuple[str, str]]:
         rows.append((f"task {task_name(t)}", settings))
     if grid.sweep:
         rows.append(("sweep", "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in grid.sweep)))
+    if USER_MODEL in grid.modes:  # a user's model, trained by its own fit: what the callback knows of it
+        return rows + [
+            ("model", "a Keras model of your own: a row per recurrent layer, each with its own units"),
+            ("training", f"model.fit: {tr.optimizer} lr {tr.learning_rate:g}, {tr.epochs} epochs, {tr.loss} loss, "
+                         f"clipnorm {tr.clipnorm}, global_clipnorm {tr.global_clipnorm}"),
+            ("probes", f"{tr.probes} epochs and initialisation, on {tr.probe_batch} sequences of the callback's x"),
+        ]
     rows += [
         ("model", f"{grid.units} units, a Dense head the task chooses"),
         ("training", f"{tr.optimizer} lr {tr.learning_rate:g}, batch {tr.batch_size}, {budget_text(tr)}, "
