@@ -137,6 +137,19 @@ def test_every_model_kind_is_diagnosed_and_left_unchanged(name):
     assert np.all(d.gradients.norm >= 0) and d.gradients["size"].sum() == model.count_params()
     assert set(d.gates.layer) == set(d.layers[d.layers.cell.isin(["GRUCell", "LSTMCell"])].layer)
     assert d.gates["mean"].between(0, 1).all()
+    # The registered time-profile probe: rows for every layer it applies to, one line for each other.
+    profile = d.time_profile
+    skipped = {layer for layer in d.layers.layer if mask is not None or layer.endswith(".backward")}
+    assert set(profile.layer) == set(d.layers.layer) - skipped
+    assert {n.split("'")[1] for n in d.notes if "does not apply" in n} == skipped
+    for layer, rows in profile.groupby("layer"):
+        assert list(rows.lag) == list(range(T)) and rows.share_from.iloc[0] == pytest.approx(1.0, rel=1e-6)
+        if layer != "leaky":  # a recurrent kernel's first-step term multiplies the zero initial state: 0
+            assert rows.term_norm.iloc[-1] == 0.0
+    if name == "functional":  # the user's cell names its recurrent weight u: the probe's rule, said once
+        assert [n for n in d.notes if "recurrent*" in n] == [
+            "grad_time_profile on layer 'leaky': its cell has no weight named recurrent*, so the profile is that "
+            "of all its weights (the probe's rule)"]
 
 
 def _final_state_jacobian_norms(layer, x, mask=None, eps=1e-2):
@@ -362,8 +375,9 @@ def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
     d = _diagnosed("functional")[4]
     folder = d.report(tmp_path / "diag")
     assert {"index.html", "gradient_by_lag.png", "gradient_norms.png", "spectrum.png", "gates.png",
-            "probes.csv"} <= {p.name for p in folder.iterdir()}
-    assert "bi.backward" in (folder / "index.html").read_text()
+            "probes.csv", "time_profile.png", "probe_grad_time_profile.csv"} <= {p.name for p in folder.iterdir()}
+    page = (folder / "index.html").read_text()
+    assert "bi.backward" in page and "grad_time_profile does not apply to layer &#x27;bi.backward&#x27;" in page
     d.report(tmp_path / "diag")  # its own earlier report: replaced
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
@@ -423,6 +437,63 @@ def test_bad_input_is_one_line_and_the_model_is_untouched(case):
     if before is not None:
         after = _snapshot(model)
         assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0])) and before[1:] == after[1:]
+
+
+def _weights(model):
+    return [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+
+
+def _recurrent_kernel_gradient(model, layer, x, y) -> np.ndarray:
+    """dL/dW_rec of the batch's mean squared error, by the backend's own autodiff through the model's call."""
+    tv, ntv = _weights(model)
+    index = [v.path for v in model.trainable_variables].index(layer.cell.recurrent_kernel.path)
+
+    def loss(w):
+        weights = list(tv)
+        weights[index] = w
+        return ops.mean(ops.square(model.stateless_call(weights, ntv, ops.convert_to_tensor(x))[0] - y))
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        grad = jax.grad(loss)(tv[index])
+    else:
+        import tensorflow as tf
+
+        w = tf.convert_to_tensor(tv[index])
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            value = loss(w)
+        grad = tape.gradient(value, w)
+    return np.asarray(ops.convert_to_numpy(grad), np.float64)
+
+
+def test_time_profile_terms_sum_to_the_recurrent_gradient():
+    """zoo.diagnose's time profile is the registered probe's own measure, run on each layer of a user's
+    stacked SimpleRNN model: its per-step terms sum to the layer's full recurrent-kernel gradient."""
+    from zoo import probes as probe_folders
+    from zoo.engine.diagnose import LayerContext
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((T, F)), keras.layers.SimpleRNN(4, return_sequences=True, name="low"),
+                              keras.layers.SimpleRNN(3, name="high"), keras.layers.Dense(1)])
+    x, y = _data(n=6)
+    d = zoo.diagnose(model, x, y, loss="mse")
+    assert set(d.time_profile.layer) == {"low", "high"} and d.notes == []
+
+    diagnoser = Diagnoser(model, x, y, "mse")
+    module = probe_folders.measure_module(probe_folders.get_probe("grad_time_profile"))
+    for k, rec in enumerate(diagnoser.layers):
+        ctx = LayerContext(diagnoser, rec, diagnoser.input_shapes[k])
+        split = ctx.input_split()
+        assert [split.cell_paths[j].rsplit("/", 1)[-1] for j in split.recurrent] == ["recurrent_kernel"]
+        (terms,) = module.step_terms(ctx, split)(*_weights(model), ops.convert_to_tensor(x), ops.convert_to_tensor(y))
+        terms = np.asarray(ops.convert_to_numpy(terms), np.float64)  # (steps, units, units)
+        full = _recurrent_kernel_gradient(model, rec.layer, x, y)  # of the batch's mean loss, by Keras's autodiff
+        np.testing.assert_allclose(terms.sum(axis=0), full, rtol=1e-4, atol=1e-6 * np.abs(full).max())
+        rows = d.time_profile[d.time_profile.layer == rec.name].set_index("lag")
+        norms = np.sqrt(np.sum(terms[::-1] ** 2, axis=(1, 2)))  # by lag: the last step's term first
+        np.testing.assert_allclose(rows.term_norm.to_numpy(), norms, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("every", [0, -1, 1.5, True, "1"])

@@ -192,9 +192,11 @@ def diagnose(model, x, y, loss=None):
     Bidirectional, stacked, masked; functional, Sequential or subclassed) is
     unrolled through its own cell, sharing the layer's weights, and measured with
     the zoo's probes: ‖dh_T/dh_t‖ and dL/dx by lag, the one-step Jacobian's
-    spectrum and Lyapunov exponents, the gradient norm per weight group and gate
-    activity. ``loss``: a Keras loss (name, ``Loss`` or function); default the
-    model's compiled loss. The model is never changed. Returns a
+    spectrum and Lyapunov exponents, the gradient norm per weight group, gate
+    activity and the registered probes (``zoo.probes``: the recurrent gradient's
+    time profile), with a line in ``notes`` for each layer a probe does not apply
+    to. ``loss``: a Keras loss (name, ``Loss`` or function); default the model's
+    compiled loss. The model is never changed. Returns a
     ``zoo.report.diagnosis.Diagnosis``: DataFrames, ``plot_*()`` Figures and ``report(folder)``.
 
     Example:
@@ -208,4 +210,6 @@ def diagnose(model, x, y, loss=None):
     from zoo.report.diagnosis import Diagnosis
 
     diagnoser = Diagnoser(model, x, y, loss)
-    return Diagnosis.from_measured(model.name, diagnoser.measure(x, y))
+    measured = diagnoser.measure(x, y)
+    measured["probe_tables"], measured["notes"] = diagnoser.registered(x, y)  # the probe registry's probes
+    return Diagnosis.from_measured(model.name, measured)

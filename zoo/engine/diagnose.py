@@ -31,10 +31,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo import probes as probe_folders
 from zoo.core import catalog
 from zoo.core.config import ConfigError, show
 from zoo.core.registry import closest
 from zoo.engine import backend, probes
+from zoo.engine.probe_program import InputSplit, ProbeContext, check_output, output_step, rows_of
 
 # The share of sequences of the probe batch the spectrum is taken over is the zoo's
 # (``probes.spectrum_batch``); these are the cells whose gates the zoo knows.
@@ -135,6 +137,69 @@ def capturing(layers: list[Recurrent], deltas=None):
     finally:
         for rec in layers:
             rec.layer.__dict__.pop("call", None)
+
+
+@contextmanager
+def replacing(rec: Recurrent, output):
+    """Wrap the layer's ``call`` so it returns ``output`` (its output sequence, or last step) instead
+    of computing it: the rest of the model then runs from there. Restored on exit."""
+
+    def wrapper(*args, **kwargs):
+        return output
+
+    object.__setattr__(rec.layer, "call", wrapper)
+    try:
+        yield
+    finally:
+        rec.layer.__dict__.pop("call", None)
+
+
+@dataclass
+class _LayerView:
+    """What a registered probe reads of "the layer that reads the input": its name and input shape."""
+
+    name: str
+    input: object
+
+
+class LayerContext(ProbeContext):
+    """A registered probe's context (``zoo.engine.probe_program.ProbeContext``) for one recurrent
+    layer of a user's model, at any depth: the model is cut at that layer by wrapping its ``call``
+    (``capturing`` for the front, ``replacing`` for the rest), so no sub-model is built and
+    subclassed models work too. The probe's own ``measure`` runs unchanged on it."""
+
+    def __init__(self, diagnoser: "Diagnoser", rec: Recurrent, input_shape: tuple):
+        super().__init__(diagnoser.model, layout="user_model", loss_kind="")
+        self.diagnoser, self.rec, self.input_shape = diagnoser, rec, input_shape
+        self._x: list = []  # the model input of the call being traced: the front sees it, the rest reruns from it
+
+    def loss(self, pred, y):
+        return ops.mean(self.diagnoser.loss(y, pred))
+
+    def predict(self, tv, ntv, x):
+        return self.model.stateless_call(tv, ntv, x, **self.diagnoser._not_training)[0]
+
+    def input_layer(self):
+        return _LayerView(self.rec.name, keras.KerasTensor(self.input_shape))
+
+    def input_split(self) -> InputSplit:
+        rec, model, stash = self.rec, self.model, self._x
+        not_training = self.diagnoser._not_training
+
+        def front(tv, ntv, x):
+            stash[:] = [x]
+            with capturing([rec]) as captured:
+                model.stateless_call(tv, ntv, x, **not_training)
+            return ops.convert_to_tensor(captured[0][0])
+
+        def rest(tv, ntv, out):
+            with replacing(rec, out):
+                return model.stateless_call(tv, ntv, stash[0], **not_training)[0]
+
+        cell_vars = rec.cell.trainable_variables
+        return InputSplit(front, rest, output_step(rec.cell), [self.diagnoser.paths.index(v.path) for v in cell_vars],
+                          [v.path for v in cell_vars], int(sum(probes.state_sizes(rec.cell))),
+                          bool(getattr(rec.layer, "return_sequences", False)))
 
 
 def per_sample_loss_fn(model: keras.Model, loss) -> Callable:
@@ -243,6 +308,7 @@ class Diagnoser:
         self._not_training = {"training": False} if getattr(model, "_call_has_training_arg", True) else {}
         self._first_look(x, y)  # eager: shapes, masks and the parity check of each cell path
         self._compile()
+        self._registered: tuple[list, list[str]] | None = None  # compiled at the first ``registered``
 
     # -- one eager call: what each layer receives, and whether its cell path reproduces it
     def _first_look(self, x, y) -> None:
@@ -449,6 +515,57 @@ class Diagnoser:
             "layers": layer_rows, "probes": probe_rows, "gradients": grad_rows, "gates": gate_rows,
             "histograms": histograms,
         }
+
+
+    # -- the registered probes (zoo.probes: the gradient's time profile), compiled at the first call
+    def _not_applicable(self, k: int, rec: Recurrent) -> str | None:
+        """Why the registered probes cannot run on this layer's cell path, or None."""
+        if self.masked[k]:
+            return "it reads a mask, and a registered probe steps the cell over every step"
+        if rec.go_backwards:
+            return "it reads its sequence backwards (go_backwards, or a Bidirectional's backward direction)"
+        if getattr(rec.layer, "return_state", False):
+            return "it returns its states too (return_state=True)"
+        return None
+
+    def _compile_registered(self) -> tuple[list, list[str]]:
+        programs, notes = [], []
+        for name in probe_folders.list_probes():
+            spec = probe_folders.get_probe(name)
+            module = probe_folders.measure_module(spec)
+            for k, rec in enumerate(self.layers):
+                reason = self._not_applicable(k, rec)
+                ctx = None if reason else LayerContext(self, rec, self.input_shapes[k])
+                fn = None if reason else module.measure(ctx)
+                if reason is None and fn is None:
+                    reason = "the probe's measure declines it (for grad_time_profile: fewer than 2 steps, or " \
+                             "more per-step terms than it holds)"
+                if reason:
+                    notes.append(f"{name} does not apply to layer {rec.name!r}: {reason}")
+                    continue
+                split = ctx.input_split()
+                if len(split.recurrent) == len(split.cell_paths) and name == "grad_time_profile":
+                    notes.append(f"{name} on layer {rec.name!r}: its cell has no weight named recurrent*, so the "
+                                 "profile is that of all its weights (the probe's rule)")
+                programs.append((spec, rec.name, backend.compile_fn(fn)))
+        return programs, notes
+
+    def registered(self, x, y, tv=None, ntv=None) -> tuple[dict[str, list[dict]], list[str]]:
+        """Every registered probe (``zoo.probes``) on every layer it applies to, run by the probe's own
+        ``measure``: rows by probe name (a ``layer`` column, then the probe's unit and columns), and
+        a line for each probe and layer it does not apply to, saying why."""
+        if self._registered is None:
+            self._registered = self._compile_registered()
+        programs, notes = self._registered
+        tv = [v.value for v in self.model.trainable_variables] if tv is None else tv
+        ntv = [v.value for v in self.model.non_trainable_variables] if ntv is None else ntv
+        x, y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+        tables: dict[str, list[dict]] = {}
+        for spec, layer, fn in programs:
+            rows = rows_of(spec, 0, check_output(spec, fn(tv, ntv, x, y)))
+            tables.setdefault(spec.name, []).extend(
+                {"layer": layer, **{k: v for k, v in row.items() if k != "epoch"}} for row in rows)
+        return tables, list(notes)
 
 
 @contextmanager

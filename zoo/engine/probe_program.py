@@ -56,6 +56,22 @@ class InputSplit:
         return found or list(range(len(self.cell_paths)))
 
 
+def output_step(cell) -> Callable:
+    """``step(cell_vars, x_t, flat) -> (output, flat)``: one step of a built cell on a flat state
+    (its states side by side), statelessly, with ``cell_vars`` the values of its trainable weights."""
+    splits = list(np.cumsum(_state_sizes(cell))[:-1])
+    cell_constants = [v.value for v in cell.non_trainable_variables]
+    kwargs = {"training": False} if getattr(cell, "_call_has_training_arg", True) else {}
+
+    def step(cell_vars, x_t, flat):
+        states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
+        (out, new), _ = cell.stateless_call(cell_vars, cell_constants, x_t, states, **kwargs)
+        new = list(new) if isinstance(new, (list, tuple)) else [new]
+        return out, ops.concatenate(new, axis=-1)
+
+    return step
+
+
 def _sub_call(sub: keras.Model, paths: list[str]):
     """``fn(tv, ntv, inputs)`` calling ``sub`` statelessly with its weights taken from the whole model's."""
     trainable = [paths.index(v.path) for v in sub.trainable_variables]
@@ -95,19 +111,10 @@ class ProbeContext:
         cell = layer.cell
         paths = [v.path for v in model.trainable_variables]
         sizes = _state_sizes(cell)
-        splits = list(np.cumsum(sizes)[:-1])
-        cell_constants = [v.value for v in cell.non_trainable_variables]
-
-        def step(cell_vars, x_t, flat):
-            states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
-            (out, new), _ = cell.stateless_call(cell_vars, cell_constants, x_t, states, training=False)
-            new = list(new) if isinstance(new, (list, tuple)) else [new]
-            return out, ops.concatenate(new, axis=-1)
-
         front = keras.Model(model.inputs[0], layer.input)
         rest = keras.Model(layer.output, model.output)
         return InputSplit(
-            _sub_call(front, paths), _sub_call(rest, paths), step,
+            _sub_call(front, paths), _sub_call(rest, paths), output_step(cell),
             [paths.index(v.path) for v in cell.trainable_variables], [v.path for v in cell.trainable_variables],
             sum(sizes), bool(layer.return_sequences),
         )

@@ -53,6 +53,9 @@ class Diagnosis:
     gradients: pd.DataFrame
     gates: pd.DataFrame
     histograms: dict = field(default_factory=dict, repr=False)  # weight group -> gradient values
+    # The registered probes' tables (``zoo.probes``), by probe name: a row per layer and lag (or step).
+    probe_tables: dict = field(default_factory=dict, repr=False)
+    notes: list = field(default_factory=list)  # a line per probe and layer it does not apply to, and why
 
     @classmethod
     def from_measured(cls, model_name: str, measured: dict) -> "Diagnosis":
@@ -73,8 +76,18 @@ class Diagnosis:
             })
         layers = pd.concat([layers, pd.DataFrame(summary, index=layers.index)], axis=1)
         gates = pd.DataFrame(measured["gates"], columns=["layer", "gate", "mean"])
+        tables = {name: pd.DataFrame(rows) for name, rows in measured.get("probe_tables", {}).items()}
         return cls(model_name, measured["loss"], layers, probes, pd.DataFrame(measured["gradients"]), gates,
-                   measured.get("histograms", {}))
+                   measured.get("histograms", {}), tables, list(measured.get("notes", [])))
+
+    @property
+    def time_profile(self) -> pd.DataFrame:
+        """The recurrent gradient's time profile (the registered probe ``grad_time_profile``): per
+        layer and lag k, ``term_norm`` ‖dL/dW_rec|_{T-1-k}‖, ``share_from`` the share of Σ_t ‖dL/dW_rec|_t‖
+        from k or more steps back, ``tail_ratio`` ‖Σ_{lag ≥ k} term‖ / ‖dL/dW_rec‖. Layers it does
+        not apply to have no rows, and a line in ``notes``."""
+        return self.probe_tables.get("grad_time_profile", pd.DataFrame(
+            columns=["layer", "lag", "term_norm", "share_from", "tail_ratio"]))
 
     def __repr__(self) -> str:
         return (f"Diagnosis(model={self.model!r}, loss={self.loss:.4g}, layers={list(self.layers.layer)}, "
@@ -152,6 +165,28 @@ class Diagnosis:
         ax.legend(fontsize=8, ncol=4)
         return fig
 
+    def plot_time_profile(self) -> Figure:
+        """The recurrent gradient's time profile by layer: the share of Σ_t ‖dL/dW_rec|_t‖ from k or
+        more steps back, and each step's term ‖dL/dW_rec|_{T-1-k}‖ (log)."""
+        fig = Figure(figsize=(11, 4), layout="constrained")
+        axes = fig.subplots(1, 2)
+        for name, rows in self.time_profile.groupby("layer", sort=False):
+            axes[0].plot(rows.lag, rows.share_from, marker="o", ms=3, label=name)
+            terms = rows[rows.term_norm > 0]
+            axes[1].plot(terms.lag, terms.term_norm, marker="o", ms=3, label=name)
+        axes[0].set_ylim(0, 1.02)
+        axes[0].set_ylabel("share of Σ_t ‖dL/dW_rec|_t‖ from lags ≥ k")
+        axes[0].set_title("where the recurrent gradient comes from")
+        axes[1].set_yscale("log")
+        axes[1].set_ylabel("‖dL/dW_rec|_t‖ of the step k back (log)")
+        axes[1].set_title("each step's term")
+        for ax in axes:
+            ax.set_xlabel("k: steps back from the layer's last step")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8, title="layer", title_fontsize=8)
+        fig.suptitle(f"{self.model}: the recurrent gradient's time profile (Pascanu et al. 2013, eq. 4)")
+        return fig
+
     # -- the HTML report
     def report(self, folder) -> Path:
         """Write ``folder/index.html`` (figures inlined), the tables as CSV and the figures as PNG.
@@ -164,7 +199,10 @@ class Diagnosis:
                    "spectrum": self.plot_spectrum()}
         if not self.gates.empty:
             figures["gates"] = self.plot_gates()
-        tables = {"layers": self.layers, "probes": self.probes, "gradients": self.gradients, "gates": self.gates}
+        if not self.time_profile.empty:
+            figures["time_profile"] = self.plot_time_profile()
+        tables = {"layers": self.layers, "probes": self.probes, "gradients": self.gradients, "gates": self.gates,
+                  **{f"probe_{name}": table for name, table in self.probe_tables.items()}}
         with atomic_folder(folder) as tmp:
             written = []
             for name, fig in figures.items():
@@ -188,6 +226,7 @@ class Diagnosis:
             f"<h1>rnn-zoo: diagnosis of {html.escape(self.model)}</h1>",
             f"<p>Loss on the diagnosed batch: {self.loss:.4g}.</p>",
             "<h2>Recurrent layers</h2>", pages.frame_table(shown), f"<ul>{meanings}</ul>",
+            *([f"<ul>{''.join(f'<li>{html.escape(n)}</li>' for n in self.notes)}</ul>"] if self.notes else []),
             *[pages.figure(tmp / f"{name}.png") for name in figures],
             "<h2>Gradient norm per weight group</h2>", pages.frame_table(self.gradients),
         ]
