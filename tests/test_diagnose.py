@@ -328,6 +328,9 @@ def _zoo_run(runs):
 
 def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     """ProbeCallback(runs=...) writes run folders that `zoo report --runs` shows beside the zoo's own runs."""
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("TensorFlow half: the callback's run folders are written and read back by the callback "
+                    "test; the report reads no Keras, so this runs on JAX")
     from zoo import cli
     from zoo.runs import clean, store
 
