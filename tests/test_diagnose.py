@@ -373,6 +373,17 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     reloaded = zoo.load_model(folders[1])  # the trained model, as a run folder holds it
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
+    # Bad input, one line each, before any training: a file for runs, a zoo grid's record of the same name.
+    with pytest.raises(ConfigError, match=r"^runs = '.*summary.csv' is a file; expected a folder$"):
+        zoo.ProbeCallback(x, y, runs=reports / "summary.csv")
+    store.write_grid(runs, "clash.fit", {**record["grid"], "modes": ["many_to_one"]}, [])
+    clash = keras.Sequential([keras.Input((T, F)), keras.layers.SimpleRNN(2), keras.layers.Dense(1)], name="clash")
+    clash.compile("sgd", "mse")
+    weights = [w.copy() for w in clash.get_weights()]
+    with pytest.raises(ConfigError, match="its grid record 'clash.fit' is a zoo grid's, not a user model's"):
+        clash.fit(x, y, epochs=1, verbose=0, callbacks=[zoo.ProbeCallback(x, y, runs=runs)])
+    assert all(np.array_equal(a, b) for a, b in zip(weights, clash.get_weights()))  # refused before training
+
 
 def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
     d = _diagnosed("functional")[4]

@@ -65,8 +65,7 @@ class ProbeCallback(keras.callbacks.Callback):
     ``x``, ``y``: data the probes run on (the first ``batch`` samples, spread
     evenly, are kept as a fixed probe batch). ``every``: probe every that many
     epochs (and the last). ``log_dir``: also write TensorBoard logs there
-    (``log_dir/zoo_probes``). ``folder``: write the run tables there as CSV.
-    ``loss``: default the model's compiled loss. ``spectrum_sequences``: the
+    (``log_dir/zoo_probes``). ``loss``: default the model's compiled loss. ``spectrum_sequences``: the
     one-step Jacobian's spectrum is taken over this many probe sequences (its
     SVDs are most of the probes' cost on long sequences), on the initial
     weights, the last epoch and, with ``spectrum_every``, every that many
