@@ -359,6 +359,7 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     page = (reports / "index.html").read_text()
     assert "Experiment: my_model.fit" in page and "my_model.rnn" in page and "simple_rnn" in page
     assert "make compare CONFIG=my_model.fit" not in page  # a user's model is not a config to compare
+    assert (reports / "experiments" / "my_model.fit" / "gradient_by_lag.png").is_file()
 
     # A second fit adds its run to the model's record (a seed of the same row), never replacing the first.
     model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])

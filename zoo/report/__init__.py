@@ -351,8 +351,11 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         if column in axes and column in results.epochs.columns:
             figures["clipping.png"] = plots.clipping(results.epochs, column)
             figures["explosion_by_lag.png"] = plots.explosion_by_lag(results.probes, results.gradients, column)
-    if ("param_budget" in axes or "units" in axes) and "units" in summary.columns:
+    user = USER_MODEL in grid.modes  # a user's model (zoo.ProbeCallback): its layers' units are no sweep
+    if ("param_budget" in axes or "units" in axes) and "units" in summary.columns and not user:
         figures["params_vs_mae.png"] = plots.params_vs_mae(summary)
+    if user and not results.probes.empty:  # each layer's gradient through time
+        figures["gradient_by_lag.png"] = plots.gradient_by_lag(results.probes)
     paths = _save(figures, out)
     # Against the grid actually compared (its recorded run ids, e.g. with --seeds 1).
     asked = len(results.runs) + len(results.missing) + len(results.damaged)

@@ -9,6 +9,7 @@ notebook's own backend stays as it was.
 
 from __future__ import annotations
 
+import textwrap
 import zlib
 
 import matplotlib.lines
@@ -51,7 +52,8 @@ def cell_colors(cells) -> dict[str, tuple]:
 
 def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False):
     fig, axes = subplots(
-        rows, len(modes), figsize=(4.2 * len(modes), height * rows), squeeze=False, sharey=sharey,
+        # At least 9 inches wide: one or two panels keep room for the figure's title and its legend.
+        rows, len(modes), figsize=(max(4.2 * len(modes), 9.0), height * rows), squeeze=False, sharey=sharey,
         constrained_layout=True,
     )
     return fig, axes
@@ -178,8 +180,8 @@ def gradient_by_lag(probes: pd.DataFrame) -> Figure:
     fig.suptitle(f"Gradients through time: dashed = {_first_label(first)}, solid = epoch {int(last)}; "
                  "mean over seeds")
     caption = _state_size_caption(probes)
-    if caption:
-        fig.supxlabel(caption, fontsize=9, color="0.25")
+    if caption:  # wrapped to the figure's width (about 14 characters an inch at 9 points)
+        fig.supxlabel(textwrap.fill(caption, int(fig.get_figwidth() * 14)), fontsize=9, color="0.25")
     _legend(fig, axes)
     return fig
 
