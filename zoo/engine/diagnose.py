@@ -288,17 +288,22 @@ class Diagnoser:
     def _check_parity(self, rec: Recurrent, sequences, mask, out) -> None:
         """The cell path (the zoo's step) must give the layer's own last output: else the layer
         computes something its cell does not show, and nothing measured would be about it."""
-        _, step = probes.cell_step(rec.cell, masked=mask is not None)
+        sizes, step = probes.cell_step(rec.cell, masked=mask is not None, output=True)
         xs = self._ordered(rec, sequences, mask)
         cell_vars = [v.value for v in rec.cell.trainable_variables]
-        sizes = probes.state_sizes(rec.cell)
-        _, hidden = backend.scan(lambda h, x_t: (step(cell_vars, x_t, h),) * 2,
-                                 ops.zeros((xs.shape[0], sum(sizes))), ops.moveaxis(xs, 1, 0))
-        mine = ops.convert_to_numpy(hidden[-1][:, : sizes[0]])
         theirs = out[0] if isinstance(out, (list, tuple)) else out
         theirs = ops.convert_to_numpy(theirs)
         if theirs.ndim == 3:  # return_sequences: the last step it processed
             theirs = theirs[:, -1]
+        # The cell's own output, not its first state: the LRU's is Re(Ch) + Dx.
+        start = (ops.zeros((xs.shape[0], sum(sizes))), ops.zeros(theirs.shape))
+
+        def one_step(carry, x_t):
+            state, output = step(cell_vars, x_t, *carry)
+            return (state, output), output
+
+        _, outputs = backend.scan(one_step, start, ops.moveaxis(xs, 1, 0))
+        mine = ops.convert_to_numpy(outputs[-1])
         if theirs.shape != mine.shape or not np.allclose(mine, theirs, atol=PARITY_ATOL, rtol=PARITY_RTOL):
             diff = np.max(np.abs(mine - theirs)) if theirs.shape == mine.shape else f"shape {theirs.shape}"
             raise DiagnoseError(
