@@ -354,43 +354,28 @@ class Diagnoser:
     def _check_parity(self, rec: Recurrent, sequences, mask, out) -> None:
         """The cell path (the zoo's step) must give the layer's own last output: else the layer
         computes something its cell does not show, and nothing measured would be about it."""
-        _, step = probes.cell_step(rec.cell, masked=mask is not None)
+        sizes, step = probes.cell_step(rec.cell, masked=mask is not None, output=True)
         xs = self._ordered(rec, sequences, mask)
         cell_vars = [v.value for v in rec.cell.trainable_variables]
-        sizes = probes.state_sizes(rec.cell)
-        _, hidden = backend.scan(lambda h, x_t: (step(cell_vars, x_t, h),) * 2,
-                                 ops.zeros((xs.shape[0], sum(sizes))), ops.moveaxis(xs, 1, 0))
-        mine = ops.convert_to_numpy(hidden[-1][:, : sizes[0]])
         theirs = out[0] if isinstance(out, (list, tuple)) else out
         theirs = ops.convert_to_numpy(theirs)
         if theirs.ndim == 3:  # return_sequences: the last step it processed
             theirs = theirs[:, -1]
-        close = theirs.shape == mine.shape and np.allclose(mine, theirs, atol=PARITY_ATOL, rtol=PARITY_RTOL)
-        if not close:  # a cell whose output is not its first state (the LRU's y = Re(C h) + D x): its own output
-            mine = self._last_output(rec, xs, hidden, sizes, masked=mask is not None)
+        # The cell's own output, not its first state: the LRU's is Re(Ch) + Dx.
+        start = (ops.zeros((xs.shape[0], sum(sizes))), ops.zeros(theirs.shape))
+
+        def one_step(carry, x_t):
+            state, output = step(cell_vars, x_t, *carry)
+            return (state, output), output
+
+        _, outputs = backend.scan(one_step, start, ops.moveaxis(xs, 1, 0))
+        mine = ops.convert_to_numpy(outputs[-1])
         if theirs.shape != mine.shape or not np.allclose(mine, theirs, atol=PARITY_ATOL, rtol=PARITY_RTOL):
             diff = np.max(np.abs(mine - theirs)) if theirs.shape == mine.shape else f"shape {theirs.shape}"
             raise DiagnoseError(
                 f"layer {rec.name!r} ({rec.kind}): stepping its cell does not reproduce the layer's output "
                 f"(largest difference {diff}); the layer computes more than its cell's steps (or its output is "
                 "not the cell's first state), so the zoo cannot unroll it")
-
-    @staticmethod
-    def _last_output(rec: Recurrent, xs, hidden, sizes, masked: bool) -> np.ndarray:
-        """The cell's own output at the last step, from the states the cell path reached before each
-        step; a masked step keeps the previous output (zeros before the first), as Keras's RNN does."""
-        cell = rec.cell
-        splits = list(np.cumsum(sizes)[:-1])
-        cell_vars = [v.value for v in cell.trainable_variables]
-        constants = [v.value for v in cell.non_trainable_variables]
-        before = ops.concatenate([ops.zeros_like(hidden[:1]), hidden[:-1]], axis=0)
-        y = None
-        for t in range(xs.shape[1]):
-            x_t, keep = (xs[:, t, :-1], xs[:, t, -1:]) if masked else (xs[:, t], None)
-            states = ops.split(before[t], splits, axis=-1) if splits else [before[t]]
-            (out, _), _ = cell.stateless_call(cell_vars, constants, x_t, list(states), **probes._not_training(cell))
-            y = out if keep is None else ops.where(keep > 0, out, ops.zeros_like(out) if y is None else y)
-        return ops.convert_to_numpy(y)
 
     @staticmethod
     def _ordered(rec: Recurrent, sequences, mask):

@@ -111,19 +111,32 @@ def state_sizes(cell) -> list[int]:
     return _state_sizes(cell)
 
 
-def cell_step(cell, masked: bool = False) -> tuple[list[int], Callable]:
+def cell_step(cell, masked: bool = False, output: bool = False) -> tuple[list[int], Callable]:
     """A built cell's one step as a function of its flat state: ``(sizes, step)``,
     ``step(cell_vars, x_t, flat) -> flat`` with ``cell_vars`` the values of
     ``cell.trainable_variables``.
 
     ``masked=True``: the last feature of ``x_t`` is a 0/1 mask, and a masked step
     keeps the state (as Keras's RNN layers do), so its Jacobian is the identity.
+    ``output=True``: ``step(cell_vars, x_t, flat, last_output) -> (flat, output)``, the
+    cell's output beside its state (a masked step keeps the last output, as Keras does).
     """
     sizes = _state_sizes(cell)
     splits = list(np.cumsum(sizes)[:-1])
     # Dropout seed state and the like: constant while probing.
     cell_constants = [v.value for v in cell.non_trainable_variables]
     kwargs = _not_training(cell)
+
+    def step_with_output(cell_vars, x_t, flat, last_output):
+        if masked:
+            x_t, keep = x_t[:, :-1], x_t[:, -1:]
+        states = ops.split(flat, splits, axis=-1) if splits else [flat]
+        (out, new_states), _ = cell.stateless_call(cell_vars, cell_constants, x_t, list(states), **kwargs)
+        new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+        new = ops.concatenate(list(new_states), axis=-1)
+        if masked:
+            return ops.where(keep > 0, new, flat), ops.where(keep > 0, out, last_output)
+        return new, out
 
     def step(cell_vars, x_t, flat):
         if masked:
@@ -134,7 +147,7 @@ def cell_step(cell, masked: bool = False) -> tuple[list[int], Callable]:
         new = ops.concatenate(list(new_states), axis=-1)
         return ops.where(keep > 0, new, flat) if masked else new
 
-    return sizes, step
+    return sizes, (step_with_output if output else step)
 
 
 def gate_means_fn(cell, gates: Callable, variables) -> Callable:

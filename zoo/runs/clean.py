@@ -31,7 +31,8 @@ def _is_run_folder(path: Path) -> bool:
     if not (path.is_dir() and not path.is_symlink() and RUN_ID.fullmatch(path.name)):
         return False
     entries = list(path.iterdir())
-    if any(p.is_symlink() for p in entries) or not {p.name for p in entries} <= set(store.FILES) | {TENSORBOARD}:
+    ours = store.written_files(path) | {TENSORBOARD}
+    if any(p.is_symlink() for p in entries) or not {p.name for p in entries} <= ours:
         return False
     try:
         if RunConfig.from_dict(json.loads((path / "config.json").read_text())).run_id != path.name:

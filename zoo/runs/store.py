@@ -198,6 +198,20 @@ def read_grids(runs_dir: Path) -> dict[str, dict]:
     return grids
 
 
+def probe_files(metrics: dict) -> list[str]:
+    """The registered probes' tables a run folder holds, as its metrics.json lists them."""
+    return [f"{k}.csv" for k in metrics.get("rows", {}) if k.startswith(PROBE_PREFIX)]
+
+
+def written_files(path: Path) -> set[str]:
+    """Every file name a compare writes into this run folder: the fixed ones and its probes' tables."""
+    try:
+        metrics = json.loads((Path(path) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return set(FILES)
+    return set(FILES) | set(probe_files(metrics) if isinstance(metrics, dict) else [])
+
+
 def read_run(path: Path) -> StoredRun:
     """Read a run folder; raises ``CorruptRunError`` naming what is wrong."""
     path = Path(path)
@@ -210,9 +224,8 @@ def read_run(path: Path) -> StoredRun:
         missing = [f for f in FILES if not (path / f).is_file()]
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
-        probe_names = [k[len(PROBE_PREFIX):] for k in metrics.get("rows", {}) if k.startswith(PROBE_PREFIX)]
-        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"] +
-                    [f"{PROBE_PREFIX}{n}.csv" for n in probe_names])
+        probe_names = [f[len(PROBE_PREFIX):-len(".csv")] for f in probe_files(metrics)]
+        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"] + probe_files(metrics))
         tables = {t: pd.read_csv(path / f"{t}.csv") for t in TABLES}
         probe_tables = {n: pd.read_csv(path / f"{PROBE_PREFIX}{n}.csv") for n in probe_names}
         if not zipfile.is_zipfile(path / "model.keras"):
@@ -258,9 +271,9 @@ def is_finished(runs_dir: Path, run: RunConfig) -> bool:
         missing = [f for f in FILES if not (path / f).is_file()]
         if missing:
             raise CorruptRunError(f"{path}: missing {', '.join(missing)}")
-        probe_files = [k for k in metrics.get("rows", {}) if k.startswith(PROBE_PREFIX)]
-        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"] + [f"{k}.csv" for k in probe_files])
-        for table in (*TABLES, *probe_files):
+        probes = probe_files(metrics)
+        _check_sums(path, metrics, [f for f in FILES if f != "metrics.json"] + probes)
+        for table in (*TABLES, *(f[:-len(".csv")] for f in probes)):
             lines, rows = _line_count(path / f"{table}.csv"), metrics["rows"][table]
             if lines != rows + 1:  # the header, then a line per row
                 raise CorruptRunError(f"{path}: {table}.csv has {lines - 1} rows, metrics.json says {rows}")
