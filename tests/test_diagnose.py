@@ -147,9 +147,9 @@ def test_every_model_kind_is_diagnosed_and_left_unchanged(name):
         if layer != "leaky":  # a recurrent kernel's first-step term multiplies the zero initial state: 0
             assert rows.term_norm.iloc[-1] == 0.0
     if name == "functional":  # the user's cell names its recurrent weight u: the probe's rule, said once
-        assert [n for n in d.notes if "recurrent*" in n] == [
-            "grad_time_profile on layer 'leaky': its cell has no weight named recurrent*, so the profile is that "
-            "of all its weights (the probe's rule)"]
+        assert [n for n in d.notes if "recurrent weight" in n] == [
+            "grad_time_profile on layer 'leaky': its cell has no recurrent weight of its own, so the profile is "
+            "that of all its weights (the probe's rule)"]
 
 
 def _final_state_jacobian_norms(layer, x, mask=None, eps=1e-2):

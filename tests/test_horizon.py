@@ -126,6 +126,18 @@ def test_a_bad_search_table_is_one_line_naming_it(search, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"modes": ["many_to_one", "many_to_many_synced"]}, r"modes = .*a \[search\] grid trains one mode"),
+    ({"sweep": {"units": [4, 8]}}, r"sweep.units: a \[search\] grid sweeps only task.name and train.learning_rate"),
+])
+def test_a_search_grid_is_what_its_report_reads(change, message):
+    """The horizon report's lines are task x cell x learning rate at one mode: a grid it would pool is refused."""
+    raw = {**search_config(), **change}
+    with pytest.raises(ConfigError, match=message) as info:
+        grid_from_dict(raw)
+    assert "\n" not in str(info.value)
+
+
 def test_the_searched_axis_cannot_also_be_swept():
     raw = search_config()
     raw["sweep"] = {"task.length": [4, 8]}

@@ -60,6 +60,13 @@ def test_spearman_exact_permutation_p():
     assert rho_t == pytest.approx(0.9486833, abs=1e-6)
 
 
+def test_spearman_random_permutations_never_give_p_zero():
+    """Past 8 pairs p is over random orderings; the observed one counts among them (Phipson & Smyth 2010),
+    so a perfect rank correlation of 15 cells gives 1/(N + 1), not 0 (no ordering of 1,000 matched it)."""
+    rho, p = spearman(range(15), range(15), permutations=999)
+    assert rho == pytest.approx(1.0) and p == pytest.approx(1 / 1000)
+
+
 def test_spearman_degenerate():
     assert all(math.isnan(v) for v in spearman([1, 2], [3, 4]))
     assert all(math.isnan(v) for v in spearman([1, 1, 1], [1, 2, 3]))

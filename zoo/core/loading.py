@@ -824,6 +824,8 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     if grid.search is not None and grid.search.axis in dict(grid.sweep):
         raise ConfigError(f"sweep.{grid.search.axis}: the axis [search] searches; leave it out of [sweep] "
                           f"(the search chooses its values from search.ladder = {list(grid.search.ladder)})")
+    if grid.search is not None:
+        _check_search_grid(grid, tasks)
     try:
         variants = grid.variants()
         if grid.search is not None:  # every length the search may ask for, at the ends of its ladder
@@ -836,6 +838,25 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
     for variant in variants:
         validate(variant)
     return grid
+
+
+SEARCH_SWEEPS = ("task.name", "train.learning_rate")  # what a search's report tells apart, beside the cell
+
+
+def _check_search_grid(grid: GridConfig, tasks: list) -> None:
+    """A search line is task x cell x learning rate at one mode, and it climbs the task's own length
+    (what each run reports as its length): the horizon report reads exactly that."""
+    if len(grid.modes) != 1:
+        raise ConfigError(f"modes = {show(list(grid.modes))}: a [search] grid trains one mode "
+                          "(its horizon is per task, cell and learning rate); compare modes in separate configs")
+    other = [k for k, _ in grid.sweep if k not in SEARCH_SWEEPS]
+    if other:
+        raise ConfigError(f"sweep.{other[0]}: a [search] grid sweeps only {' and '.join(SEARCH_SWEEPS)}; "
+                          "search each other setting in its own config")
+    lengths = {f"task.{catalog.get_task(task_name(t)).length}" for t in tasks}
+    if lengths != {grid.search.axis}:
+        raise ConfigError(f"search.axis = {show(grid.search.axis)}: a search climbs its tasks' length setting "
+                          f"({', '.join(sorted(lengths))})")
 
 
 def _parse_search(raw, tasks: list) -> SearchSpec:

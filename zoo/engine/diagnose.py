@@ -199,7 +199,8 @@ class LayerContext(ProbeContext):
         cell_vars = rec.cell.trainable_variables
         return InputSplit(front, rest, output_step(rec.cell), [self.diagnoser.paths.index(v.path) for v in cell_vars],
                           [v.path for v in cell_vars], int(sum(probes.state_sizes(rec.cell))),
-                          bool(getattr(rec.layer, "return_sequences", False)))
+                          bool(getattr(rec.layer, "return_sequences", False)),
+                          getattr(rec.cell, "RECURRENT_WEIGHTS", None))
 
 
 def per_sample_loss_fn(model: keras.Model, loss) -> Callable:
@@ -530,7 +531,7 @@ class Diagnoser:
                     continue
                 split = ctx.input_split()
                 if len(split.recurrent) == len(split.cell_paths) and name == "grad_time_profile":
-                    notes.append(f"{name} on layer {rec.name!r}: its cell has no weight named recurrent*, so the "
+                    notes.append(f"{name} on layer {rec.name!r}: its cell has no recurrent weight of its own, so the "
                                  "profile is that of all its weights (the probe's rule)")
                 programs.append((spec, rec.name, backend.compile_fn(fn)))
         return programs, notes

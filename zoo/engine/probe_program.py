@@ -48,11 +48,18 @@ class InputSplit:
     cell_paths: list[str]
     state_size: int
     return_sequences: bool
+    # The cell's own list of the weights its recurrence runs through (``RECURRENT_WEIGHTS``), if it has one.
+    recurrent_names: tuple[str, ...] | None = None
 
     @property
     def recurrent(self) -> list[int]:
-        """Positions in ``cell_index`` of the recurrent weights (``recurrent_kernel``), else all the cell's."""
-        found = [j for j, p in enumerate(self.cell_paths) if p.rsplit("/", 1)[-1].startswith("recurrent")]
+        """Positions in ``cell_index`` of the recurrent weights: those the cell declares in
+        ``RECURRENT_WEIGHTS`` (LEM's z_kernel, the LRU's λ), else those named ``recurrent*``,
+        else (a cell whose recurrence has no weight of its own, such as minGRU) all the cell's."""
+        names = [p.rsplit("/", 1)[-1] for p in self.cell_paths]
+        declared = self.recurrent_names
+        found = [j for j, n in enumerate(names)
+                 if (n in declared if declared is not None else n.startswith("recurrent"))]
         return found or list(range(len(self.cell_paths)))
 
 
@@ -116,7 +123,7 @@ class ProbeContext:
         return InputSplit(
             _sub_call(front, paths), _sub_call(rest, paths), output_step(cell),
             [paths.index(v.path) for v in cell.trainable_variables], [v.path for v in cell.trainable_variables],
-            sum(sizes), bool(layer.return_sequences),
+            sum(sizes), bool(layer.return_sequences), getattr(cell, "RECURRENT_WEIGHTS", None),
         )
 
 

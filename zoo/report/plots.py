@@ -10,7 +10,6 @@ notebook's own backend stays as it was.
 from __future__ import annotations
 
 import textwrap
-import zlib
 
 import matplotlib.lines
 import matplotlib.ticker
@@ -19,6 +18,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from zoo.core.colors import cell_colors  # noqa: F401 (the report's figures take it from here)
 from zoo.report.tables import sigma_min_text
 
 GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
@@ -30,24 +30,6 @@ def subplots(*args, figsize=None, dpi=None, constrained_layout=False, **kwargs):
     return fig, fig.subplots(*args, **kwargs)
 
 
-def cell_colors(cells) -> dict[str, tuple]:
-    """A colour per cell that depends on its name alone, so every figure agrees.
-
-    The name's hash picks a colour of the palette; a clash within one figure
-    moves to the next free colour. A figure of more than ten cells (the whole
-    registry) takes its colours from a palette of twenty, so none repeats.
-    """
-    palette = colormaps["tab10" if len(set(cells)) <= 10 else "tab20"].colors
-    colors, used = {}, set()
-    for name in sorted(set(cells)):
-        i = int(zlib.crc32(name.encode())) % len(palette)
-        for _ in range(len(palette)):
-            if i not in used:
-                break
-            i = (i + 1) % len(palette)
-        used.add(i)
-        colors[name] = palette[i]
-    return colors
 
 
 def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False):

@@ -200,7 +200,10 @@ def read_grids(runs_dir: Path) -> dict[str, dict]:
 
 def probe_files(metrics: dict) -> list[str]:
     """The registered probes' tables a run folder holds, as its metrics.json lists them."""
-    return [f"{k}.csv" for k in metrics.get("rows", {}) if k.startswith(PROBE_PREFIX)]
+    rows = metrics.get("rows") if isinstance(metrics, dict) else None
+    if not isinstance(rows, dict):  # a damaged metrics.json: no probe tables, and the caller says what is wrong
+        return []
+    return [f"{k}.csv" for k in rows if isinstance(k, str) and k.startswith(PROBE_PREFIX)]
 
 
 def written_files(path: Path) -> set[str]:
@@ -209,7 +212,7 @@ def written_files(path: Path) -> set[str]:
         metrics = json.loads((Path(path) / "metrics.json").read_text())
     except (OSError, ValueError):
         return set(FILES)
-    return set(FILES) | set(probe_files(metrics) if isinstance(metrics, dict) else [])
+    return set(FILES) | set(probe_files(metrics))
 
 
 def read_run(path: Path) -> StoredRun:

@@ -44,6 +44,9 @@ class LEMCell(UnitsCell):
         super().__init__(units, **kwargs)
         self.dt = float(dt)
 
+    # What the state's recurrence runs through, for the gradient's time profile: U for y and the z' path.
+    RECURRENT_WEIGHTS = ("recurrent_kernel", "z_kernel")
+
     def build(self, input_shape):
         i, u = input_shape[-1], self.units
         bound = 1.0 / math.sqrt(u)

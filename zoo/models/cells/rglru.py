@@ -51,6 +51,9 @@ class RGLRUCell(UnitsCell):
         units: state size. Default 64.
     """
 
+    # The recurrence's own weight is Λ (its decay); the gates read the input only.
+    RECURRENT_WEIGHTS = ("a_param",)
+
     def build(self, input_shape):
         i, u = input_shape[-1], self.units
         self.in_kernel = self.add_weight(shape=(i, u), initializer="glorot_uniform", name="kernel")

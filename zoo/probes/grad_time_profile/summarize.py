@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from zoo.core.colors import cell_colors
 from zoo.core.probe_registry import register_probe
 
 
@@ -34,8 +35,9 @@ def figure(table):
     axes = fig.subplots(1, len(modes), squeeze=False)[0]
     first = table[table.epoch == table.groupby(["cell", "mode", "seed"]).epoch.transform("min")]
     for ax, mode in zip(axes, modes):
-        for i, cell in enumerate(sorted(set(table[table["mode"] == mode].cell))):
-            color = f"C{i % 10}"
+        colors = cell_colors(table.cell)
+        for cell in sorted(set(table[table["mode"] == mode].cell)):
+            color = colors[cell]
             for rows, style, label in ((_final(table), "-", cell), (first, "--", None)):
                 mine = rows[(rows["mode"] == mode) & (rows.cell == cell)]
                 mean = mine.groupby("lag").share_from.mean()
