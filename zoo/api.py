@@ -1,8 +1,9 @@
 """The notebook API: ``zoo.compare``, ``zoo.load_runs`` and ``zoo.load_model``.
 
-Every argument is checked before any work starts, as the command line checks
-its flags (the CLI calls the same functions): a bad value raises a one-line
-``ConfigError`` and nothing is written.
+Every argument is checked before any work starts: a bad value raises a
+one-line ``ConfigError`` and nothing is written. ``python -m zoo compare`` is
+``compare`` (through ``compare_outcome``): its flags are its arguments, checked
+by the same code.
 """
 
 from __future__ import annotations
