@@ -333,6 +333,8 @@ API = [
     (dict(runs="r", reports="r/in"), "'r/in'"),
     (dict(reports=b"bytes"), "b'bytes'"),
     (dict(quick="yes"), "'yes'"),
+    (dict(tensorboard="yes"), "tensorboard = 'yes'"),
+    (dict(full=1), "full = 1"),
 ]
 
 # (callable name, argument, text): the readers of stored runs

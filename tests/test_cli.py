@@ -49,3 +49,96 @@ def test_unknown_executor_and_bad_jobs_are_usage_errors(tmp_path):
     assert out.returncode == 2 and "unknown executor 'threads'; valid choices: local, ray" in out.stderr
     out = _zoo("compare", "--cells", "gru", "--jobs", "0", *where)
     assert out.returncode == 2 and "--jobs = 0: expected a number greater than 0" in out.stderr
+
+
+# ------------------------------------------------- one front door: CLI == API
+
+
+def _compare_flags() -> dict:
+    """``python -m zoo compare``'s options, by the API name they map to: name -> argparse action."""
+    from zoo import cli
+
+    parser = cli._parser().commands["compare"]
+    return {a.dest: a for a in parser._actions if a.dest != "help"}
+
+
+def test_compare_flags_are_the_api_arguments_one_to_one():
+    """Every flag of ``compare`` is an argument of ``zoo.compare`` of the same name and default, and every
+    argument a flag: a new option added to one front door and not the other fails here."""
+    import inspect
+
+    from zoo import api
+
+    api_params = inspect.signature(api.compare).parameters
+    flags = _compare_flags()
+    assert sorted(flags) == sorted(api_params)
+    for name, action in flags.items():
+        default = api_params[name].default
+        # argparse gives strings (the API's checks take "1" as 1); a switch is False unless given
+        assert action.default == (str(default) if isinstance(action.default, str) else default), name
+        assert (action.nargs == 0) == isinstance(default, bool), f"--{name}: a switch where the API takes a bool"
+    # compare is compare_outcome, whose one extra argument says how messages name the options
+    shared = inspect.signature(api.compare_outcome).parameters
+    assert list(shared) == [*api_params, "flag"]
+    assert all(shared[n].default == p.default for n, p in api_params.items())
+
+
+def test_the_cli_compare_is_one_call_to_the_api(monkeypatch, tmp_path):
+    """The command line's compare hands every flag to ``api.compare_outcome`` (counts as numbers, flag="--")
+    and trains or checks nothing itself."""
+    from zoo import api, cli
+
+    seen = {}
+
+    class Called(Exception):
+        pass
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        raise Called
+
+    monkeypatch.setattr(api, "compare_outcome", fake)
+    argv = ["compare", "--cells", "gru", "--seeds", "2", "--epochs", "1e1", "--tensorboard", "--cpus-per-task", "3",
+            "--runs", str(tmp_path / "r"), "--reports", str(tmp_path / "p"), "--run-timeout", "60"]
+    with pytest.raises(Called):
+        cli.main(argv)
+    assert seen.pop("flag") == "--"
+    assert set(seen) == set(_compare_flags())
+    assert seen == {**{n: a.default for n, a in _compare_flags().items()}, "cells": "gru", "seeds": 2, "epochs": 10,
+                    "tensorboard": True, "cpus_per_task": "3", "runs": str(tmp_path / "r"),
+                    "reports": str(tmp_path / "p"), "run_timeout": "60"}
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+
+
+def test_the_api_passes_tensorboard_to_the_runner(monkeypatch, tmp_path):
+    """``zoo.compare(tensorboard=True)`` asks the runner for TensorBoard logs, as ``--tensorboard`` does."""
+    from zoo import api
+    from zoo.runs import runner, tensorboard
+
+    seen = {}
+
+    class Called(Exception):
+        pass
+
+    def fake_execute(grid, runs, **kwargs):
+        seen.update(kwargs)
+        raise Called
+
+    monkeypatch.setattr(tensorboard, "check_available", lambda flag="--": None)
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    with pytest.raises(Called):
+        api.compare(cells="gru", modes="many_to_one", runs=tmp_path / "r", reports=tmp_path / "p", tensorboard=True)
+    assert seen["tensorboard"] is True
+
+
+def test_without_tensorboard_each_door_names_its_own_option(monkeypatch, tmp_path):
+    from zoo import api
+    from zoo.core.config import ConfigError
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    where = dict(cells="gru", modes="many_to_one", runs=tmp_path / "r", reports=tmp_path / "p", tensorboard=True)
+    with pytest.raises(ConfigError, match=r"^tensorboard=True needs TensorBoard"):
+        api.compare(**where)
+    with pytest.raises(ConfigError, match=r"^--tensorboard needs TensorBoard"):
+        api.compare_outcome(**where, flag="--")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()

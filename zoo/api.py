@@ -1,8 +1,9 @@
 """The notebook API: ``zoo.compare``, ``zoo.load_runs`` and ``zoo.load_model``.
 
-Every argument is checked before any work starts, as the command line checks
-its flags (the CLI calls the same functions): a bad value raises a one-line
-``ConfigError`` and nothing is written.
+Every argument is checked before any work starts: a bad value raises a
+one-line ``ConfigError`` and nothing is written. ``python -m zoo compare`` is
+``compare`` (through ``compare_outcome``): its flags are its arguments, checked
+by the same code.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def compare(
     device: str = "auto",
     task: str | None = None,
     run_timeout: int | None = None,
+    tensorboard: bool = False,
 ) -> Results:
     """Train the grid's missing runs and return its ``Results``.
 
@@ -134,9 +136,12 @@ def compare(
     ``task`` trains the grid on another task.
     ``run_timeout``: seconds without an epoch ending after which a run is
     ended and recorded as failed (default 3 hours; local executor).
+    ``tensorboard=True`` also writes TensorBoard logs into each run folder.
     Call it in a script under ``if __name__ == "__main__":`` (worker processes
     import the script that started them); without the guard it stops at once
     with ``MainGuardError`` saying so.
+
+    ``python -m zoo compare`` is this function: its flags are these arguments.
 
     Example:
         res = zoo.compare(cells=["gru", "lstm"], modes=["many_to_one"], seeds=3, epochs=20)
@@ -144,28 +149,65 @@ def compare(
         res.summary        # pandas DataFrame
         res.plot_loss()    # matplotlib Figure
     """
+    results, _ = compare_outcome(**locals())
+    return results
+
+
+def compare_outcome(
+    cells=None,
+    modes=None,
+    seeds: int | None = None,
+    epochs: int | None = None,
+    units: int | None = None,
+    config: str | None = None,
+    runs: str | Path = "runs",
+    reports: str | Path | None = "reports",
+    jobs: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    quick: bool = False,
+    full: bool = False,
+    cpus_per_task: int = 1,
+    device: str = "auto",
+    task: str | None = None,
+    run_timeout: int | None = None,
+    tensorboard: bool = False,
+    flag: str = "",
+) -> tuple[Results, runner.Outcome]:
+    """``compare``, returning the runner's ``Outcome`` (trained, skipped, failed,
+    diverged) beside the ``Results``: the one path from options to trained runs
+    and report, for the notebook and the command line alike.
+
+    ``flag`` is how messages name the options: ``""`` for the API
+    (``seeds = 0``), ``"--"`` for the command line (``--jobs = 0``). Every
+    check comes before any work, the cheap ones first; the quick line is
+    printed only once all have passed.
+    """
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # This process is a worker starting up, running the user's script again
         # (no main guard): say so to the driver by the exit code, before any work.
         os._exit(EXIT_NO_MAIN_GUARD)
     keras_backend()
     compile_cache_dir()
-    if not isinstance(quick, bool):
-        raise ConfigError(f"quick = {show(quick)}: expected True or False")
-    if not isinstance(full, bool):
-        raise ConfigError(f"full = {show(full)}: expected True or False")
-    flags = dict(cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units, task=task)
-    grid = load_grid(config, quick=quick, full=full, **flags)
-    if quick:  # what quick changed, and the arguments it left as given (as the command line says)
-        print(quick_note(config, flag="", **flags), flush=True)
-    jobs, cpus = check_options(jobs, executor, address, cpus_per_task)
-    timeout = check_run_timeout(run_timeout)
-    runs, reports = check_folders(runs, reports)
+    for name, value in (("quick", quick), ("full", full), ("tensorboard", tensorboard)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag}{name} = {show(value)}: expected True or False")
+    jobs, cpus = check_options(jobs, executor, address, cpus_per_task, flag=flag)
+    timeout = check_run_timeout(run_timeout, flag=flag)
+    runs, reports = check_folders(runs, reports, flag=flag)
+    overrides = dict(cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units, task=task)
+    grid = load_grid(config, quick=quick, full=full, **overrides)
+    if tensorboard:
+        from zoo.runs.tensorboard import check_available
+
+        check_available(flag)
+    if quick:  # what quick changed, and the options it left as given
+        print(quick_note(config, flag=flag, **overrides), flush=True)
     executor = make_executor(executor, jobs, address, cpus, device=device, run_timeout=timeout)
-    runner.execute(grid, runs, executor=executor)
+    outcome = runner.execute(grid, runs, executor=executor, tensorboard=tensorboard)
     if reports is not None:
-        return report.build(runs, reports, compared=grid.name)
-    return load_runs(runs, store.read_grids(runs)[grid.name]["run_ids"])
+        return report.build(runs, reports, compared=grid.name), outcome
+    return load_runs(runs, store.read_grids(runs)[grid.name]["run_ids"]), outcome
 
 
 def load_model(path):

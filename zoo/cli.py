@@ -211,35 +211,18 @@ def _count_flag(flag: str, value):
     return None if value is None else count(flag, value, low=None, high=None)
 
 
-def _grid(args, counts: dict):
-    from zoo.core.loading import load_grid
-
-    return load_grid(args.config, quick=args.quick, full=args.full, cells=args.cells, modes=args.modes,
-                     task=args.task, **counts)
-
-
 def _compare(args) -> int:
+    """``zoo.api.compare``, with what the command line says around it: the
+    summary, the diverged and failed runs, and an exit code from the outcome."""
     from zoo import api, report
-    from zoo.runs import runner
-    from zoo.runs.executors import make_executor
 
-    # Every check before any work; the cheap ones first.
-    counts = {flag: _count_flag(f"--{flag}", getattr(args, flag)) for flag in ("seeds", "epochs", "units")}
-    jobs, cpus = api.check_options(args.jobs, args.executor, args.address, args.cpus_per_task, flag="--")
-    timeout = api.check_run_timeout(args.run_timeout, flag="--")
-    runs, reports = api.check_folders(args.runs, args.reports, flag="--")
-    grid = _grid(args, counts)
-    if args.quick:  # the first line says what --quick changed, and which flags it left as given
-        from zoo.core.loading import quick_note
-
-        print(quick_note(args.config, cells=args.cells, modes=args.modes, task=args.task, **counts), flush=True)
-    if args.tensorboard:
-        from zoo.runs.tensorboard import check_available
-
-        check_available()
-    executor = make_executor(args.executor, jobs, args.address, cpus, device=args.device, run_timeout=timeout)
-    outcome = runner.execute(grid, runs, executor=executor, tensorboard=args.tensorboard)
-    results = report.build(runs, reports, compared=grid.name)
+    # Each flag is the API argument of its name. The flags are strings: the counts
+    # become numbers here, named as flags; every other check is the API's own
+    # (with flag="--", so its messages name the flags).
+    options = {name: value for name, value in vars(args).items() if name != "command"}
+    options.update({name: _count_flag(f"--{name}", options[name]) for name in ("seeds", "epochs", "units")})
+    results, outcome = api.compare_outcome(**options, flag="--")
+    runs, reports = Path(args.runs), Path(args.reports)
     for msg in results.foreign:
         if not msg.startswith(str(runs)):  # a run folder's line was said before training
             print(f"left out: {msg}", file=sys.stderr)

@@ -47,12 +47,13 @@ SPECTRUM_TAGS = {
 }
 
 
-def check_available() -> None:
-    """Fail before any work if TensorBoard is not installed."""
+def check_available(flag: str = "--") -> None:
+    """Fail before any work if TensorBoard is not installed; ``flag`` as in ``zoo.api.compare_outcome``."""
     try:
         import tensorboard  # noqa: F401
     except ImportError:
-        raise ConfigError(f"--tensorboard needs TensorBoard, which is not installed: {INSTALL_HINT}") from None
+        asked = "--tensorboard" if flag else "tensorboard=True"
+        raise ConfigError(f"{asked} needs TensorBoard, which is not installed: {INSTALL_HINT}") from None
 
 
 def hparams_of(config: RunConfig) -> dict:
