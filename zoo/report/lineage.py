@@ -131,6 +131,15 @@ def findings(table: pd.DataFrame) -> list[str]:
                    + "; it vanishes (< " + f"{VANISHING}) in "
                    + (", ".join(f"{r.cell} ({r.factor_end:.2f})" for r in dying.itertuples()) or "no cell")
                    + ". Solved by a majority of seeds: " + (", ".join(solved) or "none") + ".")
+        # Where keeping the gradient and learning part ways, say so: the textbook ties the two together.
+        kept_failed = [c for c in alive.cell if c not in solved]
+        faded_solved = [c for c in solved if c not in set(alive.cell)]
+        if kept_failed or faded_solved:
+            out.append(f"{task}: keeping the gradient alive and learning part ways here"
+                       + (f"; {', '.join(kept_failed)} keep it and do not solve the task" if kept_failed else "")
+                       + (f"; {', '.join(faded_solved)} solve it with a per-step factor below {ALIVE}"
+                          if faded_solved else "")
+                       + ": the per-step factor alone does not tell which cells learn this task.")
         for r in t.itertuples():
             claim = CLAIMS.get(r.cell)
             if claim is None or "no claim" in claim:
