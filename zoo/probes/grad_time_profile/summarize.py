@@ -48,7 +48,13 @@ def figure(table):
         ax.set_ylim(0, 1.02)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, title="cell", title_fontsize=8)
+    # One legend beside the panels, not one per panel over the lines: the cells are the same in each.
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8, title="cell",
+               title_fontsize=8)
     fig.suptitle("The recurrent gradient's time profile (Pascanu et al. 2013): where dL/dW_rec comes from",
                  fontsize=10)
     return fig
