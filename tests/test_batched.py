@@ -78,7 +78,7 @@ def test_only_runs_of_one_shape_with_distinct_seeds_batch():
 
 
 def test_a_batched_run_folder_says_how_it_trained():
-    from zoo.runs import store
+    from zoo import store
 
     (result,) = batched.train_group(_runs("gru", "one_to_one", seeds=(4,), epochs=1))
     metrics = json.loads(store.run_files(result)["metrics.json"])
@@ -93,8 +93,9 @@ def test_the_local_executor_trains_each_shape_as_one_task_in_its_planned_environ
     # CUDA_VISIBLE_DEVICES, and a whole shape (both seeds) as one batched task.
     from conftest import tiny_grid
 
+    from zoo import store
     from zoo.core.grid import expand
-    from zoo.runs import runner, store
+    from zoo.runs import runner
     from zoo.runs.devices import WorkerPlan
     from zoo.runs.executors.local import LocalExecutor
 

@@ -278,7 +278,7 @@ def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
 
     assert set(history.columns) == _HISTORY_BASE and list(history.epoch) == [1, 2, 3]
     assert history.test_mae.notna().all() and history.steps.eq(1).all()
-    from zoo.runs import store
+    from zoo import store
 
     stored = {r.config.cell: r for r in (store.read_run(p) for p in (tmp_path / "runs").glob("sequential*"))}
     assert set(stored) == {f"{model.name}.low", f"{model.name}.high"}  # a run folder per recurrent layer
@@ -312,11 +312,11 @@ def _zoo_run(runs):
     """One tiny run of the zoo's own, trained in this process and stored as a compare stores it."""
     from conftest import TINY_TASK
 
+    from zoo import store
     from zoo.core.config import GridConfig
     from zoo.core.grid import expand
     from zoo.core.loading import grid_to_dict
     from zoo.engine.run import train_run
-    from zoo.runs import store
 
     grid = GridConfig(cells=("simple_rnn",), modes=("many_to_one",), seeds=1, units=4, task=TINY_TASK,
                       train=TrainConfig(epochs=1, batch_size=32, probes=1))
@@ -331,8 +331,8 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     if keras.backend.backend() == "tensorflow":
         pytest.skip("TensorFlow half: the callback's run folders are written and read back by the callback "
                     "test; the report reads no Keras, so this runs on JAX")
-    from zoo import cli
-    from zoo.runs import clean, store
+    from zoo import cli, store
+    from zoo.runs import clean
 
     runs, reports = tmp_path / "runs", tmp_path / "reports"
     zoo_run = _zoo_run(runs)

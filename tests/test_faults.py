@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 from conftest import cmdline, descendants, tiny_toml
 
+from zoo import store
 from zoo.core.grid import expand
 from zoo.core.loading import load_grid
-from zoo.runs import runner, store
+from zoo.runs import runner
 from zoo.runs.executors.local import LocalExecutor
 
 CONFIG = tiny_toml(seeds=2, epochs=4)

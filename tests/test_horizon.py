@@ -155,8 +155,8 @@ class KilledAfter:
         self.limit, self.trained = limit, []
 
     def map(self, configs, on_epoch):
+        from zoo import store
         from zoo.engine.run import train_run
-        from zoo.runs import store
         from zoo.runs.executors import Finished
 
         for config in configs:
@@ -167,8 +167,9 @@ class KilledAfter:
 
 
 def test_a_killed_search_resumes_where_it_stopped_and_reaches_the_same_horizon(tmp_path, monkeypatch):
+    from zoo import store
     from zoo.core.grid import search_lines
-    from zoo.runs import runner, store
+    from zoo.runs import runner
 
     # Real (tiny) runs; whether one counts as solved is a rule of its length, so the search has a
     # horizon to find: solved up to length 6, which only the refinement between 4 and 8 finds.

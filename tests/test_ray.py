@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import cmdline, descendants
 
-from zoo import report
+from zoo import report, store
 from zoo.core.config import ConfigError
 from zoo.core.grid import expand
-from zoo.runs import runner, store
+from zoo.runs import runner
 from zoo.runs.executors import make_executor
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from conftest import cmdline, descendants, tiny_grid, tiny_toml
 
-from zoo import cli, new_cell
+from zoo import cli, new_cell, store
 from zoo.core.config import COMPILE_CACHE
 from zoo.core.grid import expand
 from zoo.core.loading import load_grid
-from zoo.runs import runner, store
+from zoo.runs import runner
 from zoo.runs.executors.local import LocalExecutor
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import report
+from zoo import report, store
 from zoo.core.grid import expand
 from zoo.report import tables
-from zoo.runs import store
 
 
 def test_mean_ci95_is_the_t_interval():

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import report
+from zoo import report, store
 from zoo.core.config import GridConfig
 from zoo.report import answer
-from zoo.runs import store
 
 TOP_TABLES = ("summary.csv", "summary.md", "epochs.csv")
 

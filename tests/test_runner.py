@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from conftest import tiny_grid
 
-from zoo import report
+from zoo import report, store
 from zoo.core.grid import expand
-from zoo.runs import runner, store
+from zoo.runs import runner
 
 
 @pytest.mark.slow

@@ -3,9 +3,9 @@ import json
 import keras
 import pytest
 
+from zoo import store
 from zoo.core.grid import expand
 from zoo.engine import saving
-from zoo.runs import store
 
 
 def _first_run(tiny_runs):

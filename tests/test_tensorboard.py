@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
+from zoo import store
 from zoo.core.config import ConfigError
 from zoo.core.grid import expand
-from zoo.runs import runner, store
+from zoo.runs import runner
 
 pytest.importorskip("tensorboard")
 

@@ -14,12 +14,12 @@ import re
 import tempfile
 from pathlib import Path
 
-from zoo import report
+from zoo import report, store
 from zoo.core.config import ConfigError, MissingPathError, compile_cache_dir, keras_backend, show
 from zoo.core.loading import count, load_grid, quick_note
 from zoo.core.registry import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
-from zoo.runs import runner, store
+from zoo.runs import runner
 from zoo.runs.executors import EXECUTORS, make_executor
 from zoo.runs.executors.local import EXIT_NO_MAIN_GUARD
 

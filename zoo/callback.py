@@ -5,7 +5,7 @@ model is built by then) it measures the model's recurrent layers on a small
 fixed probe batch with ``zoo.engine.diagnose`` (compiled once, at the first
 probe, then reused) and keeps the zoo's run tables: ``history``, ``probes``,
 ``gradients``, ``gates`` (and ``layers``). With ``runs`` it writes them, at the end of
-``fit``, as run folders in the store's format (``zoo.runs.store``): a run per
+``fit``, as run folders in the store's format (``zoo.store``): a run per
 recurrent layer, cell ``<model>.<layer>``, mode and task ``user_model``, and a
 grid record ``<model>.fit`` (an experiment), so ``python -m zoo report --runs
 <runs>`` shows the model beside the zoo's own runs. With ``log_dir`` it also
@@ -294,7 +294,7 @@ class ProbeCallback(keras.callbacks.Callback):
         """Write the last fit's run folders (``run_results``) into ``runs`` (default: the callback's
         ``runs``), each whole or not at all, and add them to the grid record ``<model>.fit``;
         returns the run folders. Holds the runs folder's lock, as a compare does."""
-        from zoo.runs import store
+        from zoo import store
         from zoo.runs.runner import runs_lock
 
         runs_dir = self.runs if runs is None else _folder("runs", runs)
@@ -378,7 +378,7 @@ def record_name(model) -> str:
 
 def _check_record(runs_dir: Path, name: str) -> None:
     """Refuse to add a user's runs to a grid record that the zoo's compare wrote (same name)."""
-    from zoo.runs import store
+    from zoo import store
 
     record = store.read_grids(runs_dir).get(name)
     if record is not None and list(record.get("grid", {}).get("modes", [])) != [USER_MODEL]:

@@ -414,7 +414,7 @@ ANSWERED = {
     "zoo.core.registry": (("UnknownNameError", EXIT_USAGE), ("DuplicateNameError", EXIT_USAGE)),
     "zoo.new_cell": (("NewCellError", EXIT_USAGE),),
     "zoo.runs.runner": (("RunnerBusyError", 1),),
-    "zoo.runs.store": (("StorageError", 1),),
+    "zoo.store": (("StorageError", 1),),
     "zoo.runs.executors.local": (("MainGuardError", EXIT_USAGE),),
     "zoo.report": (("ReportWriteError", 1),),
 }

@@ -36,7 +36,7 @@ def engine(run: RunConfig, instrument: bool = True) -> Engine:
 
 @dataclass
 class RunResult:
-    """Everything a run produced; ``zoo.runs.store`` turns it into a run folder."""
+    """Everything a run produced; ``zoo.store`` turns it into a run folder."""
 
     config: RunConfig
     history: pd.DataFrame  # a row per epoch

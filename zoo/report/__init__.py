@@ -16,12 +16,12 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from zoo.core.atomic import atomic_folder, clean_leftovers
+from zoo import store
 from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
 from zoo.report import answer, findings, horizon, html, lineage, memory, plots
 from zoo.report import probes as probe_report
 from zoo.report.results import Results, load_runs
-from zoo.runs import store
+from zoo.store.atomic import atomic_folder, clean_leftovers
 
 __all__ = ["Results", "build", "load_runs", "GRID_FILE", "MANIFEST", "check_folders", "remove_report"]
 

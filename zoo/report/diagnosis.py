@@ -17,9 +17,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from zoo.core.analysis import decay_factor, late_decay_factor
-from zoo.core.atomic import atomic_folder, write_bytes
 from zoo.core.config import ConfigError, show
 from zoo.report import html as pages
+from zoo.store.atomic import atomic_folder, write_bytes
 
 MANIFEST = ".rnn-zoo-diagnosis"  # the files a diagnosis report wrote: only those may be replaced
 PROBE_COLUMNS = ("layer", "lag", "dL_dx", "dhT_dht")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from zoo import store
 from zoo.core.config import ConfigError, MissingPathError, show
 from zoo.report import plots, tables
-from zoo.runs import store
 
 
 @dataclass

@@ -14,11 +14,11 @@ import re
 import shutil
 from pathlib import Path
 
-from zoo.core.atomic import clean_leftovers
+from zoo import store
 from zoo.core.config import RunConfig
-from zoo.runs import store
 from zoo.runs.runner import runs_lock
 from zoo.runs.tensorboard import EXPERIMENT_FILE
+from zoo.store.atomic import clean_leftovers
 
 RUN_ID = re.compile(r"[A-Za-z0-9_.+-]+-s\d+-[0-9a-f]{8}")
 TENSORBOARD = "tensorboard"

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from zoo import store
 from zoo.core import horizon
-from zoo.core.atomic import atomic_file
 from zoo.core.config import GridConfig, RunConfig, keras_backend, short_name, varying_settings
 from zoo.core.grid import Line, expand, search_lines
 from zoo.core.horizon import Step
 from zoo.core.loading import grid_to_dict
-from zoo.runs import store
 from zoo.runs.devices import make_plan
 from zoo.runs.executors import Retry
 from zoo.runs.executors.local import LocalExecutor
+from zoo.store.atomic import atomic_file
 
 
 class RunnerBusyError(RuntimeError):

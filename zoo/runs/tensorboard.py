@@ -20,10 +20,10 @@ import os
 import time
 from pathlib import Path
 
+from zoo import store
 from zoo.core.analysis import decay_factor
-from zoo.core.atomic import atomic_file, atomic_folder
 from zoo.core.config import ConfigError, RunConfig
-from zoo.runs import store
+from zoo.store.atomic import atomic_file, atomic_folder
 
 INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (in a checkout: make extras)"
 LOG_DIR = "tensorboard"

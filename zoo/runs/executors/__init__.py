@@ -128,7 +128,7 @@ def run_task(payload: dict, on_epoch: OnEpoch | None = None) -> Iterator[tuple]:
     except Exception as exc:  # a failed run is recorded; the grid goes on
         yield from ((config, None, _error(exc)) for config in configs)
         return
-    from zoo.runs import store
+    from zoo import store
 
     def report(run_id: str, epoch: int, loss: float) -> None:
         if on_epoch is not None:

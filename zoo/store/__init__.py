@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from zoo.core.atomic import atomic_file, atomic_folder, clean_leftovers, write_bytes
 from zoo.core.config import DEFAULT_TASK, RunConfig, TaskConfig, TrainConfig
+from zoo.store.atomic import atomic_file, atomic_folder, clean_leftovers, write_bytes
 
 TABLES = ("history", "gradients", "probes", "gates", "predictions")
 FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
