@@ -82,3 +82,58 @@ def test_plugin_entry_point_registers_its_cell(monkeypatch, isolated_registry):
     monkeypatch.setattr(catalog.metadata, "entry_points", lambda group: [_EntryPoint("plugin_rnn", "x:y", load)])
     assert "plugin_rnn" in catalog.list_cells()
     assert catalog.get_cell("plugin_rnn").description == "A plugin's Elman cell."
+
+
+# ------------------------------------------------------------ built-ins by entry point
+
+
+def test_each_builtin_comes_from_an_entry_point_rnn_zoo_declares():
+    """The catalog names no module above the core: every built-in cell, mode and task was
+    registered by a module that rnn-zoo's own metadata declares as an entry point."""
+    declared = {ep.value for group in catalog.ENTRY_POINT_GROUPS for ep in catalog.builtins(group)}
+    specs = [catalog.get_cell(n).builder for n in catalog.list_cells()]
+    specs += [catalog.get_mode(n).builder for n in catalog.list_modes()]
+    specs += [catalog.get_task(n).generate for n in catalog.list_tasks()]
+    ours = [f.__module__ for f in specs if f.__module__.startswith("zoo.")]
+    assert len(ours) == len(specs)  # no plugin is installed here: each one is a built-in
+    assert all(any(m == v or m.startswith(v + ".") for v in declared) for m in ours), (sorted(set(ours)), declared)
+
+
+class _Dist:
+    def __init__(self, *entry_points):
+        self.entry_points = list(entry_points)
+
+    def locate_file(self, name):
+        return "/somewhere/site-packages"
+
+
+def test_a_checkout_that_was_never_installed_says_how_to_install(monkeypatch, isolated_registry, capsys):
+    from importlib import metadata
+
+    from zoo import cli
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(catalog.metadata, "distribution", missing)
+    with pytest.raises(catalog.NotInstalledError, match=r"^rnn-zoo is not installed .* run `make install`"):
+        catalog.list_cells()
+    assert cli.main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: rnn-zoo is not installed") and err.count("\n") == 1
+
+
+def test_metadata_from_before_the_builtins_were_entry_points_says_to_install_again(monkeypatch, isolated_registry):
+    monkeypatch.setattr(catalog.metadata, "distribution", lambda name: _Dist())
+    with pytest.raises(catalog.NotInstalledError, match=r"/somewhere/site-packages.*'rnn_zoo.tasks'.*install it again"):
+        catalog.list_tasks()
+
+
+def test_a_builtin_that_fails_to_import_raises_instead_of_warning(monkeypatch, isolated_registry):
+    from importlib import metadata
+
+    broken = metadata.EntryPoint("builtin_cells", "zoo.models.no_such_module", "rnn_zoo.cells")
+    tasks = metadata.EntryPoint("builtin_tasks", "zoo.core.tasks", "rnn_zoo.tasks")
+    monkeypatch.setattr(catalog.metadata, "distribution", lambda name: _Dist(broken, tasks))
+    with pytest.raises(ModuleNotFoundError, match="zoo.models.no_such_module"):
+        catalog.list_cells()

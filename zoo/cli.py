@@ -412,6 +412,7 @@ def _main(argv) -> int:
 ANSWERED = {
     "zoo.core.config": (("ConfigError", EXIT_USAGE),),
     "zoo.core.registry": (("UnknownNameError", EXIT_USAGE), ("DuplicateNameError", EXIT_USAGE)),
+    "zoo.core.catalog": (("NotInstalledError", 1),),
     "zoo.new_cell": (("NewCellError", EXIT_USAGE),),
     "zoo.runs.runner": (("RunnerBusyError", 1),),
     "zoo.store": (("StorageError", 1),),

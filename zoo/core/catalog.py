@@ -1,38 +1,45 @@
 """What is registered: the built-in cells, modes and tasks, and the entry points.
 
 Loading is lazy and cached (as xarray's ``backends/plugins.py`` does), so
-importing rnn-zoo loads no Keras; the first lookup imports the built-in
-modules by name and every entry-point plugin. ``refresh()`` loads the plugins
-again, for a package installed while Python runs.
+importing rnn-zoo loads no Keras; the first lookup loads the entry points.
 
-Plugins declare an entry point in the group ``rnn_zoo.cells`` (or
-``rnn_zoo.tasks``) naming a module (importing it registers its cells or tasks)
-or a builder. Tasks load on their own (``load_tasks``): they are pure NumPy, so
-the report can look them up without Keras. A plugin that fails to import
-gives one warning naming it; the others stay usable. A name clash is an error,
-not a warning: silently picking one of two cells would make results ambiguous.
+Built-ins and plugins load by one path: each is an entry point in the group
+``rnn_zoo.cells`` (cells and modes) or ``rnn_zoo.tasks``, naming a module
+(importing it registers its cells, modes or tasks) or a builder. rnn-zoo
+declares its own in its pyproject.toml, so this module names no module of the
+layers above it. Its own load first (so the built-in modes come first, in their
+order) and a failure in one is a bug, raised; the metadata only an install
+writes, so a checkout that was never installed is ``NotInstalledError``.
+
+Tasks load on their own (``load_tasks``): they are pure NumPy, so the report
+can look them up without Keras. A plugin that fails to import gives one
+warning naming it; the others stay usable. A name clash is an error, not a
+warning: silently picking one of two cells would make results ambiguous.
+``refresh()`` loads the plugins again, for a package installed while Python runs.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import warnings
 from importlib import metadata
+from pathlib import Path
 
 from zoo.core import registry
 from zoo.core.registry import CellSpec, ModeSpec, TaskSpec
 
 ENTRY_POINT_GROUPS = ("rnn_zoo.cells", "rnn_zoo.tasks")
 TASK_GROUP = "rnn_zoo.tasks"
-# Imported by name, like plugins, so the Keras-free core has no import of the
-# layers above it (the import contract checks that).
-BUILTIN_MODULES = ("zoo.models.cells", "zoo.models.modes")
-TASK_MODULES = ("zoo.core.tasks",)  # pure NumPy: loading them imports no Keras
+DISTRIBUTION = "rnn-zoo"  # whose entry points are the built-ins
+INSTALL_HINT = "in a checkout run `make install` (or `pip install -e .`)"
 
 _loaded = False
 _tasks_loaded = False
 _failed: dict[str, str] = {}  # entry point -> why it failed, warned about once
+
+
+class NotInstalledError(RuntimeError):
+    """rnn-zoo runs from files that were never installed, so its built-ins (entry points) are unknown."""
 
 
 def load() -> None:
@@ -41,8 +48,6 @@ def load() -> None:
     if _loaded:
         return
     load_tasks()
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
     _load_groups(ENTRY_POINT_GROUPS)
     _loaded = True
 
@@ -52,15 +57,37 @@ def load_tasks() -> None:
     global _tasks_loaded
     if _tasks_loaded:
         return
-    for module in TASK_MODULES:
-        importlib.import_module(module)
     _load_groups((TASK_GROUP,))
     _tasks_loaded = True
 
 
+def builtins(group: str) -> list[metadata.EntryPoint]:
+    """rnn-zoo's own entry points in ``group``, as its installed metadata declares them."""
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise NotInstalledError(
+            f"rnn-zoo is not installed (Python finds no metadata of {DISTRIBUTION!r}), so its built-in cells, "
+            f"modes and tasks, which are entry points, are unknown: {INSTALL_HINT}"
+        ) from None
+    found = [ep for ep in dist.entry_points if ep.group == group]
+    if not found:
+        raise NotInstalledError(
+            f"the rnn-zoo metadata Python finds first (in {Path(dist.locate_file('')).resolve()}) declares no "
+            f"entry points in the group {group!r}: it was installed from an older pyproject.toml; install it "
+            f"again: {INSTALL_HINT}"
+        )
+    return found
+
+
 def _load_groups(groups) -> None:
     for group in groups:
+        own = builtins(group)
+        for ep in own:
+            ep.load()  # a built-in that fails to import is a bug: its traceback is what helps
         for ep in metadata.entry_points(group=group):
+            if any(ep.value == b.value for b in own):
+                continue  # a built-in, loaded above
             key = f"{ep.name} ({ep.value})"
             if key in _failed or any(k.endswith(f" ({ep.value})") for k in _failed):
                 continue  # warned once per module, however many entry points (cells, tasks) name it
