@@ -113,7 +113,8 @@ def test_the_cli_compare_is_one_call_to_the_api(monkeypatch, tmp_path):
 def test_the_api_passes_tensorboard_to_the_runner(monkeypatch, tmp_path):
     """``zoo.compare(tensorboard=True)`` asks the runner for TensorBoard logs, as ``--tensorboard`` does."""
     from zoo import api
-    from zoo.runs import runner, tensorboard
+    from zoo.runs import runner
+    from zoo.views import tensorboard
 
     seen = {}
 

@@ -59,7 +59,7 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
 
 
 def test_without_tensorboard_the_error_says_how_to_install(monkeypatch):
-    from zoo.runs import tensorboard
+    from zoo.views import tensorboard
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)
     with pytest.raises(ConfigError, match=r"pip install 'rnn-zoo\[tensorboard\]'"):

@@ -198,7 +198,7 @@ def compare_outcome(
     overrides = dict(cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units, task=task)
     grid = load_grid(config, quick=quick, full=full, **overrides)
     if tensorboard:
-        from zoo.runs.tensorboard import check_available
+        from zoo.views.tensorboard import check_available
 
         check_available(flag)
     if quick:  # what quick changed, and the options it left as given

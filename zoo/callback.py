@@ -114,7 +114,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self.runs = None if runs is None else _folder("runs", runs)
         self.log_dir = None
         if log_dir is not None:
-            from zoo.runs.tensorboard import check_available
+            from zoo.views.tensorboard import check_available
 
             check_available()
             self.log_dir = _folder("log_dir", log_dir)
@@ -321,7 +321,7 @@ class ProbeCallback(keras.callbacks.Callback):
 
     def _writer(self):
         if self._events is None:
-            from zoo.runs.tensorboard import _events_writer
+            from zoo.views.tensorboard import _events_writer
 
             folder = self.log_dir / TB_FOLDER
             folder.mkdir(parents=True, exist_ok=True)
@@ -329,7 +329,7 @@ class ProbeCallback(keras.callbacks.Callback):
         return self._events
 
     def _write_scalars(self, values: dict, step: int) -> None:
-        from zoo.runs.tensorboard import _scalars
+        from zoo.views.tensorboard import _scalars
 
         f, write = self._writer()
         write(_scalars({k: v for k, v in values.items() if v is not None and math.isfinite(v)}), step=step)

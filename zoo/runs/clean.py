@@ -17,12 +17,12 @@ from pathlib import Path
 from zoo import store
 from zoo.core.config import RunConfig
 from zoo.runs.runner import runs_lock
-from zoo.runs.tensorboard import EXPERIMENT_FILE
 from zoo.store.atomic import clean_leftovers
+from zoo.views.tensorboard import EXPERIMENT_FILE
 
 RUN_ID = re.compile(r"[A-Za-z0-9_.+-]+-s\d+-[0-9a-f]{8}")
 TENSORBOARD = "tensorboard"
-EVENTS = re.compile(r"events\.out\.tfevents\.\d+\.rnn-zoo")  # what zoo.runs.tensorboard writes
+EVENTS = re.compile(r"events\.out\.tfevents\.\d+\.rnn-zoo")  # what zoo.views.tensorboard writes
 
 
 def _is_run_folder(path: Path) -> bool:

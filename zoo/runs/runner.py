@@ -242,7 +242,7 @@ def execute(
             f"{len(p.todo)} to train"
         )
         if tensorboard:
-            from zoo.runs import tensorboard as tb
+            from zoo.views import tensorboard as tb
 
             tb.write_experiment(runs_dir, p.runs)
             for run in p.done:
@@ -261,7 +261,7 @@ def execute(
 def _train(todo: list[RunConfig], runs_dir: Path, executor, tensorboard: bool) -> tuple[list[str], list[str]]:
     """Train ``todo`` with ``executor`` and store each run as it finishes; the failed and diverged ones."""
     if tensorboard:
-        from zoo.runs import tensorboard as tb
+        from zoo.views import tensorboard as tb
     progress = Progress(todo)
 
     def on_epoch(run_id: str, epoch: int, loss: float) -> None:
@@ -353,7 +353,7 @@ def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, tenso
             say(f"search round {round_no}: {len(todo)} runs at the next length of {going} of {len(lines)} lines "
                 f"({len(lines) - going} done); {len(asked) - len(todo)} runs finished so far")
             if tensorboard:
-                from zoo.runs import tensorboard as tb
+                from zoo.views import tensorboard as tb
 
                 tb.write_experiment(runs_dir, asked)
             if executor is None:
