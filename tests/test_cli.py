@@ -110,8 +110,9 @@ def test_the_cli_compare_is_one_call_to_the_api(monkeypatch, tmp_path):
     assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
 
 
-def test_the_api_passes_tensorboard_to_the_runner(monkeypatch, tmp_path):
-    """``zoo.compare(tensorboard=True)`` asks the runner for TensorBoard logs, as ``--tensorboard`` does."""
+def test_the_api_hands_the_runner_tensorboards_view(monkeypatch, tmp_path):
+    """``zoo.compare(tensorboard=True)`` asks the runner for TensorBoard logs, as ``--tensorboard`` does:
+    it hands the runner TensorBoard's view, which the runner keeps up to date."""
     from zoo import api
     from zoo.runs import runner
     from zoo.views import tensorboard
@@ -129,7 +130,7 @@ def test_the_api_passes_tensorboard_to_the_runner(monkeypatch, tmp_path):
     monkeypatch.setattr(runner, "execute", fake_execute)
     with pytest.raises(Called):
         api.compare(cells="gru", modes="many_to_one", runs=tmp_path / "r", reports=tmp_path / "p", tensorboard=True)
-    assert seen["tensorboard"] is True
+    assert isinstance(seen["view"], tensorboard.Logs)
 
 
 def test_without_tensorboard_each_door_names_its_own_option(monkeypatch, tmp_path):

@@ -1,6 +1,7 @@
 import json
 
 import keras
+import pandas as pd
 import pytest
 
 from zoo import store
@@ -25,6 +26,21 @@ def test_run_folders_are_complete(tiny_runs):
         assert stored.config == run
         assert len(stored.history) == run.train.epochs
     assert not list(runs.glob(".tmp-*"))
+
+
+def test_a_run_from_its_files_in_memory_is_the_run_read_back(tiny_runs, tmp_path):
+    """``from_files`` (what a view of a fresh run gets) equals ``read_run`` of the folder written from them."""
+    grid, runs = tiny_runs
+    for run in expand(grid):
+        read = store.read_run(runs / run.run_id)
+        files = {n: (runs / run.run_id / n).read_bytes() for n in store.written_files(runs / run.run_id)}
+        fresh = store.from_files(tmp_path / run.run_id, files)
+        assert (fresh.config, fresh.metrics, fresh.path) == (read.config, read.metrics, tmp_path / run.run_id)
+        for table in store.TABLES:
+            pd.testing.assert_frame_equal(getattr(fresh, table), getattr(read, table))
+        assert fresh.probe_tables.keys() == read.probe_tables.keys()
+        for name, table in read.probe_tables.items():
+            pd.testing.assert_frame_equal(fresh.probe_tables[name], table)
 
 
 def test_saved_model_reloads_safely(tiny_runs):

@@ -1,5 +1,6 @@
 """TensorBoard logs: what ``compare --tensorboard`` writes, read back with TensorBoard's reader."""
 
+import json
 import shutil
 import sys
 
@@ -9,6 +10,7 @@ from zoo import store
 from zoo.core.config import ConfigError
 from zoo.core.grid import expand
 from zoo.runs import runner
+from zoo.views import tensorboard
 
 pytest.importorskip("tensorboard")
 
@@ -27,8 +29,45 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
     runs = tmp_path / "runs"
     shutil.copytree(stored, runs)
     # The runs are finished: the logs are written from the stored folders.
-    outcome = runner.execute(grid, runs, jobs=1, say=lambda m: None, tensorboard=True)
+    outcome = runner.execute(grid, runs, jobs=1, say=lambda m: None, view=tensorboard.Logs())
     assert outcome.trained == 0
+    _check_logs(grid, runs)
+
+
+class _Replay:
+    """An executor that sends back the files of runs stored elsewhere, as workers send a run's files."""
+
+    def __init__(self, stored):
+        self.stored = stored
+
+    def map(self, configs, on_epoch):
+        from zoo.runs.executors import Finished
+
+        for config in configs:
+            folder = self.stored / config.run_id
+            files = {n: (folder / n).read_bytes() for n in store.written_files(folder)}
+            metrics = json.loads(files["metrics.json"])
+            for key in (store.CHECKSUMS, store.SELF_CHECKSUM):  # the store adds them as it writes
+                del metrics[key]
+            yield Finished(config, {**files, "metrics.json": json.dumps(metrics).encode()}, None)
+
+
+def test_a_run_just_stored_reaches_the_logs_from_memory(tmp_path, tiny_runs, monkeypatch):
+    """The runner hands the view each run it stores from the bytes in memory: no folder is read back."""
+    grid, stored = tiny_runs
+    runs = tmp_path / "runs"
+
+    def no_reading(path):
+        raise AssertionError(f"read back {path}")
+
+    monkeypatch.setattr(store, "read_run", no_reading)
+    outcome = runner.execute(grid, runs, executor=_Replay(stored), say=lambda m: None, view=tensorboard.Logs())
+    assert outcome.trained == len(expand(grid))
+    monkeypatch.undo()
+    _check_logs(grid, runs)
+
+
+def _check_logs(grid, runs):
     for run in expand(grid):
         acc = _accumulator(runs / run.run_id / "tensorboard")
         tags = acc.Tags()
@@ -59,8 +98,6 @@ def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tin
 
 
 def test_without_tensorboard_the_error_says_how_to_install(monkeypatch):
-    from zoo.views import tensorboard
-
     monkeypatch.setitem(sys.modules, "tensorboard", None)
     with pytest.raises(ConfigError, match=r"pip install 'rnn-zoo\[tensorboard\]'"):
         tensorboard.check_available()

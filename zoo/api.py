@@ -197,14 +197,16 @@ def compare_outcome(
     runs, reports = check_folders(runs, reports, flag=flag)
     overrides = dict(cells=cells, modes=modes, seeds=seeds, epochs=epochs, units=units, task=task)
     grid = load_grid(config, quick=quick, full=full, **overrides)
+    view = None
     if tensorboard:
-        from zoo.views.tensorboard import check_available
+        from zoo.views import tensorboard as tb
 
-        check_available(flag)
+        tb.check_available(flag)
+        view = tb.Logs()
     if quick:  # what quick changed, and the options it left as given
         print(quick_note(config, flag=flag, **overrides), flush=True)
     executor = make_executor(executor, jobs, address, cpus, device=device, run_timeout=timeout)
-    outcome = runner.execute(grid, runs, executor=executor, tensorboard=tensorboard)
+    outcome = runner.execute(grid, runs, executor=executor, view=view)
     if reports is not None:
         return report.build(runs, reports, compared=grid.name), outcome
     return load_runs(runs, store.read_grids(runs)[grid.name]["run_ids"]), outcome

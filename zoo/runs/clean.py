@@ -18,11 +18,9 @@ from zoo import store
 from zoo.core.config import RunConfig
 from zoo.runs.runner import runs_lock
 from zoo.store.atomic import clean_leftovers
-from zoo.views.tensorboard import EXPERIMENT_FILE
 
 RUN_ID = re.compile(r"[A-Za-z0-9_.+-]+-s\d+-[0-9a-f]{8}")
-TENSORBOARD = "tensorboard"
-EVENTS = re.compile(r"events\.out\.tfevents\.\d+\.rnn-zoo")  # what zoo.views.tensorboard writes
+TENSORBOARD, EVENTS = store.TENSORBOARD, store.TENSORBOARD_EVENTS  # what zoo.views.tensorboard writes
 
 
 def _is_run_folder(path: Path) -> bool:
@@ -90,7 +88,7 @@ def remove_runs(runs_dir: Path) -> tuple[int, list[Path]]:
                 if _is_grid_record(path):
                     path.unlink()
             _remove_if_empty(grids)
-        (runs_dir / EXPERIMENT_FILE).unlink(missing_ok=True)
+        (runs_dir / store.TENSORBOARD_EXPERIMENT).unlink(missing_ok=True)
         (runs_dir / ".lock").unlink()  # last: a compare starting now makes its own
     _remove_if_empty(runs_dir)
     return removed, sorted(runs_dir.iterdir()) if runs_dir.exists() else []

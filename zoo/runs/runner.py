@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 from zoo import store
 from zoo.core import horizon
@@ -33,6 +33,20 @@ from zoo.store.atomic import atomic_file
 
 class RunnerBusyError(RuntimeError):
     """Another compare holds the runs folder."""
+
+
+class RunsView(Protocol):
+    """What is kept beside the runs folder as the runner fills it (``zoo.views.tensorboard.Logs``).
+
+    The runner knows no view: the caller hands one in. A run just stored reaches
+    it from memory (``store.from_files``), so no view reads back a folder just written.
+    """
+
+    def grid(self, runs_dir: Path, runs: list[RunConfig], done: list[RunConfig]) -> None:
+        """Before training: the grid's runs so far, and those of them stored before."""
+
+    def stored(self, run: store.StoredRun) -> None:
+        """A run that trained and was stored, as ``store.read_run`` would read it."""
 
 
 @dataclass
@@ -214,20 +228,20 @@ def execute(
     jobs: int | None = None,
     executor=None,
     say: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
-    tensorboard: bool = False,
+    view: RunsView | None = None,
     device: str = "auto",
 ) -> Outcome:
     """Train every run of ``grid`` that ``runs_dir`` does not hold yet.
 
     ``executor`` (default: local processes as the device plan for ``device``
     and ``jobs`` says) trains; this function alone writes ``runs_dir``, one
-    whole run folder at a time. With ``tensorboard``, each run also gets
-    TensorBoard logs (finished runs too).
+    whole run folder at a time. ``view`` (TensorBoard's logs) hears of the
+    grid's runs, finished ones too, and of each run as it is stored.
     """
     started = time.monotonic()
     runs_dir = Path(runs_dir)
     if grid.search is not None:
-        return _execute_search(grid, runs_dir, jobs, executor, say, tensorboard, device, started)
+        return _execute_search(grid, runs_dir, jobs, executor, say, view, device, started)
     runs = expand(grid)  # resolved before the lock and any folder: a bad name fails first
     with runs_lock(runs_dir):
         store.remove_stale_tmp(runs_dir)
@@ -241,27 +255,21 @@ def execute(
             f"{len(p.runs)} runs in the grid: {len(p.done)} finished already (skipped), "
             f"{len(p.todo)} to train"
         )
-        if tensorboard:
-            from zoo.views import tensorboard as tb
-
-            tb.write_experiment(runs_dir, p.runs)
-            for run in p.done:
-                tb.write_run_logs(runs_dir / run.run_id)
+        if view is not None:
+            view.grid(runs_dir, p.runs, p.done)
         if not p.todo:
             return Outcome(0, len(p.done), [], [], time.monotonic() - started)
         executor = executor or LocalExecutor(threads=1, plan=make_plan(device, jobs))
         if getattr(executor, "note", None):
             say(executor.note)
-        failed, diverged = _train(p.todo, runs_dir, executor, tensorboard)
+        failed, diverged = _train(p.todo, runs_dir, executor, view)
         seconds = time.monotonic() - started
         say(f"trained {len(p.todo)} runs in {seconds:.1f}s (training wall time: workers, compiling and storing)")
         return Outcome(len(p.todo), len(p.done), failed, diverged, seconds)
 
 
-def _train(todo: list[RunConfig], runs_dir: Path, executor, tensorboard: bool) -> tuple[list[str], list[str]]:
+def _train(todo: list[RunConfig], runs_dir: Path, executor, view: RunsView | None) -> tuple[list[str], list[str]]:
     """Train ``todo`` with ``executor`` and store each run as it finishes; the failed and diverged ones."""
-    if tensorboard:
-        from zoo.views import tensorboard as tb
     progress = Progress(todo)
 
     def on_epoch(run_id: str, epoch: int, loss: float) -> None:
@@ -281,8 +289,8 @@ def _train(todo: list[RunConfig], runs_dir: Path, executor, tensorboard: bool) -
                 failed.append(f"{config.run_id}: {event.error}")
             else:
                 folder = store.write_files(runs_dir, config, event.files)
-                if tensorboard:
-                    tb.write_run_logs(folder)
+                if view is not None:
+                    view.stored(store.from_files(folder, event.files))
                 if event.metrics["status"] == "diverged":
                     diverged.append(config.run_id)
             progress.run_done(config, event.metrics, event.error)
@@ -331,7 +339,7 @@ def search_round(lines: list[Line], runs_dir: Path, seeds: int, given_up: frozen
     return steps, asked, todo, list(dict.fromkeys(notes))
 
 
-def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, tensorboard: bool, device: str,
+def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, view: RunsView | None, device: str,
                     started: float) -> Outcome:
     """A searching grid (``[search]``): rounds of training, each round the next length of every line
     whose search goes on (``zoo.core.horizon``), until no line asks for more. Its runs are ordinary
@@ -352,16 +360,15 @@ def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, tenso
                 break
             say(f"search round {round_no}: {len(todo)} runs at the next length of {going} of {len(lines)} lines "
                 f"({len(lines) - going} done); {len(asked) - len(todo)} runs finished so far")
-            if tensorboard:
-                from zoo.views import tensorboard as tb
-
-                tb.write_experiment(runs_dir, asked)
+            if view is not None:
+                waiting = {r.run_id for r in todo}
+                view.grid(runs_dir, asked, [r for r in asked if r.run_id not in waiting])
             if executor is None:
                 executor = LocalExecutor(threads=1, plan=make_plan(device, jobs))
             if isinstance(executor, LocalExecutor) and executor.plan != _search_plan(executor.plan):
                 executor = executor.with_plan(_search_plan(executor.plan))
                 say(executor.note)
-            new_failed, new_diverged = _train(todo, runs_dir, executor, tensorboard)
+            new_failed, new_diverged = _train(todo, runs_dir, executor, view)
             trained += len(todo)
             failed += new_failed
             diverged += new_diverged

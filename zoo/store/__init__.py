@@ -10,6 +10,11 @@ folder, and of its own other contents.
 A folder written by another version of rnn-zoo (its config.json has fields
 this version does not know) is ``ForeignRunError``: left alone, never
 retrained over.
+
+The store is the data model beneath the runner (which writes runs/) and the
+views (the report, TensorBoard's logs), which read it; it imports only the core.
+It also names what else rnn-zoo keeps in runs/: the grid records and the
+TensorBoard files, so ``python -m zoo clean`` knows them without the views.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
+import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +38,11 @@ TABLES = ("history", "gradients", "probes", "gates", "predictions")
 FILES = ("config.json", *(f"{t}.csv" for t in TABLES), "metrics.json", "model.keras")
 PROBE_PREFIX = "probe_"  # probe_<name>.csv: a registered probe's table (zoo.core.probe_registry)
 GRIDS = ".grids"  # runs/.grids/<name>.json: each compared grid and its run ids, for the report
+# TensorBoard's logs (zoo.views.tensorboard): runs/<run-id>/tensorboard/, of event files named so,
+# and the grid's HParams experiment in runs/ itself.
+TENSORBOARD = "tensorboard"
+TENSORBOARD_EVENTS = re.compile(r"events\.out\.tfevents\.\d+\.rnn-zoo")
+TENSORBOARD_EXPERIMENT = "events.out.tfevents.0.rnn-zoo-hparams"
 
 
 CHECKSUMS = "sha256"  # in metrics.json: {file name: hex digest} of every other file of the folder
@@ -246,6 +258,18 @@ def read_run(path: Path) -> StoredRun:
                 f"{path}: {table}.csv has {len(frame)} rows, metrics.json says {rows.get(table)}"
             )
     return StoredRun(config, metrics, path=path, probe_tables=probe_tables, **tables)
+
+
+def from_files(path: Path, files: dict[str, bytes]) -> StoredRun:
+    """The run whose folder ``path`` was just written from ``files`` (``run_files``), as ``read_run``
+    would read it back, but from the bytes in memory: a view of a fresh run reads no folder."""
+    metrics = json.loads(files["metrics.json"])
+    for key in (CHECKSUMS, SELF_CHECKSUM):  # as read_run leaves them: checked, then dropped
+        metrics.pop(key, None)
+    tables = {t: pd.read_csv(io.BytesIO(files[f"{t}.csv"])) for t in TABLES}
+    probe_tables = {f[len(PROBE_PREFIX):-len(".csv")]: pd.read_csv(io.BytesIO(files[f])) for f in probe_files(metrics)}
+    config = RunConfig.from_dict(json.loads(files["config.json"]))
+    return StoredRun(config, metrics, path=Path(path), probe_tables=probe_tables, **tables)
 
 
 def _line_count(path: Path) -> int:

@@ -1,4 +1,4 @@
-"""TensorBoard logs of stored runs, for ``compare --tensorboard``.
+"""TensorBoard logs of the runs, for ``compare --tensorboard``: a view beside the report.
 
 Each run gets ``runs/<run-id>/tensorboard/``: per-epoch loss and test metrics,
 the global gradient norm and the norm of each weight group, the through-time
@@ -8,9 +8,12 @@ the per-step factor of ‖dh_T/dh_t‖ over lags 1-5, and an HParams session (ce
 settings). ``runs/`` itself gets the grid's HParams experiment, so the HParams
 tab lists and compares every run. ``tensorboard --logdir runs`` shows them.
 
-The logs are written by the driver from the stored run folders, with
-TensorBoard's protobufs and record writer, so workers and TensorFlow play no
-part. Each log folder appears whole (written aside, then renamed), like runs.
+``Logs`` is what the runner is handed (``zoo.runs.runner.execute(view=...)``):
+a run it has just stored comes from memory (``zoo.store.from_files``), never
+read back from its folder; only runs stored by an earlier compare are read.
+The logs are written by the driver with TensorBoard's protobufs and record
+writer, so workers and TensorFlow play no part. Each log folder appears whole
+(written aside, then renamed), like runs.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from zoo.core.config import ConfigError, RunConfig
 from zoo.store.atomic import atomic_file, atomic_folder
 
 INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (in a checkout: make extras)"
-LOG_DIR = "tensorboard"
-EXPERIMENT_FILE = "events.out.tfevents.0.rnn-zoo-hparams"
+LOG_DIR = store.TENSORBOARD
+EXPERIMENT_FILE = store.TENSORBOARD_EXPERIMENT
 # Settings shown as HParams columns beside cell, mode and seed.
 HPARAM_SETTINGS = ("units", "task.window", "task.horizon", "train.epochs", "train.learning_rate",
                    "train.optimizer", "train.loss", "train.clipnorm", "train.global_clipnorm")
@@ -128,16 +131,33 @@ def _spectrum_scalars(rows) -> dict:
     return {tag: v for tag, v in values.items() if math.isfinite(v)}
 
 
-def write_run_logs(folder: Path) -> bool:
-    """Write ``folder/tensorboard/`` from the stored run; returns False if it exists already."""
+class Logs:
+    """The view the runner keeps up to date (``zoo.runs.runner.RunsView``)."""
+
+    def grid(self, runs_dir: Path, runs: list[RunConfig], done: list[RunConfig]) -> None:
+        """The grid's HParams experiment, and the logs of its runs stored before this compare."""
+        write_experiment(runs_dir, runs)
+        for run in done:
+            write_stored_logs(Path(runs_dir) / run.run_id)
+
+    def stored(self, run: store.StoredRun) -> None:
+        """The logs of a run just stored, from memory."""
+        write_run_logs(run)
+
+
+def write_stored_logs(folder: Path) -> bool:
+    """Write ``folder/tensorboard/`` from the stored run, read from its folder; False if the logs exist."""
+    if (Path(folder) / LOG_DIR).exists():
+        return False  # not read at all
+    return write_run_logs(store.read_run(folder))
+
+
+def write_run_logs(run: store.StoredRun) -> bool:
+    """Write ``run.path/tensorboard/`` from ``run``; returns False if it exists already."""
     from tensorboard.plugins.hparams import summary_v2 as hp
 
-    folder = Path(folder)
-    target = folder / LOG_DIR
-    if target.exists():
-        return False
-    run = store.read_run(folder)
-    if run.metrics.get("status") == "failed":
+    target = Path(run.path) / LOG_DIR
+    if target.exists() or run.metrics.get("status") == "failed":
         return False
     with atomic_folder(target) as tmp:
         f, write = _events_writer(tmp / f"events.out.tfevents.{int(time.time())}.rnn-zoo")
