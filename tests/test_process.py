@@ -12,8 +12,9 @@ CHECK = """
 import json, os, sys
 import matplotlib
 before_env, before_backend = dict(os.environ), matplotlib.rcParams._get_backend_or_none()
-import zoo, zoo.report, zoo.report.plots, zoo.probes
+import zoo, zoo.core.catalog, zoo.report, zoo.report.plots, zoo.probes, zoo.store, zoo.views.tensorboard
 zoo.probes.load()
+zoo.core.catalog.list_tasks()  # the report looks tasks up, from the entry points, without Keras
 changed = sorted(k for k in set(os.environ) | set(before_env) if os.environ.get(k) != before_env.get(k))
 after = {"changed": changed, "backend": matplotlib.rcParams._get_backend_or_none(),
          "before_backend": before_backend, "pyplot": "matplotlib.pyplot" in sys.modules,
