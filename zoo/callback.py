@@ -234,7 +234,8 @@ class ProbeCallback(keras.callbacks.Callback):
     def run_results(self) -> list:
         """The fit as the zoo's ``RunResult``s: one per recurrent layer (cell ``<model>.<layer>``),
         with the model's history, that layer's probes, weight groups and gates."""
-        from zoo.engine.run import RunResult, _dynamics_metrics, _model_bytes, _versions
+        from zoo.engine.run import _dynamics_metrics, _model_bytes, _versions
+        from zoo.store import RunResult
 
         if not self.history_rows or self.diagnosis is None:
             raise ConfigError("no fit to write yet: call model.fit with this callback first")

@@ -11,7 +11,6 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import keras
@@ -27,31 +26,12 @@ from zoo.engine.build import Resolved, build_model, expected_param_count, make_d
 from zoo.engine.probe_program import PROGRAMS
 from zoo.engine.probes import PROBE_COLUMNS
 from zoo.engine.step import ENGINES, Engine
+from zoo.store import RunResult
 
 
 def engine(run: RunConfig, instrument: bool = True) -> Engine:
     """The compiled engine of ``run``'s shape (shared with its other seeds)."""
     return ENGINES.get(Resolved.of(run), instrument)
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced; ``zoo.store`` turns it into a run folder."""
-
-    config: RunConfig
-    history: pd.DataFrame  # a row per epoch
-    gradients: pd.DataFrame  # a row per epoch x weight group
-    probes: pd.DataFrame  # a row per probed epoch x lag
-    gates: pd.DataFrame  # a row per probed epoch x gate (empty for ungated cells)
-    predictions: pd.DataFrame  # test series: truth and prediction
-    metrics: dict
-    model_bytes: bytes
-    # The registered probes' tables (``zoo.core.probe_registry``), each stored as probe_<name>.csv.
-    probe_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        return self.metrics["status"]
 
 
 def _versions() -> dict:

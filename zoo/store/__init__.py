@@ -71,6 +71,26 @@ class StoredRun:
     probe_tables: dict = field(default_factory=dict)
 
 
+@dataclass
+class RunResult:
+    """Everything a run produced, in memory (``zoo.engine.run.train_run``); ``run_files`` makes its folder."""
+
+    config: RunConfig
+    history: pd.DataFrame  # a row per epoch
+    gradients: pd.DataFrame  # a row per epoch x weight group
+    probes: pd.DataFrame  # a row per probed epoch x lag
+    gates: pd.DataFrame  # a row per probed epoch x gate (empty for ungated cells)
+    predictions: pd.DataFrame  # test series: truth and prediction
+    metrics: dict
+    model_bytes: bytes
+    # The registered probes' tables (``zoo.core.probe_registry``), each stored as probe_<name>.csv.
+    probe_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return self.metrics["status"]
+
+
 def _json(obj) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=True, default=float).encode()
 
@@ -79,7 +99,7 @@ class StorageError(OSError):
     """A run folder could not be written (a full disk, a read-only folder)."""
 
 
-def run_files(result) -> dict[str, bytes]:
+def run_files(result: RunResult) -> dict[str, bytes]:
     """A ``RunResult`` as the bytes of its run folder's files: what a worker sends back."""
     files = {"config.json": _json(result.config.to_dict())}
     files.update({f"{table}.csv": getattr(result, table).to_csv(index=False).encode() for table in TABLES})
