@@ -28,7 +28,6 @@ sequences), since the replicas share one training set.
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Callable
 
 import keras
@@ -45,22 +44,19 @@ if backend.BACKEND == "jax":
     import jax
     import jax.numpy as jnp
 
-# The vmapped functions of an engine, compiled once per engine (so per shape).
-_VMAPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def available() -> bool:
     """Whether this process's backend can train seeds batched (JAX only)."""
     return backend.BACKEND == "jax"
 
 
 def _vmapped(eng: Engine) -> tuple[Callable, Callable]:
-    if eng not in _VMAPPED:
+    """The engine's functions vmapped over seeds, compiled once per engine (so per shape)."""
+    if eng.vmapped is None:
         # (tv, ntv, ov, x_all, y_all, index, mask): the data and the mask are shared.
         train_epoch = jax.jit(jax.vmap(eng.train_epoch, in_axes=(0, 0, 0, None, None, 0, None)))
         predict = jax.jit(jax.vmap(eng.predict, in_axes=(0, 0, None)))
-        _VMAPPED[eng] = (train_epoch, predict)
-    return _VMAPPED[eng]
+        eng.vmapped = (train_epoch, predict)
+    return eng.vmapped
 
 
 def _stack(per_replica: list[list]) -> list:

@@ -80,6 +80,9 @@ class Engine:
         self.predict = backend.compile_fn(predict)
         # Probes take the weights as arguments: any model of this architecture can build them.
         self.probes = probes or Probes(resolved, self.template, loss_kind)
+        # train_epoch and predict vmapped over seeds (zoo.engine.batched), compiled on first use:
+        # held here, so they live and go with the engine and its cache (ENGINES).
+        self.vmapped: tuple | None = None
 
 
 class EngineCache:
