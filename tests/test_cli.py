@@ -56,9 +56,9 @@ def test_unknown_executor_and_bad_jobs_are_usage_errors(tmp_path):
 
 def _compare_flags() -> dict:
     """``python -m zoo compare``'s options, by the API name they map to: name -> argparse action."""
-    from zoo import cli
+    from zoo.cli import parsing
 
-    parser = cli._parser().commands["compare"]
+    parser = parsing.parser().commands["compare"]
     return {a.dest: a for a in parser._actions if a.dest != "help"}
 
 
