@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from zoo.core import registry
-from zoo.core.config import ConfigError, SearchSpec, TaskConfig, TrainConfig, show
+from zoo.core import catalog, registry
+from zoo.core.config import ConfigError, SearchSpec, TrainConfig, default_task_settings, show
 
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
              "experiment", "quick", "full"]
@@ -50,14 +50,14 @@ ALIASES = {
     **dict.fromkeys(("grid", "sweeps", "vary"), ("", "sweep")),
     **dict.fromkeys(("ladder", "horizon_search", "searches"), ("", "search")),
     **dict.fromkeys(("training", "optimization", "optimisation", "fit"), ("", "train")),
-    **dict.fromkeys(("data", "dataset", "series", "sine"), ("", "task")),
-}
+    **dict.fromkeys(("data", "dataset", "series"), ("", "task")),
+}  # and a table named after a task ([adding]) means [task]: see _meant
 
 
 def _fields_by_table() -> dict[str, list[str]]:
     return {
         "": list(GRID_KEYS),
-        "task": [f.name for f in dataclasses.fields(TaskConfig)],
+        "task": [f.name for f in dataclasses.fields(default_task_settings())],
         "train": [f.name for f in dataclasses.fields(TrainConfig)],
     }
 
@@ -82,6 +82,8 @@ def _meant(key: str, here: str) -> tuple[str, str] | None:
     for table in order:
         if norm in tables[table]:
             return table, norm
+    if norm in catalog.list_tasks():  # [adding] for [task] name = "adding"
+        return "", "task"
     return ALIASES.get(norm) or ALIASES.get(norm.rstrip("s"))
 
 

@@ -20,22 +20,22 @@ from pathlib import Path
 
 from zoo.core import catalog, horizon, registry
 from zoo.core.config import (
-    DEFAULT_TASK,
     ConfigError,
     GridConfig,
     SearchSpec,
-    TaskConfig,
     TrainConfig,
+    default_task_settings,
     nearest_safe_name,
     safe_name,
     show,
+    task_in,
     task_name,
 )
 from zoo.core.config_files import CONFIG_DIR, read_toml, resolve_config_path, shipped_configs
 from zoo.core.keys import GRID_KEYS, SEARCH_KEYS, check_keys, nearest_hint
 from zoo.core.overrides import check_honoured, switch_task
 from zoo.core.quick import overlay, shrink
-from zoo.core.validation import LIMITS, validate
+from zoo.core.validation import task_limit, validate
 from zoo.core.values import check_type, count, fill, name_list, type_name
 
 __all__ = ["CONFIG_DIR", "count", "grid_from_dict", "grid_to_dict", "load_grid", "quick_note", "resolve_config_path",
@@ -158,7 +158,7 @@ def _task_names(raw_task: dict, raw_sweep) -> list[str]:
         if "name" in raw_task and raw_task["name"] not in names:
             raise ConfigError(f"task.name = {show(raw_task['name'])} is not among sweep.task.name = {names}")
         return names
-    name = raw_task.get("name", DEFAULT_TASK)
+    name = task_in(raw_task)
     if not isinstance(name, str):
         raise ConfigError(f"task.name = {show(name)}: expected a task name; valid choices: {', '.join(tasks)}")
     if name not in tasks:
@@ -182,7 +182,7 @@ def _task_settings(name: str, given: dict, names: list[str]):
     values = {**plain, **given.get(name, {})}
     cls = catalog.get_task(name).settings
     keys = ["name", *(f.name for f in dataclasses.fields(cls))]
-    where = "[task]" if name == DEFAULT_TASK else f"[task] (task {name})"
+    where = f"[task] (task {name})"
     check_keys(where, {"name": name, **values}, keys, table="task")
     try:
         return fill(cls, "task", values, keys_where=where)
@@ -195,10 +195,10 @@ def _task_settings(name: str, given: dict, names: list[str]):
 def _sweep_kinds(tasks: list | None = None) -> dict[str, tuple[type, bool]]:
     """Every sweepable key with its type and whether "none" is allowed.
 
-    A task.* key must be a setting of every task of the grid (the sine task's by default).
+    A task.* key must be a setting of every task of the grid (the default task's by default).
     """
     kinds = {"units": (int, False), "param_budget": (int, True)}
-    task_fields = [{f.name: f for f in dataclasses.fields(t)} for t in (tasks or [TaskConfig()])]
+    task_fields = [{f.name: f for f in dataclasses.fields(t)} for t in (tasks or [default_task_settings()])]
     common = [f for f in task_fields[0].values() if all(f.name in other for other in task_fields[1:])]
     for table, fields in (("task", common), ("train", dataclasses.fields(TrainConfig))):
         for f in fields:
@@ -212,8 +212,8 @@ def _parse_sweep(raw, tasks: list | None = None) -> tuple:
     if not isinstance(raw, dict):
         raise ConfigError(f"sweep = {show(raw)}: expected a table ([sweep])")
     kinds = _sweep_kinds(tasks)
-    names = [task_name(t) for t in tasks or [TaskConfig()]]
-    where = "[sweep]" if names == [DEFAULT_TASK] else f"[sweep] (task {', '.join(names)})"
+    names = [task_name(t) for t in tasks or [default_task_settings()]]
+    where = f"[sweep] (task {', '.join(names)})"
     check_keys(where, {k: v for k, v in raw.items() if k != "task.name"}, list(kinds) + ["task.name"],
                 table="sweep")
     axes = []
@@ -346,7 +346,7 @@ def _parse_search(raw, tasks: list) -> SearchSpec:
     problems = horizon.check(spec)
     if problems:
         raise ConfigError(problems[0])
-    limit = LIMITS.get(axis)
+    limit = task_limit([catalog.get_task(task_name(t)) for t in tasks], axis.removeprefix("task."))
     if limit is not None and spec.ladder[-1] > limit:
         raise ConfigError(f"search.ladder: {spec.ladder[-1]:,} for {axis}, expected at most {limit:,}")
     return spec

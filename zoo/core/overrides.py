@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zoo.core import catalog
-from zoo.core.config import DEFAULT_TASK, ConfigError, GridConfig, show
+from zoo.core.config import ConfigError, GridConfig, show, task_in
 
 
 def switch_task(raw: dict, name, modes_given: bool) -> None:
@@ -17,7 +17,7 @@ def switch_task(raw: dict, name, modes_given: bool) -> None:
             f"task = {show(name)}: expected a task name; valid choices: {', '.join(catalog.list_tasks())}"
         )
     table = raw.get("task") if isinstance(raw.get("task"), dict) else {}
-    old = table.get("name", DEFAULT_TASK)
+    old = task_in(table)
     if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
         table = {}
         train = raw.get("train")

@@ -2,56 +2,68 @@
 
 Each field alone was checked as it was read (``zoo.core.values``); here are
 the upper bounds that catch a typo, the loss and modes a task allows, and
-what fits in memory.
+what fits in memory. A task's own settings are checked by what the task
+declares (``TaskSpec.limits`` and ``TaskSpec.check``), whatever its name.
 """
 
 from __future__ import annotations
 
 from zoo.core import catalog
-from zoo.core.config import DEFAULT_TASK, LOSSES, OPTIMIZERS, ConfigError, GridConfig, show, task_name
+from zoo.core.config import LOSSES, OPTIMIZERS, ConfigError, GridConfig, show, task_name
 from zoo.core.keys import nearest_hint
+from zoo.core.tasks.data import MAX_INPUT_VALUES
 from zoo.core.values import positive
 
 # Upper bounds: far above any sensible study on one machine, low enough that a
 # typo (an extra zero or six) is an error before work starts, not a full memory.
+# A task's settings have the limits the task declares (``TaskSpec.limits``).
 LIMITS = {
     "seeds": 1000,
     "units": 2048,
     "param_budget": 10_000_000,
-    "task.train_points": 10_000_000,
-    "task.test_points": 1_000_000,
-    "task.window": 10_000,
-    "task.horizon": 10_000,
-    "task.length": 100_000,
-    "task.train_size": 10_000_000,
-    "task.test_size": 1_000_000,
     "train.epochs": 100_000,
     "train.steps": 10_000_000,
     "train.eval_every": 1_000_000,
     "train.probes": 1000,
     "train.probe_batch": 10_000,
 }
-MAX_WINDOW_VALUES = 250_000_000  # training windows x their length: 1 GB of float32
 
 
 def _value_of(grid: GridConfig, key: str):
-    """A field's value, or None where the grid's task has no such setting."""
+    """A field's value (``units``, ``train.epochs``)."""
     table, _, name = key.rpartition(".")
     return getattr(getattr(grid, table) if table else grid, name, None)
+
+
+def task_limit(tasks, setting: str) -> int | None:
+    """The upper bound the grid's ``tasks`` (their specs) put on ``setting``: the lowest they declare."""
+    highs = [spec.limit(setting)[1] for spec in tasks]
+    highs = [h for h in highs if h is not None]
+    return min(highs) if highs else None
+
+
+def check_limits(task, settings) -> None:
+    """Each setting within the bounds its task declares (``TaskSpec.limits``)."""
+    for name, (low, high) in task.limits:
+        value = getattr(settings, name, None)
+        if value is None:
+            continue
+        if low is not None and value < low:
+            expected = f"a number greater than {low - 1}" if isinstance(low, int) else f"at least {low}"
+            raise ConfigError(f"task.{name} = {show(value)}: expected {expected} (task {task.name})")
+        if high is not None and value > high:
+            raise ConfigError(f"task.{name} = {show(value)}: expected at most {high:,} (task {task.name})")
 
 
 def validate(grid: GridConfig) -> GridConfig:
     """Check the relations between fields; returns the grid unchanged."""
     t, tr = grid.task, grid.train
     task = catalog.get_task(task_name(t))
-    sine = task.name == DEFAULT_TASK
     for key, limit in LIMITS.items():
         value = _value_of(grid, key)
         if value is not None and value > limit:
             raise ConfigError(f"{key} = {show(value)}: expected at most {limit:,}")
-    if sine:
-        for name in ("train_points", "test_points", "window", "horizon"):
-            positive(f"task.{name}", getattr(t, name))
+    check_limits(task, t)
     for name in ("epochs", "batch_size", "learning_rate", "clipnorm", "global_clipnorm", "probes", "probe_batch",
                  "steps", "eval_every"):
         positive(f"train.{name}", getattr(tr, name))
@@ -80,13 +92,6 @@ def validate(grid: GridConfig) -> GridConfig:
             f"train.optimizer = {show(tr.optimizer)}: expected one of {', '.join(OPTIMIZERS)}"
             + nearest_hint(tr.optimizer, OPTIMIZERS)
         )
-    for series in ("train", "test") if sine else ():
-        start, stop = getattr(t, f"{series}_start"), getattr(t, f"{series}_stop")
-        if stop <= start:
-            raise ConfigError(
-                f"task.{series}_stop = {show(stop)}: expected more than task.{series}_start = {show(start)} "
-                f"(a series runs from start to stop)"
-            )
     if tr.clipnorm is not None and tr.global_clipnorm is not None:
         raise ConfigError(
             f"train.clipnorm = {show(tr.clipnorm)} and train.global_clipnorm = {show(tr.global_clipnorm)}: "
@@ -99,38 +104,20 @@ def validate(grid: GridConfig) -> GridConfig:
                 f"modes: task {task.name} does not support mode {mode}; "
                 f"it supports: {', '.join(catalog.task_modes(task))}"
             )
-        if not sine:
-            _check_footprint(task, t)
-            continue
-        span = t.window + (t.horizon if spec.target == "horizon" else 1)
-        for series, points in (("train", t.train_points), ("test", t.test_points)):
-            if points < span:
-                raise ConfigError(
-                    f"task.{series}_points = {points}: mode {mode} needs at least "
-                    f"window + {'horizon' if spec.target == 'horizon' else '1'} = {span} points "
-                    f"(window = {t.window}" + (f", horizon = {t.horizon})" if spec.target == "horizon" else ")")
-                )
-        n_train = t.train_points - span + 1
-        if n_train * (t.window + t.horizon) > MAX_WINDOW_VALUES:
-            raise ConfigError(
-                f"task.train_points = {t.train_points} with window {t.window} and horizon {t.horizon}: "
-                f"{n_train * (t.window + t.horizon):,} values in memory, expected at most {MAX_WINDOW_VALUES:,}"
-            )
-        if tr.batch_size > n_train:
-            raise ConfigError(
-                f"train.batch_size = {tr.batch_size}: larger than the {n_train} training windows of mode {mode}"
-            )
+        problem = task.check(t, spec, tr) if task.check is not None else _footprint(task, t)
+        if problem:
+            raise ConfigError(problem)
     return grid
 
 
-def _check_footprint(task, settings) -> None:
-    """Training inputs in memory, for tasks that say how many examples they hold."""
+def _footprint(task, settings) -> str | None:
+    """Training inputs in memory, for tasks that say how many examples they hold
+    (``train_size`` or ``train_points``): the check of a task that declares none."""
     n = getattr(settings, "train_size", None) or getattr(settings, "train_points", None)
     if n is None:
-        return
+        return None
     values = n * task.steps(settings) * task.features
-    if values > MAX_WINDOW_VALUES:
-        raise ConfigError(
-            f"task {task.name}: {n:,} training sequences of {task.steps(settings)} steps x {task.features} "
-            f"features are {values:,} values in memory, expected at most {MAX_WINDOW_VALUES:,}"
-        )
+    if values > MAX_INPUT_VALUES:
+        return (f"task {task.name}: {n:,} training sequences of {task.steps(settings)} steps x {task.features} "
+                f"features are {values:,} values in memory, expected at most {MAX_INPUT_VALUES:,}")
+    return None
