@@ -121,6 +121,9 @@ def test_a_settings_class_serves_one_task(isolated_registry):
     ({"length": "steps"}, "not a field"),
     ({"loss": "cross_entropy"}, "classification"),
     ({"solved_below": 1.5}, "between 0 and 1"),
+    ({"section": "appendix"}, "section must be one of"),
+    ({"limits": {"size": (1, 10)}}, "not a field"),
+    ({"limits": {"length": (10, 2)}}, "low 10 above high 2"),
 ])
 def test_a_task_that_contradicts_itself_is_refused(bad, message):
     from zoo.core import registry

@@ -23,9 +23,9 @@ them all); the rest of ``[task]`` are that task's settings::
     "task.window" = [5, 20]   # any task.* or train.* field, units, param_budget
     # "task.name" = ["adding", "sine_gap"] sweeps tasks; [task] settings apply to each
 
-A task other than ``sine`` has its own settings dataclass (``zoo.core.tasks``);
-``RunConfig.task`` holds it. ``train.steps`` sets a budget in optimizer steps
-instead of epochs.
+Each task has its own settings dataclass (``zoo.core.tasks``, one file per
+task); ``RunConfig.task`` holds it. ``train.steps`` sets a budget in optimizer
+steps instead of epochs.
 
 ``param_budget`` sizes each cell to about that many weights (units solved from
 the closed-form counts) instead of using ``units``. ``experiment`` is a
@@ -95,30 +95,6 @@ def nearest_safe_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class TaskConfig:
-    """The sine series and how they are cut. Defaults are the seed post's."""
-
-    train_start: float = 0.0
-    train_stop: float = 100.0
-    train_points: int = 10_000
-    # The seed samples its test series 10x coarser than training (gap ~0.1 vs
-    # ~0.01); kept for fidelity, and the report states both gaps.
-    test_start: float = 100.0
-    test_stop: float = 200.0
-    test_points: int = 1_000
-    window: int = 5
-    horizon: int = 5  # future values predicted by the modes that output a sequence
-
-    @property
-    def train_gap(self) -> float:
-        return (self.train_stop - self.train_start) / (self.train_points - 1)
-
-    @property
-    def test_gap(self) -> float:
-        return (self.test_stop - self.test_start) / (self.test_points - 1)
-
-
-@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and instrumentation. Defaults are the seed post's."""
 
@@ -153,16 +129,46 @@ SCHEDULE_FIELDS = ("epochs", "probes")
 
 LOSSES = ("mae", "mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
+# The task of a grid whose [task] table names none: the one place that names it.
+# Nothing else depends on which task it is; each task declares what it needs.
 DEFAULT_TASK = "sine"
 # The mode and task of the runs ``zoo.ProbeCallback`` writes for a user's own model
 # trained with ``model.fit``: a run per recurrent layer, beside the zoo's runs.
 USER_MODEL = "user_model"
 
 
+def __getattr__(name: str):
+    """``TaskConfig``: the old name of the sine task's settings (``zoo.core.tasks.sine.SineSettings``)."""
+    if name == "TaskConfig":
+        from zoo.core.tasks.sine import SineSettings
+
+        return SineSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def task_in(table: dict) -> str:
+    """The task a ``[task]`` table (or a stored task) names: its ``name``, else the default task."""
+    return table.get("name", DEFAULT_TASK)
+
+
+def default_task_settings():
+    """The default task's settings with their defaults: the task of ``RunConfig()`` and ``GridConfig()``."""
+    return task_settings(DEFAULT_TASK, {})
+
+
+def task_spec(name: str):
+    """The registered ``TaskSpec`` of task ``name``, or None for a task not registered here
+    (a plugin not installed, a user's own model): what readers of stored runs ask a task."""
+    from zoo.core import catalog, registry
+
+    try:
+        return catalog.get_task(name)
+    except registry.UnknownNameError:
+        return None
+
+
 def task_name(settings) -> str:
     """The registered name of the task whose settings these are."""
-    if type(settings) is TaskConfig:
-        return DEFAULT_TASK
     from zoo.core.registry import task_name_of
 
     return task_name_of(settings)
@@ -174,29 +180,24 @@ def task_settings(name: str, values: dict):
     A task no longer registered (a plugin not installed here) still reads
     back, as a plain dataclass with the same fields, so its runs stay readable.
     """
-    if name == DEFAULT_TASK:
-        return TaskConfig(**values)
-    from zoo.core import catalog, registry
-
-    try:
-        cls = catalog.get_task(name).settings
-    except registry.UnknownNameError:
-        cls = dataclasses.make_dataclass(f"Unregistered_{name}", list(values), frozen=True)
-        cls.task_name = name
+    spec = task_spec(name)
+    if spec is not None:
+        return spec.settings(**values)
+    cls = dataclasses.make_dataclass(f"Unregistered_{name}", list(values), frozen=True)
+    cls.task_name = name
     return cls(**values)
 
 
 def task_to_dict(settings) -> dict:
-    """A task's settings as a table: the sine task's fields alone (as before
-    tasks existed), any other task's with its ``name`` first."""
-    name = task_name(settings)
-    fields = dataclasses.asdict(settings)
-    return fields if name == DEFAULT_TASK else {"name": name, **fields}
+    """A task's settings as a table: its ``name`` first, then its fields."""
+    return {"name": task_name(settings), **dataclasses.asdict(settings)}
 
 
 def task_from_dict(d: dict):
+    """The inverse of ``task_to_dict``. (Tables without a name, written before every task
+    stored its own, are read by ``zoo.store``, which knows that old format.)"""
     d = dict(d)
-    return task_settings(d.pop("name", DEFAULT_TASK), d)
+    return task_settings(d.pop("name"), d)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ class RunConfig:
     mode: str
     seed: int
     units: int = 64
-    task: TaskConfig = field(default_factory=TaskConfig)  # or another task's settings
+    task: object = field(default_factory=default_task_settings)  # a registered task's settings
     train: TrainConfig = field(default_factory=TrainConfig)
     # What else a result depends on, so a run id is never stale: the Keras
     # backend, and fingerprints of the code of the cell, the mode and the task
@@ -251,8 +252,7 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return f"{self.cell}-{self.mode}-s{self.seed}-{hashlib.sha1(blob).hexdigest()[:8]}"
+        return run_id_of(self.to_dict())
 
     @property
     def shape_key(self) -> tuple:
@@ -276,7 +276,7 @@ class GridConfig:
     modes: tuple[str, ...] = ("one_to_one", "many_to_one", "one_to_many", "many_to_many")
     seeds: int = 3
     units: int = 64
-    task: TaskConfig = field(default_factory=TaskConfig)
+    task: object = field(default_factory=default_task_settings)
     train: TrainConfig = field(default_factory=TrainConfig)
     param_budget: int | None = None  # when set, units are solved per cell x mode
     sweep: tuple[tuple[str, tuple], ...] = ()  # (("task.window", (5, 20)), ...)
@@ -347,6 +347,12 @@ class GridConfig:
         for key, values in sorted(self.sweep, key=lambda axis: axis[0] != "task.name"):
             grids = [_set(g, key, v) for g in grids for v in values]
         return grids
+
+
+def run_id_of(d: dict) -> str:
+    """The run id of a run config's table (``RunConfig.to_dict``): its cell, mode, seed and a hash of all of it."""
+    blob = json.dumps(d, sort_keys=True).encode()
+    return f"{d['cell']}-{d['mode']}-s{d['seed']}-{hashlib.sha1(blob).hexdigest()[:8]}"
 
 
 def varying_settings(configs) -> list[str]:

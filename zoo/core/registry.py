@@ -110,6 +110,9 @@ class ModeSpec:
 OUTPUT_KINDS = ("regression", "classification")
 TASK_LOSSES = ("mae", "mse", "cross_entropy")
 TASK_METRICS = ("test_mae", "test_mse", "test_ce")
+# Where a task's runs appear in the report: "main" is the seed post's comparison (loss curves, the
+# forecast), "memory" the memory tasks' section (how far each cell remembers, against a baseline).
+REPORT_SECTIONS = ("main", "memory")
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,18 @@ class TaskSpec:
     for ``solved_reason``. ``extra_metrics(y_true, pred)`` adds task-specific
     test numbers (copy: the recall accuracy). ``test_settings`` are settings
     small enough to train in a second, for the tests over the registry.
+
+    What the rest of the zoo reads instead of the task's name: ``section``,
+    the report section of its runs (``REPORT_SECTIONS``); ``forecast``, whether
+    its test targets are points of one series (``TaskData.offsets`` and
+    ``ends``), so the report plots the prediction against the truth;
+    ``limits``, ``(setting, (low, high))`` pairs that loading checks before any
+    work (``None``: no bound that side); ``check(settings, mode, train)``, the
+    relations between settings a limit cannot state (a one-line problem, or
+    None), in place of loading's default check of the inputs' size;
+    ``quick(settings, variants, batch)``, the settings of a ``--quick`` smoke
+    run (less data, same shape, still fitting every variant's settings of the
+    grid and its largest batch), for a task whose data is worth shrinking.
     """
 
     name: str
@@ -147,6 +162,15 @@ class TaskSpec:
     test_settings: tuple[tuple[str, object], ...]
     description: str
     source: str
+    section: str = "memory"
+    forecast: bool = False
+    limits: tuple[tuple[str, tuple[int | None, int | None]], ...] = ()
+    check: Callable | None = None
+    quick: Callable | None = None
+
+    def limit(self, setting: str) -> tuple[int | None, int | None]:
+        """The (low, high) bounds of a setting; (None, None) when the task states none."""
+        return dict(self.limits).get(setting, (None, None))
 
     @property
     def output(self) -> str:
@@ -254,6 +278,11 @@ def register_task(
     length: str = "length",
     extra_metrics: Callable | None = None,
     test_settings: dict | None = None,
+    section: str = "memory",
+    forecast: bool = False,
+    limits: dict | None = None,
+    check: Callable | None = None,
+    quick: Callable | None = None,
 ):
     """Register a task generator under ``name``; returns the generator unchanged.
 
@@ -264,6 +293,9 @@ def register_task(
         def generate(settings, seed, layout="many", target="next"):
             "The adding problem (Le et al. 2015): sum the two marked values."
             return train, test
+
+    A forecasting task declares ``section="main", forecast=True`` and its
+    settings' ``limits`` (``{"window": (1, 10_000)}``); see ``zoo.core.tasks.sine``.
     """
     if not name.isidentifier():
         raise ValueError(f"task name {name!r} is not a valid Python identifier")
@@ -278,6 +310,13 @@ def register_task(
         raise ValueError(f"task {name!r}: classification (classes > 0) goes with cross_entropy and test_ce")
     if not 0 < solved_below < 1:
         raise ValueError(f"task {name!r}: solved_below must lie between 0 and 1, got {solved_below}")
+    if section not in REPORT_SECTIONS:
+        raise ValueError(f"task {name!r}: section must be one of {REPORT_SECTIONS}, got {section!r}")
+    for setting, (low, high) in (limits or {}).items():
+        if setting not in fields:
+            raise ValueError(f"task {name!r}: limit on {setting!r}, which is not a field of {settings.__name__}")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"task {name!r}: limit on {setting!r} has low {low} above high {high}")
 
     def decorate(generate):
         source = _source_of(generate)
@@ -291,6 +330,7 @@ def register_task(
             name, generate, settings, features, steps, classes, loss, metric,
             tuple(tuple(m) for m in modes), baseline, solved_below, solved_reason, length, extra_metrics,
             tuple(sorted((test_settings or {}).items())), _first_line(generate), source,
+            section, forecast, tuple((k, tuple(v)) for k, v in (limits or {}).items()), check, quick,
         )
         _TASK_OF_SETTINGS[settings] = name
         return generate

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zoo import store
-from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, short_name, show
+from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, short_name, show, task_spec
 from zoo.report import answer, findings, horizon, html, lineage, memory, plots
 from zoo.report import probes as probe_report
 from zoo.report.results import Results, load_runs
@@ -264,7 +264,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
     notes += [f"Left out: {f}" for f in foreign]
     lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame)
-    tasks = sorted({r.config.task_name for r in shown_results.runs}) or ["sine"]
+    tasks = sorted({r.config.task_name for r in shown_results.runs}) or shown.task_names
     page = html.page(notes, _settings(shown, shown_results), main_html, exp_html, answer=lines,
                      tasks=("the " + " and ".join(tasks) + (" task" if len(tasks) == 1 else " tasks")))
     (tmp / "index.html").write_text(page)
@@ -314,12 +314,12 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
     _write_tables(results, out)
     if results.epochs.empty:
         return html.section("Comparison", "", ["No finished runs yet."], results.summary, [])
-    # A bar per cell x mode, and the sine's predictions: only where the grid has them.
+    # A bar per cell x mode, and the predicted series: only where every task forecasts one (TaskSpec.forecast).
     one_row_each = not results.summary.duplicated(["cell", "mode"]).any()
-    sine = all(r.config.task_name == "sine" for r in results.runs)
+    forecast = all(getattr(task_spec(r.config.task_name), "forecast", False) for r in results.runs)
     figures = {
         "loss_curves.png": results.plot_loss(),
-        **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and sine else {}),
+        **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and forecast else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
         "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
         # Only where the spectrum was measured (runs of a one-step mode, or stored
@@ -327,7 +327,7 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
         **({"jacobian_spectrum.png": plots.jacobian_spectrum(results.summary)}
            if "jac_sigma_max" in results.summary and results.summary.jac_sigma_max.notna().any() else {}),
         "weight_groups.png": plots.weight_groups(results.gradients),
-        **({"predictions.png": plots.predictions(results.predictions)} if sine else {}),
+        **({"predictions.png": plots.predictions(results.predictions)} if forecast else {}),
     }
     gates = results.gates
     if not gates.empty:

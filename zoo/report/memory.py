@@ -22,13 +22,20 @@ import numpy as np
 import pandas as pd
 
 from zoo.core.analysis import mean_ci95
-from zoo.core.config import USER_MODEL, task_name
+from zoo.core.config import USER_MODEL, task_name, task_spec
 from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
 from zoo.report import html
 from zoo.report.plots import Figure, cell_colors, subplots
 
-NOT_MEMORY = ("sine",)  # the post's task needs no memory: it has the main section
-# Nor is a user's own model (zoo.ProbeCallback's runs) a memory task: its data has no length to solve.
+
+def in_memory_section(task: str) -> bool:
+    """Whether a task declares the memory section (``TaskSpec.section``); a task not registered here
+    (a plugin not installed) is shown as before its tasks declared it."""
+    spec = task_spec(task)
+    return spec is None or spec.section == "memory"
+
+
+# A user's own model (zoo.ProbeCallback's runs) is no memory task either: its data has no length to solve.
 TEXTBOOK = ("lstm", "gru")  # the cells the textbook says carry memory furthest
 REMEDIES = {
     "lstm": "a larger forget-gate bias at initialisation (Keras adds 1; chrono initialisation sets it "
@@ -43,7 +50,7 @@ def memory_frame(runs) -> pd.DataFrame:
     rows = []
     for r in runs:
         m = r.metrics
-        if m.get("status") == "failed" or m.get("task") in (None, *NOT_MEMORY, USER_MODEL):
+        if m.get("status") == "failed" or m.get("task") in (None, USER_MODEL) or not in_memory_section(m["task"]):
             continue
         rows.append({
             "task": m["task"], "cell": r.config.cell, "mode": r.config.mode, "length": int(m["length"]),

@@ -15,7 +15,6 @@ import shutil
 from pathlib import Path
 
 from zoo import store
-from zoo.core.config import RunConfig
 from zoo.runs.runner import runs_lock
 from zoo.store.atomic import clean_leftovers
 
@@ -33,7 +32,7 @@ def _is_run_folder(path: Path) -> bool:
     if any(p.is_symlink() for p in entries) or not {p.name for p in entries} <= ours:
         return False
     try:
-        if RunConfig.from_dict(json.loads((path / "config.json").read_text())).run_id != path.name:
+        if store.folder_run_id(path) != path.name:
             return False
     except (OSError, ValueError, KeyError, TypeError):
         return False

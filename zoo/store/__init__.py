@@ -9,7 +9,9 @@ folder, and of its own other contents.
 
 A folder written by another version of rnn-zoo (its config.json has fields
 this version does not know) is ``ForeignRunError``: left alone, never
-retrained over.
+retrained over. Folders and grid records in the old format (a task table
+without its name, before every task stored its own) read as they always did:
+``OLD_UNNAMED_TASK`` is the one place that knows it.
 
 The store is the data model beneath the runner (which writes runs/) and the
 views (the report, TensorBoard's logs), which read it; it imports only the core.
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from zoo.core.config import DEFAULT_TASK, RunConfig, TaskConfig, TrainConfig
+from zoo.core.config import RunConfig, TrainConfig, run_id_of, task_spec
 from zoo.store.atomic import atomic_file, atomic_folder, clean_leftovers, write_bytes
 
 TABLES = ("history", "gradients", "probes", "gates", "predictions")
@@ -43,6 +45,20 @@ GRIDS = ".grids"  # runs/.grids/<name>.json: each compared grid and its run ids,
 TENSORBOARD = "tensorboard"
 TENSORBOARD_EVENTS = re.compile(r"events\.out\.tfevents\.\d+\.rnn-zoo")
 TENSORBOARD_EXPERIMENT = "events.out.tfevents.0.rnn-zoo-hparams"
+
+
+# The old format: rnn-zoo wrote the sine task's table without its name (every other
+# task's with it). The task a table without a name means, for ever, whatever the default is now.
+OLD_UNNAMED_TASK = "sine"
+
+
+def upgrade(stored: dict) -> dict:
+    """A stored config or grid (``to_dict``) in the current format: its task named.
+    (Its run id is the hash of what was written: ``folder_run_id``.)"""
+    task = stored.get("task") if isinstance(stored, dict) else None
+    if isinstance(task, dict) and "name" not in task:
+        return {**stored, "task": {"name": OLD_UNNAMED_TASK, **task}}
+    return stored
 
 
 CHECKSUMS = "sha256"  # in metrics.json: {file name: hex digest} of every other file of the folder
@@ -163,10 +179,17 @@ def unknown_fields(stored: dict) -> list[str]:
     found = [k for k in stored if k not in known]
     train = stored.get("train", {})
     found += [f"train.{k}" for k in train if k not in {f.name for f in dataclasses.fields(TrainConfig)}]
-    task = stored.get("task", {})
-    if isinstance(task, dict) and task.get("name", DEFAULT_TASK) == DEFAULT_TASK:
-        found += [f"task.{k}" for k in task if k not in {f.name for f in dataclasses.fields(TaskConfig)} | {"name"}]
+    task = upgrade(stored).get("task", {})
+    spec = task_spec(task["name"]) if isinstance(task, dict) and isinstance(task.get("name"), str) else None
+    if spec is not None:  # a task not registered here reads back as stored (``config.task_settings``)
+        found += [f"task.{k}" for k in task if k not in {f.name for f in dataclasses.fields(spec.settings)} | {"name"}]
     return found
+
+
+def folder_run_id(path: Path) -> str:
+    """The run id a folder's config.json was written under, in whichever format: its name,
+    for a folder a compare wrote."""
+    return run_id_of(json.loads((Path(path) / "config.json").read_text()))
 
 
 def _config(path: Path) -> RunConfig:
@@ -178,7 +201,7 @@ def _config(path: Path) -> RunConfig:
             f"{path}: written by another version of rnn-zoo (config.json has {', '.join(unknown)}, unknown to "
             "this one); left alone: read it with that version, or move it aside to train the run here"
         )
-    return RunConfig.from_dict(stored)
+    return RunConfig.from_dict(upgrade(stored))
 
 
 def storage_advice(exc: OSError) -> str:
@@ -224,7 +247,7 @@ def read_grids(runs_dir: Path) -> dict[str, dict]:
     for path in sorted((Path(runs_dir) / GRIDS).glob("*.json")):
         try:
             record = json.loads(path.read_text())
-            grids[record["name"]] = record
+            grids[record["name"]] = {**record, "grid": upgrade(record["grid"])}
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return grids
@@ -269,8 +292,9 @@ def read_run(path: Path) -> StoredRun:
         if isinstance(exc, (CorruptRunError, ForeignRunError)):
             raise
         raise CorruptRunError(f"{path}: {type(exc).__name__}: {exc}") from None
-    if config.run_id != path.name:
-        raise CorruptRunError(f"{path}: config.json belongs to run {config.run_id}")
+    written = folder_run_id(path)
+    if written != path.name:
+        raise CorruptRunError(f"{path}: config.json belongs to run {written}")
     rows = metrics.get("rows", {})
     for table, frame in {**tables, **{PROBE_PREFIX + n: t for n, t in probe_tables.items()}}.items():
         if len(frame) != rows.get(table):

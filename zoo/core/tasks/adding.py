@@ -58,6 +58,10 @@ def baseline(settings: AddingSettings) -> float:
     return 1.0 / 6.0
 
 
+# Upper bounds that catch a typo before work starts (the lower ones are __post_init__'s).
+LIMITS = {"length": (None, 100_000), "train_size": (None, 10_000_000), "test_size": (None, 1_000_000)}
+
+
 @register_task(
     "adding",
     settings=AddingSettings,
@@ -70,6 +74,7 @@ def baseline(settings: AddingSettings) -> float:
     solved_below=SOLVED_BELOW,
     solved_reason=SOLVED_REASON,
     test_settings={"length": 6, "train_size": 128, "test_size": 64},
+    limits=LIMITS,
 )
 def generate(settings: AddingSettings, seed: int, layout: str = "many", target: str = "next"
              ) -> tuple[TaskData, TaskData]:

@@ -72,6 +72,10 @@ def extra_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
     return {"recall_accuracy": recall_accuracy(y_true, scores)}
 
 
+# Upper bounds that catch a typo before work starts (the lower ones are __post_init__'s).
+LIMITS = {"length": (None, 100_000), "train_size": (None, 10_000_000), "test_size": (None, 1_000_000)}
+
+
 @register_task(
     "copy",
     settings=CopySettings,
@@ -86,6 +90,7 @@ def extra_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
     solved_reason=SOLVED_REASON,
     extra_metrics=extra_metrics,
     test_settings={"length": 3, "train_size": 128, "test_size": 64},
+    limits=LIMITS,
 )
 def generate(settings: CopySettings, seed: int, layout: str = "many", target: str = "synced"
              ) -> tuple[TaskData, TaskData]:

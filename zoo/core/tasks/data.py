@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# The most input values a task's training set may hold: 1 GB of float32. Loading
+# refuses settings above it before any work, naming them.
+MAX_INPUT_VALUES = 250_000_000
+
 
 @dataclass(frozen=True)
 class TaskData:

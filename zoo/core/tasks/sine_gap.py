@@ -101,6 +101,8 @@ def baseline(settings: SineGapSettings) -> float:
     solved_below=SOLVED_BELOW,
     solved_reason=SOLVED_REASON,
     test_settings={"length": 4, "train_points": 300, "test_points": 120},
+    limits={"length": (None, 100_000), "window": (None, 10_000), "train_points": (None, 10_000_000),
+            "test_points": (None, 1_000_000)},  # the lower bounds are its own checks (__post_init__)
 )
 def generate(settings: SineGapSettings, seed: int, layout: str = "many", target: str = "next"
              ) -> tuple[TaskData, TaskData]:
