@@ -15,7 +15,7 @@ import stat
 import tomllib
 from pathlib import Path
 
-from zoo.core import catalog, horizon, registry
+from zoo.core import catalog, horizon, registry, report_spec
 from zoo.core.config import (
     DEFAULT_TASK,
     LOSSES,
@@ -680,7 +680,7 @@ def shrink(grid: GridConfig, keep=frozenset()) -> GridConfig:
 
 
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
-             "experiment", "quick", "full"]
+             "experiment", "report", "quick", "full"]
 SEARCH_KEYS = [f.name for f in dataclasses.fields(SearchSpec)]
 
 
@@ -821,6 +821,8 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         tasks=tuple(tasks) if swept else (),
         search=_parse_search(raw["search"], tasks) if "search" in raw else None,
     )
+    if "report" in raw:  # checked against what the grid sweeps (zoo.core.report_spec)
+        grid = dataclasses.replace(grid, report=report_spec.parse(raw["report"], grid))
     if grid.search is not None and grid.search.axis in dict(grid.sweep):
         raise ConfigError(f"sweep.{grid.search.axis}: the axis [search] searches; leave it out of [sweep] "
                           f"(the search chooses its values from search.ladder = {list(grid.search.ladder)})")
