@@ -1,7 +1,10 @@
 """The report's vocabulary (zoo.core.report_spec) and what draws each name (zoo.report.registry):
-every name has its entry, and a [report] table is checked when its config is loaded."""
+every name has its entry, a [report] table is checked when its config is loaded, and the
+report names no cell: what it says of one comes from what the cell declares or from the numbers."""
 
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,35 @@ def test_a_declared_report_survives_the_grid_record():
         assert GridConfig.from_stored(grid.to_dict()).report == grid.report
     plain = GridConfig()
     assert "report" not in plain.to_dict() and report_spec.spec_of(plain) == report_spec.default_spec(plain)
+
+
+def _names_in_code(source: str) -> set[str]:
+    """Every word of the module's string literals and identifiers (comments left out)."""
+    words, kinds = set(), (tokenize.STRING, tokenize.NAME, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING))
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):  # (3.12 splits an f-string in parts)
+        if tok.type in kinds:
+            words |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", tok.string))
+    return words
+
+
+def test_no_report_module_names_a_cell():
+    from zoo.core import catalog
+
+    cells = set(catalog.list_cells())
+    assert {"lstm", "gru", "simple_rnn"} <= cells
+    assert {"lstm", "gru"} <= _names_in_code('TEXTBOOK = ("lstm", "gru")  # a list of cells\n')  # it can fail
+    named = {path.name: sorted(_names_in_code(path.read_text()) & cells) for path in sorted(REPORT_DIR.glob("*.py"))}
+    assert {name: found for name, found in named.items() if found} == {}
+
+
+def test_what_a_cell_declares_is_stored_with_its_runs_as_json():
+    import json
+
+    from zoo.core import catalog, registry
+
+    for name in catalog.list_cells():
+        declared = catalog.get_cell(name).declares()
+        assert set(declared) <= {"claim", "remedy", "published"}
+        assert json.loads(json.dumps(declared)) == declared  # metrics.json holds it as it is
+    with pytest.raises(ValueError, match=r"published must be \(task, length, who reported what\)"):
+        registry.register_cell("bad_claim", param_count=lambda i, u: u, published=("adding", "long"))

@@ -20,7 +20,7 @@ from typing import Callable
 
 from zoo.core import report_spec
 from zoo.core.config import short_name
-from zoo.report import answer, findings, horizon, lineage, memory, plots
+from zoo.report import answer, findings, horizon, lineage, memory_section, plots
 from zoo.report import probes as probe_report
 
 FIGURES: dict[str, Callable] = {}
@@ -115,7 +115,7 @@ def _lineage(grid, results, out: Path) -> str:
 
 @_register("sections", "memory")
 def _memory(grid, results, out: Path) -> str:
-    return memory.section(results, out)
+    return memory_section.section(results, out)
 
 
 @_register("sections", "horizon")
