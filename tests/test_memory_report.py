@@ -41,14 +41,16 @@ def test_memory_quick_compare_writes_the_memory_section(tmp_path):
     assert "Yes: adding and sine_gap need a memory of 5, 10 steps" in opening
     assert (tmp_path / "reports" / "summary.csv").read_bytes() == (section / "summary.csv").read_bytes()
     runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    from zoo.core import catalog
     from zoo.core.grid import expand
     from zoo.core.loading import load_grid
 
     assert len(runs) == len(expand(load_grid("memory", quick=True, cells=CELLS)))
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     for key in ("task", "length", "ratio", "baseline", "solved", "solved_below", "dhT_dh1_init", "dhT_dh1",
-                "probe_seconds"):
+                "probe_seconds", "cell_declares"):
         assert key in metrics
+    assert metrics["cell_declares"] == catalog.get_cell(runs[0].name.split("-")[0]).declares()
     assert 0 in set(pd.read_csv(runs[0] / "probes.csv").epoch)
 
 
