@@ -1,5 +1,8 @@
+import dataclasses
+
 import pytest
 
+from zoo.core import report_spec
 from zoo.core.config import ConfigError, GridConfig, RunConfig
 from zoo.core.grid import expand
 from zoo.core.loading import grid_from_dict, load_grid
@@ -7,7 +10,9 @@ from zoo.core.loading import grid_from_dict, load_grid
 
 def test_default_config_file_is_the_default_grid():
     grid = load_grid("default")
-    assert grid == GridConfig()
+    # Its [report] table declares what a grid without one shows (zoo.core.report_spec.default_spec).
+    assert dataclasses.replace(grid, report=None) == GridConfig()
+    assert grid.report == report_spec.default_spec(GridConfig())
     assert len(expand(grid)) == 36
     assert grid.train.epochs == 120 and grid.train.batch_size == 64 and grid.train.learning_rate == 1e-3
 

@@ -231,6 +231,9 @@ def horizon_rows(spec):
                     "dh_end": (factor + 0.02) ** (n - 1), "steps": 600, "batch": 64, "probes": 1, "probe_batch": 16,
                     "seconds": 1.0, "probe_seconds": 0.1, "sequence_steps": n, "recall_accuracy": np.nan,
                     "run_id": f"{cell}-{lr}-{n}-{s}", "lr": lr, "budget": 600, "stopped": False,
+                    # What the runs measured (a carry gate) and what irnn declares (a published horizon).
+                    "gated": cell in ("gru", "lstm"), "remedy": "",
+                    "published": ("adding", 1000, "a paper solving T = 1,000") if cell == "irnn" else (),
                 })
     frame = pd.DataFrame(records)
     from zoo.report import horizon as report
@@ -262,6 +265,7 @@ def test_the_report_finds_the_search_horizon_the_best_learning_rate_and_its_wind
 
 def test_the_report_gives_spearman_and_fisher_in_words():
     from zoo.report import horizon as report
+    from zoo.report import memory
 
     spec = SearchSpec((25, 50, 100, 200, 400), refine=1)
     frame = horizon_rows(spec)
@@ -277,6 +281,13 @@ def test_the_report_gives_spearman_and_fisher_in_words():
     assert "ρ = +0.40 over 4 cells (permutation p = 0.75)" in text
     assert "Fisher's exact p = 0.1 > 0.05" in text  # 3 seeds can never separate two cells
     assert "window 1e-3 to 3e-3 (2 of 2)" in text
+    # Gated as measured (a carry gate), and a horizon a cell declares its paper reports: no cell named in code.
+    assert "textbook" not in text
+    assert "Not reproduced at this budget: a paper solving T = 1,000; here irnn reaches 50" in text
+    gated = set(memory.gated_cells(frame))
+    text = " ".join(report.findings("adding", frame, lines, best, at, summary, spec, gated))
+    assert gated == {"gru", "lstm"}
+    assert "As the textbook says, a gated cell (lstm) reaches further than every plain one" in text
     table = report.display_table(["simple_rnn", "irnn", "gru", "lstm"], best, at)
     assert table.set_index("cell").loc["irnn", "T=50"].startswith("3/3 [44%–100%]")
 

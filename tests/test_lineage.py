@@ -358,7 +358,8 @@ def test_lineage_table_pools_seeds_per_task_and_cell():
     def run(task, cell, seed, ratio, init, end, lo, hi, top):
         return {"task": task, "length": 100, "cell": cell, "seed": seed, "status": "ok", "metric": "test_mse",
                 "value": ratio * 0.17, "ratio": ratio, "solved": ratio < 0.1, "factor_init": init, "factor_end": end,
-                "sigma_min": lo, "sigma_max": hi, "lyapunov_top": top}
+                "sigma_min": lo, "sigma_max": hi, "lyapunov_top": top,
+                "claim": "eigenvalues near the unit circle, so slow decay" if cell == "lru" else ""}  # as declared
 
     frame = pd.DataFrame([run("adding", "lru", 0, 0.05, 0.95, 0.97, 0.9, 0.99, -0.02),
                           run("adding", "lru", 1, 0.5, 0.93, 0.91, 0.8, 0.999, -0.04),
@@ -373,4 +374,5 @@ def test_lineage_table_pools_seeds_per_task_and_cell():
     assert words[0].startswith("adding: the gradient stays alive") and "lru (0.97)" in words[0]
     assert "vanishes (< 0.5) in simple_rnn (0.30)" in words[0] and "majority of seeds: lru." in words[0]
     assert any("lru: the paper claims eigenvalues near the unit circle" in w and "consistent" in w for w in words)
+    assert not any("simple_rnn: the paper claims" in w for w in words)  # it declares no claim
     assert "| adding | lru | mse" in lineage.markdown(table)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo.report import memory
+from zoo.report import memory, memory_findings, memory_plots
 
 ROOT = Path(__file__).resolve().parent.parent
 CELLS = "simple_rnn,gru"
@@ -41,15 +41,22 @@ def test_memory_quick_compare_writes_the_memory_section(tmp_path):
     assert "Yes: adding and sine_gap need a memory of 5, 10 steps" in opening
     assert (tmp_path / "reports" / "summary.csv").read_bytes() == (section / "summary.csv").read_bytes()
     runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    from zoo.core import catalog
     from zoo.core.grid import expand
     from zoo.core.loading import load_grid
 
     assert len(runs) == len(expand(load_grid("memory", quick=True, cells=CELLS)))
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     for key in ("task", "length", "ratio", "baseline", "solved", "solved_below", "dhT_dh1_init", "dhT_dh1",
-                "probe_seconds"):
+                "probe_seconds", "cell_declares"):
         assert key in metrics
+    assert metrics["cell_declares"] == catalog.get_cell(runs[0].name.split("-")[0]).declares()
     assert 0 in set(pd.read_csv(runs[0] / "probes.csv").epoch)
+
+
+# What the runs measure and declare: gru and lstm recorded a carry gate; lstm declares a remedy.
+GATED = {"gru", "lstm"}
+REMEDY = {"lstm": "a larger forget-gate bias"}
 
 
 def _frame(rows):
@@ -62,6 +69,7 @@ def _frame(rows):
             "baseline": 1 / 6, "metric": "test_mse", "dh_init": dh_init, "dh_end": dh_end, "steps": 3000,
             "batch": 64, "probes": 3, "probe_batch": 32, "seconds": 100.0, "probe_seconds": 5.0,
             "sequence_steps": length, "recall_accuracy": np.nan, "run_id": f"run{i}",
+            "gated": cell in GATED, "remedy": REMEDY.get(cell, ""), "published": (),
         })
     return pd.DataFrame(records)
 
@@ -99,7 +107,7 @@ def _curves(cell, finals):
 
 
 def test_findings_say_who_solves_what_and_where_the_textbook_fails():
-    lines = memory.findings(SYNTHETIC, _curves("lstm", [1.0, 1.0, 1.0]), "adding")
+    lines = memory_findings.findings(SYNTHETIC, _curves("lstm", [1.0, 1.0, 1.0]), "adding")
     text = " ".join(lines)
     # A ranking at k of n carries its Wilson interval (2 of 3: 21%-94%).
     assert "3,000 optimizer steps" in lines[0]
@@ -120,23 +128,23 @@ def test_findings_say_who_solves_what_and_where_the_textbook_fails():
 
 def test_no_claim_rests_on_one_seed():
     # One of three seeds' curves still falls: the majority does not, so no "still falling".
-    text = " ".join(memory.findings(SYNTHETIC, _curves("lstm", [0.05, 1.0, 1.0]), "adding"))
+    text = " ".join(memory_findings.findings(SYNTHETIC, _curves("lstm", [0.05, 1.0, 1.0]), "adding"))
     assert "still falling" not in text and "(1 of 3 seeds' curves)" in text
-    text = " ".join(memory.findings(SYNTHETIC, _curves("lstm", [0.05, 0.1, 1.0]), "adding"))
+    text = " ".join(memory_findings.findings(SYNTHETIC, _curves("lstm", [0.05, 0.1, 1.0]), "adding"))
     assert "still falling at the end of the budget (2 of 3 seeds' curves)" in text
     # A single seed's curve supports no claim either way.
-    text = " ".join(memory.findings(SYNTHETIC, _curves("lstm", [0.05]), "adding"))
+    text = " ".join(memory_findings.findings(SYNTHETIC, _curves("lstm", [0.05]), "adding"))
     assert "still falling" not in text and "stays near" not in text
 
 
 def test_seeds_that_can_separate_two_cells_are_named():
     rows = [("gru", 25, s, 0.01, 1e-5, 1.0) for s in range(5)] + [("lstm", 25, s, 1.0, 1e-2, 1.0) for s in range(5)]
-    text = " ".join(memory.findings(_frame(rows), _curves("lstm", [1.0] * 5), "adding"))
+    text = " ".join(memory_findings.findings(_frame(rows), _curves("lstm", [1.0] * 5), "adding"))
     assert "The seeds separate gru and lstm at length 25 (p = 0.0079)" in text  # 5/5 against 0/5
 
 
 def test_memory_section_plots_are_written_and_readable(tmp_path):
-    for name, fig in {"ratio.png": memory.ratio_plot(SYNTHETIC, "adding"),
-                      "gradient.png": memory.gradient_plot(SYNTHETIC, "adding")}.items():
+    for name, fig in {"ratio.png": memory_plots.ratio_plot(SYNTHETIC, "adding"),
+                      "gradient.png": memory_plots.gradient_plot(SYNTHETIC, "adding")}.items():
         fig.savefig(tmp_path / name, dpi=60)
         assert (tmp_path / name).stat().st_size > 5000

@@ -75,13 +75,15 @@ def test_two_arms_that_resolve_to_one_run_count_it_once(tmp_path):
 
     from conftest import tiny_grid
 
+    from zoo.core.report_spec import ReportSpec
     from zoo.runs import runner
 
     # GRU many_to_one at 8 units has 3 * (8 * 9 + 16) + 9 = 273 weights, so a budget
     # of 273 sizes it to the grid's own 8 units: both arms are the same 2 runs.
     # SimpleRNN's budget arm is 15 units (271 weights): 4 runs.
     grid = tiny_grid(cells=("simple_rnn", "gru"), modes=("many_to_one",), seeds=2, units=8,
-                     sweep=(("param_budget", (None, 273)),), name="budget_n", experiment="Equal budget?")
+                     sweep=(("param_budget", (None, 273)),), name="budget_n", experiment="Equal budget?",
+                     report=ReportSpec(("params_vs_mae",), ("budget",), ("probes",)))  # as equal_params.toml
     assert sorted((r.cell, r.units) for r in expand(grid)) == [("gru", 8)] * 2 + [("simple_rnn", 8)] * 2 + [
         ("simple_rnn", 15)] * 2
     runs = tmp_path / "runs"
@@ -95,6 +97,7 @@ def test_two_arms_that_resolve_to_one_run_count_it_once(tmp_path):
     section = (tmp_path / "reports" / "index.html").read_text().split("Experiment: budget_n")[1]
     assert "No finished runs yet" not in section and "not trained yet" not in section
     assert "gru many_to_one (the budget sizes them to 8 units too)" in section
+    assert (tmp_path / "reports" / "experiments" / "budget_n" / "params_vs_mae.png").is_file()  # as it declares
 
     # Compared again with --seeds 1: the section counts that grid, not the config's 2 seeds.
     one = replace(grid, seeds=1)

@@ -121,14 +121,17 @@ def test_the_memory_verdict_counts_the_tasks_where_gates_reach_further():
                 for seed in range(3):
                     solved = length <= longest
                     rows.append(dict(task=task, cell=cell, length=length, seed=seed, status="ok",
-                                     ratio=0.01 if solved else 0.9, solved=solved))
+                                     ratio=0.01 if solved else 0.9, solved=solved,
+                                     gated=cell == "lstm"))  # its runs measured a carry gate
     text = answer._memory_verdict(pd.DataFrame(rows))
+    assert "The better gated cell (lstm) reaches further" in text
     assert "adding: lstm 100, simple_rnn 25; sine_gap: simple_rnn 100, lstm 50" in text
     assert "reaches further than every plain cell in 1 of 2 tasks, less far in 1: here the post's claim" in text
 
 
 def test_a_grid_of_memory_runs_says_it_can_test_the_claim(monkeypatch):
-    frame = pd.DataFrame([dict(task="adding", cell=c, length=n, seed=0, status="ok", ratio=r, solved=r < 0.1)
+    frame = pd.DataFrame([dict(task="adding", cell=c, length=n, seed=0, status="ok", ratio=r, solved=r < 0.1,
+                               gated=c == "gru")
                           for c, n, r in (("gru", 5, 0.01), ("gru", 10, 0.02), ("simple_rnn", 5, 0.05),
                                           ("simple_rnn", 10, 0.8))])
     monkeypatch.setattr(answer.memory, "memory_frame", lambda runs: frame)

@@ -56,6 +56,7 @@ from zoo.core.process import (  # noqa: E402,F401  (re-exported: the process set
     with_xla_flags,
     xla_cpu_flags,
 )
+from zoo.core.report_spec import ReportSpec
 
 
 class ConfigError(ValueError):
@@ -288,6 +289,8 @@ class GridConfig:
     # A ``[search]`` table (``zoo.core.horizon.SearchSpec``): the grid searches
     # this axis (task.length) round by round instead of sweeping fixed values.
     search: SearchSpec | None = None
+    # A ``[report]`` table (``zoo.core.report_spec``): the figures, findings and sections its report shows.
+    report: ReportSpec | None = None
 
     def to_dict(self) -> dict:
         """The grid as a config file's table (``grid_from_dict`` reads it back)."""
@@ -296,6 +299,10 @@ class GridConfig:
             del d["search"]
         else:
             d["search"] = self.search.to_dict()
+        if self.report is None:
+            del d["report"]
+        else:
+            d["report"] = self.report.to_dict()
         d["task"] = task_to_dict(self.task)
         d["sweep"] = {key: ["none" if v is None else v for v in values] for key, values in self.sweep}
         if d["param_budget"] is None:
@@ -327,6 +334,7 @@ class GridConfig:
             experiment=d.get("experiment", ""),
             tasks=tuple(task_from_dict(t) for t in d.get("tasks", ())),
             search=SearchSpec.from_dict(d["search"]) if d.get("search") else None,
+            report=ReportSpec.from_dict(d["report"]) if isinstance(d.get("report"), dict) else None,
         )
 
     @property

@@ -13,7 +13,7 @@ from zoo.core import catalog, registry
 from zoo.core.config import ConfigError, SearchSpec, TrainConfig, default_task_settings, show
 
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
-             "experiment", "quick", "full"]
+             "experiment", "report", "quick", "full"]
 SEARCH_KEYS = [f.name for f in dataclasses.fields(SearchSpec)]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from zoo.core import catalog, horizon, registry
+from zoo.core import catalog, horizon, registry, report_spec
 from zoo.core.config import (
     ConfigError,
     GridConfig,
@@ -284,6 +284,8 @@ def grid_from_dict(raw: dict, name: str = "default") -> GridConfig:
         tasks=tuple(tasks) if swept else (),
         search=_parse_search(raw["search"], tasks) if "search" in raw else None,
     )
+    if "report" in raw:  # checked against what the grid sweeps (zoo.core.report_spec)
+        grid = dataclasses.replace(grid, report=report_spec.parse(raw["report"], grid))
     if grid.search is not None and grid.search.axis in dict(grid.sweep):
         raise ConfigError(f"sweep.{grid.search.axis}: the axis [search] searches; leave it out of [sweep] "
                           f"(the search chooses its values from search.ladder = {list(grid.search.ladder)})")

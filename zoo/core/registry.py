@@ -63,6 +63,14 @@ class CellSpec:
     inputs, states)``, for gated cells, returns one step's gate activations by
     name (``carry`` is the share of the previous state kept); a hand-written
     cell can instead define a ``gates(inputs, states)`` method.
+
+    What the report says of the cell beyond its numbers comes from here, never
+    from its name in the report's code: ``claim``, what its paper claims about
+    the gradient through time; ``remedy``, what to try first where it carries
+    too little memory; ``published``, a horizon its paper reports, as
+    ``(task, length, who reported what)``: the report says when a search falls
+    short of it. Each run stores them (``declares``), since the report reads
+    runs, not the registry.
     """
 
     name: str
@@ -71,6 +79,14 @@ class CellSpec:
     description: str
     source: str
     gates: Callable | None = None
+    claim: str = ""
+    remedy: str = ""
+    published: tuple = ()
+
+    def declares(self) -> dict:
+        """What the report may say of the cell, as a run's ``metrics.json`` stores it."""
+        found = {"claim": self.claim, "remedy": self.remedy, "published": list(self.published)}
+        return {key: value for key, value in found.items() if value}
 
     def gate_fn(self, cell) -> Callable | None:
         """``fn(inputs, states) -> {gate: activations}`` for a built cell, if it has gates."""
@@ -229,8 +245,10 @@ def _source_of(fn) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: Callable | None = None):
-    """Register a cell builder under ``name``; returns the builder unchanged.
+def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: Callable | None = None,
+                  claim: str = "", remedy: str = "", published: tuple = ()):
+    """Register a cell builder under ``name``; returns the builder unchanged. ``claim``,
+    ``remedy`` and ``published`` are what the report may say of it (``CellSpec``).
 
     Example:
         @register_cell("gru", param_count=lambda i, u: 3 * (u * (i + u) + 2 * u))
@@ -240,13 +258,17 @@ def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: C
     """
     if not name.isidentifier():
         raise ValueError(f"cell name {name!r} is not a valid Python identifier")
+    if published and not (len(published) == 3 and isinstance(published[0], str) and isinstance(published[1], int)
+                          and isinstance(published[2], str)):
+        raise ValueError(f"cell {name!r}: published must be (task, length, who reported what), got {published!r}")
 
     def decorate(builder):
         source = _source_of(builder)
         old = _CELLS.get(name)
         if old is not None and old.source != source:
             raise DuplicateNameError(f"cell {name!r} is registered twice: by {old.source} and by {source}")
-        _CELLS[name] = CellSpec(name, builder, param_count, _first_line(builder), source, gates)
+        _CELLS[name] = CellSpec(name, builder, param_count, _first_line(builder), source, gates, claim, remedy,
+                                tuple(published))
         return builder
 
     return decorate

@@ -257,6 +257,7 @@ class Recorder:
             "solved_below": task.solved_below,
             "solved_reason": task.solved_reason,
             "solved": bool(self.status == "ok" and ratio < task.solved_below),
+            "cell_declares": self.eng.resolved.cell.declares(),  # and without the cell's (CellSpec.declares)
             "dhT_dh1_init": _first_step_norm(probes, 0),
             "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
             **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy

@@ -17,9 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zoo import store
-from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, short_name, show, task_spec
-from zoo.report import answer, findings, horizon, html, lineage, memory, plots
-from zoo.report import probes as probe_report
+from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, show, task_spec
+from zoo.report import answer, findings, html, memory, plots, registry
 from zoo.report.results import Results, load_runs
 from zoo.store.atomic import atomic_folder, clean_leftovers
 
@@ -332,31 +331,16 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
     gates = results.gates
     if not gates.empty:
         figures["gate_activity.png"] = plots.gate_activity(gates)
-    figures = _save(figures, out)
-    searched = grid is not None and grid.search is not None  # a search's lengths differ by cell: its own section
-    return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures) + (
-        horizon.section(grid, results, out) if searched else memory.section(results, out)
-    ) + probe_report.section(results, out)
+    grid = grid or GridConfig()
+    figures = _save({**figures, **registry.figures(grid, results)}, out)  # and those its [report] declares
+    return (html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures)
+            + registry.sections(grid, results, out))
 
 
 def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     _write_tables(results, out)
-    summary, axes = results.summary, [short_name(k) for k, _ in grid.sweep]
-    # A sweep shows once runs of two of its values are stored: its column exists.
-    figures = {}
-    clipping = "global_clipnorm" in axes or "clipnorm" in axes  # explosion_by_lag shows its windows
-    if "window" in axes and "window" in results.probes.columns and not clipping:
-        figures["decay_by_window.png"] = plots.decay_by_window(results.probes)
-    for column in ("global_clipnorm", "clipnorm"):
-        if column in axes and column in results.epochs.columns:
-            figures["clipping.png"] = plots.clipping(results.epochs, column)
-            figures["explosion_by_lag.png"] = plots.explosion_by_lag(results.probes, results.gradients, column)
-    user = USER_MODEL in grid.modes  # a user's model (zoo.ProbeCallback): its layers' units are no sweep
-    if ("param_budget" in axes or "units" in axes) and "units" in summary.columns and not user:
-        figures["params_vs_mae.png"] = plots.params_vs_mae(summary)
-    if user and not results.probes.empty:  # each layer's gradient through time
-        figures["gradient_by_lag.png"] = plots.gradient_by_lag(results.probes)
-    paths = _save(figures, out)
+    # The figures, findings and sections its [report] table declares (zoo.core.report_spec).
+    paths = _save(registry.figures(grid, results), out)
     # Against the grid actually compared (its recorded run ids, e.g. with --seeds 1).
     asked = len(results.runs) + len(results.missing) + len(results.damaged)
     missing = f" {len(results.missing)} of its {asked} runs are not trained yet." if results.missing else ""
@@ -365,13 +349,10 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
         grid.experiment + (" Written by zoo.ProbeCallback(runs=...) at the end of the model's fit."
                            if USER_MODEL in grid.modes else f" Run it with: make compare CONFIG={grid.name}.")
         + missing,
-        [answer.gradient_line(summary)] if USER_MODEL in grid.modes  # a model's layers: no sweep to read
-        else findings.experiment_findings(summary, results.probes, results.diverged),
-        summary,
+        registry.finding_lines(grid, results),
+        results.summary,
         paths,
-    ) + lineage.section(grid, results, out) + (
-        horizon.section(grid, results, out) if grid.search is not None else memory.section(results, out)
-    ) + probe_report.section(results, out)
+    ) + registry.sections(grid, results, out)
 
 
 def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:

@@ -156,7 +156,7 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
         )
         out += [explain_cell(r) for _, r in d.iterrows()]
 
-    out += _divergence_findings(summary, diverged)
+    out += divergence_findings(summary, diverged)
     ref = s[s["mode"] == modes[0]]
     cheapest = ref.sort_values("params").iloc[0]
     fastest = s.groupby("cell").seconds.mean().sort_values()
@@ -168,7 +168,7 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
     return out
 
 
-def _divergence_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None) -> list[str]:
+def divergence_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None) -> list[str]:
     """How many runs diverged, each group's peak gradient norm and epoch, and why."""
     n = int(summary.diverged.sum())
     s = summary[summary.ok > 0]
@@ -229,25 +229,7 @@ def _setting(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def experiment_findings(summary: pd.DataFrame, probes: pd.DataFrame, diverged: pd.DataFrame | None = None) -> list[str]:
-    """What a sweep shows, chosen by the setting it sweeps."""
-    if summary.empty or not (summary.ok.sum() + summary.diverged.sum()):
-        return ["No finished runs yet."]
-    axes = setting_columns(summary)
-    out = []
-    clip = "global_clipnorm" if "global_clipnorm" in axes else ("clipnorm" if "clipnorm" in axes else None)
-    if "window" in axes and not probes.empty and clip is None:
-        out += _window_findings(summary)
-    if clip is not None:
-        out += _clipping_findings(summary, probes, clip, diverged)
-    if "units" in axes:
-        out += _budget_findings(summary)
-    if not out:
-        out += _divergence_findings(summary, diverged)
-    return out
-
-
-def _window_findings(summary: pd.DataFrame) -> list[str]:
+def window_findings(summary: pd.DataFrame) -> list[str]:
     s = summary[summary.ok > 0].dropna(subset=["decay_factor"])
     if s.empty:
         return []
@@ -271,7 +253,7 @@ def _window_findings(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-def _clipping_findings(summary: pd.DataFrame, probes: pd.DataFrame, column: str,
+def clipping_findings(summary: pd.DataFrame, probes: pd.DataFrame, column: str,
                        diverged: pd.DataFrame | None) -> list[str]:
     """Pascanu et al. (2013)'s questions: do the gradients grow with lag, with the
     window, and does clipping rescue the runs; and does the control, with no path
@@ -320,7 +302,7 @@ def _clipping_findings(summary: pd.DataFrame, probes: pd.DataFrame, column: str,
             text += f"; the recurrent kernel carries {share:.0%} of the gradient norm"
         out.append(text + ".")
     out += _control_findings(summary, column)
-    out += _divergence_findings(summary, diverged)[1:]  # the causes; the counts are above
+    out += divergence_findings(summary, diverged)[1:]  # the causes; the counts are above
     return out
 
 
@@ -344,7 +326,7 @@ def _control_findings(summary: pd.DataFrame, column: str) -> list[str]:
     return [text]
 
 
-def _budget_findings(summary: pd.DataFrame) -> list[str]:
+def budget_findings(summary: pd.DataFrame) -> list[str]:
     """Equal units against an equal parameter budget. A cell x mode whose budget
     solved to the common units has one row, in both arms (its runs once)."""
     s = summary[summary.ok > 0]

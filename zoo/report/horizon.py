@@ -31,14 +31,9 @@ from zoo.core.analysis import mean_ci95
 from zoo.core.horizon import SearchSpec, search
 from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
 from zoo.report import html, memory
+from zoo.report.memory_findings import and_list
+from zoo.report.memory_plots import gradient_plot, length_axis, line_styles
 from zoo.report.plots import cell_colors, subplots
-
-# What the published long-memory claims used, for "not reproduced at this budget" (as the issue quotes them).
-PAPERS = {
-    "indrnn": "IndRNN's paper (Li et al. 2018) reports LSTM failing the adding problem by T = 1,000 and IndRNN "
-              "solving it far beyond",
-    "lem": "LEM's reference log reaches adding MSE 2.4e-5 at T = 10,000 after 30,000 steps (128 units, batch 50)",
-}
 
 
 def horizon_frame(runs) -> pd.DataFrame:
@@ -150,7 +145,7 @@ def display_table(cells: list[str], best: pd.DataFrame, at: pd.DataFrame) -> pd.
                 row[f"T={length}"] = "–"
                 continue
             r = mine.loc[length]
-            ratio = memory._fmt_ratio(r.ratio, r.ratio_low, r.ratio_high)
+            ratio = memory.fmt_ratio(r.ratio, r.ratio_low, r.ratio_high)
             row[f"T={length}"] = f"{r.solved}/{r.seeds} [{r.wilson_low:.0%}–{r.wilson_high:.0%}], {ratio}"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -161,7 +156,7 @@ def display_table(cells: list[str], best: pd.DataFrame, at: pd.DataFrame) -> pd.
 
 def solve_rate_plot(at: pd.DataFrame, best: pd.DataFrame, cells: list[str], task: str) -> Figure:
     """Share of seeds solved against length per cell (at its best learning rate), Wilson 95% bands."""
-    colors, styles = cell_colors(cells), memory._styles(cells)
+    colors, styles = cell_colors(cells), line_styles(cells)
     lengths = sorted(at.length.unique())
     fig, ax = subplots(figsize=(8.5, 4.6), constrained_layout=True)
     spread = {c: (i - (len(cells) - 1) / 2) * 0.02 for i, c in enumerate(cells)}  # dodge, in log-x units
@@ -180,7 +175,7 @@ def solve_rate_plot(at: pd.DataFrame, best: pd.DataFrame, cells: list[str], task
                 textcoords="offset points", fontsize=8)
     ax.set(ylim=(-0.03, 1.03), ylabel="share of seeds that solved",
            title=f"{task}: solve rate against length (line: k/n seeds; band: Wilson 95% interval)")
-    memory._length_axis(ax, lengths)
+    length_axis(ax, lengths)
     fig.legend(loc="outside right center", frameon=False)
     return fig
 
@@ -233,8 +228,8 @@ def gradient_summary(frame: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, b in best.iterrows():
         g = frame[(frame.cell == b.cell) & (frame.lr == b.best_lr)]
-        rows.append({"cell": b.cell, "reach": _reach(b.horizon), "factor_init": memory._log_mean(g.factor_init),
-                     "factor_end": memory._log_mean(g.factor_end)})
+        rows.append({"cell": b.cell, "reach": _reach(b.horizon), "factor_init": memory.log_mean(g.factor_init),
+                     "factor_end": memory.log_mean(g.factor_end)})
     out = pd.DataFrame(rows)
     shortest = frame.length.min()
     out["floor"] = shortest / 2  # where "none" is drawn on a log axis
@@ -296,7 +291,7 @@ def _fisher_text(at: pd.DataFrame, best: pd.DataFrame, cells: list[str]) -> str:
 
 
 def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataFrame, at: pd.DataFrame,
-             summary: pd.DataFrame, spec: SearchSpec, gated: set[str] = frozenset(memory.TEXTBOOK)) -> list[str]:
+             summary: pd.DataFrame, spec: SearchSpec, gated: set[str] = frozenset()) -> list[str]:
     out = []
     steps, batch = int(frame.budget.max()), int(frame.batch.iloc[0])
     cells = list(best.cell)
@@ -316,12 +311,12 @@ def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataF
     solvers = [c for c in cells if reach[c]]
     failers = [c for c in cells if not reach[c]]
     if failers:
-        out.append(f"{memory._and(failers)} solve{'s' if len(failers) == 1 else ''} no length at this budget "
-                   f"(not even T = {spec.ladder[0]})" + (f", while {memory._and(solvers)} do." if solvers else
+        out.append(f"{and_list(failers)} solve{'s' if len(failers) == 1 else ''} no length at this budget "
+                   f"(not even T = {spec.ladder[0]})" + (f", while {and_list(solvers)} do." if solvers else
                                                           ": no cell does."))
     at_top = [c for c in cells if reach[c] == top]
     if at_top:
-        out.append(f"{memory._and(at_top)} solve{'s' if len(at_top) == 1 else ''} the top of the ladder (T = {top}): "
+        out.append(f"{and_list(at_top)} solve{'s' if len(at_top) == 1 else ''} the top of the ladder (T = {top}): "
                    "its horizon is at least that, not measured beyond.")
     undone = lines[~lines.done]
     if len(undone):
@@ -351,20 +346,21 @@ def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataF
         g_best = max(_reach(reach[c]) for c in gated_cells)
         beat = [c for c in plain if _reach(reach[c]) > g_best]
         if beat:
-            out.append(f"Against the textbook: {memory._and(beat)} reach{'es' if len(beat) == 1 else ''} further "
-                       f"than every gated cell ({memory._and(gated_cells)}) on {task} at this budget.")
+            out.append(f"Against the textbook: {and_list(beat)} reach{'es' if len(beat) == 1 else ''} further "
+                       f"than every gated cell ({and_list(gated_cells)}) on {task} at this budget.")
         elif g_best > max(_reach(reach[p]) for p in plain):
-            top_gated = memory._and([c for c in gated_cells if _reach(reach[c]) == g_best])
+            top_gated = and_list([c for c in gated_cells if _reach(reach[c]) == g_best])
             out.append(f"As the textbook says, a gated cell ({top_gated}) "
-                       f"reaches further than every plain one ({memory._and(plain)}) on {task}"
-                       + (f"; not every gated cell does ({memory._and(lag)} stop{'s' if len(lag) == 1 else ''} "
+                       f"reaches further than every plain one ({and_list(plain)}) on {task}"
+                       + (f"; not every gated cell does ({and_list(lag)} stop{'s' if len(lag) == 1 else ''} "
                           f"at or below a plain cell)." if (lag := [c for c in gated_cells if _reach(reach[c]) <= max(
                               _reach(reach[p]) for p in plain)]) else "."))
     # Not reproduced only where the search failed below its top rung: a cell at the top is unmeasured beyond.
-    not_reached = [c for c in ("indrnn", "lem") if c in cells and task == "adding" and _reach(reach[c]) < 1000
-                   and _reach(reach[c]) < spec.ladder[-1]]
-    for c in not_reached:
-        out.append(f"Not reproduced at this budget: {PAPERS[c]}; here {c} reaches "
+    for c in cells:  # a horizon the cell's paper reports (CellSpec.published), where the search fell short of it
+        claim = memory.published(frame, c)
+        if not claim or claim[0] != task or _reach(reach[c]) >= min(claim[1], spec.ladder[-1]):
+            continue
+        out.append(f"Not reproduced at this budget: {claim[2]}; here {c} reaches "
                    f"{reach[c] or 'no length'} with {steps:,} steps of batch {batch}.")
     return out
 
@@ -380,7 +376,7 @@ def section(grid, results, out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     parts, headline = [], {}
     for task, f in frame.groupby("task", sort=False):
-        cells = memory._cells(f)
+        cells = memory.cell_order(f)
         lines = lines_table(f, grid.search, grid.seeds)
         best = best_lr(lines)
         at = length_cells(f)
@@ -394,11 +390,11 @@ def section(grid, results, out: Path) -> str:
                 f"{f.metric.iloc[0].removeprefix('test_')} over the memoryless baseline (geometric mean over seeds "
                 f"[95% t-interval on log10]). Solved: ratio below {f.solved_below.iloc[0]:g}. Why: "
                 f"{f.solved_reason.iloc[0]}")
-        (out / f"horizon_{task}.md").write_text(memory._markdown(shown) + "\n" + note + "\n")
+        (out / f"horizon_{task}.md").write_text(memory.markdown(shown) + "\n" + note + "\n")
         best_rows = f.merge(best[["cell", "best_lr"]], on="cell")
         figures = {
             f"horizon_{task}_solve_rate.png": solve_rate_plot(at, best, cells, task),
-            f"horizon_{task}_gradient.png": memory.gradient_plot(best_rows[best_rows.lr == best_rows.best_lr], task),
+            f"horizon_{task}_gradient.png": gradient_plot(best_rows[best_rows.lr == best_rows.best_lr], task),
             f"horizon_{task}_gradient_vs_horizon.png": gradient_horizon_plot(summary, task),
         }
         paths = []
@@ -407,19 +403,12 @@ def section(grid, results, out: Path) -> str:
             paths.append(out / name)
         parts.append(
             f"<h3>Memory horizon: {html_escape.escape(task)}</h3>"
-            + html.findings_list(findings(task, f, lines, best, at, summary, grid.search, _gated(results.summary)))
+            + html.findings_list(findings(task, f, lines, best, at, summary, grid.search, set(memory.gated_cells(f))))
             + html.frame_table(shown, note)
             + "".join(html.figure(p) for p in paths)
         )
     (out / "horizon_headline.md").write_text(headline_markdown(headline))
     return "\n".join(parts)
-
-
-def _gated(summary: pd.DataFrame) -> set[str]:
-    """The cells with a gate that carries the state (a carry share was measured); the textbook's two if unknown."""
-    if "carry" not in summary:
-        return set(memory.TEXTBOOK)
-    return set(summary.loc[pd.to_numeric(summary.carry, errors="coerce").notna(), "cell"]) or set(memory.TEXTBOOK)
 
 
 def headline_markdown(best: dict[str, pd.DataFrame]) -> str:

@@ -27,22 +27,6 @@ from zoo.report.tables import through_time
 # under a millionth within 20 steps (0.5^20 ≈ 1e-6).
 ALIVE, VANISHING = 0.9, 0.5
 
-# What each cell's paper claims about the gradient through time, for the findings.
-CLAIMS = {
-    "lem": "bounded gradients whose decay the learned time steps control (Rusch et al. 2022)",
-    "cornn": "gradients that neither explode nor vanish exponentially (Rusch & Mishra 2021)",
-    "lru": "eigenvalues near the unit circle, so slow decay (Orvieto et al. 2023)",
-    "rglru": "a decay the input chooses, starting near 1 (De et al. 2024)",
-    "mingru": "a gated linear recurrence trainable in parallel (Feng et al. 2024); no claim on decay",
-    "minlstm": "a gated linear recurrence trainable in parallel (Feng et al. 2024); no claim on decay",
-    "slstm": "exponential gating that can revise stored values (Beck et al. 2024)",
-    "lstm": "a constant error carousel through the cell state (Hochreiter & Schmidhuber 1997)",
-    "gru": "gating that lets the state pass unchanged (Cho et al. 2014)",
-    "indrnn": "per-unit recurrence whose weights bound the decay (Li et al. 2018)",
-    "irnn": "identity initialisation, so no decay at the start (Le et al. 2015)",
-}
-
-
 def _probe_at(probes: pd.DataFrame, which) -> dict:
     if probes.empty or "dhT_dht" not in probes.columns:
         return through_time(pd.DataFrame(columns=["lag", "dhT_dht"]))
@@ -65,6 +49,7 @@ def run_frame(runs) -> pd.DataFrame:
             "factor_init": first["decay_factor"], "factor_end": last["decay_factor"],
             "sigma_min": last["jac_sigma_min"], "sigma_max": last["jac_sigma_max"],
             "lyapunov_top": last["lyapunov_top"],
+            "claim": m.get("cell_declares", {}).get("claim", ""),  # what its paper claims (CellSpec.claim)
         })
     return pd.DataFrame(rows)
 
@@ -90,6 +75,7 @@ def cell_table(frame: pd.DataFrame) -> pd.DataFrame:
             "sigma_max": float(ok.sigma_max.max()) if len(ok) else math.nan,
             "lyapunov_top": float(ok.lyapunov_top.mean()) if len(ok) else math.nan,
             "diverged": int((g.status == "diverged").sum()),
+            "claim": next((c for c in g.claim if c), ""),
         })
     return pd.DataFrame(rows)
 
@@ -141,8 +127,8 @@ def findings(table: pd.DataFrame) -> list[str]:
                           if faded_solved else "")
                        + ": the per-step factor alone does not tell which cells learn this task.")
         for r in t.itertuples():
-            claim = CLAIMS.get(r.cell)
-            if claim is None or "no claim" in claim:
+            claim = r.claim
+            if not claim:  # the cell declares no claim on the gradient through time
                 continue
             held = r.factor_end >= ALIVE
             out.append(f"{task}, {r.cell}: the paper claims {claim}; measured per-step factor {r.factor_init:.2f} at "
@@ -166,7 +152,7 @@ def section(grid, results, out: Path) -> str:
         return ""
     table = cell_table(frame)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "lineage.csv", index=False)
+    table.drop(columns="claim").to_csv(out / "lineage.csv", index=False)  # the numbers; the claims are words
     (out / "lineage.md").write_text(markdown(table) + "\n" + NOTE + "\n")
     shown = pd.DataFrame([{
         "task": r.task, "cell": r.cell, "test metric": f"{r.metric.removeprefix('test_')} {_fmt(r.value)}",

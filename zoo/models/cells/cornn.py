@@ -65,7 +65,8 @@ class CoRNNCell(UnitsCell):
         return {**super().get_config(), "dt": self.dt, "gamma": self.gamma, "epsilon": self.epsilon}
 
 
-@register_cell("cornn", param_count=lambda i, u: i * u + 2 * u * u + u)
+@register_cell("cornn", param_count=lambda i, u: i * u + 2 * u * u + u,
+               claim="gradients that neither explode nor vanish exponentially (Rusch & Mishra 2021)")
 def cornn(units: int = 64) -> CoRNNCell:
     """coRNN (Rusch & Mishra 2021): coupled damped oscillators, IMEX step; gradients bounded."""
     return CoRNNCell(units)

@@ -18,7 +18,11 @@ def gru_gates(cell: keras.layers.GRUCell, inputs, states) -> dict:
 
 
 # reset_after=True (Keras's default) carries two biases per gate.
-@register_cell("gru", param_count=lambda i, u: 3 * (u * (i + u) + 2 * u), gates=gru_gates)
+@register_cell(
+    "gru", param_count=lambda i, u: 3 * (u * (i + u) + 2 * u), gates=gru_gates,
+    claim="gating that lets the state pass unchanged (Cho et al. 2014)",
+    remedy="an update-gate bias that starts it carrying its state (the GRU analogue of a forget-gate bias)",
+)
 def gru(units: int = 64) -> keras.layers.GRUCell:
     """Gated recurrent unit (Cho et al. 2014): Keras's GRUCell."""
     return keras.layers.GRUCell(units)

@@ -87,7 +87,10 @@ class LEMCell(UnitsCell):
         return {**super().get_config(), "dt": self.dt}
 
 
-@register_cell("lem", param_count=lambda i, u: 4 * i * u + 4 * u * u + 8 * u)
+@register_cell("lem", param_count=lambda i, u: 4 * i * u + 4 * u * u + 8 * u,
+               claim="bounded gradients whose decay the learned time steps control (Rusch et al. 2022)",
+               published=("adding", 1000, "LEM's reference log reaches adding MSE 2.4e-5 at T = 10,000 after "
+                                          "30,000 steps (128 units, batch 50)"))
 def lem(units: int = 64) -> LEMCell:
     """LEM (Rusch et al. 2022): a multiscale ODE with two learned time steps; bounded gradients."""
     return LEMCell(units)

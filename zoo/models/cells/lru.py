@@ -104,7 +104,8 @@ class LRUCell(UnitsCell):
         return self._output(sequences, h_re, h_im), [h_re[:, -1], h_im[:, -1]]
 
 
-@register_cell("lru", param_count=lambda i, u: 3 * i * u + 2 * u * u + 3 * u)
+@register_cell("lru", param_count=lambda i, u: 3 * i * u + 2 * u * u + 3 * u,
+               claim="eigenvalues near the unit circle, so slow decay (Orvieto et al. 2023)")
 def lru(units: int = 64) -> LRUCell:
     """LRU (Orvieto et al. 2023): a complex diagonal linear recurrence, |λ| on a ring near 1; a parallel scan."""
     return LRUCell(units)

@@ -14,7 +14,12 @@ def lstm_gates(cell: keras.layers.LSTMCell, inputs, states) -> dict:
     return {"input": i, "forget": f, "output": o, "carry": f}
 
 
-@register_cell("lstm", param_count=lambda i, u: 4 * (u * (i + u) + u), gates=lstm_gates)
+@register_cell(
+    "lstm", param_count=lambda i, u: 4 * (u * (i + u) + u), gates=lstm_gates,
+    claim="a constant error carousel through the cell state (Hochreiter & Schmidhuber 1997)",
+    remedy="a larger forget-gate bias at initialisation (Keras adds 1; chrono initialisation sets it near ln T, "
+           "Tallec & Ollivier 2018)",
+)
 def lstm(units: int = 64) -> keras.layers.LSTMCell:
     """Long short-term memory (Hochreiter & Schmidhuber 1997): Keras's LSTMCell."""
     return keras.layers.LSTMCell(units)

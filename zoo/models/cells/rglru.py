@@ -92,7 +92,8 @@ class RGLRUCell(UnitsCell):
         return {"recurrence": r, "input": i, "carry": a}
 
 
-@register_cell("rglru", param_count=lambda i, u: i * u + 2 * u * u + 4 * u)
+@register_cell("rglru", param_count=lambda i, u: i * u + 2 * u * u + 4 * u,
+               claim="a decay the input chooses, starting near 1 (De et al. 2024)")
 def rglru(units: int = 64) -> RGLRUCell:
     """RG-LRU (De et al. 2024, Griffin): a diagonal linear recurrence with an input-dependent decay; a parallel scan."""
     return RGLRUCell(units)

@@ -85,7 +85,8 @@ class SLSTMCell(UnitsCell):
         return {"forget": forget, "output": ops.sigmoid(o_raw), "carry": forget}
 
 
-@register_cell("slstm", param_count=lambda i, u: 4 * u * (i + u + 1))
+@register_cell("slstm", param_count=lambda i, u: 4 * u * (i + u + 1),
+               claim="exponential gating that can revise stored values (Beck et al. 2024)")
 def slstm(units: int = 64) -> SLSTMCell:
     """sLSTM (Beck et al. 2024, xLSTM): exponential input gate with a max stabiliser, one head."""
     return SLSTMCell(units)
