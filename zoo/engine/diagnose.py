@@ -12,8 +12,9 @@ Each layer's input sequence (and mask) is captured while the model itself
 runs: the layer's ``call`` is wrapped for the length of one traced call and
 restored after it, so the model is never changed. The measurements are the
 zoo's own probes (``zoo.engine.probes``: ``state_jacobian_fn``,
-``spectrum_fn``, ``gate_means_fn``), given the layer's cell and its captured
-inputs; nothing here re-implements them.
+``spectrum_fn``; the gates probe's ``gate_means_fn``, which also runs on every
+layer a masked or backward one included), given the layer's cell and its
+captured inputs; nothing here re-implements them.
 
 Everything is compiled once per ``Diagnoser`` and takes the weights as
 arguments, so a callback probes every epoch without compiling again.
@@ -21,6 +22,7 @@ arguments, so a callback probes every epoch without compiling again.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 from contextlib import contextmanager
@@ -41,6 +43,8 @@ from zoo.engine.probe_program import InputSplit, ProbeContext, check_output, out
 # The share of sequences of the probe batch the spectrum is taken over is the zoo's
 # (``probes.spectrum_batch``); these are the cells whose gates the zoo knows.
 KNOWN_GATES = {keras.layers.LSTMCell: "lstm", keras.layers.GRUCell: "gru"}
+# The gates probe's measure (zoo/probes/gates): its gate means run on every layer, masked or backward too.
+GATES = importlib.import_module("zoo.probes.gates.measure")
 # Cell path vs the layer's own output: float32 over a few hundred steps.
 PARITY_ATOL, PARITY_RTOL = 2e-4, 2e-3
 HISTOGRAM_BINS = 30
@@ -160,6 +164,7 @@ class _LayerView:
 
     name: str
     input: object
+    cell: object
 
 
 class LayerContext(ProbeContext):
@@ -180,7 +185,13 @@ class LayerContext(ProbeContext):
         return self.model.stateless_call(tv, ntv, x, **self.diagnoser._not_training)[0]
 
     def input_layer(self):
-        return _LayerView(self.rec.name, keras.KerasTensor(self.input_shape))
+        return _LayerView(self.rec.name, keras.KerasTensor(self.input_shape), self.rec.cell)
+
+    def gate_function(self):
+        return gate_function(self.rec.cell)
+
+    def reads_model_input(self) -> bool:
+        return True  # its front is the layer's own captured input, whatever is in front of it
 
     def input_split(self) -> InputSplit:
         rec, model, stash = self.rec, self.model, self._x
@@ -431,7 +442,7 @@ class Diagnoser:
             self.spectra.append(backend.compile_fn(probes.spectrum_fn(sizes, step), xla=False))
             gates = gate_function(rec.cell)
             self.gates.append(
-                backend.compile_fn(probes.gate_means_fn(rec.cell, gates, rec.cell.trainable_variables))
+                backend.compile_fn(GATES.gate_means_fn(rec.cell, gates, rec.cell.trainable_variables, backend.scan))
                 if gates is not None else None)
 
     def cell_values(self, rec: Recurrent, tv) -> list:
@@ -524,8 +535,9 @@ class Diagnoser:
                 ctx = None if reason else LayerContext(self, rec, self.input_shapes[k])
                 fn = None if reason else module.measure(ctx)
                 if reason is None and fn is None:
-                    reason = "the probe's measure declines it (for grad_time_profile: fewer than 2 steps, or " \
-                             "more per-step terms than it holds)"
+                    # The probe's own documented rule (an ungated cell has no gates): its table simply has
+                    # no rows for the layer. Notes are for what the diagnoser itself cannot cut.
+                    continue
                 if reason:
                     notes.append(f"{name} does not apply to layer {rec.name!r}: {reason}")
                     continue

@@ -3,8 +3,9 @@
 - ``dL/dx`` by lag: each input step's own gradient (RMS over the batch);
 - ``‖dh_T/dh_t‖`` by lag: the mean Frobenius norm of the state Jacobian of the
   layer that reads the input, over its whole carried state (h, and c for an
-  LSTM), since gradients through time flow through all of it;
-- gate activations of gated cells.
+  LSTM), since gradients through time flow through all of it.
+
+The gates are a registered probe (``zoo/probes/gates``).
 
 They work for any registered cell and task, with no per-cell code: the
 Jacobians come from the cell's own ``call`` through the backend's autodiff.
@@ -150,31 +151,6 @@ def cell_step(cell, masked: bool = False, output: bool = False) -> tuple[list[in
     return sizes, (step_with_output if output else step)
 
 
-def gate_means_fn(cell, gates: Callable, variables) -> Callable:
-    """``means(values, x)``: the mean activation of each gate of ``cell`` over a batch,
-    its units and steps, from ``gates(x_t, states)``; ``values`` are the values of
-    ``variables`` (which hold the cell's), mapped onto them while the gates read them."""
-    sizes = _state_sizes(cell)
-    splits = list(np.cumsum(sizes)[:-1])
-
-    def means(tv, x):
-        # The gate functions read the cell's variables; map them to tv.
-        with keras.StatelessScope(state_mapping=list(zip(variables, tv))):
-
-            def step(flat, x_t):
-                states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
-                step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
-                _, states = cell.call(x_t, states, **_not_training(cell))
-                states = list(states) if isinstance(states, (list, tuple)) else [states]
-                return ops.concatenate(states, axis=-1), step_means
-
-            start = ops.zeros((x.shape[0], sum(sizes)))
-            _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
-            return {name: ops.mean(values) for name, values in per_step.items()}
-
-    return means
-
-
 def spectrum_fn(sizes: list[int], step: Callable) -> Callable:
     """``stats(cell_vars, x)``: the spectrum of the one-step Jacobians dh_{t+1}/dh_t
     along the sequences ``x`` (singular values, Lyapunov exponents;
@@ -268,18 +244,6 @@ class Probes:
             self.state_jacobian_norms = backend.compile_fn(self._state_jacobian_fn())
             # Outside XLA on TensorFlow: its XLA's SVD made an LSTM's first probe take 5 minutes.
             self.spectrum_stats = backend.compile_fn(self._spectrum_fn(), xla=False)
-        gate_fn = self._gate_means_fn(resolved)
-        self.gate_means = backend.compile_fn(gate_fn) if gate_fn else None
-
-    def _gate_means_fn(self, resolved: Resolved) -> Callable | None:
-        """Mean activation of each gate over the probe batch, units and steps,
-        for the layer that reads the model's input; None for ungated cells."""
-        model = self.model
-        layer = model.get_layer(input_layer_name(model))
-        gates = resolved.cell.gate_fn(layer.cell)
-        if gates is None or layer.input is not model.inputs[0]:
-            return None
-        return gate_means_fn(layer.cell, gates, model.trainable_variables)
 
     def _cell_step(self):
         """The input layer's one step as a function of its flat state: (cell_index, sizes, step)."""
@@ -312,11 +276,6 @@ class Probes:
             return None
         plain, scaled, exponents, chain, chain_exponent = self.state_jacobian_norms(tv, x)
         return mean_norms(plain, scaled, exponents), top_exponent(chain, chain_exponent, x.shape[1])
-
-    def gate_rows(self, epoch: int, tv, x) -> list[dict]:
-        if self.gate_means is None:
-            return []
-        return [{"epoch": epoch, "gate": k, "mean": float(v)} for k, v in sorted(self.gate_means(tv, x).items())]
 
     def probe_rows(self, epoch: int, tv, ntv, x, y) -> list[dict]:
         grads = np.asarray(self.input_gradients(x, tv, ntv, y))  # (batch, steps, features)

@@ -329,9 +329,6 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
         "weight_groups.png": plots.weight_groups(results.gradients),
         **({"predictions.png": plots.predictions(results.predictions)} if sine else {}),
     }
-    gates = results.gates
-    if not gates.empty:
-        figures["gate_activity.png"] = plots.gate_activity(gates)
     figures = _save(figures, out)
     searched = grid is not None and grid.search is not None  # a search's lengths differ by cell: its own section
     return html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures) + (
