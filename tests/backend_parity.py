@@ -31,8 +31,9 @@ def main(out: str) -> None:
         "dhT_dht": eng.probes.dh_by_lag(tv, x_probe),
         # The gates probe (zoo/probes/gates), as the probe program compiles it.
         "carry": np.asarray(PROGRAMS.get(eng).fns["gates"](tv, ntv, x_probe, y_probe)["mean"]["carry"]),
-        # TensorFlow takes the spectrum outside XLA (zoo.engine.probes), JAX inside.
-        "spectrum": np.array([float(v) for _, v in sorted(eng.probes.spectrum_stats(tv, x_probe).items())]),
+        # TensorFlow takes the spectrum outside XLA (zoo/probes/spectrum/measure.py: XLA = False), JAX inside.
+        "spectrum": np.array([float(v) for _, v in sorted(
+            PROGRAMS.get(eng).fns["spectrum"](tv, ntv, x_probe, y_probe).items())]),
     }
     from zoo.engine import optimizers
 

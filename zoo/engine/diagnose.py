@@ -11,10 +11,10 @@ output before anything is measured.
 Each layer's input sequence (and mask) is captured while the model itself
 runs: the layer's ``call`` is wrapped for the length of one traced call and
 restored after it, so the model is never changed. The measurements are the
-zoo's own probes (``zoo.engine.probes``: ``state_jacobian_fn``,
-``spectrum_fn``; the gates probe's ``gate_means_fn``, which also runs on every
-layer a masked or backward one included), given the layer's cell and its
-captured inputs; nothing here re-implements them.
+zoo's own probes (``zoo.engine.probes.state_jacobian_fn``; the spectrum and
+gates probes' ``spectrum_fn`` and ``gate_means_fn``, run here on every layer, a
+masked or backward one included), given the layer's cell and its captured
+inputs; nothing here re-implements them.
 
 Everything is compiled once per ``Diagnoser`` and takes the weights as
 arguments, so a callback probes every epoch without compiling again.
@@ -38,13 +38,21 @@ from zoo.core import catalog
 from zoo.core.config import ConfigError, show
 from zoo.core.registry import closest
 from zoo.engine import backend, probes
-from zoo.engine.probe_program import InputSplit, ProbeContext, check_output, output_step, rows_of
+from zoo.engine.probe_program import (
+    InputSplit,
+    ProbeContext,
+    check_output,
+    compiled_with_xla,
+    output_step,
+    rows_of,
+)
 
 # The share of sequences of the probe batch the spectrum is taken over is the zoo's
 # (``probes.spectrum_batch``); these are the cells whose gates the zoo knows.
 KNOWN_GATES = {keras.layers.LSTMCell: "lstm", keras.layers.GRUCell: "gru"}
 # The gates probe's measure (zoo/probes/gates): its gate means run on every layer, masked or backward too.
 GATES = importlib.import_module("zoo.probes.gates.measure")
+SPECTRUM = importlib.import_module("zoo.probes.spectrum.measure")  # and the spectrum's, with its mask
 # Cell path vs the layer's own output: float32 over a few hundred steps.
 PARITY_ATOL, PARITY_RTOL = 2e-4, 2e-3
 HISTOGRAM_BINS = 30
@@ -439,7 +447,8 @@ class Diagnoser:
             sizes, step = probes.cell_step(rec.cell, masked=masked)
             self.chains.append(backend.compile_fn(probes.state_jacobian_fn(sizes, step)))
             # Outside XLA on TensorFlow, as the zoo's own probes (its XLA SVD is slow on a CPU).
-            self.spectra.append(backend.compile_fn(probes.spectrum_fn(sizes, step), xla=False))
+            stats = SPECTRUM.spectrum_fn(sizes, step, backend.batch_jacobian, backend.scan)
+            self.spectra.append(backend.compile_fn(stats, xla=compiled_with_xla(SPECTRUM)))
             gates = gate_function(rec.cell)
             self.gates.append(
                 backend.compile_fn(GATES.gate_means_fn(rec.cell, gates, rec.cell.trainable_variables, backend.scan))
@@ -545,7 +554,7 @@ class Diagnoser:
                 if len(split.recurrent) == len(split.cell_paths) and name == "grad_time_profile":
                     notes.append(f"{name} on layer {rec.name!r}: its cell has no recurrent weight of its own, so the "
                                  "profile is that of all its weights (the probe's rule)")
-                programs.append((spec, rec.name, backend.compile_fn(fn)))
+                programs.append((spec, rec.name, backend.compile_fn(fn, xla=compiled_with_xla(module))))
         return programs, notes
 
     def registered(self, x, y, tv=None, ntv=None) -> tuple[dict[str, list[dict]], list[str]]:

@@ -171,6 +171,12 @@ def rows_of(spec: ProbeSpec, epoch: int, values: dict[str, np.ndarray]) -> list[
     return [{"epoch": epoch, spec.unit: i, **{k: float(values[k][i]) for k in spec.columns}} for i in range(n)]
 
 
+def compiled_with_xla(module) -> bool:
+    """Whether a probe's measure is compiled with XLA: unless its module sets ``XLA = False``
+    (TensorFlow only: the spectrum's SVDs, which TensorFlow's XLA does slowly on a CPU)."""
+    return bool(getattr(module, "XLA", True))
+
+
 class ProbeProgram:
     """The compiled ``measure`` of every registered probe that applies to one model shape."""
 
@@ -180,10 +186,11 @@ class ProbeProgram:
         self.fns: dict[str, Callable] = {}
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
-            fn = probe_folders.measure_module(spec).measure(ctx)
+            module = probe_folders.measure_module(spec)
+            fn = module.measure(ctx)
             self.specs[name] = spec
             if fn is not None:  # None: the probe does not apply to this model
-                self.fns[name] = backend.compile_fn(fn)
+                self.fns[name] = backend.compile_fn(fn, xla=compiled_with_xla(module))
 
     def rows(self, epoch: int, tv, ntv, x, y) -> dict[str, list[dict]]:
         return {name: rows_of(self.specs[name], epoch, check_output(self.specs[name], fn(tv, ntv, x, y)))

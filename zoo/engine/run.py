@@ -172,6 +172,8 @@ class Recorder:
             **{f"probe {name}": [row[c] for row in rows for c in self.program.specs[name].columns]
                for name, rows in registered.items()},
         }
+        # After the checks: a NaN is named by the probe that measured it.
+        _copy_epoch_columns(new_probes, registered, self.program.specs)
         return self._last_checks
 
     def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
@@ -299,6 +301,18 @@ class Recorder:
             model_bytes=_model_bytes(model),
             probe_tables=probe_tables,
         )
+
+
+def _copy_epoch_columns(rows: list[dict], registered: dict, specs: dict) -> None:
+    """Put a registered per-epoch probe's values on the epoch's probes.csv rows, for the columns
+    probes.csv has always had (the spectrum's): its readers (TensorBoard, the lineage and horizon
+    sections, a notebook) read them there."""
+    for name, found in registered.items():
+        if specs[name].unit != "epoch" or not found:
+            continue
+        shared = [c for c in specs[name].columns if c in PROBE_COLUMNS]
+        for row in rows:
+            row.update({c: found[0][c] for c in shared})
 
 
 def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:

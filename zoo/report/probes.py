@@ -20,14 +20,21 @@ from zoo.report import html as page
 
 def probe_table(run, name: str) -> pd.DataFrame | None:
     """A run's ``probe_<name>.csv`` rows; None where it has none. A run folder written before the
-    probe registry holds a probe's table under the probe's own name (``gates.csv``), read here too."""
+    probe registry holds a probe's table under the probe's own name (``gates.csv``), or a per-epoch
+    probe's columns on the rows of its probes.csv (the spectrum's): read here too."""
     tables = getattr(run, "probe_tables", {})
     if name in tables:
         return tables[name]
+    spec = probe_folders.get_probe(name)
     legacy = getattr(run, name, None)
-    columns = probe_folders.get_probe(name).table_columns
-    if isinstance(legacy, pd.DataFrame) and len(legacy) and tuple(legacy.columns) == columns:
+    if isinstance(legacy, pd.DataFrame) and len(legacy) and tuple(legacy.columns) == spec.table_columns:
         return legacy
+    # A per-epoch probe's columns on probes.csv's rows (the spectrum's): the first row of each epoch.
+    stored = getattr(run, "probes", None)
+    if spec.unit == "epoch" and isinstance(stored, pd.DataFrame) and set(spec.columns) <= set(stored.columns):
+        rows = stored.groupby("epoch", as_index=False)[list(spec.columns)].first()
+        rows = rows.dropna(how="all", subset=list(spec.columns))
+        return rows[list(spec.table_columns)].reset_index(drop=True) if len(rows) else None
     return None
 
 
@@ -117,6 +124,9 @@ def section(results, out: Path) -> str:
         shown = table.copy()
         for col in spec.summary:
             shown[col] = shown[col].map(lambda v: _shown(v, spec.fmt))
+        # A break opportunity after each "_" of a column name, so a probe of many summary columns
+        # (the spectrum's ten) wraps its header instead of widening the page.
+        shown.columns = [c.replace("_", "_\u200b") for c in shown.columns]
         parts.append(f"<h3>Probe: {html.escape(name)}</h3><p>{html.escape(spec.description)}</p>"
                      + page.findings_list(lines) + page.frame_table(shown)
                      + "".join(page.figure(f) for f in figures))

@@ -147,7 +147,7 @@ def run_numbers(r) -> dict:
         "first_epoch": first,
         "last_epoch": last,
         **at_last,
-        **{f"{k}_first": at_first[k] for k in ("decay_factor", "jac_sigma_max", "jac_sigma_min", "lyapunov_top")},
+        **{f"{k}_first": at_first[k] for k in ("decay_factor", "lyapunov_top")},
         # The task's own metric over its baseline (a classification task has no MAE).
         "metric": r.metrics.get("metric"),
         "metric_value": r.metrics.get("metric_value", math.nan),
@@ -223,22 +223,16 @@ def summary_table(runs) -> pd.DataFrame:
         metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
         row["metric"] = metrics[0] if metrics else math.nan
         averaged = ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak",
-                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "qr_lyapunov_max",
-                    "lyapunov_sum", "lyapunov_sum_unresolved", "jac_sigma_median",
-                    "tanh_slope_mean", "tanh_slope_over_0_9", "recurrent_share")
+                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "recurrent_share")
         for col in averaged:
             row[col] = _mean(ok, col)
         # Each registered probe's summary columns, combined over the runs as the probe declares.
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
             row.update({c: probe_report.combine(spec, c, ok, numbers) for c in spec.summary})
-        row["jac_sigma_min"] = _extreme(ok, "jac_sigma_min", min)
-        row["jac_sigma_max"] = _extreme(ok, "jac_sigma_max", max)
         # Before training went anywhere: every run that trained, diverged ones too.
         for col in ("decay_factor_first", "lyapunov_top_first"):
             row[col] = _mean(numbers, col)
-        row["jac_sigma_min_first"] = _extreme(numbers, "jac_sigma_min_first", min)
-        row["jac_sigma_max_first"] = _extreme(numbers, "jac_sigma_max_first", max)
         row["first_epoch"] = _extreme(numbers, "first_epoch", min)
         row["last_epoch"] = _extreme(ok, "last_epoch", max)
         reached = ok.vanish_lag.dropna() if len(ok) else pd.Series(dtype=float)
