@@ -6,7 +6,8 @@ initial weights). It is one folder, ``zoo/probes/<name>/``, of two files:
 - ``measure.py`` (the engine side, ``keras.ops``): ``measure(ctx)`` returns
   ``fn(tv, ntv, x, y) -> {column: tensor}``, compiled into the probe program,
   or None where the probe does not apply to the model (``ctx`` is
-  ``zoo.engine.probe_program.ProbeContext``);
+  ``zoo.engine.probe_program.ProbeContext``); a module-level ``XLA = False``
+  compiles it outside XLA on TensorFlow (the spectrum's SVDs);
 - ``summarize.py`` (Keras-free): the ``@register_probe`` declaration on the
   per-run reducer, and an optional figure and finding.
 
