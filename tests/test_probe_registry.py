@@ -113,3 +113,19 @@ def test_a_run_folder_from_before_the_registry_is_read_by_its_legacy_table():
     assert probe_report.combine(spec, "carry", ok, trained) == pytest.approx(0.6)  # the ok runs only
     assert probe_report.combine(spec, "carry_first", ok, trained) == pytest.approx(0.3)  # every run that trained
     assert probe_report.combine(spec, "carry_gate", ok, trained) == "forget"  # the first name given
+
+
+def test_the_legacy_tables_are_copies_of_the_probes_tables(trained):
+    """probes.csv's spectrum columns and gates.csv, which TensorBoard, the lineage section and old
+    readers use, hold the spectrum and gates probes' own numbers, bit for bit; so do metrics.json's
+    top-level spectrum keys."""
+    import pandas as pd
+
+    spectrum = trained.probe_tables["spectrum"]
+    columns = list(probes.get_probe("spectrum").columns)
+    per_epoch = trained.probes.groupby("epoch", as_index=False)[columns].first()
+    pd.testing.assert_frame_equal(per_epoch, spectrum[["epoch", *columns]], check_exact=True)
+    pd.testing.assert_frame_equal(trained.gates, trained.probe_tables["gates"], check_exact=True)
+    summary = trained.metrics["probe_summaries"]["spectrum"]
+    for key in ("jac_sigma_max", "jac_sigma_min", "qr_lyapunov_max", "lyapunov_sum"):
+        assert trained.metrics[key] == summary[key]
