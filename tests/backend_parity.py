@@ -11,6 +11,7 @@ import numpy as np
 import zoo  # noqa: F401  (sets the backend default)
 from zoo.core.config import RunConfig, TaskConfig, TrainConfig
 from zoo.engine import run as training
+from zoo.engine.probe_program import PROGRAMS
 
 
 def main(out: str) -> None:
@@ -28,9 +29,11 @@ def main(out: str) -> None:
     probe = {
         "dL_dx": np.asarray(eng.probes.input_gradients(x_probe, tv, ntv, y_probe)),
         "dhT_dht": eng.probes.dh_by_lag(tv, x_probe),
-        "carry": np.asarray(eng.probes.gate_means(tv, x_probe)["carry"]),
-        # TensorFlow takes the spectrum outside XLA (zoo.engine.probes), JAX inside.
-        "spectrum": np.array([float(v) for _, v in sorted(eng.probes.spectrum_stats(tv, x_probe).items())]),
+        # The gates probe (zoo/probes/gates), as the probe program compiles it.
+        "carry": np.asarray(PROGRAMS.get(eng).fns["gates"](tv, ntv, x_probe, y_probe)["mean"]["carry"]),
+        # TensorFlow takes the spectrum outside XLA (zoo/probes/spectrum/measure.py: XLA = False), JAX inside.
+        "spectrum": np.array([float(v) for _, v in sorted(
+            PROGRAMS.get(eng).fns["spectrum"](tv, ntv, x_probe, y_probe).items())]),
     }
     from zoo.engine import optimizers
 

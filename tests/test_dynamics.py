@@ -30,8 +30,15 @@ def _probe(isolated_registry, name, builder, kernel):
     tv[i] = kernel.astype(np.float32)
     x = RNG.normal(size=(4, WINDOW, 1)).astype(np.float32)
     y = RNG.normal(size=(4, 1)).astype(np.float32)
-    rows = eng.probes.probe_rows(1, tv, ntv, x, y)
-    return rows
+    return with_spectrum(eng, eng.probes.probe_rows(1, tv, ntv, x, y), tv, ntv, x, y)
+
+
+def with_spectrum(eng, rows, tv, ntv, x, y):
+    """The lag rows with the spectrum probe's numbers (zoo/probes/spectrum) on each, as probes.csv has them."""
+    from zoo.engine.probe_program import PROGRAMS
+
+    spectrum = PROGRAMS.get(eng).rows(1, tv, ntv, x, y)["spectrum"][0]
+    return [{**row, **{k: v for k, v in spectrum.items() if k != "epoch"}} for row in rows]
 
 
 def test_linear_rnn_probe_is_the_spectrum_of_its_recurrent_kernel(isolated_registry):
@@ -128,7 +135,8 @@ def test_top_exponent_is_log_sigma1_of_a_non_commuting_product(isolated_registry
     tv = [v.value for v in eng.template.trainable_variables]
     ntv = [v.value for v in eng.template.non_trainable_variables]
     x = RNG.uniform(-np.pi, np.pi, size=(4, WINDOW, 1)).astype(np.float32)
-    rows = eng.probes.probe_rows(1, tv, ntv, x, RNG.normal(size=(4, 1)).astype(np.float32))
+    y = RNG.normal(size=(4, 1)).astype(np.float32)
+    rows = with_spectrum(eng, eng.probes.probe_rows(1, tv, ntv, x, y), tv, ntv, x, y)
     # Closed form: J_t = diag(a, b) R(x_t); the exponent is log σ1(J_T ⋯ J_1) / T, mean over samples.
     logs = []
     for theta in x[:, :, 0].astype(np.float64):

@@ -21,8 +21,9 @@ def page(tiny_runs, tmp_path_factory):
 def test_index_holds_every_plot_and_the_settings(page):
     text = (page / "index.html").read_text()
     pngs = sorted(p.name for p in page.glob("*.png"))
-    assert len([p for p in pngs if not p.startswith("probe_")]) == 8  # a gated cell: gate activity too
-    assert "probe_grad_time_profile.png" in pngs  # and one per registered probe with a figure
+    assert len([p for p in pngs if not p.startswith("probe_")]) == 7
+    # and one per registered probe with a figure: a gated cell's gate activity too
+    assert {"probe_grad_time_profile.png", "probe_gates.png"} <= set(pngs)
     assert text.count("data:image/png;base64,") == len(pngs)
     assert "sampling gap 0.01003" in text and "as in the seed post" in text
     assert "Lowest test MAE:" in text and "<table" in text

@@ -290,6 +290,7 @@ WINDOW = 12
 
 def _probe_rows(name, units, x):
     from zoo.engine import run as training
+    from zoo.engine.probe_program import PROGRAMS
 
     keras.utils.set_random_seed(0)
     run = RunConfig(name, "many_to_one", 0, units=units, task=TaskConfig(window=x.shape[1]),
@@ -298,7 +299,9 @@ def _probe_rows(name, units, x):
     model = eng.template
     tv = [v.value for v in model.trainable_variables]
     ntv = [v.value for v in model.non_trainable_variables]
-    rows = eng.probes.probe_rows(1, tv, ntv, x, rng.normal(size=(len(x), 1)).astype(np.float32))
+    y = rng.normal(size=(len(x), 1)).astype(np.float32)
+    spectrum = PROGRAMS.get(eng).rows(1, tv, ntv, x, y)["spectrum"][0]  # the spectrum probe's numbers
+    rows = [{**row, **spectrum} for row in eng.probes.probe_rows(1, tv, ntv, x, y)]
     return rows, model.get_layer("rnn").cell
 
 

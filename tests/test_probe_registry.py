@@ -49,7 +49,9 @@ def test_a_nan_in_a_probe_ends_the_run_as_diverged(name, monkeypatch):
     def poisoned(spec, out):
         values = real(spec, out)
         if spec.name == name:
-            values[spec.columns[-1]] = values[spec.columns[-1]] * np.nan
+            last = values[spec.columns[-1]]  # an array, or a keyed unit's {name: scalar}
+            values[spec.columns[-1]] = ({k: v * np.nan for k, v in last.items()} if isinstance(last, dict)
+                                        else last * np.nan)
         return values
 
     monkeypatch.setattr(probe_program, "check_output", poisoned)
@@ -77,9 +79,11 @@ def test_a_probe_producing_other_columns_is_refused_naming_them():
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"unit": "lags"}, "unknown probe 'p': unit 'lags'; valid choices: epoch, lag, step (did you mean 'lag'?)"),
-    ({"reduce": "final"}, "unknown probe 'p': reducer 'final'; valid choices: first, last, mean"),
-    ({"columns": ("lag",)}, "columns must be distinct identifiers other than epoch, lag, step"),
+    ({"unit": "lags"}, "unknown probe 'p': unit 'lags'; valid choices: epoch, gate, lag, step (did you mean 'lag'?)"),
+    ({"reduce": "final"}, "unknown probe 'p': reducer 'final'; valid choices: all, first, last, mean"),
+    ({"columns": ("lag",)}, "columns must be distinct identifiers other than epoch, lag, step, gate"),
+    ({"combine": {"a": "median"}}, "unknown probe 'p': combine['a'] 'median'; valid choices: max, mean, min"),
+    ({"every_run": ("b",)}, "combine and every_run name summary columns ['a']; got ['b']"),
     ({"fmt": ".3q"}, "Unknown format code"),
 ])
 def test_a_bad_declaration_is_one_line(changes, message):
@@ -87,3 +91,41 @@ def test_a_bad_declaration_is_one_line(changes, message):
     with pytest.raises(ValueError) as err:
         register_probe("p", **args)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_run_folder_from_before_the_registry_is_read_by_its_legacy_table():
+    """A folder written before the gates were a probe holds gates.csv, not probe_gates.csv: the
+    report reads it as the probe's table, and combines its summary as the probe declares."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from zoo.report import probes as probe_report
+
+    gates = pd.DataFrame({"epoch": [0, 0, 2, 2], "gate": ["carry", "forget", "carry", "forget"],
+                          "mean": [0.25, 0.25, 0.75, 0.75]})
+    old = SimpleNamespace(gates=gates, probe_tables={}, metrics={"status": "ok"})
+    assert probe_report.probe_table(old, "gates") is gates
+    assert probe_report.run_summary(old, "gates") == {"carry": 0.75, "carry_first": 0.25, "carry_gate": "forget"}
+    spec = probes.get_probe("gates")
+    ok = pd.DataFrame({"carry": [0.5, 0.7], "carry_first": [0.1, 0.3], "carry_gate": ["", "forget"]})
+    trained = pd.concat([ok, pd.DataFrame({"carry": [9.0], "carry_first": [0.5], "carry_gate": [""]})])
+    assert probe_report.combine(spec, "carry", ok, trained) == pytest.approx(0.6)  # the ok runs only
+    assert probe_report.combine(spec, "carry_first", ok, trained) == pytest.approx(0.3)  # every run that trained
+    assert probe_report.combine(spec, "carry_gate", ok, trained) == "forget"  # the first name given
+
+
+def test_the_legacy_tables_are_copies_of_the_probes_tables(trained):
+    """probes.csv's spectrum columns and gates.csv, which TensorBoard, the lineage section and old
+    readers use, hold the spectrum and gates probes' own numbers, bit for bit; so do metrics.json's
+    top-level spectrum keys."""
+    import pandas as pd
+
+    spectrum = trained.probe_tables["spectrum"]
+    columns = list(probes.get_probe("spectrum").columns)
+    per_epoch = trained.probes.groupby("epoch", as_index=False)[columns].first()
+    pd.testing.assert_frame_equal(per_epoch, spectrum[["epoch", *columns]], check_exact=True)
+    pd.testing.assert_frame_equal(trained.gates, trained.probe_tables["gates"], check_exact=True)
+    summary = trained.metrics["probe_summaries"]["spectrum"]
+    for key in ("jac_sigma_max", "jac_sigma_min", "qr_lyapunov_max", "lyapunov_sum"):
+        assert trained.metrics[key] == summary[key]

@@ -155,10 +155,11 @@ def test_another_versions_run_folder_and_grid_record_are_left_alone(tiny_runs, t
 
 
 def _flip_a_digit_bit(path: Path) -> None:
-    """Flip the lowest bit of a digit past the header (1 <-> 0, 2 <-> 3...): same length, same line count."""
+    """Flip the lowest bit of a digit past the header (1 <-> 0, 2 <-> 3...): same length, same line count.
+    Not a number's first digit, so the file still parses (JSON refuses 12 -> 02) and only its checksum tells."""
     data = bytearray(path.read_bytes())
     start = data.index(b"\n") + 1 if path.suffix == ".csv" else len(data) // 2
-    at = next(i for i in range(start, len(data)) if chr(data[i]).isdigit())
+    at = next(i for i in range(start, len(data)) if chr(data[i]).isdigit() and chr(data[i - 1]) in "0123456789.")
     data[at] ^= 1
     path.write_bytes(bytes(data))
 

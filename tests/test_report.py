@@ -53,7 +53,7 @@ def test_every_figure_is_written(tiny_runs, tmp_path):
     grid, runs = tiny_runs
     report.build(runs, tmp_path / "reports", compared=grid.name)
     figures = ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae")
-    for name in (*figures, "gate_activity"):
+    for name in (*figures, "probe_gates"):  # the gates probe's figure (zoo/probes/gates)
         png = tmp_path / "reports" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -6,7 +6,8 @@ initial weights). It is one folder, ``zoo/probes/<name>/``, of two files:
 - ``measure.py`` (the engine side, ``keras.ops``): ``measure(ctx)`` returns
   ``fn(tv, ntv, x, y) -> {column: tensor}``, compiled into the probe program,
   or None where the probe does not apply to the model (``ctx`` is
-  ``zoo.engine.probe_program.ProbeContext``);
+  ``zoo.engine.probe_program.ProbeContext``); a module-level ``XLA = False``
+  compiles it outside XLA on TensorFlow (the spectrum's SVDs);
 - ``summarize.py`` (Keras-free): the ``@register_probe`` declaration on the
   per-run reducer, and an optional figure and finding.
 
@@ -24,13 +25,19 @@ Nothing here imports Keras.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from zoo.core.registry import DuplicateNameError, UnknownNameError, _first_line, _source_of, unknown_name_message
 
-UNITS = ("epoch", "lag", "step")  # a value per probed epoch; per lag (steps back from the last); per time step
-REDUCERS = ("first", "last", "mean")  # which probed epochs a run's summary reads: the initial, the final, all
+# A value per probed epoch; per lag (steps back from the last); per time step; per named gate. A keyed
+# unit's index column holds a name, not a number: its measure returns {column: {name: value}}.
+UNITS = ("epoch", "lag", "step", "gate")
+KEYED_UNITS = ("gate",)
+# Which probed epochs a run's summary reads: the initial, the final, their mean by lag/step/name, or every
+# epoch's rows as they are (a summary of both the initial and the final weights).
+REDUCERS = ("first", "last", "mean", "all")
+COMBINERS = ("mean", "min", "max")  # how the report combines one summary column over the runs of a row
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,13 @@ class ProbeSpec:
     of every run (with ``cell``, ``mode``, ``seed`` columns), ``finding(table)
     -> str | None`` says in a sentence what the per-run summaries (a row per run)
     show. ``fmt`` is the display format of the numbers.
+
+    A summary value is a float, or a name (a str, such as which gate is the
+    carry). The report's summary row of a cell x mode combines a numeric
+    column over its ok runs by ``combine`` (its mean, unless declared ``min``
+    or ``max``), a name column by the first name given; the columns in
+    ``every_run`` (of the initial weights) over every run that trained,
+    diverged ones too.
     """
 
     name: str
@@ -59,6 +73,8 @@ class ProbeSpec:
     measure: str  # the module whose ``measure(ctx)`` the engine compiles
     description: str
     source: str
+    combine: dict = field(default_factory=dict)  # summary column -> a COMBINERS entry (default "mean")
+    every_run: tuple[str, ...] = ()
 
     @property
     def index(self) -> tuple[str, ...]:
@@ -76,7 +92,7 @@ class ProbeSpec:
     def reduced_rows(self, rows):
         """The rows a run's summary reads: of its first or last probed epoch, or
         (``mean``) every epoch's rows averaged by lag or step."""
-        if len(rows) == 0:
+        if len(rows) == 0 or self.reduce == "all":
             return rows
         if self.reduce == "mean":
             keys = [c for c in self.index if c != "epoch"]
@@ -92,7 +108,12 @@ class ProbeSpec:
         if len(picked) == 0:
             return {k: math.nan for k in self.summary}
         found = self.summarize(picked)
-        return {k: float(found.get(k, math.nan)) for k in self.summary}
+        return {k: _summary_value(found.get(k, math.nan)) for k in self.summary}
+
+
+def _summary_value(value):
+    """A summary number as a float, or a name as it is."""
+    return value if isinstance(value, str) else float(value)
 
 
 _PROBES: dict[str, ProbeSpec] = {}
@@ -109,6 +130,8 @@ def register_probe(
     figure: Callable | None = None,
     finding: Callable | None = None,
     measure: str | None = None,
+    combine: dict | None = None,
+    every_run=(),
 ):
     """Register a probe under ``name``, decorating its per-run reducer; returns it unchanged.
 
@@ -126,11 +149,18 @@ def register_probe(
     if reduce not in REDUCERS:
         raise ValueError(unknown_name_message(f"probe {name!r}: reducer", reduce, REDUCERS))
     columns, summary = tuple(columns), tuple(summary)
-    clash = [c for c in columns if c in ("epoch", "lag", "step") or not c.isidentifier()]
+    clash = [c for c in columns if c in UNITS or not c.isidentifier()]
     if not columns or clash or len(set(columns)) != len(columns):
-        raise ValueError(f"probe {name!r}: columns must be distinct identifiers other than epoch, lag, step; "
+        raise ValueError(f"probe {name!r}: columns must be distinct identifiers other than {', '.join(UNITS)}; "
                          f"got {columns}")
     format(1.0, fmt)  # a bad display format fails here, at registration
+    combine, every_run = dict(combine or {}), tuple(every_run)
+    for column, how in combine.items():
+        if how not in COMBINERS:
+            raise ValueError(unknown_name_message(f"probe {name!r}: combine[{column!r}]", how, COMBINERS))
+    stray = [c for c in (*combine, *every_run) if c not in summary]
+    if stray:
+        raise ValueError(f"probe {name!r}: combine and every_run name summary columns {list(summary)}; got {stray}")
 
     def decorate(summarize):
         source = _source_of(summarize)
@@ -140,7 +170,7 @@ def register_probe(
         package = summarize.__module__.rpartition(".")[0]
         module = measure or (f"{package}.measure" if package else "measure")
         _PROBES[name] = ProbeSpec(name, columns, unit, reduce, fmt, summary, summarize, figure, finding, module,
-                                  _first_line(summarize), source)
+                                  _first_line(summarize), source, combine, every_run)
         return summarize
 
     return decorate

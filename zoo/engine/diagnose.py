@@ -11,8 +11,9 @@ output before anything is measured.
 Each layer's input sequence (and mask) is captured while the model itself
 runs: the layer's ``call`` is wrapped for the length of one traced call and
 restored after it, so the model is never changed. The measurements are the
-zoo's own probes (``zoo.engine.probes``: ``state_jacobian_fn``,
-``spectrum_fn``, ``gate_means_fn``), given the layer's cell and its captured
+zoo's own probes (``zoo.engine.probes.state_jacobian_fn``; the spectrum and
+gates probes' ``spectrum_fn`` and ``gate_means_fn``, run here on every layer, a
+masked or backward one included), given the layer's cell and its captured
 inputs; nothing here re-implements them.
 
 Everything is compiled once per ``Diagnoser`` and takes the weights as
@@ -21,6 +22,7 @@ arguments, so a callback probes every epoch without compiling again.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 from contextlib import contextmanager
@@ -36,11 +38,21 @@ from zoo.core import catalog
 from zoo.core.config import ConfigError, show
 from zoo.core.registry import closest
 from zoo.engine import backend, probes
-from zoo.engine.probe_program import InputSplit, ProbeContext, check_output, output_step, rows_of
+from zoo.engine.probe_program import (
+    InputSplit,
+    ProbeContext,
+    check_output,
+    compiled_with_xla,
+    output_step,
+    rows_of,
+)
 
 # The share of sequences of the probe batch the spectrum is taken over is the zoo's
 # (``probes.spectrum_batch``); these are the cells whose gates the zoo knows.
 KNOWN_GATES = {keras.layers.LSTMCell: "lstm", keras.layers.GRUCell: "gru"}
+# The gates probe's measure (zoo/probes/gates): its gate means run on every layer, masked or backward too.
+GATES = importlib.import_module("zoo.probes.gates.measure")
+SPECTRUM = importlib.import_module("zoo.probes.spectrum.measure")  # and the spectrum's, with its mask
 # Cell path vs the layer's own output: float32 over a few hundred steps.
 PARITY_ATOL, PARITY_RTOL = 2e-4, 2e-3
 HISTOGRAM_BINS = 30
@@ -160,6 +172,7 @@ class _LayerView:
 
     name: str
     input: object
+    cell: object
 
 
 class LayerContext(ProbeContext):
@@ -180,7 +193,13 @@ class LayerContext(ProbeContext):
         return self.model.stateless_call(tv, ntv, x, **self.diagnoser._not_training)[0]
 
     def input_layer(self):
-        return _LayerView(self.rec.name, keras.KerasTensor(self.input_shape))
+        return _LayerView(self.rec.name, keras.KerasTensor(self.input_shape), self.rec.cell)
+
+    def gate_function(self):
+        return gate_function(self.rec.cell)
+
+    def reads_model_input(self) -> bool:
+        return True  # its front is the layer's own captured input, whatever is in front of it
 
     def input_split(self) -> InputSplit:
         rec, model, stash = self.rec, self.model, self._x
@@ -428,10 +447,11 @@ class Diagnoser:
             sizes, step = probes.cell_step(rec.cell, masked=masked)
             self.chains.append(backend.compile_fn(probes.state_jacobian_fn(sizes, step)))
             # Outside XLA on TensorFlow, as the zoo's own probes (its XLA SVD is slow on a CPU).
-            self.spectra.append(backend.compile_fn(probes.spectrum_fn(sizes, step), xla=False))
+            stats = SPECTRUM.spectrum_fn(sizes, step, backend.batch_jacobian, backend.scan)
+            self.spectra.append(backend.compile_fn(stats, xla=compiled_with_xla(SPECTRUM)))
             gates = gate_function(rec.cell)
             self.gates.append(
-                backend.compile_fn(probes.gate_means_fn(rec.cell, gates, rec.cell.trainable_variables))
+                backend.compile_fn(GATES.gate_means_fn(rec.cell, gates, rec.cell.trainable_variables, backend.scan))
                 if gates is not None else None)
 
     def cell_values(self, rec: Recurrent, tv) -> list:
@@ -524,8 +544,9 @@ class Diagnoser:
                 ctx = None if reason else LayerContext(self, rec, self.input_shapes[k])
                 fn = None if reason else module.measure(ctx)
                 if reason is None and fn is None:
-                    reason = "the probe's measure declines it (for grad_time_profile: fewer than 2 steps, or " \
-                             "more per-step terms than it holds)"
+                    # The probe's own documented rule (an ungated cell has no gates): its table simply has
+                    # no rows for the layer. Notes are for what the diagnoser itself cannot cut.
+                    continue
                 if reason:
                     notes.append(f"{name} does not apply to layer {rec.name!r}: {reason}")
                     continue
@@ -533,7 +554,7 @@ class Diagnoser:
                 if len(split.recurrent) == len(split.cell_paths) and name == "grad_time_profile":
                     notes.append(f"{name} on layer {rec.name!r}: its cell has no recurrent weight of its own, so the "
                                  "profile is that of all its weights (the probe's rule)")
-                programs.append((spec, rec.name, backend.compile_fn(fn)))
+                programs.append((spec, rec.name, backend.compile_fn(fn, xla=compiled_with_xla(module))))
         return programs, notes
 
     def registered(self, x, y, tv=None, ntv=None) -> tuple[dict[str, list[dict]], list[str]]:

@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from zoo import probes as probe_folders
-from zoo.core.probe_registry import ProbeSpec
+from zoo.core.probe_registry import KEYED_UNITS, ProbeSpec
 from zoo.engine import backend
 from zoo.engine.losses import per_sample_loss
 
@@ -98,8 +98,18 @@ class ProbeContext:
     value_and_grad = staticmethod(backend.value_and_grad)
     batch_jacobian = staticmethod(backend.batch_jacobian)
 
-    def __init__(self, model: keras.Model, layout: str, loss_kind: str):
+    def __init__(self, model: keras.Model, layout: str, loss_kind: str, cell=None):
         self.model, self.layout, self.loss_kind = model, layout, loss_kind
+        self.cell = cell  # the registered cell (``zoo.core.registry.CellSpec``) of the model, if known
+
+    def gate_function(self):
+        """``gates(x_t, states) -> {name: activation}`` of the input layer's cell, as its registered
+        cell declares them; None for an ungated cell (or one the registry does not know)."""
+        return None if self.cell is None else self.cell.gate_fn(self.input_layer().cell)
+
+    def reads_model_input(self) -> bool:
+        """Whether the input layer reads the model's input itself (no layer in front)."""
+        return self.input_layer().input is self.model.inputs[0]
 
     def loss(self, pred, y):
         """The mean per-sample training loss of ``pred`` against ``y``."""
@@ -127,10 +137,19 @@ class ProbeContext:
         )
 
 
-def check_output(spec: ProbeSpec, out: dict) -> dict[str, np.ndarray]:
-    """A probe's outputs as NumPy, refused unless they are its declared columns, of its unit's shape."""
+def check_output(spec: ProbeSpec, out: dict) -> dict:
+    """A probe's outputs as NumPy, refused unless they are its declared columns, of its unit's shape
+    (a keyed unit's: ``{name: scalar}`` per column, the same names in each)."""
     if set(out) != set(spec.columns):
         raise ValueError(f"probe {spec.name!r} produced the columns {sorted(out)}; it declares {list(spec.columns)}")
+    if spec.unit in KEYED_UNITS:
+        keys = {tuple(sorted(v)) if isinstance(v, dict) else None for v in out.values()}
+        values = {k: {name: np.asarray(x, np.float64) for name, x in v.items()} for k, v in out.items()
+                  if isinstance(v, dict)}
+        if len(keys) != 1 or None in keys or any(x.shape != () for v in values.values() for x in v.values()):
+            raise ValueError(f"probe {spec.name!r} must return a {{{spec.unit} name: scalar}} dict per column, "
+                             f"with the same names in each; got {sorted(out)}")
+        return values
     values = {k: np.asarray(v, np.float64) for k, v in out.items()}
     shapes = {v.shape for v in values.values()}
     want = "scalars" if spec.unit == "epoch" else f"1-D arrays of one length (a value per {spec.unit})"
@@ -144,23 +163,34 @@ def rows_of(spec: ProbeSpec, epoch: int, values: dict[str, np.ndarray]) -> list[
     """The rows of ``probe_<name>.csv`` for one probed epoch."""
     if spec.unit == "epoch":
         return [{"epoch": epoch, **{k: float(values[k]) for k in spec.columns}}]
+    if spec.unit in KEYED_UNITS:
+        names = sorted(next(iter(values.values())))
+        return [{"epoch": epoch, spec.unit: name, **{k: float(values[k][name]) for k in spec.columns}}
+                for name in names]
     n = len(next(iter(values.values())))
     return [{"epoch": epoch, spec.unit: i, **{k: float(values[k][i]) for k in spec.columns}} for i in range(n)]
+
+
+def compiled_with_xla(module) -> bool:
+    """Whether a probe's measure is compiled with XLA: unless its module sets ``XLA = False``
+    (TensorFlow only: the spectrum's SVDs, which TensorFlow's XLA does slowly on a CPU)."""
+    return bool(getattr(module, "XLA", True))
 
 
 class ProbeProgram:
     """The compiled ``measure`` of every registered probe that applies to one model shape."""
 
-    def __init__(self, model: keras.Model, layout: str, loss_kind: str):
-        ctx = ProbeContext(model, layout, loss_kind)
+    def __init__(self, model: keras.Model, layout: str, loss_kind: str, cell=None):
+        ctx = ProbeContext(model, layout, loss_kind, cell)
         self.specs: dict[str, ProbeSpec] = {}
         self.fns: dict[str, Callable] = {}
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
-            fn = probe_folders.measure_module(spec).measure(ctx)
+            module = probe_folders.measure_module(spec)
+            fn = module.measure(ctx)
             self.specs[name] = spec
             if fn is not None:  # None: the probe does not apply to this model
-                self.fns[name] = backend.compile_fn(fn)
+                self.fns[name] = backend.compile_fn(fn, xla=compiled_with_xla(module))
 
     def rows(self, epoch: int, tv, ntv, x, y) -> dict[str, list[dict]]:
         return {name: rows_of(self.specs[name], epoch, check_output(self.specs[name], fn(tv, ntv, x, y)))
@@ -177,7 +207,8 @@ class ProbePrograms:
     def get(self, eng) -> ProbeProgram:
         key = eng.model_key
         if key not in self._programs:
-            self._programs[key] = ProbeProgram(eng.template, eng.resolved.mode.layout, eng.resolved.loss)
+            self._programs[key] = ProbeProgram(eng.template, eng.resolved.mode.layout, eng.resolved.loss,
+                                               eng.resolved.cell)
             if len(self._programs) > self.maxsize:
                 self._programs.popitem(last=False)
         self._programs.move_to_end(key)

@@ -3,8 +3,9 @@
 - ``dL/dx`` by lag: each input step's own gradient (RMS over the batch);
 - ``‖dh_T/dh_t‖`` by lag: the mean Frobenius norm of the state Jacobian of the
   layer that reads the input, over its whole carried state (h, and c for an
-  LSTM), since gradients through time flow through all of it;
-- gate activations of gated cells.
+  LSTM), since gradients through time flow through all of it.
+
+The gates are a registered probe (``zoo/probes/gates``).
 
 They work for any registered cell and task, with no per-cell code: the
 Jacobians come from the cell's own ``call`` through the backend's autodiff.
@@ -38,6 +39,8 @@ RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 
 
 # Columns of probes.csv. The spectrum columns hold one value per probed epoch,
 # repeated on its lag rows; empty (NaN) where the model has no state through time.
+# All but lyapunov_top are measured by the spectrum probe (zoo/probes/spectrum)
+# and copied here by ``zoo.engine.run.Recorder``, for the readers of probes.csv.
 # lyapunov_top is the finite-time exponent of the most expanding direction over
 # the whole sequence (``top_exponent``); qr_lyapunov_max the QR method's top
 # column, a transient discarded; lyapunov_sum_unresolved the part of
@@ -47,7 +50,7 @@ SPECTRUM_COLUMNS = (
     "lyapunov_sum_unresolved", "tanh_slope_mean", "tanh_slope_over_0_9",
 )
 PROBE_COLUMNS = ("epoch", "lag", "dL_dx", "dhT_dht", *SPECTRUM_COLUMNS)
-# The spectrum keeps every one-step Jacobian of the sequences it is taken over
+# The spectrum (zoo/probes/spectrum) keeps every one-step Jacobian of the sequences it is taken over
 # (steps x batch x n x n floats: 200 MB at 200 steps of an LSTM's 128-wide
 # state), so it is taken over the first sequences of the probe batch only:
 # 16, and fewer for long sequences, at most 800 steps x sequences (its cost,
@@ -150,56 +153,6 @@ def cell_step(cell, masked: bool = False, output: bool = False) -> tuple[list[in
     return sizes, (step_with_output if output else step)
 
 
-def gate_means_fn(cell, gates: Callable, variables) -> Callable:
-    """``means(values, x)``: the mean activation of each gate of ``cell`` over a batch,
-    its units and steps, from ``gates(x_t, states)``; ``values`` are the values of
-    ``variables`` (which hold the cell's), mapped onto them while the gates read them."""
-    sizes = _state_sizes(cell)
-    splits = list(np.cumsum(sizes)[:-1])
-
-    def means(tv, x):
-        # The gate functions read the cell's variables; map them to tv.
-        with keras.StatelessScope(state_mapping=list(zip(variables, tv))):
-
-            def step(flat, x_t):
-                states = list(ops.split(flat, splits, axis=-1)) if splits else [flat]
-                step_means = {name: ops.mean(value) for name, value in gates(x_t, states).items()}
-                _, states = cell.call(x_t, states, **_not_training(cell))
-                states = list(states) if isinstance(states, (list, tuple)) else [states]
-                return ops.concatenate(states, axis=-1), step_means
-
-            start = ops.zeros((x.shape[0], sum(sizes)))
-            _, per_step = backend.scan(step, start, ops.moveaxis(x, 1, 0))
-            return {name: ops.mean(values) for name, values in per_step.items()}
-
-    return means
-
-
-def spectrum_fn(sizes: list[int], step: Callable) -> Callable:
-    """``stats(cell_vars, x)``: the spectrum of the one-step Jacobians dh_{t+1}/dh_t
-    along the sequences ``x`` (singular values, Lyapunov exponents;
-    ``zoo.engine.spectrum``) and the mean tanh slope 1 - h^2 of the first state
-    (the output h), with the share of (sample, step, unit) values above 0.9.
-    ``sizes``, ``step``: from ``cell_step``."""
-
-    def stats(cell_vars, x):
-        x = x[: spectrum_batch(x.shape[1])]
-
-        def forward(h, x_t):
-            new = step(cell_vars, x_t, h)
-            return new, (backend.batch_jacobian(lambda s: step(cell_vars, x_t, s), h), new)
-
-        _, (jac, after) = backend.scan(forward, ops.zeros((x.shape[0], sum(sizes))), ops.moveaxis(x, 1, 0))
-        out = {**spectrum.jacobian_singular_values(jac), **spectrum.lyapunov_summary(jac)}
-        out = {f"jac_{k}" if k.startswith("sigma") else k: v for k, v in out.items()}
-        slope = 1.0 - ops.square(after[..., : sizes[0]])
-        out["tanh_slope_mean"] = ops.mean(slope)
-        out["tanh_slope_over_0_9"] = ops.mean(ops.cast(slope > 0.9, slope.dtype))
-        return out
-
-    return stats
-
-
 def state_jacobian_fn(sizes: list[int], step: Callable) -> Callable:
     """``norms(cell_vars, x)``: the Frobenius norm of dh_T/dh_t by lag T - t over the
     sequences ``x``, from a zero start (``sizes``, ``step``: from ``cell_step``).
@@ -263,23 +216,9 @@ class Probes:
             return ops.sum(per_sample_loss(loss_kind, pred, y))
 
         self.input_gradients = backend.compile_fn(backend.grad(input_loss))
-        self.state_jacobian_norms = self.spectrum_stats = None
+        self.state_jacobian_norms = None
         if resolved.mode.layout == "many":
             self.state_jacobian_norms = backend.compile_fn(self._state_jacobian_fn())
-            # Outside XLA on TensorFlow: its XLA's SVD made an LSTM's first probe take 5 minutes.
-            self.spectrum_stats = backend.compile_fn(self._spectrum_fn(), xla=False)
-        gate_fn = self._gate_means_fn(resolved)
-        self.gate_means = backend.compile_fn(gate_fn) if gate_fn else None
-
-    def _gate_means_fn(self, resolved: Resolved) -> Callable | None:
-        """Mean activation of each gate over the probe batch, units and steps,
-        for the layer that reads the model's input; None for ungated cells."""
-        model = self.model
-        layer = model.get_layer(input_layer_name(model))
-        gates = resolved.cell.gate_fn(layer.cell)
-        if gates is None or layer.input is not model.inputs[0]:
-            return None
-        return gate_means_fn(layer.cell, gates, model.trainable_variables)
 
     def _cell_step(self):
         """The input layer's one step as a function of its flat state: (cell_index, sizes, step)."""
@@ -289,11 +228,6 @@ class Probes:
         cell_index = [paths.index(v.path) for v in cell.trainable_variables]
         sizes, step = cell_step(cell)
         return cell_index, sizes, step
-
-    def _spectrum_fn(self) -> Callable:
-        cell_index, sizes, step = self._cell_step()
-        stats = spectrum_fn(sizes, step)
-        return lambda tv, x: stats([tv[i] for i in cell_index], x)
 
     def _state_jacobian_fn(self) -> Callable:
         cell_index, sizes, step = self._cell_step()
@@ -313,11 +247,6 @@ class Probes:
         plain, scaled, exponents, chain, chain_exponent = self.state_jacobian_norms(tv, x)
         return mean_norms(plain, scaled, exponents), top_exponent(chain, chain_exponent, x.shape[1])
 
-    def gate_rows(self, epoch: int, tv, x) -> list[dict]:
-        if self.gate_means is None:
-            return []
-        return [{"epoch": epoch, "gate": k, "mean": float(v)} for k, v in sorted(self.gate_means(tv, x).items())]
-
     def probe_rows(self, epoch: int, tv, ntv, x, y) -> list[dict]:
         grads = np.asarray(self.input_gradients(x, tv, ntv, y))  # (batch, steps, features)
         if self.layout == "one":  # one step of w values: each value is a lag
@@ -328,10 +257,9 @@ class Probes:
         dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
         chained = self.chain_probe(tv, x)
         dh = chained[0] if chained is not None else None
-        stats = {}
-        if self.spectrum_stats is not None:
-            stats = {k: float(v) for k, v in self.spectrum_stats(tv, x).items()}
-            stats["lyapunov_top"] = chained[1]
+        # The top exponent comes from the lag chain; the rest of the spectrum columns are the spectrum
+        # probe's (zoo/probes/spectrum), put on these rows by the run's recorder: None here.
+        stats = {"lyapunov_top": chained[1]} if chained is not None else {}
         lags = range(window + 1 if dh is not None else window)
         return [
             {

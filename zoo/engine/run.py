@@ -110,7 +110,7 @@ class Recorder:
         valid = np.arange(self.steps * batch) < (self.steps * batch if self.budget else n)
         self.mask = valid.reshape(self.steps, batch).astype(np.float32)
         self._queue = np.zeros(0, np.int64)  # a step budget's batches still to come
-        self.history, self.grad_rows, self.probe_rows, self.gate_rows = [], [], [], []
+        self.history, self.grad_rows, self.probe_rows = [], [], []
         self.program = PROGRAMS.get(eng)  # the registered probes, compiled for this shape
         self.probe_tables: dict[str, list[dict]] = {name: [] for name in self.program.fns}
         self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
@@ -141,20 +141,19 @@ class Recorder:
     def _probe(self, epoch: int, tv, ntv) -> dict:
         t0 = time.perf_counter()
         new_probes = self.eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
-        new_gates = self.eng.probes.gate_rows(epoch, tv, self.x_probe)
         registered = self.program.rows(epoch, tv, ntv, self.x_probe, self.y_probe)
         self.probe_seconds += time.perf_counter() - t0
         self.probe_rows += new_probes
-        self.gate_rows += new_gates
         for name, rows in registered.items():
             self.probe_tables[name] += rows
         self._last_checks = {
             "probes": [v for row in new_probes for v in row.values() if v is not None],
-            "gate activations": [row["mean"] for row in new_gates],
             # A registered probe's NaN/inf ends the run too, named by its probe.
             **{f"probe {name}": [row[c] for row in rows for c in self.program.specs[name].columns]
                for name, rows in registered.items()},
         }
+        # After the checks: a NaN is named by the probe that measured it.
+        _copy_epoch_columns(new_probes, registered, self.program.specs)
         return self._last_checks
 
     def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
@@ -264,7 +263,7 @@ class Recorder:
             **_dynamics_metrics(final_probe),
             # Each registered probe's per-run summary (its reducer over the epochs it declares); null: not measured.
             "probe_summaries": {
-                name: {k: v if np.isfinite(v) else None
+                name: {k: v if isinstance(v, str) or np.isfinite(v) else None  # a name (str) as it is
                        for k, v in self.program.specs[name].run_summary(table).items()}
                 for name, table in probe_tables.items()
             },
@@ -276,12 +275,25 @@ class Recorder:
             history=history,
             gradients=pd.DataFrame(self.grad_rows),
             probes=probes,
-            gates=pd.DataFrame(self.gate_rows, columns=["epoch", "gate", "mean"]),
+            # The gates probe's table again, as the run folder's gates.csv (``zoo.runs.store`` lists it).
+            gates=probe_tables.get("gates", pd.DataFrame(columns=["epoch", "gate", "mean"])).copy(),
             predictions=_predictions(self.task, test_w, self.pred),
             metrics=metrics,
             model_bytes=_model_bytes(model),
             probe_tables=probe_tables,
         )
+
+
+def _copy_epoch_columns(rows: list[dict], registered: dict, specs: dict) -> None:
+    """Put a registered per-epoch probe's values on the epoch's probes.csv rows, for the columns
+    probes.csv has always had (the spectrum's): its readers (TensorBoard, the lineage and horizon
+    sections, a notebook) read them there."""
+    for name, found in registered.items():
+        if specs[name].unit != "epoch" or not found:
+            continue
+        shared = [c for c in specs[name].columns if c in PROBE_COLUMNS]
+        for row in rows:
+            row.update({c: found[0][c] for c in shared})
 
 
 def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:

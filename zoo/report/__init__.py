@@ -328,9 +328,6 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
         "weight_groups.png": plots.weight_groups(results.gradients),
         **({"predictions.png": plots.predictions(results.predictions)} if forecast else {}),
     }
-    gates = results.gates
-    if not gates.empty:
-        figures["gate_activity.png"] = plots.gate_activity(gates)
     grid = grid or GridConfig()
     figures = _save({**figures, **registry.figures(grid, results)}, out)  # and those its [report] declares
     return (html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures)

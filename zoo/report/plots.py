@@ -459,26 +459,3 @@ def params_vs_mae(summary: pd.DataFrame) -> Figure:
     fig.suptitle(f"Equal units ({common_units}, circles) against an equal parameter budget (squares)")
     _legend(fig, axes)
     return fig
-
-
-def gate_activity(gates: pd.DataFrame) -> Figure:
-    """Mean gate activations at the probed epochs, one panel per gate name.
-
-    ``carry`` puts every gated cell on one scale: the share of the previous
-    state a step keeps (Keras GRU: z; the post's GRU: 1 - z; LSTM: f; MGU: 1 - f).
-    """
-    mode = "many_to_one" if (gates["mode"] == "many_to_one").any() else gates["mode"].iloc[0]
-    g = gates[gates["mode"] == mode]
-    names = ["carry"] + sorted(set(g.gate) - {"carry"})
-    colors = cell_colors(g.cell.unique())
-    fig, axes = _panels(names, height=3.0, sharey=True)
-    for ax, name in zip(axes[0], names):
-        for cell, c in g[g.gate == name].groupby("cell"):
-            _band(ax, c, "epoch", "mean", colors[cell], cell)
-        ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""),
-               xlabel="probed epoch (0: initial weights)", ylim=(0, 1))
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes[0, 0].set_ylabel("mean activation on the probe batch")
-    fig.suptitle(f"Gate activity ({mode}): carry = Keras GRU z, the post's GRU 1 − z, LSTM forget f, MGU 1 − f")
-    _legend(fig, axes)
-    return fig

@@ -9,6 +9,7 @@ Nothing here knows any probe by name.
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -17,40 +18,94 @@ from zoo import probes as probe_folders
 from zoo.report import html as page
 
 
+def probe_table(run, name: str) -> pd.DataFrame | None:
+    """A run's ``probe_<name>.csv`` rows; None where it has none. A run folder written before the
+    probe registry holds a probe's table under the probe's own name (``gates.csv``), or a per-epoch
+    probe's columns on the rows of its probes.csv (the spectrum's): read here too."""
+    tables = getattr(run, "probe_tables", {})
+    if name in tables:
+        return tables[name]
+    spec = probe_folders.get_probe(name)
+    legacy = getattr(run, name, None)
+    if isinstance(legacy, pd.DataFrame) and len(legacy) and tuple(legacy.columns) == spec.table_columns:
+        return legacy
+    # A per-epoch probe's columns on probes.csv's rows (the spectrum's): the first row of each epoch.
+    stored = getattr(run, "probes", None)
+    if spec.unit == "epoch" and isinstance(stored, pd.DataFrame) and set(spec.columns) <= set(stored.columns):
+        rows = stored.groupby("epoch", as_index=False)[list(spec.columns)].first()
+        rows = rows.dropna(how="all", subset=list(spec.columns))
+        return rows[list(spec.table_columns)].reset_index(drop=True) if len(rows) else None
+    return None
+
+
+def run_summary(run, name: str) -> dict:
+    """A run's summary numbers of probe ``name`` (its reducer); NaN where the run has no table."""
+    spec, table = probe_folders.get_probe(name), probe_table(run, name)
+    return spec.run_summary(table) if table is not None else {k: math.nan for k in spec.summary}
+
+
+def combine(spec, column: str, ok: pd.DataFrame, trained: pd.DataFrame):
+    """One summary column over the runs of a row, as ``spec`` declares: a name by the first given,
+    a number by its combiner (mean, min, max) over the ok runs, or over every run that trained
+    (``trained``, diverged ones too) for a column of ``spec.every_run``."""
+    frame = trained if column in spec.every_run else ok
+    values = frame[column] if len(frame) and column in frame.columns else pd.Series(dtype=float)
+    names = [v for v in values if isinstance(v, str)]
+    if names:
+        given = [v for v in names if v]
+        return given[0] if given else math.nan  # NaN, as a CSV reads an empty name back
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    if not len(numbers):
+        return math.nan
+    return float({"mean": numbers.mean, "min": numbers.min, "max": numbers.max}[spec.combine.get(column, "mean")]())
+
+
 def long_table(runs, name: str) -> pd.DataFrame:
     """Every run's ``probe_<name>.csv`` rows, with its cell, mode and seed in front."""
-    frames = [r.probe_tables[name].assign(cell=r.config.cell, mode=r.config.mode, seed=r.config.seed)
-              for r in runs if name in getattr(r, "probe_tables", {}) and len(r.probe_tables[name])]
+    frames = []
+    for r in runs:
+        table = probe_table(r, name)
+        if table is not None and len(table):
+            frames.append(table.assign(cell=r.config.cell, mode=r.config.mode, seed=r.config.seed))
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)
     return table[["cell", "mode", "seed", *[c for c in table.columns if c not in ("cell", "mode", "seed")]]]
 
 
-def run_summaries(runs, name: str) -> pd.DataFrame:
-    """A row per finished run: its cell, mode, seed and the probe's summary numbers (its reducer)."""
+def run_summaries(runs, name: str, statuses=("ok",)) -> pd.DataFrame:
+    """A row per run of a status in ``statuses`` with the probe's table: its cell, mode, seed (and
+    status) and the probe's summary numbers (its reducer)."""
     spec = probe_folders.get_probe(name)
-    rows = [{"cell": r.config.cell, "mode": r.config.mode, "seed": r.config.seed,
-             **spec.run_summary(r.probe_tables[name])}
-            for r in runs if r.metrics.get("status") == "ok" and name in getattr(r, "probe_tables", {})]
-    return pd.DataFrame(rows, columns=["cell", "mode", "seed", *spec.summary])
+    rows = [{"cell": r.config.cell, "mode": r.config.mode, "seed": r.config.seed, "status": r.metrics.get("status"),
+             **run_summary(r, name)}
+            for r in runs if r.metrics.get("status") in statuses and probe_table(r, name) is not None]
+    return pd.DataFrame(rows, columns=["cell", "mode", "seed", "status", *spec.summary])
 
 
 def summary_table(runs, name: str) -> pd.DataFrame:
-    """A row per cell x mode: the mean over its finished runs of each summary number, and the run count."""
-    per_run = run_summaries(runs, name)
-    if per_run.empty:
-        return per_run
-    grouped = per_run.groupby(["cell", "mode"], sort=False)
-    table = grouped[list(probe_folders.get_probe(name).summary)].mean().reset_index()
-    return table.assign(runs=grouped.size().to_numpy())
+    """A row per cell x mode: each summary column combined over its runs as the probe declares
+    (``combine``), and the count of its ok runs."""
+    spec = probe_folders.get_probe(name)
+    per_run = run_summaries(runs, name, statuses=("ok", "diverged"))
+    rows = []
+    for (cell, mode), group in per_run.groupby(["cell", "mode"], sort=False):
+        ok = group[group.status == "ok"]
+        rows.append({"cell": cell, "mode": mode, **{c: combine(spec, c, ok, group) for c in spec.summary},
+                     "runs": len(ok)})
+    return pd.DataFrame(rows, columns=["cell", "mode", *spec.summary, "runs"])
+
+
+def _shown(value, fmt: str) -> str:
+    """A summary value as the page shows it: a name as it is, a number in the probe's format."""
+    return value if isinstance(value, str) else "" if pd.isna(value) else format(value, fmt)
 
 
 def section(results, out: Path) -> str:
     """The probes' part of a report section, writing its files into ``out``."""
     parts = []
     for name in probe_folders.list_probes():
-        runs = [r for r in results.runs if name in getattr(r, "probe_tables", {})]
+        runs = [r for r in results.runs if probe_table(r, name) is not None]
         if not runs:
             continue
         spec = probe_folders.get_probe(name)
@@ -58,7 +113,7 @@ def section(results, out: Path) -> str:
         table.to_csv(out / spec.file_name, index=False)
         lines = []
         if spec.finding is not None and not table.empty:
-            line = spec.finding(run_summaries(runs, name))
+            line = spec.finding(run_summaries(runs, name).drop(columns="status"))
             lines += [line] if line else []
         figures = []
         fig = spec.figure(long_table(runs, name)) if spec.figure is not None else None
@@ -68,7 +123,10 @@ def section(results, out: Path) -> str:
             figures.append(path)
         shown = table.copy()
         for col in spec.summary:
-            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else format(v, spec.fmt))
+            shown[col] = shown[col].map(lambda v: _shown(v, spec.fmt))
+        # A break opportunity after each "_" of a column name, so a probe of many summary columns
+        # (the spectrum's ten) wraps its header instead of widening the page.
+        shown.columns = [c.replace("_", "_\u200b") for c in shown.columns]
         parts.append(f"<h3>Probe: {html.escape(name)}</h3><p>{html.escape(spec.description)}</p>"
                      + page.findings_list(lines) + page.frame_table(shown)
                      + "".join(page.figure(f) for f in figures))

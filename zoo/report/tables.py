@@ -11,9 +11,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from zoo import probes as probe_folders
 from zoo.core import analysis
 from zoo.core.analysis import mean_ci95  # noqa: F401  (re-exported)
 from zoo.core.config import short_name, varying_settings
+from zoo.report import probes as probe_report
 
 LOSS_THRESHOLD = 0.01  # "epochs to reach": the first epoch whose training loss is below this
 VANISH_FRACTION = 1e-3  # dh_T/dh_t has vanished once it is below this fraction of lag 0
@@ -86,26 +88,6 @@ def _finite_probe_epochs(probes: pd.DataFrame) -> list[int]:
     return sorted(int(e) for e, good in ok.items() if good)
 
 
-def _carry(gates: pd.DataFrame, epoch) -> float:
-    """Mean ``carry`` gate (the share of the old state a step keeps) at ``epoch``."""
-    if gates is None or gates.empty or epoch is None:
-        return math.nan
-    g = gates[(gates.gate == "carry") & (gates.epoch == epoch)]
-    return float(g["mean"].iloc[0]) if len(g) else math.nan
-
-
-def carry_gate(gates: pd.DataFrame) -> str:
-    """Which of a cell's own gates is its carry (the same activations): "update" for
-    Keras's GRU, "forget" for the LSTM; "" when the carry is no single gate (1 - z)."""
-    if gates is None or gates.empty:
-        return ""
-    first = gates[gates.epoch == gates.epoch.min()].set_index("gate")["mean"]
-    if "carry" not in first.index:
-        return ""
-    same = [g for g, v in first.items() if g != "carry" and abs(v - first["carry"]) < 1e-7]
-    return same[0] if same else ""
-
-
 def recurrent_share(r) -> float:
     """The recurrent kernels' share of the gradient norm: per epoch, the norm of the
     recurrent-kernel gradients over the global norm (epoch means), averaged over
@@ -164,15 +146,14 @@ def run_numbers(r) -> dict:
         "recurrent_share": recurrent_share(r),
         "first_epoch": first,
         "last_epoch": last,
-        "carry": _carry(r.gates, last),
-        "carry_gate": carry_gate(r.gates),
-        "carry_first": _carry(r.gates, first),
         **at_last,
-        **{f"{k}_first": at_first[k] for k in ("decay_factor", "jac_sigma_max", "jac_sigma_min", "lyapunov_top")},
+        **{f"{k}_first": at_first[k] for k in ("decay_factor", "lyapunov_top")},
         # The task's own metric over its baseline (a classification task has no MAE).
         "metric": r.metrics.get("metric"),
         "metric_value": r.metrics.get("metric_value", math.nan),
         "ratio": r.metrics.get("ratio", math.nan),
+        # Every registered probe's summary numbers (``zoo.probes``), by the probe's own reducer.
+        **{k: v for name in probe_folders.list_probes() for k, v in probe_report.run_summary(r, name).items()},
     }
     # What a diverged run looked like at its last finite probe, before it blew up.
     out["cause_epoch"], out["cause_factor"] = last, at_last["decay_factor"]
@@ -242,20 +223,16 @@ def summary_table(runs) -> pd.DataFrame:
         metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
         row["metric"] = metrics[0] if metrics else math.nan
         averaged = ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak",
-                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "qr_lyapunov_max",
-                    "lyapunov_sum", "lyapunov_sum_unresolved", "jac_sigma_median",
-                    "tanh_slope_mean", "tanh_slope_over_0_9", "carry", "recurrent_share")
+                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "recurrent_share")
         for col in averaged:
             row[col] = _mean(ok, col)
-        gate_names = [g for g in (numbers.carry_gate if len(numbers) else []) if g]
-        row["carry_gate"] = gate_names[0] if gate_names else math.nan  # NaN, as summary.csv reads back
-        row["jac_sigma_min"] = _extreme(ok, "jac_sigma_min", min)
-        row["jac_sigma_max"] = _extreme(ok, "jac_sigma_max", max)
+        # Each registered probe's summary columns, combined over the runs as the probe declares.
+        for name in probe_folders.list_probes():
+            spec = probe_folders.get_probe(name)
+            row.update({c: probe_report.combine(spec, c, ok, numbers) for c in spec.summary})
         # Before training went anywhere: every run that trained, diverged ones too.
-        for col in ("decay_factor_first", "lyapunov_top_first", "carry_first"):
+        for col in ("decay_factor_first", "lyapunov_top_first"):
             row[col] = _mean(numbers, col)
-        row["jac_sigma_min_first"] = _extreme(numbers, "jac_sigma_min_first", min)
-        row["jac_sigma_max_first"] = _extreme(numbers, "jac_sigma_max_first", max)
         row["first_epoch"] = _extreme(numbers, "first_epoch", min)
         row["last_epoch"] = _extreme(ok, "last_epoch", max)
         reached = ok.vanish_lag.dropna() if len(ok) else pd.Series(dtype=float)

@@ -60,8 +60,8 @@ def measure(ctx):
     steps = ctx.input_layer().input.shape[1]
     size = sum(math.prod(ctx.model.trainable_variables[split.cell_index[j]].shape) for j in split.recurrent)
     # One step (a one-step mode) has no time to profile: its recurrent term is
-    # that of the zero initial state, exactly 0.
-    if steps is None or steps < 2 or steps * size > MAX_TERM_FLOATS:
+    # that of the zero initial state, exactly 0. A cell with no weight at all has no gradient to profile.
+    if not split.recurrent or steps is None or steps < 2 or steps * size > MAX_TERM_FLOATS:
         return None
     terms_fn = step_terms(ctx, split)
 

@@ -1,0 +1,97 @@
+"""The gates' mean activations: how open each gate is, at the probed epochs.
+
+``carry`` puts every gated cell on one scale: the share of the old state a
+step keeps (Keras's GRU: z; the post's GRU: 1 - z; the LSTM: f; the MGU:
+1 - f). A run is reduced to its carry at the initial and the final weights
+and to the name of its own gate that is the carry, where one is. Keras-free.
+"""
+
+from __future__ import annotations
+
+import math
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from zoo.core.colors import cell_colors
+from zoo.core.probe_registry import register_probe
+
+
+def carry_gate(first) -> str:
+    """Which of a cell's own gates is its carry (the same activations, at the initial weights):
+    "update" for Keras's GRU, "forget" for the LSTM; "" when the carry is no single gate (1 - z)."""
+    means = first.set_index("gate")["mean"]
+    if "carry" not in means.index:
+        return ""
+    same = [g for g, v in means.items() if g != "carry" and abs(v - means["carry"]) < 1e-7]
+    return same[0] if same else ""
+
+
+def figure(table):
+    """Each gate's mean activation by probed epoch, a panel per gate, a line per cell (mean over seeds,
+    band: min..max), for many_to_one where it was measured, else the first mode."""
+    if table.empty:
+        return None
+    mode = "many_to_one" if (table["mode"] == "many_to_one").any() else table["mode"].iloc[0]
+    g = table[table["mode"] == mode]
+    names = ["carry"] + sorted(set(g.gate) - {"carry"}) if "carry" in set(g.gate) else sorted(set(g.gate))
+    colors = cell_colors(g.cell.unique())
+    cols = min(len(names), 4)  # rows of at most 4 panels: the gates of 15 cells are a dozen names
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(max(4.2 * cols, 9.0), 3.0 * rows), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    axes = grid.ravel()[: len(names)]
+    for ax in grid.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes, names):
+        for cell, c in g[g.gate == name].groupby("cell"):
+            by_epoch = c.groupby("epoch")["mean"]
+            mean = by_epoch.mean()
+            ax.plot(mean.index, mean.to_numpy(), color=colors[cell], label=cell, lw=1.6)
+            if c.seed.nunique() > 1:
+                ax.fill_between(mean.index, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(),
+                                color=colors[cell], alpha=0.2, lw=0)
+        ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""),
+               xlabel="probed epoch (0: initial weights)", ylim=(0, 1))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for row in grid:
+        row[0].set_ylabel("mean activation\non the probe batch")
+    fig.suptitle(f"Gate activity ({mode}): carry = Keras GRU z, the post's GRU 1 − z, LSTM forget f, MGU 1 − f")
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
+    return fig
+
+
+def finding(summary):
+    """A sentence: which cell's trained carry gate keeps the most of its state per step, and which the least."""
+    means = summary.groupby(["cell", "mode"]).carry.mean().dropna()
+    if len(means) < 2:
+        return None
+    lo, hi = means.idxmin(), means.idxmax()
+    return (f"Gates: after training, {hi[0]} ({hi[1]}) keeps {means[hi]:.2f} of its state per step (its mean "
+            f"carry gate) and {lo[0]} ({lo[1]}) {means[lo]:.2f}: the closer to 1, the longer the memory.")
+
+
+@register_probe(
+    "gates",
+    columns=("mean",),
+    unit="gate",
+    summary=("carry", "carry_first", "carry_gate"),
+    reduce="all",
+    fmt=".3f",
+    figure=figure,
+    finding=finding,
+    every_run=("carry_first", "carry_gate"),
+)
+def summarize(rows) -> dict:
+    """Mean gate activations (carry: the share of the old state a step keeps) at the probed epochs."""
+    first, last = rows[rows.epoch == rows.epoch.min()], rows[rows.epoch == rows.epoch.max()]
+
+    def carry(at) -> float:
+        found = at[at.gate == "carry"]["mean"]
+        return float(found.iloc[0]) if len(found) else math.nan
+
+    return {"carry": carry(last), "carry_first": carry(first), "carry_gate": carry_gate(first)}

@@ -1,0 +1,33 @@
+"""The one-step Jacobian's spectrum, the Lyapunov sum and the tanh slope, per run.
+
+A run is reduced to its values at the last probed epoch and its σ range at the
+first (the initial weights). The report's summary row takes the extremes of σ
+over the seeds (the smallest σ_min, the largest σ_max) and the mean of the
+rest; the σ range at the initial weights counts diverged runs too, as it is
+measured before training went anywhere. Keras-free.
+"""
+
+from __future__ import annotations
+
+from zoo.core.probe_registry import register_probe
+
+COLUMNS = ("jac_sigma_max", "jac_sigma_min", "jac_sigma_median", "qr_lyapunov_max", "lyapunov_sum",
+           "lyapunov_sum_unresolved", "tanh_slope_mean", "tanh_slope_over_0_9")
+FIRST = ("jac_sigma_max_first", "jac_sigma_min_first")
+
+
+@register_probe(
+    "spectrum",
+    columns=COLUMNS,
+    unit="epoch",
+    summary=(*COLUMNS, *FIRST),
+    reduce="all",
+    fmt=".3g",
+    combine={"jac_sigma_max": "max", "jac_sigma_min": "min", "jac_sigma_max_first": "max",
+             "jac_sigma_min_first": "min"},
+    every_run=FIRST,
+)
+def summarize(rows) -> dict[str, float]:
+    """The one-step Jacobians' singular values, the QR Lyapunov spectrum and the tanh slope."""
+    first, last = rows[rows.epoch == rows.epoch.min()].iloc[0], rows[rows.epoch == rows.epoch.max()].iloc[0]
+    return {**{c: float(last[c]) for c in COLUMNS}, **{c: float(first[c.removesuffix("_first")]) for c in FIRST}}
