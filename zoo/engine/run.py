@@ -275,7 +275,7 @@ class Recorder:
             history=history,
             gradients=pd.DataFrame(self.grad_rows),
             probes=probes,
-            # The gates probe's table again, as the run folder's gates.csv (``zoo.runs.store`` lists it).
+            # The gates probe's table again, as the run folder's gates.csv (``zoo.store`` lists it).
             gates=probe_tables.get("gates", pd.DataFrame(columns=["epoch", "gate", "mean"])).copy(),
             predictions=_predictions(self.task, test_w, self.pred),
             metrics=metrics,
