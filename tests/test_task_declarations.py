@@ -11,21 +11,23 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from zoo import store
 from zoo.core import catalog
 from zoo.core.config import DEFAULT_TASK, ConfigError, GridConfig, RunConfig, task_name, task_spec
 from zoo.core.loading import grid_from_dict, load_grid
 from zoo.core.tasks.data import TaskData
 from zoo.core.validation import check_limits
 from zoo.report import memory
-from zoo.runs import clean, store
+from zoo.runs import clean
 
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 SINE_TASK_FILE = ZOO / "core" / "tasks" / "sine.py"
 # Where the string may stand: the one name of the default task, and the store's reader of the old
 # format (a task table without a name was the sine task's). Each is an assignment to this name.
-ALLOWED = {("core/config.py", "DEFAULT_TASK"), ("runs/store.py", "OLD_UNNAMED_TASK")}
+ALLOWED = {("core/config.py", "DEFAULT_TASK"), ("store/__init__.py", "OLD_UNNAMED_TASK")}
 
 
 def _ramp_task(registry, name: str, section: str):
@@ -81,7 +83,8 @@ def test_the_memory_section_takes_the_tasks_that_declare_it(isolated_registry):
         metrics = {"task": task, "status": "ok", "length": 4, "ratio": 0.5, "solved": False, "solved_below": 0.1,
                    "solved_reason": "x.", "baseline": 1.0, "metric": "test_mse", "dhT_dh1_init": 1.0,
                    "dhT_dh1": 1.0, "steps": 10, "seconds": 1.0}
-        return SimpleNamespace(metrics=metrics, config=RunConfig("gru", "many_to_one", 0), path=Path(task))
+        return SimpleNamespace(metrics=metrics, config=RunConfig("gru", "many_to_one", 0), path=Path(task),
+                               gates=pd.DataFrame(columns=["epoch", "gate", "mean"]))
 
     assert memory.in_memory_section("a_plugin_not_installed")  # shown as before tasks declared it
     frame = memory.memory_frame([run(t) for t in ("ramp_main", "ramp_memory", "sine", "adding")])
@@ -143,7 +146,7 @@ def test_the_sine_check_finds_a_branch(code):
 
 def test_the_sine_check_allows_the_default_and_the_old_format():
     assert _sine_branches(ZOO / "core" / "config.py", 'DEFAULT_TASK = "sine"\n') == []
-    assert _sine_branches(ZOO / "runs" / "store.py", 'OLD_UNNAMED_TASK = "sine"\n') == []
+    assert _sine_branches(ZOO / "store" / "__init__.py", 'OLD_UNNAMED_TASK = "sine"\n') == []
     assert _sine_branches(ZOO / "report" / "memory.py", 'DEFAULT_TASK = "sine"\n')  # only where it belongs
 
 

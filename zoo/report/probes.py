@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from zoo import probes as probe_folders
-from zoo.report import html as page
 
 
 def probe_table(run, name: str) -> pd.DataFrame | None:
@@ -103,6 +102,9 @@ def _shown(value, fmt: str) -> str:
 
 def section(results, out: Path) -> str:
     """The probes' part of a report section, writing its files into ``out``."""
+    # Imported here: the page's tables (zoo.report.html -> tables) read this module's run summaries.
+    from zoo.report import html as page
+
     parts = []
     for name in probe_folders.list_probes():
         runs = [r for r in results.runs if probe_table(r, name) is not None]
