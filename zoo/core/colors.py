@@ -1,9 +1,10 @@
-"""A colour per cell, the same in every figure: the report's and the probes' own."""
+"""What every figure shares, the report's and the probes' own: a colour per cell, one legend."""
 
 from __future__ import annotations
 
 import zlib
 
+import numpy as np
 from matplotlib import colormaps
 
 
@@ -25,3 +26,13 @@ def cell_colors(cells) -> dict[str, tuple]:
         used.add(i)
         colors[name] = palette[i]
     return colors
+
+
+def figure_legend(fig, axes, loc: str = "outside right center", **kwargs) -> None:
+    """One legend for the figure, beside its panels so it hides no data: each label once, from every panel."""
+    handles = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc=loc, **kwargs)

@@ -17,11 +17,6 @@ GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train"
 SEARCH_KEYS = [f.name for f in dataclasses.fields(SearchSpec)]
 
 
-def nearest_hint(name: str, choices) -> str:
-    near = registry.closest(name, choices)
-    return f" (did you mean {near!r}?)" if near else ""
-
-
 # What people write for a field, and where the field lives ("" is the top
 # level): an unknown key is answered with the field meant, in its place.
 ALIASES = {
@@ -101,5 +96,5 @@ def check_keys(where: str, given: dict, allowed, table: str | None = None) -> No
                     hint += " top-level keys go before the first [table]"
                 hint += ")"
             else:
-                hint = nearest_hint(key, allowed)
+                hint = registry.nearest_hint(key, allowed)
             raise ConfigError(f"unknown key {show(key)} in {where}; valid keys: {', '.join(allowed)}" + hint)

@@ -32,9 +32,10 @@ from zoo.core.config import (
     task_name,
 )
 from zoo.core.config_files import CONFIG_DIR, read_toml, resolve_config_path, shipped_configs
-from zoo.core.keys import GRID_KEYS, SEARCH_KEYS, check_keys, nearest_hint
+from zoo.core.keys import GRID_KEYS, SEARCH_KEYS, check_keys
 from zoo.core.overrides import check_honoured, switch_task
 from zoo.core.quick import overlay, shrink
+from zoo.core.registry import nearest_hint
 from zoo.core.validation import task_limit, validate
 from zoo.core.values import check_type, count, fill, name_list, type_name
 

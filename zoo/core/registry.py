@@ -382,13 +382,15 @@ def closest(name: str, choices) -> str | None:
     return found[0] if found else None
 
 
+def nearest_hint(name, choices) -> str:
+    """`` (did you mean 'x'?)`` naming the choice closest to ``name``, or "" when nothing is close."""
+    near = closest(str(name), choices)
+    return f" (did you mean {near!r}?)" if near is not None else ""
+
+
 def unknown_name_message(kind: str, name, choices) -> str:
     choices = sorted(choices)
-    msg = f"unknown {kind} {name!r}; valid choices: {', '.join(choices)}"
-    near = closest(str(name), choices)
-    if near is not None:
-        msg += f" (did you mean {near!r}?)"
-    return msg
+    return f"unknown {kind} {name!r}; valid choices: {', '.join(choices)}" + nearest_hint(name, choices)
 
 
 def _lookup(table: dict, kind: str, name: str):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zoo.core.registry import closest
+from zoo.core.registry import nearest_hint
 
 # zoo.core.config holds ReportSpec in its GridConfig, so this module imports it only where
 # it is used (USER_MODEL, ConfigError, show), after both have loaded.
@@ -115,9 +115,8 @@ def _names(key: str, value, grid_sweep: tuple[str, ...], searched: bool) -> tupl
         raise ConfigError(f"{where} = {show(value)}: expected a list of names, such as {show(list(known)[:2])}")
     for name in value:
         if name not in known:
-            near = closest(name, known)
             raise ConfigError(f"{where}: unknown name {show(name)}; valid choices: {', '.join(known)}"
-                              + (f" (did you mean {near!r}?)" if near else ""))
+                              + nearest_hint(name, known))
         item = known[name]
         if item.sweeps and axis(item, grid_sweep) is None:
             raise ConfigError(f"{where}: {name!r} shows {item.description}, so the grid must sweep "
@@ -149,9 +148,8 @@ def parse(raw, grid) -> ReportSpec:
         raise ConfigError(f"report = {show(raw)}: expected a table ([report])")
     for key in raw:
         if key not in KEYS:
-            near = closest(key, KEYS)
             raise ConfigError(f"unknown key {show(key)} in [report]; valid keys: {', '.join(KEYS)}"
-                              + (f" (did you mean {near!r}?)" if near else ""))
+                              + nearest_hint(key, KEYS))
     swept, default = tuple(k for k, _ in grid.sweep), default_spec(grid)
     searched = grid.search is not None
     return ReportSpec(**{key: _names(key, raw[key], swept, searched) if key in raw else getattr(default, key)

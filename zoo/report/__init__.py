@@ -291,12 +291,9 @@ def diverged_lines(results: Results) -> list[str]:
 
 
 def _save(figures: dict, out: Path) -> list[Path]:
-    paths = []
-    for name, fig in figures.items():
+    for fig in figures.values():
         plots.log_scale_where_possible(fig)  # a diverged grid may leave nothing positive to plot
-        fig.savefig(out / name, dpi=110)
-        paths.append(out / name)
-    return paths
+    return plots.save(figures, out)
 
 
 def _write_tables(results: Results, out: Path) -> None:

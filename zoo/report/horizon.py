@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from zoo.core.analysis import mean_ci95
 from zoo.core.horizon import SearchSpec, search
 from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
-from zoo.report import html, memory
+from zoo.report import html, memory, plots
 from zoo.report.memory_findings import and_list
 from zoo.report.memory_plots import gradient_plot, length_axis, line_styles
 from zoo.report.plots import cell_colors, subplots
@@ -397,10 +397,7 @@ def section(grid, results, out: Path) -> str:
             f"horizon_{task}_gradient.png": gradient_plot(best_rows[best_rows.lr == best_rows.best_lr], task),
             f"horizon_{task}_gradient_vs_horizon.png": gradient_horizon_plot(summary, task),
         }
-        paths = []
-        for name, fig in figures.items():
-            fig.savefig(out / name, dpi=110)
-            paths.append(out / name)
+        paths = plots.save(figures, out)
         parts.append(
             f"<h3>Memory horizon: {html_escape.escape(task)}</h3>"
             + html.findings_list(findings(task, f, lines, best, at, summary, grid.search, set(memory.gated_cells(f))))

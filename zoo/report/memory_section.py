@@ -9,7 +9,7 @@ from __future__ import annotations
 import html as html_escape
 from pathlib import Path
 
-from zoo.report import html
+from zoo.report import html, plots
 from zoo.report.memory import (
     cell_order,
     display_outcomes,
@@ -53,10 +53,7 @@ def section(results, out: Path) -> str:
         }
         if not curves.empty:
             figures[f"memory_{task}_curves.png"] = curves_plot(curves, f, task, longest)
-        paths = []
-        for name, fig in figures.items():
-            fig.savefig(out / name, dpi=110)
-            paths.append(out / name)
+        paths = plots.save(figures, out)
         parts.append(
             f"<h3>Memory: {html_escape.escape(task)}</h3>"
             + html.findings_list(findings(f, curves, task))

@@ -18,10 +18,17 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from zoo.core.colors import cell_colors  # noqa: F401 (the report's figures take it from here)
+from zoo.core.colors import cell_colors, figure_legend  # noqa: F401 (the report's figures take cell_colors from here)
 from zoo.report.tables import sigma_min_text
 
 GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
+
+
+def save(figures: dict, out) -> list:
+    """Each figure written as ``out / name`` (PNG at the report's resolution); their paths, in order."""
+    for name, fig in figures.items():
+        fig.savefig(out / name, dpi=110)
+    return [out / name for name in figures]
 
 
 def subplots(*args, figsize=None, dpi=None, constrained_layout=False, **kwargs):
@@ -43,12 +50,7 @@ def _panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = Fals
 
 def _legend(fig, axes) -> None:
     """One legend for the figure, outside the panels so it hides no data."""
-    handles = {}
-    for ax in axes.ravel():
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
+    figure_legend(fig, axes, frameon=False)
 
 
 def log_scale_where_possible(fig: Figure) -> Figure:

@@ -13,7 +13,7 @@ import math
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from zoo.core.colors import cell_colors
+from zoo.core.colors import cell_colors, figure_legend
 from zoo.core.probe_registry import register_probe
 
 
@@ -57,11 +57,7 @@ def figure(table):
     for row in grid:
         row[0].set_ylabel("mean activation\non the probe batch")
     fig.suptitle(f"Gate activity ({mode}): carry = Keras GRU z, the post's GRU 1 − z, LSTM forget f, MGU 1 − f")
-    handles = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, handle)
-    fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
+    figure_legend(fig, axes, frameon=False)
     return fig
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from zoo.core.colors import cell_colors
+from zoo.core.colors import cell_colors, figure_legend
 from zoo.core.probe_registry import register_probe
 
 
@@ -49,12 +49,7 @@ def figure(table):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     # One legend beside the panels, not one per panel over the lines: the cells are the same in each.
-    handles = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, handle)
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8, title="cell",
-               title_fontsize=8)
+    figure_legend(fig, axes, loc="outside right upper", fontsize=8, title="cell", title_fontsize=8)
     fig.suptitle("The recurrent gradient's time profile (Pascanu et al. 2013): where dL/dW_rec comes from",
                  fontsize=10)
     return fig
