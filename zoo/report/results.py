@@ -11,7 +11,7 @@ import pandas as pd
 
 from zoo import store
 from zoo.core.config import ConfigError, MissingPathError, show
-from zoo.report import plots, tables, through_time_plots, training_plots
+from zoo.report import plots, table_text, tables, through_time_plots, training_plots
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Results:
         return tables.long_table(self.runs, "predictions")
 
     def summary_markdown(self) -> str:
-        return tables.summary_markdown(self.summary)
+        return table_text.summary_markdown(self.summary)
 
     def plot_loss(self):
         return plots.log_scale_where_possible(training_plots.loss_curves(self.epochs))

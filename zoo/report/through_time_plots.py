@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from zoo.report.plots import band, cell_colors, legend, panels, subplots
-from zoo.report.tables import sigma_min_text
+from zoo.report.table_text import sigma_min_text
 
 
 def _state_size_caption(probes: pd.DataFrame) -> str:
