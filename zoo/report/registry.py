@@ -24,7 +24,7 @@ from zoo.report import (
     answer,
     clipping_plots,
     findings,
-    horizon,
+    horizon_section,
     lineage,
     memory_section,
     through_time_plots,
@@ -129,7 +129,7 @@ def _memory(grid, results, out: Path) -> str:
 
 @_register("sections", "horizon")
 def _horizon(grid, results, out: Path) -> str:
-    return horizon.section(grid, results, out) if grid.search is not None else ""
+    return horizon_section.section(grid, results, out) if grid.search is not None else ""
 
 
 @_register("sections", "probes")
