@@ -38,7 +38,7 @@ def clipping(epochs: pd.DataFrame, column: str) -> Figure:
     one column per cell x mode x setting; × marks the epoch where a run diverged."""
     keys, combos = _groups(epochs, column)
     fig, axes = subplots(2, len(combos), figsize=(3.6 * len(combos) + 2, 6.4), squeeze=False,
-                             constrained_layout=True, sharey="row")
+                         constrained_layout=True, sharey="row")
     for col, combo in enumerate(combos):
         t = epochs[(epochs[keys] == pd.Series(combo, index=keys)).all(axis=1)]
         loss_ax, norm_ax = axes[0, col], axes[1, col]

@@ -94,7 +94,7 @@ def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
     modes = list(dict.fromkeys(s["mode"])) or ["(none)"]
     colors = cell_colors(summary.cell.unique())
     fig, axes = subplots(1, len(modes), figsize=(1.6 * max(s.cell.nunique(), 2) * len(modes) + 4, 4.6),
-                             squeeze=False, sharey=True, constrained_layout=True)
+                         squeeze=False, sharey=True, constrained_layout=True)
     # The axis shows factors down to FLOOR; a smaller σ_min (a direction one step all but
     # erases, as in an LSTM, whose h' is nearly a function of c') is written at the bottom.
     shown = pd.concat([s.jac_sigma_median, s.decay_factor, np.exp(s.lyapunov_top), s.carry,

@@ -55,7 +55,7 @@ def weight_groups(gradients: pd.DataFrame) -> Figure:
     g["kind"] = g.group.str.split(".").str[-1]
     g["layer"] = g.group.str.split(".").str[0]
     fig, axes = subplots(len(modes), len(GROUP_KINDS), figsize=(15, 2.8 * len(modes)),
-                             squeeze=False, sharex=True, constrained_layout=True)
+                         squeeze=False, sharex=True, constrained_layout=True)
     for row, mode in enumerate(modes):
         for col, kind in enumerate(GROUP_KINDS):
             ax = axes[row, col]
