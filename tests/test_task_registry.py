@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from zoo.core import catalog
-from zoo.core.registry import TASK_METRICS
+from zoo.core.specs import TASK_METRICS
 
 TASKS = pytest.mark.parametrize("name", catalog.list_tasks())
 
@@ -142,7 +142,7 @@ def test_a_task_that_contradicts_itself_is_refused(bad, message):
 ])
 def test_label_shape_per_output_kind_and_target(classes, target, n, expected):
     from zoo.core.config import TaskConfig
-    from zoo.core.registry import TaskSpec
+    from zoo.core.specs import TaskSpec
 
     spec = TaskSpec("t", None, TaskConfig, 1, lambda s: 5, classes, "mse", "test_mse", (), None, 0.1, "x.",
                     "window", None, (), "", "")

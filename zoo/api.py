@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo import report, store
 from zoo.core.config import ConfigError, MissingPathError, compile_cache_dir, keras_backend, show
 from zoo.core.loading import count, load_grid, quick_note
-from zoo.core.registry import unknown_name_message
+from zoo.core.names import unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner
 from zoo.runs.executors import EXECUTORS, make_executor

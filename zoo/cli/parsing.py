@@ -33,7 +33,7 @@ def _one_line(parser: argparse.ArgumentParser, message: str) -> str:
     """argparse's error message, said the project's way."""
     import re
 
-    from zoo.core.registry import closest
+    from zoo.core.names import closest
 
     m = re.match(r"argument (\S+?)(?:/\S+)?: invalid choice: '(.*)' \(choose from (.*)\)$", message)
     if m:
@@ -123,7 +123,7 @@ def parse(argv) -> argparse.Namespace:
 
 def _extra_message(parser, args, argv: list[str], extra: list[str]) -> str:
     """An argument nothing took: a flag typo, or a list given with spaces."""
-    from zoo.core.registry import closest
+    from zoo.core.names import closest
 
     first = extra[0]
     if first.startswith("-"):

@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from zoo.core import registry
-from zoo.core.registry import CellSpec, ModeSpec, TaskSpec
+from zoo.core.specs import CellSpec, ModeSpec, TaskSpec
 
 ENTRY_POINT_GROUPS = ("rnn_zoo.cells", "rnn_zoo.tasks")
 TASK_GROUP = "rnn_zoo.tasks"

@@ -160,11 +160,12 @@ def default_task_settings():
 def task_spec(name: str):
     """The registered ``TaskSpec`` of task ``name``, or None for a task not registered here
     (a plugin not installed, a user's own model): what readers of stored runs ask a task."""
-    from zoo.core import catalog, registry
+    from zoo.core import catalog
+    from zoo.core.names import UnknownNameError
 
     try:
         return catalog.get_task(name)
-    except registry.UnknownNameError:
+    except UnknownNameError:
         return None
 
 
@@ -213,7 +214,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     # What else a result depends on, so a run id is never stale: the Keras
     # backend, and fingerprints of the code of the cell, the mode and the task
-    # (``zoo.core.registry.code_fingerprint``). Filled by ``zoo.core.grid``.
+    # (``zoo.core.specs.code_fingerprint``). Filled by ``zoo.core.grid``.
     backend: str = DEFAULT_BACKEND
     code: tuple[tuple[str, str], ...] = ()  # (("cell", hash), ("mode", hash), ("task", hash))
 

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 from zoo.core.config import ConfigError, show
-from zoo.core.registry import nearest_hint
+from zoo.core.names import nearest_hint
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from zoo.core import catalog, registry
+from zoo.core import catalog
 from zoo.core.config import ConfigError, SearchSpec, TrainConfig, default_task_settings, show
+from zoo.core.names import nearest_hint
 
 GRID_KEYS = ["cells", "modes", "seeds", "units", "param_budget", "task", "train", "sweep", "search", "name",
              "experiment", "report", "quick", "full"]
@@ -96,5 +97,5 @@ def check_keys(where: str, given: dict, allowed, table: str | None = None) -> No
                     hint += " top-level keys go before the first [table]"
                 hint += ")"
             else:
-                hint = registry.nearest_hint(key, allowed)
+                hint = nearest_hint(key, allowed)
             raise ConfigError(f"unknown key {show(key)} in {where}; valid keys: {', '.join(allowed)}" + hint)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from zoo.core import catalog, horizon, registry, report_spec
+from zoo.core import catalog, horizon, report_spec
 from zoo.core.config import (
     ConfigError,
     GridConfig,
@@ -33,9 +33,9 @@ from zoo.core.config import (
 )
 from zoo.core.config_files import CONFIG_DIR, read_toml, resolve_config_path, shipped_configs
 from zoo.core.keys import GRID_KEYS, SEARCH_KEYS, check_keys
+from zoo.core.names import nearest_hint, unknown_name_message
 from zoo.core.overrides import check_honoured, switch_task
 from zoo.core.quick import overlay, shrink
-from zoo.core.registry import nearest_hint
 from zoo.core.validation import task_limit, validate
 from zoo.core.values import check_type, count, fill, name_list, type_name
 
@@ -163,7 +163,7 @@ def _task_names(raw_task: dict, raw_sweep) -> list[str]:
     if not isinstance(name, str):
         raise ConfigError(f"task.name = {show(name)}: expected a task name; valid choices: {', '.join(tasks)}")
     if name not in tasks:
-        raise ConfigError("task.name: " + registry.unknown_name_message("task", name[:60], tasks))
+        raise ConfigError("task.name: " + unknown_name_message("task", name[:60], tasks))
     return [name]
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zoo.core.registry import nearest_hint
+from zoo.core.names import nearest_hint
 
 # zoo.core.config holds ReportSpec in its GridConfig, so this module imports it only where
 # it is used (USER_MODEL, ConfigError, show), after both have loaded.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from zoo.core import catalog
 from zoo.core.config import LOSSES, OPTIMIZERS, ConfigError, GridConfig, show, task_name
-from zoo.core.registry import nearest_hint
+from zoo.core.names import nearest_hint
 from zoo.core.tasks.data import MAX_INPUT_VALUES
 from zoo.core.values import positive
 

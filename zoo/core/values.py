@@ -10,9 +10,9 @@ import dataclasses
 import math
 import re
 
-from zoo.core import registry
 from zoo.core.config import ConfigError, show
 from zoo.core.keys import check_keys
+from zoo.core.names import closest, unknown_name_message
 
 
 def count(where: str, value, low: int | None = 1, high: int | None = None) -> int:
@@ -115,8 +115,8 @@ def name_list(where: str, value, choices: list[str], kind: str) -> tuple[str, ..
             raise ConfigError(
                 f"{where}: unknown {kind} {show(v)}; separate names with commas: {','.join(parts)!r}"
             )
-        message = registry.unknown_name_message(kind, v if len(v) <= 60 else v[:57] + "...", choices)
-        if "did you mean" not in message and registry.closest(v, [*choices, "all"]) == "all":
+        message = unknown_name_message(kind, v if len(v) <= 60 else v[:57] + "...", choices)
+        if "did you mean" not in message and closest(v, [*choices, "all"]) == "all":
             message += " (did you mean 'all'?)"
         raise ConfigError(f"{where}: " + message)
     dupes = sorted({v for v in value if list(value).count(v) > 1})

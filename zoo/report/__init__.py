@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zoo import store
 from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, show, task_spec
-from zoo.report import answer, findings, html, memory, plots, registry
+from zoo.report import answer, findings, html, memory, plots, registry, through_time_plots, training_plots
 from zoo.report.results import Results, load_runs
 from zoo.store.atomic import atomic_folder, clean_leftovers
 
@@ -315,15 +315,15 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
     forecast = all(getattr(task_spec(r.config.task_name), "forecast", False) for r in results.runs)
     figures = {
         "loss_curves.png": results.plot_loss(),
-        **({"test_mae.png": plots.test_mae_bars(results.summary)} if one_row_each and forecast else {}),
+        **({"test_mae.png": training_plots.test_mae_bars(results.summary)} if one_row_each and forecast else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
-        "gradient_by_lag.png": plots.gradient_by_lag(results.probes),
+        "gradient_by_lag.png": through_time_plots.gradient_by_lag(results.probes),
         # Only where the spectrum was measured (runs of a one-step mode, or stored
         # before the probe existed, have none): an empty panel explains nothing.
-        **({"jacobian_spectrum.png": plots.jacobian_spectrum(results.summary)}
+        **({"jacobian_spectrum.png": through_time_plots.jacobian_spectrum(results.summary)}
            if "jac_sigma_max" in results.summary and results.summary.jac_sigma_max.notna().any() else {}),
-        "weight_groups.png": plots.weight_groups(results.gradients),
-        **({"predictions.png": plots.predictions(results.predictions)} if forecast else {}),
+        "weight_groups.png": training_plots.weight_groups(results.gradients),
+        **({"predictions.png": training_plots.predictions(results.predictions)} if forecast else {}),
     }
     grid = grid or GridConfig()
     figures = _save({**figures, **registry.figures(grid, results)}, out)  # and those its [report] declares

@@ -17,7 +17,7 @@ import pandas as pd
 from zoo.core.config import USER_MODEL
 from zoo.core.loading import CONFIG_DIR
 from zoo.report import memory
-from zoo.report.tables import factor_text
+from zoo.report.table_text import factor_text
 
 MAX_LINES = 5
 CLAIM = "plain RNNs lose long-term dependencies to vanishing gradients, and gates fix it"

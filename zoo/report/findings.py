@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from zoo.core.analysis import decay_factor
-from zoo.report.tables import VANISH_FRACTION as VANISH
-from zoo.report.tables import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
+from zoo.report.run_numbers import VANISH_FRACTION as VANISH
+from zoo.report.table_text import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
 
 
 def _overlap(a: pd.Series, b: pd.Series, col: str) -> bool:
@@ -199,7 +199,7 @@ def _range(values: pd.Series) -> str:
 
 
 def _cause_sentence(cause: str, d: pd.DataFrame, total: int) -> str:
-    """One sentence per cause over the diverged runs (``tables.divergence_cause``)."""
+    """One sentence per cause over the diverged runs (``run_numbers.divergence_cause``)."""
     when = ", ".join(_when(e) for e in sorted(set(d.probe_epoch.dropna())))
     who = f"All {total} diverged runs" if len(d) == total else f"{len(d)} of the {total} diverged runs"
     if cause == "through time":

@@ -1,4 +1,5 @@
-"""The report's memory-horizon section: how far back each cell learns, found by a search over lengths.
+"""The memory-horizon section's numbers and findings: how far back each cell learns, found by a
+search over lengths.
 
 One part per task of a searching grid (a config with a ``[search]`` table).
 The search itself (``zoo.core.horizon.search``) is run again here on the
@@ -10,30 +11,27 @@ baseline, whether it solved, and ‖dh_T/dh_1‖ at initialisation and at the en
 
 Per task: a table of cell x horizon with k of n seeds and a Wilson interval at
 every length tried, the horizon at each learning rate, the best one and how
-wide the window of learning rates is that reaches it; a figure of the solve
-rate against length; the gradient at initialisation against length with the
-solved runs filled; the Spearman rank correlation across cells of the
-per-step gradient factor (at initialisation and after training) with the
-horizon; and sentences computed from those numbers.
+wide the window of learning rates is that reaches it; the Spearman rank
+correlation across cells of the per-step gradient factor (at initialisation
+and after training) with the horizon; and sentences computed from those
+numbers. This module holds those numbers and sentences; ``horizon_plots``
+draws the solve rate against length and the gradient factor against the
+horizon, and ``horizon_section`` writes the section (with the memory
+section's gradient against length).
 """
 
 from __future__ import annotations
 
-import html as html_escape
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from zoo.core.analysis import mean_ci95
 from zoo.core.horizon import SearchSpec, search
 from zoo.core.stats import fisher_exact, min_fisher_p, spearman, wilson_interval
-from zoo.report import html, memory, plots
+from zoo.report import memory
 from zoo.report.memory_findings import and_list
-from zoo.report.memory_plots import gradient_plot, length_axis, line_styles
-from zoo.report.plots import cell_colors, subplots
 
 
 def horizon_frame(runs) -> pd.DataFrame:
@@ -95,7 +93,7 @@ def best_lr(lines: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _lr(v: float) -> str:
+def lr_text(v: float) -> str:
     return f"{v:.0e}".replace("e-0", "e-")
 
 
@@ -103,8 +101,8 @@ def _window_text(row) -> str:
     """The learning rates that reach the best horizon: a range and k of n."""
     hits, lrs = row.window, row.lrs
     if len(lrs) == 1:
-        return f"{_lr(lrs[0])} (the only one run)"
-    span = _lr(hits[0]) if len(hits) == 1 else f"{_lr(hits[0])} to {_lr(hits[-1])}"
+        return f"{lr_text(lrs[0])} (the only one run)"
+    span = lr_text(hits[0]) if len(hits) == 1 else f"{lr_text(hits[0])} to {lr_text(hits[-1])}"
     contiguous = [lr for lr in lrs if hits[0] <= lr <= hits[-1]] == hits
     return f"{span} ({len(hits)} of {len(lrs)}{'' if contiguous else ', not contiguous'})"
 
@@ -133,11 +131,11 @@ def display_table(cells: list[str], best: pd.DataFrame, at: pd.DataFrame) -> pd.
         if b.empty:
             continue
         b = b.iloc[0]
-        row = {"cell": cell, "horizon": b.horizon if b.horizon else "none", "best lr": _lr(b.best_lr)}
+        row = {"cell": cell, "horizon": b.horizon if b.horizon else "none", "best lr": lr_text(b.best_lr)}
         if len(b.lrs) > 1:
             for lr in b.lrs:
                 h = b.by_lr[lr]
-                row[f"horizon at lr {_lr(lr)}"] = h if h else "none"
+                row[f"horizon at lr {lr_text(lr)}"] = h if h else "none"
             row["lr window"] = _window_text(b)
         mine = at[(at.cell == cell) & (at.lr == b.best_lr)].set_index("length")
         for length in lengths:
@@ -149,74 +147,6 @@ def display_table(cells: list[str], best: pd.DataFrame, at: pd.DataFrame) -> pd.
             row[f"T={length}"] = f"{r.solved}/{r.seeds} [{r.wilson_low:.0%}–{r.wilson_high:.0%}], {ratio}"
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------- figures
-
-
-def solve_rate_plot(at: pd.DataFrame, best: pd.DataFrame, cells: list[str], task: str) -> Figure:
-    """Share of seeds solved against length per cell (at its best learning rate), Wilson 95% bands."""
-    colors, styles = cell_colors(cells), line_styles(cells)
-    lengths = sorted(at.length.unique())
-    fig, ax = subplots(figsize=(8.5, 4.6), constrained_layout=True)
-    spread = {c: (i - (len(cells) - 1) / 2) * 0.02 for i, c in enumerate(cells)}  # dodge, in log-x units
-    for cell in cells:
-        lr = best.set_index("cell").best_lr.get(cell)
-        g = at[(at.cell == cell) & (at.lr == lr)].sort_values("length")
-        if g.empty:
-            continue
-        x = g.length * 10 ** spread[cell]
-        st = styles[cell]
-        ax.plot(x, g.solved / g.seeds, color=colors[cell], lw=st["lw"] * 0.7, ls=st["ls"], marker=st["marker"],
-                ms=6, mfc="white", label=f"{cell} (lr {_lr(lr)})")
-        ax.fill_between(x, g.wilson_low, g.wilson_high, color=colors[cell], alpha=0.10, lw=0)
-    ax.axhline(0.5, color="black", lw=0.8, ls=":")
-    ax.annotate("majority: above this line", (0.01, 0.5), xycoords=("axes fraction", "data"), xytext=(0, 3),
-                textcoords="offset points", fontsize=8)
-    ax.set(ylim=(-0.03, 1.03), ylabel="share of seeds that solved",
-           title=f"{task}: solve rate against length (line: k/n seeds; band: Wilson 95% interval)")
-    length_axis(ax, lengths)
-    fig.legend(loc="outside right center", frameon=False)
-    return fig
-
-
-def gradient_horizon_plot(summary: pd.DataFrame, task: str) -> Figure:
-    """Across cells: the per-step factor of ‖dh_T/dh_1‖ at initialisation and after training
-    against the horizon, one point per cell."""
-    cells = list(summary.cell)
-    colors = cell_colors(cells)
-    fig, axes = subplots(1, 2, figsize=(10.5, 4.2), sharey=True, constrained_layout=True)
-    for ax, column, title in ((axes[0], "factor_init", "at initialisation"),
-                              (axes[1], "factor_end", "after training")):
-        # Cells at one horizon share a row: a point that lies under the row's previous label joins it
-        # (one label, names in x order), so no two names overlap. A character of the 8-point label is
-        # about 2% of the data's x range on this axis (its 18% margins included).
-        ys = summary.reach.where(summary.reach > 0, summary.floor.iloc[0])
-        for i, r in summary.iterrows():
-            ax.scatter([r[column]], [ys[i]], color=colors[r.cell], s=60, zorder=3,
-                       marker="o" if r.reach > 0 else "v", edgecolors="black", linewidths=0.5)
-        xs = summary[column].astype(float)
-        char = 0.02 * (np.nanmax(xs) - np.nanmin(xs)) if xs.notna().any() else 0.0
-        for y, row in summary.assign(x=xs, y=ys).dropna(subset=["x"]).sort_values("x").groupby("y"):
-            groups = [[row.iloc[0]]]
-            for _, r in row.iloc[1:].iterrows():
-                label = ", ".join(c.cell for c in groups[-1])
-                (groups[-1].append(r) if r.x <= groups[-1][0].x + char * (len(label) + 2) else groups.append([r]))
-            for g in groups:
-                ax.annotate(", ".join(r.cell for r in g), (g[0].x, y), xytext=(4, 4), textcoords="offset points",
-                            fontsize=8)
-        ax.axvline(1.0, color="0.5", lw=0.8, ls="--")
-        ax.margins(x=0.18)
-        ax.set(xlabel=f"per-step factor of ‖dh_T/dh_1‖, {title}\n((T−1)-th root, geometric mean over its runs)",
-               title=title)
-    ticks = sorted({r if r > 0 else summary.floor.iloc[0] for r in summary.reach})
-    axes[0].set_yscale("log")
-    axes[0].set_yticks(ticks, [("none" if t == summary.floor.iloc[0] else f"{t:g}") for t in ticks])
-    axes[0].minorticks_off()
-    axes[0].set_ylim(ticks[0] / 1.3, ticks[-1] * 1.3)
-    axes[0].set_ylabel("horizon (longest length a majority solved)\n▼ none: no length solved")
-    fig.suptitle(f"{task}: does the gradient through time predict the horizon?")
-    return fig
 
 
 # ---------------------------------------------------------------------- findings
@@ -321,14 +251,14 @@ def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataF
     undone = lines[~lines.done]
     if len(undone):
         out.append(f"{len(undone)} of {len(lines)} searches are not finished (runs missing or failed): "
-                   + ", ".join(f"{r.cell} lr {_lr(r.lr)}" for _, r in undone.iterrows())
+                   + ", ".join(f"{r.cell} lr {lr_text(r.lr)}" for _, r in undone.iterrows())
                    + "; their horizon is the one reached so far.")
     if best.lrs.map(len).max() > 1:
-        parts = [f"{r.cell} best at {_lr(r.best_lr)}, window {_window_text(r)}" for _, r in best.iterrows()]
+        parts = [f"{r.cell} best at {lr_text(r.best_lr)}, window {_window_text(r)}" for _, r in best.iterrows()]
         out.append("Learning-rate robustness (the learning rates reaching each cell's best horizon): "
                    + "; ".join(parts) + ".")
     else:
-        out.append(f"One learning rate ({_lr(best.lrs.iloc[0][0])}) was run here, so this grid says nothing about "
+        out.append(f"One learning rate ({lr_text(best.lrs.iloc[0][0])}) was run here, so this grid says nothing about "
                    "how narrow each cell's learning-rate window is; the [full] form runs three.")
     out.append(_fisher_text(at, best, cells))
     (ri, pi, ni), (re, pe, ne) = correlation(summary, "factor_init"), correlation(summary, "factor_end")
@@ -363,65 +293,3 @@ def findings(task: str, frame: pd.DataFrame, lines: pd.DataFrame, best: pd.DataF
         out.append(f"Not reproduced at this budget: {claim[2]}; here {c} reaches "
                    f"{reach[c] or 'no length'} with {steps:,} steps of batch {batch}.")
     return out
-
-
-# -------------------------------------------------------------------- section
-
-
-def section(grid, results, out: Path) -> str:
-    """Write a searching grid's horizon tables and figures into ``out``; return their HTML ("" if no runs)."""
-    frame = horizon_frame(results.runs)
-    if frame.empty or grid.search is None:
-        return ""
-    out.mkdir(parents=True, exist_ok=True)
-    parts, headline = [], {}
-    for task, f in frame.groupby("task", sort=False):
-        cells = memory.cell_order(f)
-        lines = lines_table(f, grid.search, grid.seeds)
-        best = best_lr(lines)
-        at = length_cells(f)
-        summary = gradient_summary(f, best)
-        shown = display_table(cells, best, at)
-        headline[task] = best
-        at.to_csv(out / f"horizon_{task}_lengths.csv", index=False)
-        lines.to_csv(out / f"horizon_{task}_lines.csv", index=False)
-        note = (f"horizon: the longest length a majority of the {grid.seeds} seeds solved, at the best learning "
-                f"rate. T=…: k/n seeds solved [Wilson 95% interval of the solve rate], then the final test "
-                f"{f.metric.iloc[0].removeprefix('test_')} over the memoryless baseline (geometric mean over seeds "
-                f"[95% t-interval on log10]). Solved: ratio below {f.solved_below.iloc[0]:g}. Why: "
-                f"{f.solved_reason.iloc[0]}")
-        (out / f"horizon_{task}.md").write_text(memory.markdown(shown) + "\n" + note + "\n")
-        best_rows = f.merge(best[["cell", "best_lr"]], on="cell")
-        figures = {
-            f"horizon_{task}_solve_rate.png": solve_rate_plot(at, best, cells, task),
-            f"horizon_{task}_gradient.png": gradient_plot(best_rows[best_rows.lr == best_rows.best_lr], task),
-            f"horizon_{task}_gradient_vs_horizon.png": gradient_horizon_plot(summary, task),
-        }
-        paths = plots.save(figures, out)
-        parts.append(
-            f"<h3>Memory horizon: {html_escape.escape(task)}</h3>"
-            + html.findings_list(findings(task, f, lines, best, at, summary, grid.search, set(memory.gated_cells(f))))
-            + html.frame_table(shown, note)
-            + "".join(html.figure(p) for p in paths)
-        )
-    (out / "horizon_headline.md").write_text(headline_markdown(headline))
-    return "\n".join(parts)
-
-
-def headline_markdown(best: dict[str, pd.DataFrame]) -> str:
-    """Cells as rows, tasks as columns: the horizon (best learning rate): the README's table."""
-    tasks = list(best)
-    cells = list(dict.fromkeys(c for b in best.values() for c in b.cell))
-    lines = ["| cell | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
-    for cell in cells:
-        row = []
-        for t in tasks:
-            b = best[t].set_index("cell")
-            if cell not in b.index:
-                row.append("–")
-                continue
-            h = b.loc[cell].horizon
-            row.append((str(h) if h else "none") + (f" (lr {_lr(b.loc[cell].best_lr)})"
-                                                     if len(b.loc[cell].lrs) > 1 else ""))
-        lines.append(f"| {cell} | " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from zoo.report.tables import display_table, table_note
+from zoo.report.table_text import display_table, table_note
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1400px; padding: 0 1rem;

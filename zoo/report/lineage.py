@@ -20,7 +20,7 @@ import pandas as pd
 
 from zoo.core.config import USER_MODEL
 from zoo.report import html
-from zoo.report.tables import through_time
+from zoo.report.run_numbers import through_time
 
 # A per-step factor at or above this keeps ‖dh_T/dh_t‖ above a third of itself over
 # 10 steps (0.9^10 = 0.35): "alive" through the task's lags. Below VANISHING it falls

@@ -20,7 +20,16 @@ from typing import Callable
 
 from zoo.core import report_spec
 from zoo.core.config import short_name
-from zoo.report import answer, findings, horizon, lineage, memory_section, plots
+from zoo.report import (
+    answer,
+    clipping_plots,
+    findings,
+    horizon_section,
+    lineage,
+    memory_section,
+    through_time_plots,
+    training_plots,
+)
 from zoo.report import probes as probe_report
 
 FIGURES: dict[str, Callable] = {}
@@ -52,29 +61,29 @@ def column(kind: str, name: str, grid) -> str | None:
 
 @_register("figures", "decay_by_window")
 def _decay_by_window(grid, results, column):
-    return plots.decay_by_window(results.probes) if column in results.probes.columns else None
+    return through_time_plots.decay_by_window(results.probes) if column in results.probes.columns else None
 
 
 @_register("figures", "clipping")
 def _clipping(grid, results, column):
-    return plots.clipping(results.epochs, column) if column in results.epochs.columns else None
+    return clipping_plots.clipping(results.epochs, column) if column in results.epochs.columns else None
 
 
 @_register("figures", "explosion_by_lag")
 def _explosion_by_lag(grid, results, column):
     if column not in results.epochs.columns:
         return None
-    return plots.explosion_by_lag(results.probes, results.gradients, column)
+    return clipping_plots.explosion_by_lag(results.probes, results.gradients, column)
 
 
 @_register("figures", "params_vs_mae")
 def _params_vs_mae(grid, results, column):
-    return plots.params_vs_mae(results.summary) if "units" in results.summary.columns else None
+    return training_plots.params_vs_mae(results.summary) if "units" in results.summary.columns else None
 
 
 @_register("figures", "gradient_by_lag")
 def _gradient_by_lag(grid, results, column):
-    return plots.gradient_by_lag(results.probes) if not results.probes.empty else None
+    return through_time_plots.gradient_by_lag(results.probes) if not results.probes.empty else None
 
 
 # --------------------------------------------------------------------- findings
@@ -120,7 +129,7 @@ def _memory(grid, results, out: Path) -> str:
 
 @_register("sections", "horizon")
 def _horizon(grid, results, out: Path) -> str:
-    return horizon.section(grid, results, out) if grid.search is not None else ""
+    return horizon_section.section(grid, results, out) if grid.search is not None else ""
 
 
 @_register("sections", "probes")

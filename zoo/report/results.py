@@ -11,7 +11,7 @@ import pandas as pd
 
 from zoo import store
 from zoo.core.config import ConfigError, MissingPathError, show
-from zoo.report import plots, tables
+from zoo.report import plots, table_text, tables, through_time_plots, training_plots
 
 
 @dataclass
@@ -60,19 +60,19 @@ class Results:
         return tables.long_table(self.runs, "predictions")
 
     def summary_markdown(self) -> str:
-        return tables.summary_markdown(self.summary)
+        return table_text.summary_markdown(self.summary)
 
     def plot_loss(self):
-        return plots.log_scale_where_possible(plots.loss_curves(self.epochs))
+        return plots.log_scale_where_possible(training_plots.loss_curves(self.epochs))
 
     def plot_gradient_norms(self):
-        return plots.log_scale_where_possible(plots.gradient_norms(self.epochs))
+        return plots.log_scale_where_possible(training_plots.gradient_norms(self.epochs))
 
     def plot_gradient_by_lag(self):
-        return plots.log_scale_where_possible(plots.gradient_by_lag(self.probes))
+        return plots.log_scale_where_possible(through_time_plots.gradient_by_lag(self.probes))
 
     def plot_predictions(self):
-        return plots.log_scale_where_possible(plots.predictions(self.predictions))
+        return plots.log_scale_where_possible(training_plots.predictions(self.predictions))
 
 
 def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -> Results:

@@ -20,8 +20,9 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from zoo.core import catalog, registry
+from zoo.core import catalog
 from zoo.core.config import ConfigError, RunConfig, keep_tensorflow_out, with_xla_flags, xla_cpu_flags
+from zoo.core.names import unknown_name_message
 
 EXECUTORS = ("local", "ray")
 
@@ -196,4 +197,4 @@ def make_executor(
         from zoo.runs.executors.ray_cluster import RayExecutor
 
         return RayExecutor(address=address, jobs=jobs or default_jobs(), cpus_per_task=cpus_per_task)
-    raise ConfigError(f"--executor = {name!r}: " + registry.unknown_name_message("executor", name, EXECUTORS))
+    raise ConfigError(f"--executor = {name!r}: " + unknown_name_message("executor", name, EXECUTORS))

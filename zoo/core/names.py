@@ -1,0 +1,37 @@
+"""Names looked up by a person: the error for an unknown one, and the hint that
+names the nearest valid choice (``(did you mean 'gru'?)``). Every vocabulary
+of rnn-zoo uses these: cells, modes and tasks, config keys, report names,
+executors.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+
+class UnknownNameError(KeyError, ValueError):
+    """A cell, mode, task or probe name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes
+        return str(self.args[0])
+
+
+def closest(name: str, choices) -> str | None:
+    """The name in ``choices`` closest to ``name``, or None when nothing is close."""
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if str(name).lower() in lowered:  # a case slip is the likeliest typo of all
+        return lowered[str(name).lower()]
+    found = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.4)
+    return found[0] if found else None
+
+
+def nearest_hint(name, choices) -> str:
+    """`` (did you mean 'x'?)`` naming the choice closest to ``name``, or "" when nothing is close."""
+    near = closest(str(name), choices)
+    return f" (did you mean {near!r}?)" if near is not None else ""
+
+
+def unknown_name_message(kind: str, name, choices) -> str:
+    choices = sorted(choices)
+    return f"unknown {kind} {name!r}; valid choices: {', '.join(choices)}" + nearest_hint(name, choices)

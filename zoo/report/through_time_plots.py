@@ -1,0 +1,164 @@
+"""Figures of the gradient through time: dL/dx_t and ‖dh_T/dh_t‖ against lag
+(per mode, and per window of a window sweep), and the per-step factors that
+explain their decay (the one-step Jacobian's spectrum, the top Lyapunov
+exponent, the carry gate). Each takes tables and returns a Figure.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.lines
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from zoo.report.plots import band, cell_colors, legend, panels, subplots
+from zoo.report.table_text import sigma_min_text
+
+
+def _state_size_caption(probes: pd.DataFrame) -> str:
+    """The lag-0 value of ‖dh_T/dh_t‖ is ‖I‖_F = √(state size), read back from the data."""
+    zero = probes[(probes.lag == 0)].dropna(subset=["dhT_dht"])
+    sizes = zero.groupby("cell").dhT_dht.first()
+    if sizes.empty:
+        return ""
+    parts = [f"{cell} √{round(v * v)} = {v:.3g}" for cell, v in sizes.items()]
+    return ("Lag 0 of ‖dh_T/dh_t‖ is dh_T/dh_T = I, whose Frobenius norm is √(state size): " + ", ".join(parts)
+            + " (an LSTM carries h and c).")
+
+
+def _first_label(epoch) -> str:
+    return "initial weights (epoch 0)" if epoch == 0 else f"first probed epoch ({int(epoch)})"
+
+
+def gradient_by_lag(probes: pd.DataFrame) -> Figure:
+    """dL/dx and dh_T/dh_t against lag, first (dashed: the initial weights) and last (solid) probed epoch."""
+    modes = list(dict.fromkeys(probes["mode"]))
+    colors = cell_colors(probes.cell.unique())
+    fig, axes = panels(modes, rows=2)
+    rows = [("dL_dx", "RMS ‖dL/dx_t‖\nover the probe batch"),
+            ("dhT_dht", "‖dh_T/dh_t‖ (Frobenius),\nmean over the probe batch")]
+    labelled = set()  # each row's first panel with data gets the y label
+    for col, mode in enumerate(modes):
+        for row, (y, label) in enumerate(rows):
+            ax = axes[row, col]
+            t = probes[(probes["mode"] == mode)].dropna(subset=[y])
+            if t.empty:
+                ax.text(0.5, 0.5, f"{mode} reads one step:\nno hidden state through time",
+                        ha="center", va="center", transform=ax.transAxes, color="0.4")
+                ax.set(xticks=[], yticks=[])
+                continue
+            for cell, c in t.groupby("cell"):
+                first, last = c.epoch.min(), c.epoch.max()
+                for epoch, style in ((first, "--"), (last, "-")):
+                    m = c[c.epoch == epoch].groupby("lag")[y].mean()
+                    ax.plot(m.index, m.values, ls=style, marker="o", ms=3, color=colors[cell],
+                            label=cell if epoch == last else None)
+            through = probes[probes["mode"] == mode].dhT_dht.notna().any()
+            ax.set(yscale="log", xlabel="lag T − t (steps before the last input)" if through
+                   else "input value, counted back from the newest (all in one step)")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            if row not in labelled:
+                ax.set_ylabel(label + " (log)")
+                labelled.add(row)
+            ax.set_title(f"{mode}: dL/dx_t" if row == 0 else f"{mode}: through time")
+    first, last = probes.epoch.min(), probes.epoch.max()
+    fig.suptitle(f"Gradients through time: dashed = {_first_label(first)}, solid = epoch {int(last)}; "
+                 "mean over seeds")
+    caption = _state_size_caption(probes)
+    if caption:  # wrapped to the figure's width (about 14 characters an inch at 9 points)
+        fig.supxlabel(textwrap.fill(caption, int(fig.get_figwidth() * 14)), fontsize=9, color="0.25")
+    legend(fig, axes)
+    return fig
+
+
+def _point(ax, x: float, value: float, floor: float, marker: str, **style) -> None:
+    """A factor as a marker; one below the axis' floor as a ▼ at the floor with its value."""
+    if not np.isfinite(value):
+        return
+    if value >= floor:
+        ax.plot(x, value, marker, **style)
+        return
+    ax.plot(x, floor, "v", **{**style, "ms": style.get("ms", 7) * 0.8})
+    ax.annotate(f"{value:.1g}", (x, floor), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7)
+
+
+def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
+    """Per-step factors that explain the decay, one panel per mode with a state through time:
+    the one-step Jacobian's singular values (bar: min to max, tick: median), e^λ of the top
+    Lyapunov exponent, the per-step factor of ‖dh_T/dh_t‖ over lags 1-5 and the carry gate,
+    at the initial weights (left, thin, hollow) and the last probed epoch (right, thick)."""
+    s = summary.dropna(subset=["jac_sigma_max"])
+    modes = list(dict.fromkeys(s["mode"])) or ["(none)"]
+    colors = cell_colors(summary.cell.unique())
+    fig, axes = subplots(1, len(modes), figsize=(1.6 * max(s.cell.nunique(), 2) * len(modes) + 4, 4.6),
+                         squeeze=False, sharey=True, constrained_layout=True)
+    # The axis shows factors down to FLOOR; a smaller σ_min (a direction one step all but
+    # erases, as in an LSTM, whose h' is nearly a function of c') is written at the bottom.
+    shown = pd.concat([s.jac_sigma_median, s.decay_factor, np.exp(s.lyapunov_top), s.carry,
+                       s.decay_factor_first, np.exp(s.lyapunov_top_first)]).dropna()
+    floor = 10 ** np.floor(np.log10(max(min(shown.min() / 3, 0.1), 1e-4))) if len(shown) else 0.01
+    top = max(s.jac_sigma_max.max(), s.jac_sigma_max_first.max(), 1.0) * 1.6 if len(s) else 2.0
+    for ax, mode in zip(axes[0], modes):
+        t = s[s["mode"] == mode].sort_values("cell")
+        for i, r in enumerate(t.itertuples()):
+            c = colors[r.cell]
+            if np.isfinite(r.jac_sigma_max_first):
+                ax.plot([i - 0.2] * 2, [max(r.jac_sigma_min_first, floor), r.jac_sigma_max_first], color=c, lw=2,
+                        alpha=0.45)
+                _point(ax, i - 0.2, np.exp(r.lyapunov_top_first), floor, "o", color=c, mfc="white", ms=7)
+                _point(ax, i - 0.2, r.decay_factor_first, floor, "D", color=c, mfc="white", ms=6)
+            ax.plot([i + 0.2] * 2, [max(r.jac_sigma_min, floor), r.jac_sigma_max], color=c, lw=7, alpha=0.75)
+            ax.plot(i + 0.2, r.jac_sigma_median, "_", color="black", ms=16, mew=2)
+            _point(ax, i + 0.2, np.exp(r.lyapunov_top), floor, "o", color="black", mfc=c, ms=8)
+            _point(ax, i + 0.2, r.decay_factor, floor, "D", color="black", mfc=c, ms=7)
+            if np.isfinite(r.carry):
+                ax.plot(i + 0.2, r.carry, "s", color="black", mfc="white", ms=7)
+            if r.jac_sigma_min < floor:
+                ax.annotate(f"σ_min\n{sigma_min_text(r.jac_sigma_min, r.jac_sigma_max)}", (i + 0.2, floor),
+                            xytext=(0, 4),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                            bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+        ax.axhline(1.0, color="black", lw=0.8, ls=":")
+        ax.set_xticks(range(len(t)), list(t.cell))
+        ax.set_xlim(-0.6, len(t) - 0.4)
+        ax.set(yscale="log", title=mode, ylim=(floor, top))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[0, 0].set_ylabel("factor per step back in time (log)\nabove 1: grows, below 1: shrinks")
+    line = matplotlib.lines.Line2D
+    handles = [line([], [], color="0.4", lw=7, alpha=0.75, label="singular values of dh_{t+1}/dh_t, min to max"),
+               line([], [], color="black", marker="_", ls="", ms=16, mew=2, label="median singular value"),
+               line([], [], color="black", marker="D", ls="", mfc="0.6", label="‖dh_T/dh_t‖ per step, lags 1-5"),
+               line([], [], color="black", marker="o", ls="", mfc="0.6",
+                    label="e^λ, top Lyapunov exponent\n(finite-time, most expanding direction)"),
+               line([], [], color="black", marker="s", ls="", mfc="white", label="carry gate: share of old state kept"),
+               line([], [], color="0.4", lw=2, alpha=0.45, marker="o", mfc="white",
+                    label="left, thin, hollow: initial weights")]
+    fig.legend(handles=handles, loc="outside right center", frameon=False, fontsize=8)
+    fig.suptitle("Why gradients vanish or not: one-step Jacobian spectrum and per-step factors\n"
+                 "right of each cell: last probed epoch (mean over seeds; σ range over seeds)", fontsize=11)
+    return fig
+
+
+def decay_by_window(probes: pd.DataFrame) -> Figure:
+    """dh_T/dh_t against lag at the last probed epoch, one panel per window length."""
+    p = probes.dropna(subset=["dhT_dht"])
+    p = p[p.epoch == p.groupby("run_id").epoch.transform("max")]
+    windows = sorted(p.window.unique())
+    colors = cell_colors(p.cell.unique())
+    fig, axes = panels(windows, height=4.0, sharey=True)
+    for ax, window in zip(axes[0], windows):
+        for cell, c in p[p.window == window].groupby("cell"):
+            band(ax, c, "lag", "dhT_dht", colors[cell], cell)
+        ax.set(title=f"window {window}", xlabel="lag T − t (steps back)", yscale="log")
+    axes[0, 0].set_ylabel("‖dh_T/dh_t‖ (Frobenius, mean over\nthe probe batch, log scale)")
+    fig.suptitle("Gradients through time against lag, one panel per window: last probed epoch\n"
+                 "(mean over seeds, band = min..max over seeds)")
+    caption = _state_size_caption(p)
+    if caption:
+        fig.supxlabel(caption, fontsize=9, color="0.25")
+    legend(fig, axes)
+    return fig

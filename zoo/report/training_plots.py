@@ -1,0 +1,144 @@
+"""Figures of how training went and what it reached: loss and gradient norm per
+epoch, the gradient per weight group, the forecast against the truth, the test
+error per cell and mode, and the test error against the parameter count.
+Each takes tables (``zoo.report.tables``) and returns a Figure.
+"""
+
+from __future__ import annotations
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from zoo.report.plots import band, cell_colors, legend, panels, subplots
+
+
+def loss_curves(epochs: pd.DataFrame) -> Figure:
+    modes = list(dict.fromkeys(epochs["mode"]))
+    colors = cell_colors(epochs.cell.unique())
+    fig, axes = panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
+            band(ax, t, "epoch", "loss", colors[cell], cell)
+        ax.set(title=mode, xlabel="epoch", yscale="log")
+    axes[0, 0].set_ylabel("training loss (MAE, log scale)")
+    fig.suptitle("Training loss: mean over seeds, band = min..max over seeds")
+    legend(fig, axes)
+    return fig
+
+
+def gradient_norms(epochs: pd.DataFrame) -> Figure:
+    modes = list(dict.fromkeys(epochs["mode"]))
+    colors = cell_colors(epochs.cell.unique())
+    fig, axes = panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
+            band(ax, t, "epoch", "grad_norm_mean", colors[cell], cell)
+            peak = t.groupby("epoch").grad_norm_max.max()
+            ax.plot(peak.index, peak.values, color=colors[cell], lw=0.7, ls=":", alpha=0.8)
+        ax.set(title=mode, xlabel="epoch", yscale="log")
+    axes[0, 0].set_ylabel("global gradient norm (log scale)")
+    fig.suptitle("Gradient norm before clipping: epoch mean (solid), epoch peak (dotted)")
+    legend(fig, axes)
+    return fig
+
+
+GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
+
+
+def weight_groups(gradients: pd.DataFrame) -> Figure:
+    """Mean gradient norm per weight kind over training; encoder solid, decoder dashed."""
+    modes = list(dict.fromkeys(gradients["mode"]))
+    colors = cell_colors(gradients.cell.unique())
+    g = gradients.copy()
+    g["kind"] = g.group.str.split(".").str[-1]
+    g["layer"] = g.group.str.split(".").str[0]
+    fig, axes = subplots(len(modes), len(GROUP_KINDS), figsize=(15, 2.8 * len(modes)),
+                         squeeze=False, sharex=True, constrained_layout=True)
+    for row, mode in enumerate(modes):
+        for col, kind in enumerate(GROUP_KINDS):
+            ax = axes[row, col]
+            t = g[(g["mode"] == mode) & (g.kind == kind)]
+            for (cell, layer), c in t.groupby(["cell", "layer"]):
+                m = c.groupby("epoch").norm_mean.mean()
+                ax.plot(m.index, m.values, color=colors[cell], ls="--" if layer == "decoder" else "-",
+                        label=cell, lw=1.3)
+            ax.set_title(f"{mode}: {kind.replace('_', ' ')}")
+            if (t.norm_mean > 0).any():
+                ax.set_yscale("log")
+            elif not t.empty:
+                ax.text(0.5, 0.5, "exactly zero: one step\nfrom a zero state never\nuses this kernel",
+                        ha="center", va="center", transform=ax.transAxes, color="0.4")
+            if col == 0:
+                ax.set_ylabel("gradient norm (log)")
+            if row == len(modes) - 1:
+                ax.set_xlabel("epoch")
+    fig.suptitle("Gradient norm per weight group (epoch mean; many_to_many: encoder solid, decoder dashed)")
+    legend(fig, axes)
+    return fig
+
+
+def predictions(preds: pd.DataFrame, points: int = 200) -> Figure:
+    """Truth and each cell's next-value prediction (first seed), and the error below.
+
+    At this scale the predictions lie on the truth, so the error row is where
+    the cells differ.
+    """
+    modes = list(dict.fromkeys(preds["mode"]))
+    colors = cell_colors(preds.cell.unique())
+    fig, axes = panels(modes, rows=2, height=2.6)
+    for col, mode in enumerate(modes):
+        top, bottom = axes[0, col], axes[1, col]
+        t = preds[(preds["mode"] == mode) & (preds.offset == 1)]
+        truth = t.drop_duplicates("index").sort_values("index").head(points)
+        top.plot(truth["index"], truth.truth, color="black", lw=3, alpha=0.3, label="truth")
+        for cell, c in t.groupby("cell"):
+            c = c[c.seed == c.seed.min()].sort_values("index").head(points)
+            top.plot(c["index"], c.prediction, color=colors[cell], lw=1.0, label=cell)
+            bottom.plot(c["index"], c.prediction - c.truth, color=colors[cell], lw=1.0)
+        bottom.axhline(0, color="black", lw=0.6)
+        top.set(title=mode, ylim=(-1.25, 1.25))
+        bottom.set(xlabel="test series index")
+    axes[0, 0].set_ylabel("sin(t), next-value\nprediction")
+    axes[1, 0].set_ylabel("prediction − truth")
+    fig.suptitle(f"Next-value predictions on the test series (first {points} points, first seed)")
+    legend(fig, axes)
+    return fig
+
+
+def test_mae_bars(summary: pd.DataFrame) -> Figure:
+    modes = list(dict.fromkeys(summary["mode"]))
+    cells = sorted(summary.cell.unique())
+    colors = cell_colors(cells)
+    fig, ax = subplots(figsize=(2.2 * len(modes) + 3, 4), constrained_layout=True)
+    width = 0.8 / len(cells)
+    for i, cell in enumerate(cells):
+        t = summary[summary.cell == cell].set_index("mode").reindex(modes)
+        x = np.arange(len(modes)) + (i - (len(cells) - 1) / 2) * width
+        err = t.test_mae_ci95.fillna(0).to_numpy()
+        ax.bar(x, t.test_mae, width, color=colors[cell], label=cell, yerr=err, capsize=3)
+    ax.set_xticks(np.arange(len(modes)), modes)
+    ax.set(yscale="log", ylabel="test MAE (log scale)", title="Test MAE per cell and mode, 95% interval over seeds")
+    fig.legend(loc="outside right center", frameon=False)
+    return fig
+
+
+def params_vs_mae(summary: pd.DataFrame) -> Figure:
+    """Test MAE against parameter count: equal units (circles) and equal budget (squares)."""
+    modes = list(dict.fromkeys(summary["mode"]))
+    colors = cell_colors(summary.cell.unique())
+    common_units = summary.units.mode().iloc[0]
+    fig, axes = panels(modes, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        for r in summary[summary["mode"] == mode].itertuples():
+            equal_units = r.units == common_units
+            ax.errorbar(r.params, r.test_mae, yerr=0 if np.isnan(r.test_mae_ci95) else r.test_mae_ci95,
+                        marker="o" if equal_units else "s", color=colors[r.cell], capsize=3,
+                        label=f"{r.cell} ({'equal units' if equal_units else 'equal parameters'})")
+        ax.set(title=mode, xlabel="parameters", yscale="log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    axes[0, 0].set_ylabel("test MAE (log scale)")
+    fig.suptitle(f"Equal units ({common_units}, circles) against an equal parameter budget (squares)")
+    legend(fig, axes)
+    return fig
