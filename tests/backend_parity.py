@@ -27,8 +27,9 @@ def main(out: str) -> None:
     mask = np.ones((steps, batch), np.float32)
     x_probe, y_probe = train.x[:16], train.y[:16]
     probe = {
-        "dL_dx": np.asarray(eng.probes.input_gradients(x_probe, tv, ntv, y_probe)),
-        "dhT_dht": eng.probes.dh_by_lag(tv, x_probe),
+        # dL/dx and ‖dh_T/dh_t‖ by lag (zoo/probes/input_gradient, zoo/probes/state_jacobian).
+        "dL_dx": np.asarray(PROGRAMS.get(eng).fns["input_gradient"](tv, ntv, x_probe, y_probe)["grads"]),
+        "dhT_dht": PROGRAMS.get(eng).values("state_jacobian", tv, ntv, x_probe, y_probe)["dhT_dht"],
         # The gates probe (zoo/probes/gates), as the probe program compiles it.
         "carry": np.asarray(PROGRAMS.get(eng).fns["gates"](tv, ntv, x_probe, y_probe)["mean"]["carry"]),
         # TensorFlow takes the spectrum outside XLA (zoo/probes/spectrum/measure.py: XLA = False), JAX inside.

@@ -222,8 +222,11 @@ def test_matches_the_zoos_own_probe_on_the_same_weights(cell):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4, 6, 1)).astype("float32")
     y = rng.normal(size=(4, 1)).astype("float32")
-    zoo_dh = eng.probes.dh_by_lag(tv, x)
-    zoo_dx = np.sqrt(np.mean(np.sum(np.asarray(eng.probes.input_gradients(x, tv, ntv, y)) ** 2, axis=2), axis=0))
+    from zoo.engine.probe_program import PROGRAMS
+
+    program = PROGRAMS.get(eng)
+    zoo_dh = program.values("state_jacobian", tv, ntv, x, y)["dhT_dht"]
+    zoo_dx = program.values("input_gradient", tv, ntv, x, y)["dL_dx"][::-1]  # by step, as the diagnoser's
 
     diagnoser = Diagnoser(model, x, y, loss="mse")
     (rec,) = diagnoser.layers

@@ -13,12 +13,12 @@ WINDOW = 6
 RNG = np.random.default_rng(3)
 
 
-def _probe(isolated_registry, name, builder, kernel):
+def _probe(isolated_registry, name, builder, kernel, window=WINDOW):
     """Register ``builder`` as a cell, put ``kernel`` in its recurrent weight and run the probes."""
     from zoo.engine import run as training
 
     isolated_registry.register_cell(name, param_count=lambda i, u: 0)(builder)
-    run = RunConfig(name, "many_to_one", 0, units=len(kernel), task=TaskConfig(window=WINDOW),
+    run = RunConfig(name, "many_to_one", 0, units=len(kernel), task=TaskConfig(window=window),
                     train=TrainConfig(loss="mse"))
     eng = training.engine(run)
     model = eng.template
@@ -28,17 +28,23 @@ def _probe(isolated_registry, name, builder, kernel):
     paths = [v.path for v in model.trainable_variables]
     i = next(j for j, p in enumerate(paths) if p.startswith("rnn/") and p.endswith("/recurrent_kernel"))
     tv[i] = kernel.astype(np.float32)
-    x = RNG.normal(size=(4, WINDOW, 1)).astype(np.float32)
+    x = RNG.normal(size=(4, window, 1)).astype(np.float32)
     y = RNG.normal(size=(4, 1)).astype(np.float32)
-    return with_spectrum(eng, eng.probes.probe_rows(1, tv, ntv, x, y), tv, ntv, x, y)
+    return probes_csv_rows(eng, tv, ntv, x, y)
 
 
-def with_spectrum(eng, rows, tv, ntv, x, y):
-    """The lag rows with the spectrum probe's numbers (zoo/probes/spectrum) on each, as probes.csv has them."""
+def probes_csv_rows(eng, tv, ntv, x, y) -> list[dict]:
+    """The registered probes' rows at the weights ``tv``, ``ntv``, put side by side as a run's probes.csv
+    has them (``zoo.engine.run.probes_csv``): a row per lag, the spectrum's numbers on each."""
+    import pandas as pd
+
     from zoo.engine.probe_program import PROGRAMS
+    from zoo.engine.run import probes_csv
 
-    spectrum = PROGRAMS.get(eng).rows(1, tv, ntv, x, y)["spectrum"][0]
-    return [{**row, **{k: v for k, v in spectrum.items() if k != "epoch"}} for row in rows]
+    program = PROGRAMS.get(eng)
+    tables = {name: pd.DataFrame(rows, columns=list(program.specs[name].table_columns))
+              for name, rows in program.rows(1, tv, ntv, x, y).items()}
+    return probes_csv(tables, program.specs).to_dict("records")
 
 
 def test_linear_rnn_probe_is_the_spectrum_of_its_recurrent_kernel(isolated_registry):
@@ -75,13 +81,14 @@ def test_linear_rnn_probe_is_the_spectrum_of_its_recurrent_kernel(isolated_regis
         assert row["jac_sigma_max"] == first["jac_sigma_max"]  # one value per epoch, on every lag row
 
 
-def test_diagonal_cell_exponents_are_its_log_gains(isolated_registry):
+def diagonal_rnn(units=5):
+    "h' = W x + u * h + b (IndRNN without its relu): dh'/dh = diag(u)."
     from zoo.models.cells.indrnn import IndRNNCell
 
-    def diagonal_rnn(units=5):
-        "h' = W x + u * h + b (IndRNN without its relu): dh'/dh = diag(u)."
-        return IndRNNCell(units, activation="linear")
+    return IndRNNCell(units, activation="linear")
 
+
+def test_diagonal_cell_exponents_are_its_log_gains(isolated_registry):
     u = np.array([1.2, -0.9, 0.5, 0.25, 0.1])
     rows = _probe(isolated_registry, "diagonal_rnn", diagonal_rnn, u)
     first = rows[0]
@@ -91,6 +98,19 @@ def test_diagonal_cell_exponents_are_its_log_gains(isolated_registry):
     assert first["lyapunov_sum"] == pytest.approx(np.sum(np.log(np.abs(u))), rel=1e-5)
     assert (first["jac_sigma_max"], first["jac_sigma_min"]) == pytest.approx((1.2, 0.1), rel=1e-6)
     assert first["jac_sigma_median"] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_the_state_jacobian_finish_undoes_the_chain_rescaling_exactly(isolated_registry):
+    """40 steps of a diagonal linear cell: the squares in ‖dh_T/dh_t‖ leave float32's range (below
+    1e-38, where XLA flushes to zero), so the compiled chain is rescaled by powers of two; the
+    state_jacobian probe's NumPy finish still gives the closed form ‖diag(u)^lag‖_F =
+    (Σ u_k^(2 lag))^(1/2) at every lag, and the top exponent log max|u| on every lag row."""
+    u = np.array([0.3, -0.2, 0.1, 0.05]).astype(np.float32).astype(np.float64)  # the weights as stored
+    rows = _probe(isolated_registry, "diagonal_rnn_long", diagonal_rnn, u, window=40)
+    assert [row["lag"] for row in rows] == list(range(41)) and rows[-1]["dhT_dht"] ** 2 < 1e-38
+    for row in rows:
+        assert row["dhT_dht"] == pytest.approx(np.sqrt(np.sum(u ** (2 * row["lag"]))), rel=1e-5)
+        assert row["lyapunov_top"] == pytest.approx(np.log(0.3), rel=1e-5)
 
 
 class RotateScale:
@@ -136,7 +156,7 @@ def test_top_exponent_is_log_sigma1_of_a_non_commuting_product(isolated_registry
     ntv = [v.value for v in eng.template.non_trainable_variables]
     x = RNG.uniform(-np.pi, np.pi, size=(4, WINDOW, 1)).astype(np.float32)
     y = RNG.normal(size=(4, 1)).astype(np.float32)
-    rows = with_spectrum(eng, eng.probes.probe_rows(1, tv, ntv, x, y), tv, ntv, x, y)
+    rows = probes_csv_rows(eng, tv, ntv, x, y)
     # Closed form: J_t = diag(a, b) R(x_t); the exponent is log σ1(J_T ⋯ J_1) / T, mean over samples.
     logs = []
     for theta in x[:, :, 0].astype(np.float64):

@@ -7,6 +7,7 @@ from keras import ops
 from zoo.core import catalog as registry
 from zoo.core.config import RunConfig, TaskConfig, TrainConfig
 from zoo.engine import run as training
+from zoo.engine.probe_program import PROGRAMS
 
 TASK = TaskConfig(window=4, horizon=2)
 
@@ -38,7 +39,8 @@ def _data(mode, n=4):
 def test_input_gradient_matches_finite_differences(cell, mode):
     eng, model, tv, ntv = _engine(cell, mode)
     x, y = _data(mode)
-    analytic = np.asarray(eng.probes.input_gradients(x, tv, ntv, y))
+    # The input_gradient probe's raw dL/dx (a one-step layout's as a step per value: reshaped back).
+    analytic = np.asarray(PROGRAMS.get(eng).fns["input_gradient"](tv, ntv, x, y)["grads"]).reshape(x.shape)
 
     def loss(xx):
         pred = np.asarray(eng.predict(tv, ntv, xx.astype(np.float32)), dtype=np.float64)
@@ -82,11 +84,11 @@ def fd_state_jacobian_norm(cell, x, size: int, t: int, eps: float = 1e-3) -> flo
 
 @pytest.mark.parametrize("cell", registry.list_cells())
 def test_state_jacobian_matches_finite_differences(cell):
-    eng, model, tv, _ = _engine(cell, "many_to_one")
-    x, _ = _data("many_to_one")
+    eng, model, tv, ntv = _engine(cell, "many_to_one")
+    x, y = _data("many_to_one")
     x = x.astype(np.float64)
     rnn_cell = model.get_layer("rnn").cell
-    probe = eng.probes.dh_by_lag(tv, x.astype(np.float32))
+    probe = PROGRAMS.get(eng).values("state_jacobian", tv, ntv, x.astype(np.float32), y)["dhT_dht"]
     steps = x.shape[1]
     size = sum(rnn_cell.state_size) if isinstance(rnn_cell.state_size, (list, tuple)) else rnn_cell.state_size
     assert probe.shape == (steps + 1,)
@@ -98,8 +100,8 @@ def test_state_jacobian_matches_finite_differences(cell):
 
 def test_simple_rnn_state_jacobian_closed_form():
     # h' = tanh(x K + h R + b), so dh'/dh = diag(1 - h'^2) R^T, chained over steps.
-    eng, model, tv, _ = _engine("simple_rnn", "many_to_one", units=5)
-    x, _ = _data("many_to_one", n=3)
+    eng, model, tv, ntv = _engine("simple_rnn", "many_to_one", units=5)
+    x, y = _data("many_to_one", n=3)
     K, R, b = (np.asarray(v, dtype=np.float64) for v in model.get_layer("rnn").cell.get_weights())
     hs = [np.zeros((len(x), 5))]
     for t in range(x.shape[1]):
@@ -110,7 +112,8 @@ def test_simple_rnn_state_jacobian_closed_form():
         step = (1 - hs[t + 1] ** 2)[:, :, None] * R.T[None]
         chained = chained @ step
         expected.append(np.mean(np.linalg.norm(chained, axis=(1, 2))))
-    np.testing.assert_allclose(eng.probes.dh_by_lag(tv, x), expected, rtol=1e-5)
+    np.testing.assert_allclose(PROGRAMS.get(eng).values("state_jacobian", tv, ntv, x, y)["dhT_dht"], expected,
+                               rtol=1e-5)
 
 
 def test_decay_rate_recovers_a_known_slope():

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from test_dynamics import probes_csv_rows
 
 from zoo.core import catalog as registry
 from zoo.core.config import RunConfig, TaskConfig, TrainConfig
@@ -290,8 +291,6 @@ WINDOW = 12
 
 def _probe_rows(name, units, x):
     from zoo.engine import run as training
-    from zoo.engine.probe_program import PROGRAMS
-
     keras.utils.set_random_seed(0)
     run = RunConfig(name, "many_to_one", 0, units=units, task=TaskConfig(window=x.shape[1]),
                     train=TrainConfig(loss="mse"))
@@ -300,9 +299,7 @@ def _probe_rows(name, units, x):
     tv = [v.value for v in model.trainable_variables]
     ntv = [v.value for v in model.non_trainable_variables]
     y = rng.normal(size=(len(x), 1)).astype(np.float32)
-    spectrum = PROGRAMS.get(eng).rows(1, tv, ntv, x, y)["spectrum"][0]  # the spectrum probe's numbers
-    rows = [{**row, **spectrum} for row in eng.probes.probe_rows(1, tv, ntv, x, y)]
-    return rows, model.get_layer("rnn").cell
+    return probes_csv_rows(eng, tv, ntv, x, y), model.get_layer("rnn").cell
 
 
 def test_lru_probes_are_its_eigenvalues():

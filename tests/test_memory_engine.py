@@ -12,6 +12,7 @@ from zoo.core.config import RunConfig, TrainConfig
 from zoo.engine import run as training
 from zoo.engine.build import Resolved, make_data, model_of, weight_group
 from zoo.engine.losses import per_sample_loss
+from zoo.engine.probe_program import PROGRAMS
 from zoo.engine.probes import mean_norms
 
 TASK_MODES = [(t, m) for t in catalog.list_tasks() for m in catalog.task_modes(catalog.get_task(t))]
@@ -111,7 +112,8 @@ def _loss(eng, tv, ntv, x, y, kind):
 def test_input_gradient_by_lag_on_memory_tasks_matches_finite_differences(cell, task, mode):
     run, eng, tv, ntv, x, y = _engine(cell, task, mode)
     kind = run.train.loss
-    analytic = np.asarray(eng.probes.input_gradients(x, tv, ntv, y))
+    # The input_gradient probe's raw dL/dx (a one-step layout's as a step per value: reshaped back).
+    analytic = np.asarray(PROGRAMS.get(eng).fns["input_gradient"](tv, ntv, x, y)["grads"]).reshape(x.shape)
     eps = 1e-2
     numeric = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
@@ -120,8 +122,7 @@ def test_input_gradient_by_lag_on_memory_tasks_matches_finite_differences(cell, 
         down[idx] -= eps
         numeric[idx] = (_loss(eng, tv, ntv, up, y, kind) - _loss(eng, tv, ntv, down, y, kind)) / (2 * eps)
     np.testing.assert_allclose(analytic, numeric, atol=2e-3, rtol=2e-2)
-    rows = eng.probes.probe_rows(1, tv, ntv, x, y)
-    by_lag = [r["dL_dx"] for r in rows if r["dL_dx"] is not None]
+    by_lag = PROGRAMS.get(eng).values("input_gradient", tv, ntv, x, y)["dL_dx"]
     expected = np.sqrt(np.mean(np.sum(numeric**2, axis=2), axis=0))[::-1]  # lag 0 = the last step
     np.testing.assert_allclose(by_lag, expected, atol=1e-3, rtol=3e-2)
 
@@ -129,10 +130,10 @@ def test_input_gradient_by_lag_on_memory_tasks_matches_finite_differences(cell, 
 @pytest.mark.parametrize("task,mode", MEMORY)
 @pytest.mark.parametrize("cell", catalog.list_cells())
 def test_state_jacobian_and_first_step_norm_on_memory_tasks_match_finite_differences(cell, task, mode):
-    run, eng, tv, _, x, _ = _engine(cell, task, mode)
+    run, eng, tv, ntv, x, y = _engine(cell, task, mode)
     x = x.astype(np.float64)
     rnn_cell = eng.template.get_layer("rnn").cell
-    probe = eng.probes.dh_by_lag(tv, x.astype(np.float32))
+    probe = PROGRAMS.get(eng).values("state_jacobian", tv, ntv, x.astype(np.float32), y)["dhT_dht"]
     steps = x.shape[1]
     size = sum(rnn_cell.state_size) if isinstance(rnn_cell.state_size, (list, tuple)) else rnn_cell.state_size
     assert probe.shape == (steps + 1,) and probe[0] == pytest.approx(np.sqrt(size))
@@ -179,7 +180,7 @@ def test_a_vanishing_jacobian_chain_is_measured_below_float32_range():
     # by T = 60 it is far below float32's smallest number (1e-38); the probe
     # rescales it by powers of two and still matches the float64 closed form.
     # (Small weights keep tanh unsaturated, where float32 itself would drift.)
-    run, eng, tv, _, x, _ = _engine("simple_rnn", "adding", "many_to_one", units=4, length=60)
+    run, eng, tv, ntv, x, y = _engine("simple_rnn", "adding", "many_to_one", units=4, length=60)
     K, R, b = (np.asarray(v, np.float64) for v in tv[:3])
     K, R = ((0.01 * w).astype(np.float32).astype(np.float64) for w in (K, R))
     tv = [ops.convert_to_tensor(v.astype(np.float32)) for v in (K, R, b)] + list(tv[3:])
@@ -190,7 +191,7 @@ def test_a_vanishing_jacobian_chain_is_measured_below_float32_range():
     for t in reversed(range(x.shape[1])):
         chained = chained @ ((1 - hs[t + 1] ** 2)[:, :, None] * R.T[None])
         expected.append(np.mean(np.linalg.norm(chained, axis=(1, 2))))
-    probe = eng.probes.dh_by_lag(tv, x)
+    probe = PROGRAMS.get(eng).values("state_jacobian", tv, ntv, x, y)["dhT_dht"]
     assert expected[-1] < 1e-60 and np.all(probe > 0)
     np.testing.assert_allclose(probe, expected, rtol=1e-4)
 

@@ -67,21 +67,22 @@ def test_huge_learning_rate_is_recorded_as_diverged():
     assert result.metrics["diverged_in"] == "loss"
 
 
-@pytest.mark.parametrize("probe", ["dL_dx", "dhT_dht"])
-def test_a_nan_probe_with_a_finite_loss_is_diverged_too(monkeypatch, probe):
-    from zoo.engine.probes import Probes
+@pytest.mark.parametrize("probe,column", [("input_gradient", "dL_dx"), ("state_jacobian", "dhT_dht")])
+def test_a_nan_probe_with_a_finite_loss_is_diverged_too(monkeypatch, probe, column):
+    from zoo.engine import probe_program
 
-    real = Probes.probe_rows
+    real = probe_program.check_output
 
-    def poisoned(*args):
-        rows = real(*args)
-        rows[1][probe] = float("nan")
-        return rows
+    def poisoned(spec, out):  # one lag's value of the initial weights' probe
+        values = real(spec, out)
+        if spec.name == probe:
+            values[column][1] = np.nan
+        return values
 
-    monkeypatch.setattr(Probes, "probe_rows", poisoned)
+    monkeypatch.setattr(probe_program, "check_output", poisoned)
     result = training.train_run(_run(epochs=3))
     assert np.isfinite(result.history.loss).all()
-    assert result.status == "diverged" and result.metrics["diverged_in"] == "probes"
+    assert result.status == "diverged" and result.metrics["diverged_in"] == f"probe {probe}"
     assert result.metrics["diverged_epoch"] == result.metrics["epochs_run"] == 1
 
 

@@ -7,7 +7,12 @@ initial weights). It is one folder, ``zoo/probes/<name>/``, of two files:
   ``fn(tv, ntv, x, y) -> {column: tensor}``, compiled into the probe program,
   or None where the probe does not apply to the model (``ctx`` is
   ``zoo.engine.probe_program.ProbeContext``); a module-level ``XLA = False``
-  compiles it outside XLA on TensorFlow (the spectrum's SVDs);
+  compiles it outside XLA on TensorFlow (the spectrum's SVDs). An optional
+  ``finish(outputs) -> {column: array}``, NumPy and no Keras, turns the compiled
+  outputs into the columns where the last step belongs outside the compiled
+  program (an SVD in float64, a mean whose range float32 lacks): the measure's
+  outputs are then whatever ``finish`` reads, and ``finish``'s are checked
+  against the declared columns;
 - ``summarize.py`` (Keras-free): the ``@register_probe`` declaration on the
   per-run reducer, and an optional figure and finding.
 

@@ -5,8 +5,9 @@ A probe's ``measure(ctx)`` (``zoo.probes.<name>.measure``) receives a
 the model cut at the recurrent layer that reads the input (``InputSplit``),
 so a probe needs no per-cell or per-mode code. ``ProbePrograms.get(eng)``
 compiles them once per model shape (shared by the seeds and optimizers of a
-shape, as the built-in probes are); ``rows`` turns an epoch's outputs into
-the rows of ``probe_<name>.csv``, checking them against the declared columns.
+shape); ``values`` runs one probe and its NumPy ``finish`` where it has one,
+and ``rows`` turns an epoch's values into the rows of ``probe_<name>.csv``,
+checking them against the declared columns.
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ class ProbeProgram:
     def __init__(self, model: keras.Model, layout: str, loss_kind: str, cell=None):
         ctx = ProbeContext(model, layout, loss_kind, cell)
         self.specs: dict[str, ProbeSpec] = {}
-        self.fns: dict[str, Callable] = {}
+        self.fns: dict[str, Callable] = {}  # the compiled measures of the probes that apply
+        self.finish: dict[str, Callable] = {}  # their NumPy last steps, where they have one
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
             module = probe_folders.measure_module(spec)
@@ -191,10 +193,19 @@ class ProbeProgram:
             self.specs[name] = spec
             if fn is not None:  # None: the probe does not apply to this model
                 self.fns[name] = backend.compile_fn(fn, xla=compiled_with_xla(module))
+                if getattr(module, "finish", None) is not None:
+                    self.finish[name] = module.finish
+
+    def values(self, name: str, tv, ntv, x, y) -> dict:
+        """Probe ``name``'s columns at the weights ``tv``, ``ntv`` on the batch ``x``, ``y``: its compiled
+        measure, then its ``finish`` (NumPy, outside the compiled program) where it has one, checked."""
+        out = self.fns[name](tv, ntv, x, y)
+        if name in self.finish:
+            out = self.finish[name](out)
+        return check_output(self.specs[name], out)
 
     def rows(self, epoch: int, tv, ntv, x, y) -> dict[str, list[dict]]:
-        return {name: rows_of(self.specs[name], epoch, check_output(self.specs[name], fn(tv, ntv, x, y)))
-                for name, fn in self.fns.items()}
+        return {name: rows_of(self.specs[name], epoch, self.values(name, tv, ntv, x, y)) for name in self.fns}
 
 
 class ProbePrograms:

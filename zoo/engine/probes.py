@@ -1,11 +1,16 @@
-"""Gradient probes on a fixed batch: what the gradient does through time.
+"""The through-time probes' shared parts: a cell's step on its flat state, the chained state Jacobian.
 
-- ``dL/dx`` by lag: each input step's own gradient (RMS over the batch);
-- ``‖dh_T/dh_t‖`` by lag: the mean Frobenius norm of the state Jacobian of the
-  layer that reads the input, over its whole carried state (h, and c for an
-  LSTM), since gradients through time flow through all of it.
+- ``state_jacobian_fn``: ‖dh_T/dh_t‖ by lag, the mean Frobenius norm of the
+  state Jacobian of a layer over its whole carried state (h, and c for an
+  LSTM), since gradients through time flow through all of it; ``mean_norms``
+  and ``top_exponent`` finish it in NumPy (float64);
+- ``cell_step``: a built cell's one step as a function of its flat state.
 
-The gates are a registered probe (``zoo/probes/gates``).
+The registered probes use them (``zoo/probes/state_jacobian``; dL/dx by lag is
+``zoo/probes/input_gradient``, the spectrum ``zoo/probes/spectrum``, the gates
+``zoo/probes/gates``), and so does ``zoo.diagnose`` on a user's layers.
+``PROBE_COLUMNS`` is the schema of a run folder's probes.csv, which the
+runner builds from those probes' tables (``zoo.engine.run.probes_csv``).
 
 They work for any registered cell and task, with no per-cell code: the
 Jacobians come from the cell's own ``call`` through the backend's autodiff.
@@ -19,19 +24,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import keras
 import numpy as np
 from keras import ops
 
 from zoo.engine import backend, spectrum
-from zoo.engine.build import Resolved
-from zoo.engine.losses import per_sample_loss
-
-
-def input_layer_name(model: keras.Model) -> str:
-    """Name of the recurrent layer that reads the input sequence."""
-    return "encoder" if any(layer.name == "encoder" for layer in model.layers) else "rnn"
-
 
 RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 2^-32 (or 2^32),
 # far from where float32 squares underflow (XLA flushes subnormals to zero)
@@ -39,8 +35,9 @@ RESCALE = 32  # bits: a Jacobian chain is rescaled by 2^32 once its norm passes 
 
 # Columns of probes.csv. The spectrum columns hold one value per probed epoch,
 # repeated on its lag rows; empty (NaN) where the model has no state through time.
-# All but lyapunov_top are measured by the spectrum probe (zoo/probes/spectrum)
-# and copied here by ``zoo.engine.run.Recorder``, for the readers of probes.csv.
+# dL_dx is the input_gradient probe's, dhT_dht and lyapunov_top the state_jacobian
+# probe's, the rest the spectrum probe's (zoo/probes/<name>), put side by side by
+# ``zoo.engine.run.probes_csv`` for the readers of probes.csv.
 # lyapunov_top is the finite-time exponent of the most expanding direction over
 # the whole sequence (``top_exponent``); qr_lyapunov_max the QR method's top
 # column, a transient discarded; lyapunov_sum_unresolved the part of
@@ -201,73 +198,3 @@ def state_jacobian_fn(sizes: list[int], step: Callable) -> Callable:
         return ops.concatenate([lag0, plain]), scaled, exponents, chain, chain_exponent
 
     return norms
-
-
-class Probes:
-    """The compiled probe functions of one model shape."""
-
-    def __init__(self, resolved: Resolved, model: keras.Model, loss_kind: str):
-        self.layout = resolved.mode.layout
-        self.model = model
-
-        def input_loss(x, tv, ntv, y):
-            # Sum of per-sample losses, so each row is that sample's own gradient.
-            pred = model.stateless_call(tv, ntv, x, training=False)[0]
-            return ops.sum(per_sample_loss(loss_kind, pred, y))
-
-        self.input_gradients = backend.compile_fn(backend.grad(input_loss))
-        self.state_jacobian_norms = None
-        if resolved.mode.layout == "many":
-            self.state_jacobian_norms = backend.compile_fn(self._state_jacobian_fn())
-
-    def _cell_step(self):
-        """The input layer's one step as a function of its flat state: (cell_index, sizes, step)."""
-        model = self.model
-        cell = model.get_layer(input_layer_name(model)).cell
-        paths = [v.path for v in model.trainable_variables]
-        cell_index = [paths.index(v.path) for v in cell.trainable_variables]
-        sizes, step = cell_step(cell)
-        return cell_index, sizes, step
-
-    def _state_jacobian_fn(self) -> Callable:
-        cell_index, sizes, step = self._cell_step()
-        norms = state_jacobian_fn(sizes, step)
-        return lambda tv, x: norms([tv[i] for i in cell_index], x)
-
-    def dh_by_lag(self, tv, x) -> np.ndarray | None:
-        """Mean ‖dh_T/dh_t‖ over the batch, index = lag 0..steps; None for one-step modes."""
-        found = self.chain_probe(tv, x)
-        return None if found is None else found[0]
-
-    def chain_probe(self, tv, x) -> tuple[np.ndarray, float] | None:
-        """Mean ‖dh_T/dh_t‖ by lag and the finite-time top exponent (``top_exponent``)
-        over the batch, from one chained Jacobian; None for one-step modes."""
-        if self.state_jacobian_norms is None:
-            return None
-        plain, scaled, exponents, chain, chain_exponent = self.state_jacobian_norms(tv, x)
-        return mean_norms(plain, scaled, exponents), top_exponent(chain, chain_exponent, x.shape[1])
-
-    def probe_rows(self, epoch: int, tv, ntv, x, y) -> list[dict]:
-        grads = np.asarray(self.input_gradients(x, tv, ntv, y))  # (batch, steps, features)
-        if self.layout == "one":  # one step of w values: each value is a lag
-            per_lag = np.mean(grads.reshape(len(x), -1) ** 2, axis=0)
-        else:  # a lag per step, the norm over its features
-            per_lag = np.mean(np.sum(grads**2, axis=2), axis=0)
-        window = len(per_lag)
-        dl_dx = np.sqrt(per_lag)[::-1]  # the last position is lag 0
-        chained = self.chain_probe(tv, x)
-        dh = chained[0] if chained is not None else None
-        # The top exponent comes from the lag chain; the rest of the spectrum columns are the spectrum
-        # probe's (zoo/probes/spectrum), put on these rows by the run's recorder: None here.
-        stats = {"lyapunov_top": chained[1]} if chained is not None else {}
-        lags = range(window + 1 if dh is not None else window)
-        return [
-            {
-                "epoch": epoch,
-                "lag": lag,
-                "dL_dx": float(dl_dx[lag]) if lag < window else None,  # None: does not apply
-                "dhT_dht": float(dh[lag]) if dh is not None else None,
-                **{k: stats.get(k) for k in SPECTRUM_COLUMNS},
-            }
-            for lag in lags
-        ]

@@ -110,7 +110,7 @@ class Recorder:
         valid = np.arange(self.steps * batch) < (self.steps * batch if self.budget else n)
         self.mask = valid.reshape(self.steps, batch).astype(np.float32)
         self._queue = np.zeros(0, np.int64)  # a step budget's batches still to come
-        self.history, self.grad_rows, self.probe_rows = [], [], []
+        self.history, self.grad_rows = [], []
         self.program = PROGRAMS.get(eng)  # the registered probes, compiled for this shape
         self.probe_tables: dict[str, list[dict]] = {name: [] for name in self.program.fns}
         self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
@@ -139,21 +139,15 @@ class Recorder:
         self.init_checks = self._probe(0, tv, ntv)
 
     def _probe(self, epoch: int, tv, ntv) -> dict:
+        """Run every registered probe at ``epoch``; returns their values by ``probe <name>`` for the
+        divergence check, so a NaN/inf is named by the probe that measured it."""
         t0 = time.perf_counter()
-        new_probes = self.eng.probes.probe_rows(epoch, tv, ntv, self.x_probe, self.y_probe)
         registered = self.program.rows(epoch, tv, ntv, self.x_probe, self.y_probe)
         self.probe_seconds += time.perf_counter() - t0
-        self.probe_rows += new_probes
         for name, rows in registered.items():
             self.probe_tables[name] += rows
-        self._last_checks = {
-            "probes": [v for row in new_probes for v in row.values() if v is not None],
-            # A registered probe's NaN/inf ends the run too, named by its probe.
-            **{f"probe {name}": [row[c] for row in rows for c in self.program.specs[name].columns]
-               for name, rows in registered.items()},
-        }
-        # After the checks: a NaN is named by the probe that measured it.
-        _copy_epoch_columns(new_probes, registered, self.program.specs)
+        self._last_checks = {f"probe {name}": [row[c] for row in rows for c in self.program.specs[name].columns]
+                             for name, rows in registered.items()}
         return self._last_checks
 
     def epoch(self, epoch: int, stats, pred: np.ndarray, tv, ntv, train_seconds: float, seconds: float) -> bool:
@@ -203,9 +197,9 @@ class Recorder:
             return False
         if self.may_stop and self.history[-1]["test_ratio"] < self.task.solved_below:
             if epoch not in self.probe_at:  # its gradient "after training" is the one where it stopped
-                self._probe(epoch, tv, ntv)
-                if not all(np.all(np.isfinite(v)) for v in self._last_checks.values()):
-                    self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, "probes"
+                bad = [what for what, values in self._probe(epoch, tv, ntv).items() if not np.all(np.isfinite(values))]
+                if bad:
+                    self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, bad[0]
                     return False
             self.stopped_epoch = epoch
             return False
@@ -220,13 +214,12 @@ class Recorder:
             var.assign(value)
 
         history = pd.DataFrame(self.history)
-        probes = pd.DataFrame(self.probe_rows, columns=list(PROBE_COLUMNS))
-        probes = probes.astype({c: float for c in PROBE_COLUMNS[2:]})
+        probe_tables = {name: pd.DataFrame(rows, columns=list(self.program.specs[name].table_columns))
+                        for name, rows in self.probe_tables.items()}
+        probes = probes_csv(probe_tables, self.program.specs)
         last = history.iloc[-1]
         final_probe = probes[probes.epoch == probes.epoch.max()] if len(probes) else probes
         task, ratio = self.task, float(last.test_ratio)
-        probe_tables = {name: pd.DataFrame(rows, columns=list(self.program.specs[name].table_columns))
-                        for name, rows in self.probe_tables.items()}
         metrics = {
             "status": self.status,
             "diverged_epoch": self.diverged_epoch,
@@ -284,16 +277,25 @@ class Recorder:
         )
 
 
-def _copy_epoch_columns(rows: list[dict], registered: dict, specs: dict) -> None:
-    """Put a registered per-epoch probe's values on the epoch's probes.csv rows, for the columns
-    probes.csv has always had (the spectrum's): its readers (TensorBoard, the lineage and horizon
-    sections, a notebook) read them there."""
-    for name, found in registered.items():
-        if specs[name].unit != "epoch" or not found:
-            continue
-        shared = [c for c in specs[name].columns if c in PROBE_COLUMNS]
-        for row in rows:
-            row.update({c: found[0][c] for c in shared})
+def probes_csv(tables: dict[str, pd.DataFrame], specs: dict) -> pd.DataFrame:
+    """The run's probes.csv from its registered probes' tables: a row per probed epoch and lag, the
+    columns ``PROBE_COLUMNS`` (its readers' contract: the report's lineage, horizon and figures,
+    TensorBoard, a notebook). The lag-unit probes holding some of those columns are joined on
+    (epoch, lag); a per-epoch probe's are repeated on its epoch's rows; a column no probe measured
+    (a one-step layout's dhT_dht) is empty."""
+    wanted = [c for c in PROBE_COLUMNS if c not in ("epoch", "lag")]
+    probes = None
+    for unit in ("lag", "epoch"):  # the lag rows first, then the epoch columns onto them
+        for name, table in tables.items():
+            shared = [c for c in specs[name].columns if c in wanted and (probes is None or c not in probes)]
+            if specs[name].unit != unit or not shared or (unit == "epoch" and probes is None):
+                continue
+            part = table[[*specs[name].index, *shared]]
+            probes = part if probes is None else probes.merge(part, on=list(specs[name].index),
+                                                              how="outer" if unit == "lag" else "left")
+    probes = pd.DataFrame(columns=list(PROBE_COLUMNS)) if probes is None else probes
+    probes = probes.reindex(columns=list(PROBE_COLUMNS)).sort_values(["epoch", "lag"], ignore_index=True)
+    return probes.astype({"epoch": int, "lag": int, **{c: float for c in wanted}})
 
 
 def _dynamics_metrics(final_probe: pd.DataFrame) -> dict:

@@ -17,12 +17,12 @@ from keras import ops
 from zoo.engine import backend, optimizers
 from zoo.engine.build import Resolved, model_of, weight_group
 from zoo.engine.losses import per_sample_loss
-from zoo.engine.probes import Probes
 
 
 def model_key(resolved: Resolved) -> tuple:
     """What the probes depend on: the model, the loss and the probe batch (its size is
-    fixed in TensorFlow's traced probes), not the optimizer or clipping."""
+    fixed in TensorFlow's traced probes), not the optimizer or clipping. The probe program
+    (``zoo.engine.probe_program.PROGRAMS``) is compiled once per key."""
     run = resolved.run
     return (run.cell, run.mode, run.units, run.task, resolved.loss, run.train.probe_batch, run.backend, run.code)
 
@@ -35,7 +35,7 @@ class Engine:
     statistics cost. Runs always train instrumented.
     """
 
-    def __init__(self, resolved: Resolved, instrument: bool = True, probes: Probes | None = None):
+    def __init__(self, resolved: Resolved, instrument: bool = True):
         train = resolved.run.train
         self.resolved = resolved
         self.model_key = model_key(resolved)
@@ -78,8 +78,6 @@ class Engine:
 
         self.train_epoch = backend.compile_fn(train_epoch)
         self.predict = backend.compile_fn(predict)
-        # Probes take the weights as arguments: any model of this architecture can build them.
-        self.probes = probes or Probes(resolved, self.template, loss_kind)
         # train_epoch and predict vmapped over seeds (zoo.engine.batched), compiled on first use:
         # held here, so they live and go with the engine and its cache (ENGINES).
         self.vmapped: tuple | None = None
@@ -99,9 +97,7 @@ class EngineCache:
     def get(self, resolved: Resolved, instrument: bool = True) -> Engine:
         key = (resolved.run.engine_key, instrument)
         if key not in self._engines:
-            # Runs that differ in the optimizer or clipping only share their probes (most of a compile).
-            probes = next((e.probes for e in self._engines.values() if e.model_key == model_key(resolved)), None)
-            self._engines[key] = Engine(resolved, instrument, probes)
+            self._engines[key] = Engine(resolved, instrument)
             if len(self._engines) > self.maxsize:
                 self._engines.popitem(last=False)
         self._engines.move_to_end(key)
