@@ -28,7 +28,7 @@ def recurrent_share(rows) -> float:
 
 def finding(summary):
     """A sentence: which cell's trained gradient sits most in its recurrent kernels, and which least."""
-    means = summary.groupby(["cell", "mode"]).recurrent_share.mean().dropna()
+    means = summary.groupby(["cell", "mode"]).last_epoch_recurrent_share.mean().dropna()
     if len(means) < 2:
         return None
     lo, hi = means.idxmin(), means.idxmax()
@@ -43,7 +43,7 @@ def finding(summary):
     unit="group",
     during="step",
     over_steps={"norm": ("mean", "max")},
-    summary=("recurrent_share", "norm_peak"),
+    summary=("last_epoch_recurrent_share", "norm_peak"),
     reduce="all",
     fmt=".3g",
     finding=finding,
@@ -52,4 +52,4 @@ def finding(summary):
 def summarize(rows) -> dict[str, float]:
     """Gradient norm per weight group (epoch mean and max over the training steps, before clipping)."""
     last = rows[rows.epoch == rows.epoch.max()]
-    return {"recurrent_share": recurrent_share(last), "norm_peak": float(rows.norm_max.max())}
+    return {"last_epoch_recurrent_share": recurrent_share(last), "norm_peak": float(rows.norm_max.max())}
