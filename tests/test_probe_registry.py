@@ -34,27 +34,33 @@ def test_a_probe_produces_the_columns_it_declares(name, trained):
     spec = probes.get_probe(name)
     table = trained.probe_tables[name]
     assert tuple(table.columns) == spec.table_columns
-    assert sorted(table.epoch.unique()) == [0, 1, 2] and np.isfinite(table[list(spec.columns)].to_numpy()).all()
+    epochs = [1, 2] if spec.during == "step" else [0, 1, 2]  # a step statistic: of the epochs' training steps
+    assert sorted(table.epoch.unique()) == epochs and np.isfinite(table[list(spec.columns)].to_numpy()).all()
     summary = trained.metrics["probe_summaries"][name]
     assert tuple(summary) == spec.summary
 
 
 @pytest.mark.parametrize("name", probes.list_probes())
 def test_a_nan_in_a_probe_ends_the_run_as_diverged(name, monkeypatch):
-    from zoo.engine import probe_program
+    """A probe of the probe batch: its last column's values, NaN. A step statistic: its last column's
+    value at every training step, NaN while the loss and the gradient stay finite, so the run goes on
+    training and only the statistic itself can end it."""
+    from zoo.engine import probe_program, step_probes
     from zoo.engine import run as training
 
-    real = probe_program.check_output
+    module, check = ((step_probes, "check_steps") if probes.get_probe(name).during == "step"
+                     else (probe_program, "check_output"))
+    real = getattr(module, check)
 
     def poisoned(spec, out):
         values = real(spec, out)
         if spec.name == name:
-            last = values[spec.columns[-1]]  # an array, or a keyed unit's {name: scalar}
-            values[spec.columns[-1]] = ({k: v * np.nan for k, v in last.items()} if isinstance(last, dict)
-                                        else last * np.nan)
+            column = spec.step_columns[-1] if spec.during == "step" else spec.columns[-1]
+            last = values[column]  # an array, or a keyed unit's {name: value}
+            values[column] = {k: v * np.nan for k, v in last.items()} if isinstance(last, dict) else last * np.nan
         return values
 
-    monkeypatch.setattr(probe_program, "check_output", poisoned)
+    monkeypatch.setattr(module, check, poisoned)
     result = training.train_run(_run(epochs=3))
     assert np.isfinite(result.history.loss).all()
     assert result.status == "diverged" and result.metrics["diverged_in"] == f"probe {name}"
@@ -78,10 +84,28 @@ def test_a_probe_producing_other_columns_is_refused_naming_them():
         check_output(spec, {"other": np.zeros(3)})
 
 
+def test_a_step_statistic_producing_other_columns_is_refused_naming_them():
+    from zoo.engine.step_probes import check_steps
+
+    spec = next(s for s in map(probes.get_probe, probes.list_probes()) if s.during == "step")
+    with pytest.raises(ValueError, match=f"probe '{spec.name}' produced the columns \\['other'\\]; it declares"):
+        check_steps(spec, {"other": np.zeros(3)})
+
+
 @pytest.mark.parametrize("changes,message", [
-    ({"unit": "lags"}, "unknown probe 'p': unit 'lags'; valid choices: epoch, gate, lag, step (did you mean 'lag'?)"),
+    ({"unit": "lags"},
+     "unknown probe 'p': unit 'lags'; valid choices: epoch, gate, group, lag, step (did you mean 'lag'?)"),
     ({"reduce": "final"}, "unknown probe 'p': reducer 'final'; valid choices: all, first, last, mean"),
-    ({"columns": ("lag",)}, "columns must be distinct identifiers other than epoch, lag, step, gate"),
+    ({"columns": ("lag",)}, "columns must be distinct identifiers other than epoch, lag, step, gate, group"),
+    ({"during": "steps"}, "unknown probe 'p': during 'steps'; valid choices: probe, step (did you mean 'step'?)"),
+    ({"over_steps": {"a": ("mean",)}}, "probe 'p': over_steps is for during='step' only"),
+    ({"during": "step", "unit": "epoch", "over_steps": {"n": ("mean",)}},
+     "probe 'p': over_steps {'n': ('mean',)} makes the columns ('n_mean',); columns are ('a',)"),
+    ({"during": "step", "unit": "epoch", "over_steps": {"n": ("median",)}},
+     "unknown probe 'p': over_steps['n'] 'median'; valid choices: max, mean, min"),
+    ({"during": "step", "unit": "lag", "over_steps": {"a": ()}},
+     "probe 'p': a step statistic's unit is epoch (a value per step) or one of gate, group (keyed values per "
+     "step); got 'lag'"),
     ({"combine": {"a": "median"}}, "unknown probe 'p': combine['a'] 'median'; valid choices: max, mean, min"),
     ({"every_run": ("b",)}, "combine and every_run name summary columns ['a']; got ['b']"),
     ({"fmt": ".3q"}, "Unknown format code"),

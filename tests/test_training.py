@@ -27,7 +27,7 @@ def test_run_records_every_measurement():
     assert len(result.predictions) == TINY_TASK.test_points - TINY_TASK.window
 
 
-def test_group_norms_add_up_to_the_global_norm(monkeypatch):
+def test_group_norms_square_sum_to_the_global_norm(monkeypatch):
     # Per step, the global norm is the root of the sum of the squared group norms:
     # the groups partition the weights. Checked on the per-step statistics the
     # compiled epoch returns (the stored tables keep only epoch means and maxima).
@@ -35,21 +35,26 @@ def test_group_norms_add_up_to_the_global_norm(monkeypatch):
     real = training.Recorder.epoch
 
     def keep(self, epoch, stats, *args):
-        seen.append([np.asarray(s, np.float64) for s in stats])
+        seen.append((np.asarray(stats[1], np.float64), self.eng.step_probes.split(np.asarray(stats[2], np.float64))))
         return real(self, epoch, stats, *args)
 
     monkeypatch.setattr(training.Recorder, "epoch", keep)
     result = training.train_run(_run(epochs=2))
     assert len(seen) == 2
-    for _, gnorm, group_norms, _ in seen:
-        assert group_norms.shape == (len(gnorm), 4) and (group_norms > 0).all()
+    for epoch, (gnorm, step_stats) in enumerate(seen, start=1):
+        groups = step_stats["gradients"]["norm"]  # {group: its norm at each step}
+        assert list(groups) == ["rnn.input_kernel", "rnn.recurrent_kernel", "rnn.bias", "head"]  # the model's order
+        norms = np.stack(list(groups.values()), axis=1)
+        assert norms.shape == (len(gnorm), 4) and (norms > 0).all()
         # float32 sums of a few hundred squares: agreement to a few ulp.
-        np.testing.assert_allclose(np.sqrt(np.sum(group_norms**2, axis=1)), gnorm, rtol=1e-5)
-    # ... and the stored tables are those per-step numbers' epoch maxima.
-    for epoch, (_, gnorm, group_norms, _) in enumerate(seen, start=1):
+        np.testing.assert_allclose(np.sqrt(np.sum(norms**2, axis=1)), gnorm, rtol=1e-5)
+        # ... and the stored tables are those per-step numbers' epoch means and maxima.
         rows = result.gradients[result.gradients.epoch == epoch]
-        np.testing.assert_allclose(rows.norm_max.to_numpy(), group_norms.max(axis=0), rtol=1e-6)
+        assert list(rows.group) == list(groups)
+        np.testing.assert_allclose(rows.norm_max.to_numpy(), norms.max(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(rows.norm_mean.to_numpy(), norms.mean(axis=0), rtol=1e-6)
         assert result.history.grad_norm_max.iloc[epoch - 1] == pytest.approx(gnorm.max(), rel=1e-6)
+    pd.testing.assert_frame_equal(result.gradients, result.probe_tables["gradients"])  # gradients.csv: a copy
 
 
 def test_same_seed_same_numbers():

@@ -16,6 +16,14 @@ initial weights). It is one folder, ``zoo/probes/<name>/``, of two files:
 - ``summarize.py`` (Keras-free): the ``@register_probe`` declaration on the
   per-run reducer, and an optional figure and finding.
 
+A probe declared ``during="step"`` is a statistic of every training step
+instead (the gradient norms per weight group): its ``measure(ctx)`` returns
+``fn(grads, tv) -> {column: value or {key: value}}``, of the raw gradient
+before clipping, which the engine compiles into the training step
+(``zoo.engine.step_probes``); ``over_steps`` says how each of its columns
+reduces over an epoch's finite steps into the table's columns (``norm`` by
+mean and max: ``norm_mean``, ``norm_max``), a row per epoch from epoch 1.
+
 Everything else comes from the declared schema: the engine writes the rows to
 ``probe_<name>.csv`` in the run folder and ends a run whose probe values are
 not finite as ``diverged``; ``metrics.json`` holds each run's summary numbers
@@ -37,12 +45,14 @@ from zoo.core.registry import DuplicateNameError, UnknownNameError, _first_line,
 
 # A value per probed epoch; per lag (steps back from the last); per time step; per named gate. A keyed
 # unit's index column holds a name, not a number: its measure returns {column: {name: value}}.
-UNITS = ("epoch", "lag", "step", "gate")
-KEYED_UNITS = ("gate",)
+UNITS = ("epoch", "lag", "step", "gate", "group")
+KEYED_UNITS = ("gate", "group")
 # Which probed epochs a run's summary reads: the initial, the final, their mean by lag/step/name, or every
 # epoch's rows as they are (a summary of both the initial and the final weights).
 REDUCERS = ("first", "last", "mean", "all")
 COMBINERS = ("mean", "min", "max")  # how the report combines one summary column over the runs of a row
+DURING = ("probe", "step")  # measured on the probe batch at the probed epochs, or at every training step
+STEP_REDUCERS = ("mean", "max", "min")  # how a step statistic's column reduces over an epoch's finite steps
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,13 @@ class ProbeSpec:
     source: str
     combine: dict = field(default_factory=dict)  # summary column -> a COMBINERS entry (default "mean")
     every_run: tuple[str, ...] = ()
+    during: str = "probe"  # a DURING entry
+    over_steps: dict = field(default_factory=dict)  # during="step": measured column -> its STEP_REDUCERS
+
+    @property
+    def step_columns(self) -> tuple[str, ...]:
+        """The columns a step statistic's ``fn`` returns per step (each reduces into ``columns``)."""
+        return tuple(self.over_steps)
 
     @property
     def index(self) -> tuple[str, ...]:
@@ -137,6 +154,8 @@ def register_probe(
     measure: str | None = None,
     combine: dict | None = None,
     every_run=(),
+    during: str = "probe",
+    over_steps: dict | None = None,
 ):
     """Register a probe under ``name``, decorating its per-run reducer; returns it unchanged.
 
@@ -166,6 +185,7 @@ def register_probe(
     stray = [c for c in (*combine, *every_run) if c not in summary]
     if stray:
         raise ValueError(f"probe {name!r}: combine and every_run name summary columns {list(summary)}; got {stray}")
+    over_steps = _check_steps(name, during, unit, columns, over_steps)
 
     def decorate(summarize):
         source = _source_of(summarize)
@@ -175,10 +195,34 @@ def register_probe(
         package = summarize.__module__.rpartition(".")[0]
         module = measure or (f"{package}.measure" if package else "measure")
         _PROBES[name] = ProbeSpec(name, columns, unit, reduce, fmt, summary, summarize, figure, finding, module,
-                                  _first_line(summarize), source, combine, every_run)
+                                  _first_line(summarize), source, combine, every_run, during, over_steps)
         return summarize
 
     return decorate
+
+
+def _check_steps(name: str, during: str, unit: str, columns: tuple, over_steps) -> dict:
+    """A step statistic's ``over_steps`` ({column: reducers}), whose ``<column>_<reducer>`` names
+    must be its ``columns``, in order; a probe of the probe batch has none."""
+    if during not in DURING:
+        raise ValueError(unknown_name_message(f"probe {name!r}: during", during, DURING))
+    over_steps = {c: tuple(how) for c, how in (over_steps or {}).items()}
+    if during == "probe":
+        if over_steps:
+            raise ValueError(f"probe {name!r}: over_steps is for during='step' only")
+        return over_steps
+    if unit not in ("epoch", *KEYED_UNITS):
+        raise ValueError(f"probe {name!r}: a step statistic's unit is epoch (a value per step) or one of "
+                         f"{', '.join(KEYED_UNITS)} (keyed values per step); got {unit!r}")
+    for column, hows in over_steps.items():
+        for how in hows:
+            if how not in STEP_REDUCERS:
+                raise ValueError(unknown_name_message(f"probe {name!r}: over_steps[{column!r}]", how, STEP_REDUCERS))
+    derived = tuple(f"{c}_{how}" for c, hows in over_steps.items() for how in hows)
+    if derived != columns:
+        raise ValueError(f"probe {name!r}: over_steps {over_steps} makes the columns {derived}; "
+                         f"columns are {columns}")
+    return over_steps
 
 
 def probe(name: str) -> ProbeSpec:

@@ -188,9 +188,11 @@ class ProbeProgram:
         self.finish: dict[str, Callable] = {}  # their NumPy last steps, where they have one
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
+            self.specs[name] = spec
+            if spec.during == "step":
+                continue  # a statistic of the training step: compiled into it (zoo.engine.step_probes)
             module = probe_folders.measure_module(spec)
             fn = module.measure(ctx)
-            self.specs[name] = spec
             if fn is not None:  # None: the probe does not apply to this model
                 self.fns[name] = backend.compile_fn(fn, xla=compiled_with_xla(module))
                 if getattr(module, "finish", None) is not None:

@@ -110,9 +110,10 @@ class Recorder:
         valid = np.arange(self.steps * batch) < (self.steps * batch if self.budget else n)
         self.mask = valid.reshape(self.steps, batch).astype(np.float32)
         self._queue = np.zeros(0, np.int64)  # a step budget's batches still to come
-        self.history, self.grad_rows = [], []
+        self.history = []
         self.program = PROGRAMS.get(eng)  # the registered probes, compiled for this shape
-        self.probe_tables: dict[str, list[dict]] = {name: [] for name in self.program.fns}
+        # The probes' tables: of the probe batch (from epoch 0), and of every training step (from epoch 1).
+        self.probe_tables: dict[str, list[dict]] = {name: [] for name in (*self.program.fns, *eng.step_probes.fns)}
         self.status, self.diverged_epoch, self.diverged_in = "ok", None, None
         self.may_stop, self.stopped_epoch = train.stop == "solved", None
         self.pred = None
@@ -157,7 +158,7 @@ class Recorder:
         Returns False when the run diverged and must stop.
         """
         eng, test_w, mask = self.eng, self.test_w, self.mask
-        loss, gnorm, group_norms, clipped = stats
+        loss, gnorm, step_values, clipped = stats
         self.pred = pred
         weights = mask.sum(axis=1)
         epoch_loss = float(np.sum(loss * weights) / weights.sum())
@@ -176,21 +177,16 @@ class Recorder:
                 "seconds": seconds,  # with the test-set evaluation
             }
         )
-        for g, name in enumerate(eng.groups):
-            col = group_norms[:, g][finite]
-            self.grad_rows.append(
-                {
-                    "epoch": epoch,
-                    "group": name,
-                    "norm_mean": float(col.mean()) if len(col) else np.nan,
-                    "norm_max": float(col.max()) if len(col) else np.nan,
-                }
-            )
+        step_rows = eng.step_probes.rows(epoch, step_values, finite)  # the step statistics, reduced over the epoch
+        for name, rows in step_rows.items():
+            self.probe_tables[name] += rows
         checks = {"loss": epoch_loss, "test predictions": pred}
         if epoch == 1:
             checks.update(self.init_checks)
         if epoch in self.probe_at:
             checks.update(self._probe(epoch, tv, ntv))
+        if finite.any():  # with no finite step they are NaN, as the history's gradient norm is
+            checks.update(eng.step_probes.checks(step_rows))
         bad = [what for what, values in checks.items() if not np.all(np.isfinite(values))]
         if bad:  # NaN/inf anywhere ends the run: a result, recorded with where it began
             self.status, self.diverged_epoch, self.diverged_in = "diverged", epoch, bad[0]
@@ -266,7 +262,9 @@ class Recorder:
         return RunResult(
             config=run,
             history=history,
-            gradients=pd.DataFrame(self.grad_rows),
+            # The gradients probe's table again, as the run folder's gradients.csv (its readers read it there).
+            gradients=probe_tables.get("gradients", pd.DataFrame(columns=["epoch", "group", "norm_mean",
+                                                                           "norm_max"])).copy(),
             probes=probes,
             # The gates probe's table again, as the run folder's gates.csv (``zoo.store`` lists it).
             gates=probe_tables.get("gates", pd.DataFrame(columns=["epoch", "gate", "mean"])).copy(),

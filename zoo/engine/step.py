@@ -3,7 +3,8 @@
 The loop is Keras's stateless API (``stateless_call``) under one compiled
 function per epoch, so an epoch is one call into XLA (the
 ``steps_per_execution`` idea taken to the whole epoch). The gradient
-statistics (global norm, norm per weight group, clipped steps) are computed in
+statistics (global norm, clipped steps, and the registered step statistics of
+``zoo.engine.step_probes``, such as the norm per weight group) are computed in
 the same graph, from the raw gradient, before the optimizer clips it.
 """
 
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import numpy as np
 from keras import ops
 
 from zoo.engine import backend, optimizers
-from zoo.engine.build import Resolved, model_of, weight_group
+from zoo.engine.build import Resolved, model_of
 from zoo.engine.losses import per_sample_loss
+from zoo.engine.step_probes import StepContext, StepProbes
 
 
 def model_key(resolved: Resolved) -> tuple:
@@ -40,12 +41,10 @@ class Engine:
         self.resolved = resolved
         self.model_key = model_key(resolved)
         self.template = model_of(resolved)
-        paths = [v.path for v in self.template.trainable_variables]
-        self.groups = list(dict.fromkeys(weight_group(p) for p in paths))
-        membership = np.zeros((len(self.groups), len(paths)), np.float32)
-        for j, p in enumerate(paths):
-            membership[self.groups.index(weight_group(p)), j] = 1.0
         model, loss_kind = self.template, resolved.loss
+        # The registered statistics of each step (the norm per weight group): one vector per step.
+        self.step_probes = StepProbes(StepContext(model, resolved.mode.layout, loss_kind, resolved.cell),
+                                      [v.value for v in model.trainable_variables])
         needs_norms = instrument or train.clipnorm is not None or train.global_clipnorm is not None
 
         def batch_loss(tv, ntv, x, y, mask):
@@ -59,14 +58,14 @@ class Engine:
             index, mask = batch
             x, y = ops.take(x_all, index, axis=0), ops.take(y_all, index, axis=0)
             (loss, ntv), grads = loss_and_grads(tv, ntv, x, y, mask)
+            tv_before = tv  # the weights the gradient was taken at
             norms = [ops.sqrt(ops.sum(ops.square(g))) for g in grads] if needs_norms else None
             tv, ov, clipped = optimizers.apply(train, ov, grads, tv, norms)
             if instrument:
-                squares = ops.square(ops.stack(norms))
-                stats = (loss, ops.sqrt(ops.sum(squares)), ops.sqrt(ops.matmul(membership, squares)), clipped)
+                global_norm = ops.sqrt(ops.sum(ops.square(ops.stack(norms))))
+                stats = (loss, global_norm, self.step_probes(grads, tv_before), clipped)
             else:
-                zero = ops.zeros(())
-                stats = (loss, zero, ops.zeros(len(self.groups)), clipped)
+                stats = (loss, ops.zeros(()), ops.zeros(self.step_probes.size), clipped)
             return (tv, ntv, ov, x_all, y_all), stats
 
         def train_epoch(tv, ntv, ov, x_all, y_all, index, mask):

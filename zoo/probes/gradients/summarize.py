@@ -1,0 +1,55 @@
+"""The gradient norm per weight group: where in the model the gradient is.
+
+Each epoch's row per group holds the mean and the largest norm of its
+training steps (those with a finite gradient), of the raw gradient before
+clipping. A run is reduced to the recurrent kernels' share of the gradient at
+its last epoch and its largest group norm over training. Keras-free.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from zoo.core.probe_registry import register_probe
+
+
+def recurrent_share(rows) -> float:
+    """The recurrent kernels' share of the gradient norm (from the groups' epoch means): NaN where
+    the model has no recurrent kernel, 0 where no gradient flows through it (one step from zero)."""
+    squares = rows.norm_mean.to_numpy() ** 2
+    recurrent = rows.group.str.endswith("recurrent_kernel").to_numpy()
+    total = squares.sum()
+    if not recurrent.any() or not np.isfinite(total) or total == 0:
+        return math.nan
+    return float(np.sqrt(squares[recurrent].sum() / total))
+
+
+def finding(summary):
+    """A sentence: which cell's trained gradient sits most in its recurrent kernels, and which least."""
+    means = summary.groupby(["cell", "mode"]).last_epoch_recurrent_share.mean().dropna()
+    if len(means) < 2:
+        return None
+    lo, hi = means.idxmin(), means.idxmax()
+    return (f"Weight groups: in the last epoch the recurrent kernels hold {means[hi]:.0%} of the gradient norm "
+            f"of {hi[0]} ({hi[1]}) but {means[lo]:.0%} of {lo[0]}'s ({lo[1]}): the smaller the share, the less "
+            "the recurrence learns.")
+
+
+@register_probe(
+    "gradients",
+    columns=("norm_mean", "norm_max"),
+    unit="group",
+    during="step",
+    over_steps={"norm": ("mean", "max")},
+    summary=("last_epoch_recurrent_share", "norm_peak"),
+    reduce="all",
+    fmt=".3g",
+    finding=finding,
+    combine={"norm_peak": "max"},
+)
+def summarize(rows) -> dict[str, float]:
+    """Gradient norm per weight group (epoch mean and max over the training steps, before clipping)."""
+    last = rows[rows.epoch == rows.epoch.max()]
+    return {"last_epoch_recurrent_share": recurrent_share(last), "norm_peak": float(rows.norm_max.max())}
