@@ -538,6 +538,8 @@ class Diagnoser:
         programs, notes = [], []
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
+            if spec.during != "probe":  # a statistic of a training step: the callback's fit has those
+                continue
             module = probe_folders.measure_module(spec)
             for k, rec in enumerate(self.layers):
                 reason = self._not_applicable(k, rec)
@@ -554,7 +556,8 @@ class Diagnoser:
                 if len(split.recurrent) == len(split.cell_paths) and name == "grad_time_profile":
                     notes.append(f"{name} on layer {rec.name!r}: its cell has no recurrent weight of its own, so the "
                                  "profile is that of all its weights (the probe's rule)")
-                programs.append((spec, rec.name, backend.compile_fn(fn, xla=compiled_with_xla(module))))
+                programs.append((spec, rec.name, backend.compile_fn(fn, xla=compiled_with_xla(module)),
+                                 getattr(module, "finish", None)))
         return programs, notes
 
     def registered(self, x, y, tv=None, ntv=None) -> tuple[dict[str, list[dict]], list[str]]:
@@ -568,8 +571,9 @@ class Diagnoser:
         ntv = [v.value for v in self.model.non_trainable_variables] if ntv is None else ntv
         x, y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
         tables: dict[str, list[dict]] = {}
-        for spec, layer, fn in programs:
-            rows = rows_of(spec, 0, check_output(spec, fn(tv, ntv, x, y)))
+        for spec, layer, fn, finish in programs:
+            out = fn(tv, ntv, x, y)
+            rows = rows_of(spec, 0, check_output(spec, out if finish is None else finish(out)))
             tables.setdefault(spec.name, []).extend(
                 {"layer": layer, **{k: v for k, v in row.items() if k != "epoch"}} for row in rows)
         return tables, list(notes)
