@@ -4,11 +4,14 @@ import json
 import shutil
 import sys
 
+import numpy as np
 import pytest
 
 from zoo import store
 from zoo.core.config import ConfigError
 from zoo.core.grid import expand
+from zoo.core.probe_registry import KEYED_UNITS
+from zoo.probes import get_probe, list_probes, run_table
 from zoo.runs import runner
 from zoo.views import tensorboard
 
@@ -74,21 +77,26 @@ def _check_logs(grid, runs):
         stored_run = store.read_run(runs / run.run_id)
         losses = [e.value for e in acc.Scalars("epoch/loss")]
         assert losses == pytest.approx(stored_run.history.loss.tolist(), rel=1e-6)
-        groups = set(stored_run.gradients.group)
-        assert {f"gradient_groups/{g}" for g in groups} <= set(tags["scalars"])
-        assert [e.step for e in acc.Images("probes/through_time")] == sorted(stored_run.probes.epoch.unique())
-        # The spectrum of each probed epoch (0: the initial weights) as scalars, where
-        # a state is carried through time (many_to_one; not one_to_many's one step).
-        if stored_run.probes.jac_sigma_max.isna().all():
-            assert "probes/lyapunov_top" not in tags["scalars"]
-            continue
-        for tag, column in (("probes/lyapunov_top", "lyapunov_top"), ("probes/jacobian_sigma_max", "jac_sigma_max"),
-                            ("probes/jacobian_sigma_min", "jac_sigma_min")):
-            events = acc.Scalars(tag)
-            first = stored_run.probes.groupby("epoch")[column].first()
-            assert [e.step for e in events] == first.index.tolist()
-            assert [e.value for e in events] == pytest.approx(first.tolist(), rel=1e-6)
-        assert "probes/dh_factor_per_step" in tags["scalars"]
+        # Every registered probe, as its declared unit says (zoo/views/tensorboard.py).
+        for name in list_probes():
+            spec, table = get_probe(name), run_table(stored_run, name)
+            if table is None or not len(table):
+                assert not [t for t in tags["scalars"] + tags["images"] if t.startswith(f"probe/{name}")]
+                continue
+            if spec.unit == "lag":
+                assert [e.step for e in acc.Images(f"probe/{name}")] == sorted(table.epoch.unique())
+            else:
+                row = table.iloc[-1]
+                column = spec.columns[0]
+                key = f"/{row[spec.unit]}" if spec.unit in KEYED_UNITS else ""
+                if np.isfinite(row[column]):
+                    last = acc.Scalars(f"probe/{name}/{column}{key}")[-1]
+                    assert (last.step, last.value) == (row.epoch, pytest.approx(row[column], rel=1e-6))
+            summary = spec.run_summary(table)
+            numbers = {k: v for k, v in summary.items() if isinstance(v, float) and np.isfinite(v)}
+            for column, value in numbers.items():
+                event = acc.Scalars(f"summary/{name}/{column}")[-1]
+                assert (event.step, event.value) == (stored_run.history.epoch.max(), pytest.approx(value, rel=1e-6))
         session = acc.PluginTagToContent("hparams")
         assert "_hparams_/session_start_info" in session
         assert run.cell.encode() in session["_hparams_/session_start_info"]

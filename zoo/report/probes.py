@@ -15,26 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from zoo import probes as probe_folders
-
-
-def probe_table(run, name: str) -> pd.DataFrame | None:
-    """A run's ``probe_<name>.csv`` rows; None where it has none. A run folder written before the
-    probe registry holds a probe's table under the probe's own name (``gates.csv``), or a per-epoch
-    probe's columns on the rows of its probes.csv (the spectrum's): read here too."""
-    tables = getattr(run, "probe_tables", {})
-    if name in tables:
-        return tables[name]
-    spec = probe_folders.get_probe(name)
-    legacy = getattr(run, name, None)
-    if isinstance(legacy, pd.DataFrame) and len(legacy) and tuple(legacy.columns) == spec.table_columns:
-        return legacy
-    # A per-epoch probe's columns on probes.csv's rows (the spectrum's): the first row of each epoch.
-    stored = getattr(run, "probes", None)
-    if spec.unit == "epoch" and isinstance(stored, pd.DataFrame) and set(spec.columns) <= set(stored.columns):
-        rows = stored.groupby("epoch", as_index=False)[list(spec.columns)].first()
-        rows = rows.dropna(how="all", subset=list(spec.columns))
-        return rows[list(spec.table_columns)].reset_index(drop=True) if len(rows) else None
-    return None
+from zoo.probes import run_table as probe_table
 
 
 def run_summary(run, name: str) -> dict:

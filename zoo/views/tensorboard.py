@@ -1,12 +1,16 @@
 """TensorBoard logs of the runs, for ``compare --tensorboard``: a view beside the report.
 
-Each run gets ``runs/<run-id>/tensorboard/``: per-epoch loss and test metrics,
-the global gradient norm and the norm of each weight group, the through-time
-probes as an image per probed epoch and, per probed epoch, the scalars of the
-one-step Jacobian's spectrum (top Lyapunov exponent, σ_max, σ_min, median σ) and
-the per-step factor of ‖dh_T/dh_t‖ over lags 1-5, and an HParams session (cell, mode, seed,
-settings). ``runs/`` itself gets the grid's HParams experiment, so the HParams
-tab lists and compares every run. ``tensorboard --logdir runs`` shows them.
+Each run gets ``runs/<run-id>/tensorboard/``: per epoch, the loss, the test
+metrics and the global gradient norm (the run's history), and an HParams session
+(cell, mode, seed, settings). Every registered probe (``zoo.probes``) is written
+as its declared unit says, with no probe known here by name: a per-epoch column
+is the scalar ``probe/<probe>/<column>``; a keyed one (a gate, a weight group)
+``probe/<probe>/<column>/<key>``; a per-lag table an image ``probe/<probe>`` per
+probed epoch, a panel per column against the lag; and the probe's run summary
+(its ``summarize``) the scalars ``summary/<probe>/<column>`` at the last epoch.
+``runs/`` itself gets the grid's HParams experiment, so the HParams tab lists
+and compares every run by those summaries. ``tensorboard --logdir runs`` shows
+them.
 
 ``Logs`` is what the runner is handed (``zoo.runs.runner.execute(view=...)``):
 a run it has just stored comes from memory (``zoo.store.from_files``), never
@@ -19,13 +23,15 @@ writer, so workers and TensorFlow play no part. Each log folder appears whole
 from __future__ import annotations
 
 import io
+import math
 import os
 import time
 from pathlib import Path
 
+from zoo import probes as probe_folders
 from zoo import store
-from zoo.core.analysis import decay_factor
 from zoo.core.config import ConfigError, RunConfig
+from zoo.core.probe_registry import KEYED_UNITS
 from zoo.store.atomic import atomic_file, atomic_folder
 
 INSTALL_HINT = "pip install 'rnn-zoo[tensorboard]' (in a checkout: make extras)"
@@ -34,20 +40,21 @@ EXPERIMENT_FILE = store.TENSORBOARD_EXPERIMENT
 # Settings shown as HParams columns beside cell, mode and seed.
 HPARAM_SETTINGS = ("units", "task.window", "task.horizon", "train.epochs", "train.learning_rate",
                    "train.optimizer", "train.loss", "train.clipnorm", "train.global_clipnorm")
-METRICS = {  # scalar tag -> what the HParams tab calls it
+HISTORY_METRICS = {  # scalar tag -> what the HParams tab calls it; the probes' summaries follow
     "epoch/loss": "training loss",
     "epoch/test_mae": "test MAE",
     "gradients/global_norm_mean": "mean gradient norm",
-    "probes/dh_factor_per_step": "‖dh_T/dh_t‖ factor per step (lags 1-5)",
-    "probes/lyapunov_top": "top Lyapunov exponent (finite-time, most expanding direction)",
 }
-# probes.csv column -> scalar tag, one value per probed epoch (step = epoch; 0 = initial weights)
-SPECTRUM_TAGS = {
-    "lyapunov_top": "probes/lyapunov_top",
-    "jac_sigma_max": "probes/jacobian_sigma_max",
-    "jac_sigma_min": "probes/jacobian_sigma_min",
-    "jac_sigma_median": "probes/jacobian_sigma_median",
-}
+
+
+def hparams_metrics() -> dict:
+    """The HParams tab's metrics: the history's, then every registered probe's numeric summary columns."""
+    found = dict(HISTORY_METRICS)
+    for name in probe_folders.list_probes():
+        spec = probe_folders.get_probe(name)
+        for column in spec.summary:
+            found[f"summary/{name}/{column}"] = f"{name}: {column}"
+    return found
 
 
 def check_available(flag: str = "--") -> None:
@@ -94,41 +101,54 @@ def _scalars(values: dict):
     )
 
 
-def _probe_image(probes, epoch: int, title: str):
-    """PNG of one probed epoch: dL/dx and ||dh_T/dh_t|| against lag, log scale."""
+def _finite(values: dict) -> dict:
+    return {tag: float(v) for tag, v in values.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def _lag_image(spec, rows, title: str):
+    """PNG of one probed epoch of a per-lag probe: a panel per declared column against the lag (a log
+    scale where the column is positive)."""
     from matplotlib.figure import Figure  # not pyplot: no backend is switched
     from tensorboard.compat.proto import summary_pb2
 
-    rows = probes[probes.epoch == epoch]
-    fig = Figure(figsize=(5, 3.2), dpi=100)
-    ax = fig.subplots()
-    for column, label in (("dL_dx", "RMS dL/dx_t"), ("dhT_dht", "‖dh_T/dh_t‖")):
+    width, height = 3.4 * len(spec.columns), 3.2
+    fig = Figure(figsize=(width, height), dpi=100)
+    axes = fig.subplots(1, len(spec.columns), squeeze=False)[0]
+    for ax, column in zip(axes, spec.columns):
         data = rows[["lag", column]].dropna()
-        if len(data):
-            ax.plot(data.lag, data[column], marker="o", label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("lag T - t (steps back in time)")
-    ax.set_ylabel("gradient norm")
-    ax.set_title(f"{title}\nepoch {epoch}", fontsize=9)
-    ax.legend(fontsize=8)
+        ax.plot(data.lag, data[column], marker="o", markersize=3)
+        if len(data) and (data[column] > 0).all():
+            ax.set_yscale("log")
+        ax.set_xlabel("lag T - t (steps back)")
+        ax.set_ylabel(column)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    image = summary_pb2.Summary.Image(
-        height=320, width=500, colorspace=4, encoded_image_string=buffer.getvalue()
-    )
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="probes/through_time", image=image)])
+    image = summary_pb2.Summary.Image(height=int(height * 100), width=int(width * 100), colorspace=4,
+                                      encoded_image_string=buffer.getvalue())
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=f"probe/{spec.name}", image=image)])
 
 
-def _spectrum_scalars(rows) -> dict:
-    """One probed epoch's spectrum scalars; none where the model has no state through time."""
-    import math
-
-    values = {tag: float(rows[col].iloc[0]) for col, tag in SPECTRUM_TAGS.items() if col in rows.columns}
-    through = rows.dropna(subset=["dhT_dht"])
-    if len(through):
-        values["probes/dh_factor_per_step"] = decay_factor(through.lag.to_numpy(), through.dhT_dht.to_numpy())
-    return {tag: v for tag, v in values.items() if math.isfinite(v)}
+def _probe_summaries(run: store.StoredRun, title: str):
+    """(step, summary) for every registered probe's table in ``run``, as the probe's unit says."""
+    for name in probe_folders.list_probes():
+        spec, table = probe_folders.get_probe(name), probe_folders.run_table(run, name)
+        if table is None or not len(table):
+            continue
+        for epoch, rows in table.groupby("epoch"):
+            if spec.unit == "lag":
+                yield int(epoch), _lag_image(spec, rows, f"{title}: {name}, epoch {epoch}")
+                continue
+            keyed = spec.unit in KEYED_UNITS
+            values = {f"probe/{name}/{column}" + (f"/{getattr(row, spec.unit)}" if keyed else ""):
+                      getattr(row, column) for row in rows.itertuples() for column in spec.columns}
+            if _finite(values):
+                yield int(epoch), _scalars(_finite(values))
+        summary = _finite({f"summary/{name}/{k}": v for k, v in spec.run_summary(table).items()})
+        if summary:
+            yield int(run.history.epoch.max()) if len(run.history) else 0, _scalars(summary)
 
 
 class Logs:
@@ -164,23 +184,17 @@ def write_run_logs(run: store.StoredRun) -> bool:
         with f:
             write(hp.hparams_pb(hparams_of(run.config), trial_id=run.config.run_id))
             for row in run.history.itertuples():
-                values = {
+                write(_scalars({
                     "epoch/loss": row.loss,
                     "epoch/test_mae": row.test_mae,
                     "epoch/test_mse": row.test_mse,
                     "gradients/global_norm_mean": row.grad_norm_mean,
                     "gradients/global_norm_max": row.grad_norm_max,
                     "gradients/clipped_fraction": row.clipped_steps / row.steps,
-                }
-                groups = run.gradients[run.gradients.epoch == row.epoch]
-                values.update({f"gradient_groups/{g.group}": g.norm_mean for g in groups.itertuples()})
-                write(_scalars(values), step=int(row.epoch))
+                }), step=int(row.epoch))
             title = f"{run.config.cell} {run.config.mode} seed {run.config.seed}"
-            for epoch in sorted(run.probes.epoch.unique()):
-                write(_probe_image(run.probes, int(epoch), title), step=int(epoch))
-                spectrum = _spectrum_scalars(run.probes[run.probes.epoch == epoch])
-                if spectrum:
-                    write(_scalars(spectrum), step=int(epoch))
+            for step, summary in _probe_summaries(run, title):
+                write(summary, step=step)
             f.flush()
             os.fsync(f.fileno())
     return True
@@ -195,7 +209,7 @@ def write_experiment(runs_dir: Path, configs: list[RunConfig]) -> None:
         for key, value in hparams_of(config).items():
             columns.setdefault(key, set()).add(value)
     hparams = [hp.HParam(key, hp.Discrete(sorted(values))) for key, values in columns.items()]
-    metrics = [hp.Metric(tag, display_name=name) for tag, name in METRICS.items()]
+    metrics = [hp.Metric(tag, display_name=name) for tag, name in hparams_metrics().items()]
     with atomic_file(Path(runs_dir) / EXPERIMENT_FILE) as tmp:
         f, write = _events_writer(tmp)
         with f:
