@@ -538,6 +538,8 @@ class Diagnoser:
         programs, notes = [], []
         for name in probe_folders.list_probes():
             spec = probe_folders.get_probe(name)
+            if spec.during == "step" or name in ("input_gradient", "state_jacobian"):
+                continue  # a statistic of a training step; ``measure`` gives the probe batch's gradients
             module = probe_folders.measure_module(spec)
             for k, rec in enumerate(self.layers):
                 reason = self._not_applicable(k, rec)
