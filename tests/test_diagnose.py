@@ -225,17 +225,20 @@ def test_matches_the_zoos_own_probe_on_the_same_weights(cell):
     from zoo.engine.probe_program import PROGRAMS
 
     program = PROGRAMS.get(eng)
-    zoo_dh = program.values("state_jacobian", tv, ntv, x, y)["dhT_dht"]
-    zoo_dx = program.values("input_gradient", tv, ntv, x, y)["dL_dx"][::-1]  # by step, as the diagnoser's
+    zoo_jacobian = program.values("state_jacobian", tv, ntv, x, y)
+    zoo_dx = program.values("input_gradient", tv, ntv, x, y)["dL_dx"]
+
+    # The diagnoser's own compiled functions (the user's layer's cell path, the gradient at its input),
+    # reduced by the probes' finish as Diagnoser.measure reduces them.
+    from zoo.engine.diagnose.diagnoser import INPUT_GRADIENT, STATE_JACOBIAN
 
     diagnoser = Diagnoser(model, x, y, loss="mse")
     (rec,) = diagnoser.layers
-    plain, scaled, exponents, _, _ = diagnoser.chains[0](diagnoser.cell_values(rec, tv), x)
-    from zoo.engine import probes
-
-    np.testing.assert_allclose(probes.mean_norms(plain, scaled, exponents), zoo_dh, rtol=1e-5, atol=1e-7)
+    mine = STATE_JACOBIAN.finish(diagnoser.chains[0](diagnoser.cell_values(rec, tv), x))
+    np.testing.assert_allclose(mine["dhT_dht"], zoo_jacobian["dhT_dht"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(mine["lyapunov_top"], zoo_jacobian["lyapunov_top"], rtol=1e-5, atol=1e-7)
     _, _, _, d_inputs, _ = diagnoser.gradients(tv, ntv, x, y)
-    mine = np.sqrt(np.mean(np.sum(np.asarray(d_inputs[0]) ** 2, axis=2), axis=0))
+    mine = INPUT_GRADIENT.finish({"grads": np.asarray(d_inputs[0], np.float64)})["dL_dx"]
     np.testing.assert_allclose(mine, zoo_dx, rtol=1e-4, atol=1e-7)
 
 
