@@ -1,10 +1,11 @@
 """The probe registry's probes (``zoo.probes``) on each recurrent layer of a user's model.
 
 A registered probe's own ``measure`` runs unchanged on a ``LayerContext``: the
-model cut at one recurrent layer, at any depth. The probes whose numbers
-``Diagnoser.measure`` gives per layer (dL/dx and ‖dh_T/dh_t‖ by lag: it runs
-their code with each layer's mask and reading order) and the statistics of a
-training step are not run again here.
+model cut at one recurrent layer, at any depth. The probes whose code
+``Diagnoser.measure`` runs on every layer itself, with the layer's mask and
+reading order (dL/dx and ‖dh_T/dh_t‖ by lag, the spectrum, the gates: its
+``probes`` and ``gates`` tables), and the statistics of a training step are
+not run again here.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from zoo.engine.probe_program import (
 if TYPE_CHECKING:
     from zoo.engine.diagnose.diagnoser import Diagnoser
 
-# Registered probes that ``Diagnoser.measure`` itself runs on every layer, masked or backward too.
-MEASURED_PER_LAYER = ("input_gradient", "state_jacobian")
+# Registered probes whose code ``Diagnoser.measure`` itself runs on every layer, masked or backward too.
+MEASURED_PER_LAYER = ("gates", "input_gradient", "spectrum", "state_jacobian")
 
 
 @dataclass
