@@ -225,18 +225,44 @@ def test_matches_the_zoos_own_probe_on_the_same_weights(cell):
     from zoo.engine.probe_program import PROGRAMS
 
     program = PROGRAMS.get(eng)
-    zoo_dh = program.values("state_jacobian", tv, ntv, x, y)["dhT_dht"]
-    zoo_dx = program.values("input_gradient", tv, ntv, x, y)["dL_dx"][::-1]  # by step, as the diagnoser's
+    zoo_jacobian = program.values("state_jacobian", tv, ntv, x, y)
+    zoo_dx = program.values("input_gradient", tv, ntv, x, y)["dL_dx"]
+
+    # The diagnoser's own compiled functions (the user's layer's cell path, the gradient at its input),
+    # reduced by the probes' finish as Diagnoser.measure reduces them.
+    from zoo.engine.diagnose.diagnoser import INPUT_GRADIENT, STATE_JACOBIAN
 
     diagnoser = Diagnoser(model, x, y, loss="mse")
     (rec,) = diagnoser.layers
-    plain, scaled, exponents, _, _ = diagnoser.chains[0](diagnoser.cell_values(rec, tv), x)
-    from zoo.engine import probes
-
-    np.testing.assert_allclose(probes.mean_norms(plain, scaled, exponents), zoo_dh, rtol=1e-5, atol=1e-7)
+    mine = STATE_JACOBIAN.finish(diagnoser.chains[0](diagnoser.cell_values(rec, tv), x))
+    np.testing.assert_allclose(mine["dhT_dht"], zoo_jacobian["dhT_dht"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(mine["lyapunov_top"], zoo_jacobian["lyapunov_top"], rtol=1e-5, atol=1e-7)
     _, _, _, d_inputs, _ = diagnoser.gradients(tv, ntv, x, y)
-    mine = np.sqrt(np.mean(np.sum(np.asarray(d_inputs[0]) ** 2, axis=2), axis=0))
+    mine = INPUT_GRADIENT.finish({"grads": np.asarray(d_inputs[0], np.float64)})["dL_dx"]
     np.testing.assert_allclose(mine, zoo_dx, rtol=1e-4, atol=1e-7)
+
+
+def test_probes_finish_counts_real_steps_under_a_mask():
+    """zoo.diagnose reduces a padded layer's numbers with the input_gradient and state_jacobian probes'
+    own finish, given the mask (reading order): lag l is each sequence's l-th real step back, averaged
+    over the sequences that have one; a padded step's value is never read. Exact, in NumPy."""
+    from zoo.engine.diagnose.diagnoser import INPUT_GRADIENT, STATE_JACOBIAN
+
+    mask = np.array([[1, 0, 1, 1], [1, 1, 1, 1]], bool)
+    grads = np.array([[1.0, 99.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]])[..., None]  # (batch, steps, 1)
+    dl_dx = INPUT_GRADIENT.finish({"grads": grads, "mask": mask})["dL_dx"]
+    np.testing.assert_allclose(dl_dx, np.sqrt([(9 + 49) / 2, (4 + 36) / 2, (1 + 25) / 2, 16]), rtol=1e-12)
+    np.testing.assert_array_equal(INPUT_GRADIENT.finish({"grads": grads, "mask": np.ones((2, 4), bool)})["dL_dx"],
+                                  INPUT_GRADIENT.finish({"grads": grads})["dL_dx"])
+
+    scaled = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]])  # (raw lag 1..4, batch)
+    eye = np.stack([np.eye(2)] * 2)
+    jacobian = STATE_JACOBIAN.finish({"plain": np.full(5, np.sqrt(2)), "scaled": scaled, "exponents": np.zeros((4, 2)),
+                                      "chain": eye, "chain_exponent": np.zeros(2), "mask": mask})
+    # Sequence 0 reads steps 3, 2, (1 padded: the identity), 0 back from its end: real lags 1, 2, 3 are raw 1, 2, 4.
+    np.testing.assert_allclose(jacobian["dhT_dht"], [np.sqrt(2), (1 + 10) / 2, (2 + 20) / 2, (4 + 30) / 2, 40],
+                               rtol=1e-12)
+    np.testing.assert_array_equal(jacobian["lyapunov_top"], np.zeros(5))  # identity chains: no growth
 
 
 def test_embedding_model_on_both_backends(tmp_path):

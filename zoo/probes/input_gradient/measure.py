@@ -2,7 +2,9 @@
 
 The gradient of the summed per-sample losses with respect to the model's
 input gives each sequence its own gradient; ``finish`` takes, per step, the
-norm over its features and the RMS over the probe batch, in NumPy. In a
+norm over its features and the RMS over the probe batch, in NumPy (counting
+only real steps where it is given a mask: ``zoo.diagnose`` applies it to each
+layer of a user's model). In a
 one-step layout (a window of w values read at once) each value is a lag.
 """
 
@@ -31,7 +33,19 @@ def measure(ctx):
 
 
 def finish(outputs) -> dict:
-    """RMS over the batch of each step's gradient norm, lag 0 (the last step) first."""
-    grads = np.asarray(outputs["grads"])
-    per_lag = np.mean(np.sum(grads**2, axis=2), axis=0)
-    return {"dL_dx": np.sqrt(per_lag)[::-1]}
+    """RMS over the batch of each step's gradient norm, lag 0 (the last step) first.
+
+    With a ``mask`` (batch, steps) in ``outputs`` (``zoo.diagnose`` on a user's
+    padded sequences, in the order the layer reads them), lags count real
+    steps: lag l is each sequence's l-th real step back from its last, and its
+    RMS is over the sequences that have one. The zoo's own runs have no mask.
+    """
+    grads, mask = np.asarray(outputs["grads"]), outputs.get("mask")
+    squares = np.sum(grads**2, axis=2)  # (batch, steps)
+    if mask is None or np.all(mask):
+        return {"dL_dx": np.sqrt(np.mean(squares, axis=0))[::-1]}
+    by_lag = [[] for _ in range(int(np.sum(mask, axis=1).max()))]
+    for row, real in zip(squares, np.asarray(mask, bool)):
+        for lag, t in enumerate(np.flatnonzero(real)[::-1]):  # the last real step first
+            by_lag[lag].append(row[t])
+    return {"dL_dx": np.sqrt(np.asarray([np.mean(v) for v in by_lag]))}

@@ -1,0 +1,178 @@
+"""A user's fit as the zoo's run folders: ``ProbeCallback``'s records in the store's format.
+
+A run per recurrent layer (cell ``<model>.<layer>``, mode and task
+``user_model``) with the model's history and that layer's probes, weight
+groups and gates, and a grid record ``<model>.fit`` (an experiment) that each
+fit of the model adds its runs to, so ``python -m zoo report --runs <runs>``
+shows the model beside the zoo's own runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from zoo.core.analysis import decay_rate
+from zoo.core.config import (
+    USER_MODEL,
+    ConfigError,
+    RunConfig,
+    TrainConfig,
+    nearest_safe_name,
+    show,
+    task_settings,
+)
+
+RECORD_SUFFIX = ".fit"  # the grid record of a user's model: runs/.grids/<model>.fit.json
+
+
+def digest(model, x, y) -> str:
+    """What tells two fits of one model apart: its weights (names, shapes, values) and the probe data."""
+    h = hashlib.sha256()
+    for v in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(v))
+        h.update(f"{v.path}:{value.shape}:{value.dtype};".encode())
+        h.update(value.tobytes())
+    for array in (x, y):
+        h.update(f"{array.shape}:{array.dtype};".encode())
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()[:16]
+
+
+def run_results(cb) -> list:
+    """The fit of the callback ``cb`` as the zoo's ``RunResult``s: one per recurrent layer (cell
+    ``<model>.<layer>``), with the model's history, that layer's probes, weight groups and gates."""
+    from zoo.engine.run import _dynamics_metrics, _model_bytes, _versions
+    from zoo.store import RunResult
+
+    if not cb.history_rows or cb.diagnosis is None:
+        raise ConfigError("no fit to write yet: call model.fit with this callback first")
+    model, history, layers = cb.model, cb.history, cb.layers
+    probes, gradients, gates = cb.probes, cb.gradients, cb.gates
+    try:
+        model_bytes = _model_bytes(model)
+    except Exception as exc:  # noqa: BLE001  (Keras raises many kinds for a model it cannot save)
+        raise ConfigError(f"model {show(model.name)}: Keras cannot save it as .keras ({type(exc).__name__}: "
+                          f"{exc}); a run folder holds the trained model, so none was written") from None
+    nonfinite = history[~np.isfinite(history.loss)]
+    status = "diverged" if len(nonfinite) else "ok"
+    last = history.iloc[-1]
+    optimizer = model.optimizer
+    train = TrainConfig(
+        epochs=len(history), batch_size=0,  # 0: fit's batch size is not known to a callback
+        learning_rate=_learning_rate(optimizer), optimizer=str(getattr(optimizer, "name", "unknown")),
+        loss=_loss_name(cb.loss if cb.loss is not None else getattr(model, "loss", None)),
+        clipnorm=_float_or_none(getattr(optimizer, "clipnorm", None)),
+        global_clipnorm=_float_or_none(getattr(optimizer, "global_clipnorm", None)),
+        probes=int(probes.epoch.nunique()) - (0 in set(probes.epoch)), probe_batch=len(cb.x),
+    )
+    name = nearest_safe_name(model.name)
+    results = []
+    for info in layers.to_dict("records"):
+        layer = info["layer"]
+        own = probes[probes.layer == layer].drop(columns="layer").reset_index(drop=True)
+        groups = gradients[gradients.group.str.startswith(f"{layer}.")].reset_index(drop=True)
+        task = task_settings(USER_MODEL, {"model": model.name, "steps": int(info["steps"]),
+                                          "features": int(cb.x.shape[-1]) if cb.x.ndim > 2 else 1})
+        config = RunConfig(cell=nearest_safe_name(f"{name}.{layer}"), mode=USER_MODEL, seed=0,
+                           units=int(info["units"]), task=task, train=train, backend=keras.backend.backend(),
+                           code=(("fit", cb._identity),))
+        final = own[own.epoch == own.epoch.max()]
+        metrics = {
+            "status": status,
+            "diverged_epoch": int(nonfinite.epoch.iloc[0]) if len(nonfinite) else None,
+            "diverged_in": "loss" if len(nonfinite) else None,
+            "epochs_run": int(last.epoch), "loss": float(last.loss),
+            "test_mae": float(last.test_mae), "test_mse": float(last.test_mse), "test_mae_next": math.nan,
+            "params": int(model.count_params()), "steps": int(history.steps.sum()),
+            "seconds": time.perf_counter() - cb._fit_started,
+            "train_seconds": float(history.train_seconds.sum()), "probe_seconds": cb.probe_seconds,
+            "decay_rate": decay_rate(final.lag.to_numpy(), final.dhT_dht.to_numpy()),
+            "task": USER_MODEL, "model": model.name, "layer": layer, "kind": info["kind"],
+            "cell_class": info["cell"], "state_size": int(info["state_size"]), "masked": bool(info["masked"]),
+            "written_by": "zoo.ProbeCallback", "versions": _versions(), **_dynamics_metrics(final),
+        }
+        results.append(RunResult(
+            config=config, history=history, gradients=groups, probes=own,
+            gates=gates[gates.layer == layer].drop(columns="layer").reset_index(drop=True),
+            predictions=pd.DataFrame(columns=["index", "offset", "truth", "prediction"]),
+            metrics=metrics, model_bytes=model_bytes))
+    return results
+
+
+def write_runs(cb, runs_dir: Path) -> list[Path]:
+    """Write the callback ``cb``'s last fit (``run_results``) into ``runs_dir``, each run folder whole or
+    not at all, and add them to the grid record ``<model>.fit``; returns the run folders. Holds the
+    runs folder's lock, as a compare does."""
+    from zoo import store
+    from zoo.runs.runner import runs_lock
+
+    results = cb.run_results()
+    name = record_name(cb.model)
+    with runs_lock(runs_dir):
+        check_record(runs_dir, name)
+        paths = [store.write_files(runs_dir, r.config, store.run_files(r)) for r in results]
+        old = store.read_grids(runs_dir).get(name, {}).get("run_ids", [])
+        run_ids = list(dict.fromkeys([i for i in old if (runs_dir / i).is_dir()] + [p.name for p in paths]))
+        configs = [r.config for r in results]
+        grid = {
+            "name": name, "cells": sorted({c.cell for c in configs}), "modes": [USER_MODEL],
+            # Fits of one model are its seeds: run ids are <cell>-user_model-s0-<hash>.
+            "seeds": max(Counter(i.rsplit("-", 3)[0] for i in run_ids).values()), "units": configs[0].units,
+            "task": configs[0].to_dict()["task"], "train": configs[0].to_dict()["train"], "sweep": {},
+            "experiment": f"The Keras model {cb.model.name}, trained with model.fit and zoo.ProbeCallback: "
+                          "a row per recurrent layer, probed on the callback's probe batch.",
+        }
+        store.write_grid(runs_dir, name, grid, run_ids)
+    return paths
+
+
+def folder(where: str, value) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip() or "\0" in str(value):
+        raise ConfigError(f"{where} = {show(value)}: expected a folder path")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{where} = {show(str(path))} is a file; expected a folder")
+    return path
+
+
+def record_name(model) -> str:
+    """The grid record of a user's model: ``<model>.fit``."""
+    return nearest_safe_name(model.name)[: 80 - len(RECORD_SUFFIX)] + RECORD_SUFFIX
+
+
+def check_record(runs_dir: Path, name: str) -> None:
+    """Refuse to add a user's runs to a grid record that the zoo's compare wrote (same name)."""
+    from zoo import store
+
+    record = store.read_grids(runs_dir).get(name)
+    if record is not None and list(record.get("grid", {}).get("modes", [])) != [USER_MODEL]:
+        raise ConfigError(f"runs = {show(str(runs_dir))}: its grid record {show(name)} is a zoo grid's, not a "
+                          "user model's; rename the model (keras.Model(..., name=...)) or pass another runs folder")
+
+
+def _learning_rate(optimizer) -> float:
+    try:
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):  # a schedule, or no optimizer
+        return math.nan
+
+
+def _float_or_none(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _loss_name(loss) -> str:
+    if loss is None:
+        return "unknown"
+    if isinstance(loss, str):
+        return loss
+    return str(getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__)
