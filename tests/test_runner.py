@@ -24,20 +24,21 @@ def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
-    grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one",), seeds=2)
+def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path, tiny_runs):
+    grid, stored = tiny_runs  # a finished compare, copied: the resume trains only what it must
     runs = tmp_path / "runs"
-    runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    shutil.copytree(stored, runs)
+    n = len(expand(grid))
     said = []
     again = runner.execute(grid, runs, jobs=1, say=said.append)
-    assert again.trained == 0 and again.skipped == 2
-    assert "2 finished already (skipped), 0 to train" in said[-1]
+    assert again.trained == 0 and again.skipped == n
+    assert f"{n} finished already (skipped), 0 to train" in said[-1]
 
     victim = runs / expand(grid)[1].run_id
     (victim / "metrics.json").write_text("{")
     said.clear()
     third = runner.execute(grid, runs, jobs=1, say=said.append)
-    assert third.trained == 1 and third.skipped == 1
+    assert third.trained == 1 and third.skipped == n - 1
     assert any("damaged" in m and victim.name in m for m in said)
     store.read_run(victim)
 
@@ -72,14 +73,15 @@ def test_a_second_runner_on_the_same_runs_is_refused(tmp_path):
             runner.execute(tiny_grid(), tmp_path, jobs=1, say=lambda m: None)
 
 
-@pytest.mark.slow
-def test_stale_temporary_folders_are_cleaned(tmp_path):
-    (tmp_path / ".gru-x.tmp-1234abcd").mkdir()  # what a run killed mid-write leaves
-    (tmp_path / "notes.tmp").write_text("mine")  # a user's file is not ours to remove
-    runner.execute(tiny_grid(cells=("gru",), modes=("many_to_one",)), tmp_path, jobs=1, say=lambda m: None)
-    assert not list(tmp_path.glob(".*.tmp-*"))
-    assert (tmp_path / "notes.tmp").read_text() == "mine"
-    shutil.rmtree(tmp_path)
+def test_stale_temporary_folders_are_cleaned(tmp_path, tiny_runs):
+    grid, stored = tiny_runs  # a finished compare, copied: the cleaning comes first, whatever is left to train
+    runs = tmp_path / "runs"
+    shutil.copytree(stored, runs)
+    (runs / ".gru-x.tmp-1234abcd").mkdir()  # what a run killed mid-write leaves
+    (runs / "notes.tmp").write_text("mine")  # a user's file is not ours to remove
+    runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    assert not list(runs.glob(".*.tmp-*"))
+    assert (runs / "notes.tmp").read_text() == "mine"
 
 
 @pytest.mark.slow
