@@ -11,13 +11,15 @@ from zoo.runs import runner
 
 
 @pytest.mark.slow
-def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
-    grid = tiny_grid()
-    outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
-    assert outcome.trained == 4 and outcome.skipped == 0 and not outcome.failed
-    results = report.build(tmp_path / "runs", tmp_path / "reports", compared=grid.name)
+def test_tiny_compare_writes_runs_and_a_summary(tmp_path, tiny_compare):
+    grid, runs, outcome = tiny_compare  # the session's compare, which the tests that read runs share
+    n = len(expand(grid))
+    assert outcome.trained == n == 8 and outcome.skipped == 0 and not outcome.failed
+    stored = sorted(p.name for p in runs.iterdir() if not p.name.startswith("."))
+    assert stored == sorted(r.run_id for r in expand(grid))
+    results = report.build(runs, tmp_path / "reports", compared=grid.name)
     summary = pd.read_csv(tmp_path / "reports" / "summary.csv")
-    assert len(summary) == 4 and set(summary.ok) == {1}
+    assert len(summary) == 4 and set(summary.ok) == {2}
     pd.testing.assert_frame_equal(summary, results.summary, check_dtype=False)
     for name in ("summary.md", "epochs.csv", "loss_curves.png", "gradient_norms.png"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
