@@ -35,13 +35,24 @@ def tiny_toml(cells=("simple_rnn", "gru"), seeds: int = 1, epochs: int = 2) -> s
 
 
 @pytest.fixture(scope="session")
-def tiny_runs(tmp_path_factory):
-    """A tiny grid trained once and stored, for the tests that read runs."""
+def tiny_compare(tmp_path_factory):
+    """A tiny grid compared once (``runner.execute``): its grid, runs folder and outcome.
+
+    Shared by every test that reads runs, so each does not train its own; a test
+    that changes the runs works on a copy (``shutil.copytree``).
+    """
     from zoo.runs import runner
 
     runs = tmp_path_factory.mktemp("runs")
     grid = tiny_grid(seeds=2)
-    runner.execute(grid, runs, jobs=1, say=lambda msg: None)
+    outcome = runner.execute(grid, runs, jobs=1, say=lambda msg: None)
+    return grid, runs, outcome
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tiny_compare):
+    """A tiny grid trained once and stored, for the tests that read runs: ``(grid, runs)``."""
+    grid, runs, _ = tiny_compare
     return grid, runs
 
 

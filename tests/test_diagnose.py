@@ -564,6 +564,7 @@ def test_diagnoser_compiles_once_for_every_epoch():
         assert diagnoser.chains[0]._cache_size() == 1
 
 
+@pytest.mark.slow
 def test_the_example_runs_in_its_quick_form(tmp_path):
     """examples/diagnose_your_model.py, as CI runs it: fit with the callback, diagnose, report."""
     import importlib.util

@@ -166,6 +166,7 @@ class KilledAfter:
             yield Finished(config, store.run_files(train_run(config)), None)
 
 
+@pytest.mark.slow
 def test_a_killed_search_resumes_where_it_stopped_and_reaches_the_same_horizon(tmp_path, monkeypatch):
     from zoo import store
     from zoo.core.grid import search_lines

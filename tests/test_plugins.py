@@ -46,11 +46,17 @@ def _zoo(args, plugin_path, cwd):
     return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
+@pytest.fixture(scope="module")
+def listed(plugin_path, tmp_path_factory):
+    """`zoo list` where the plugin is installed, once for the tests that read it (a process start is 4.5 s)."""
+    done = _zoo(["list"], plugin_path, tmp_path_factory.mktemp("list"))
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.mark.slow
-def test_installed_plugin_shows_in_list_and_trains(plugin_path, tmp_path):
-    listed = _zoo(["list"], plugin_path, tmp_path)
-    assert listed.returncode == 0, listed.stderr
-    assert "softsign_rnn" in listed.stdout and "plugin example" in listed.stdout
+def test_installed_plugin_shows_in_list_and_trains(plugin_path, listed, tmp_path):
+    assert "softsign_rnn" in listed and "plugin example" in listed
     (tmp_path / "tiny.toml").write_text(TINY)
     run = _zoo(["compare", "--config", str(tmp_path / "tiny.toml"), "--jobs", "1"], plugin_path, tmp_path)
     assert run.returncode == 0, run.stderr
@@ -82,10 +88,8 @@ batch_size = 32
 
 
 @pytest.mark.slow
-def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(plugin_path, tmp_path):
-    listed = _zoo(["list"], plugin_path, tmp_path)
-    assert listed.returncode == 0, listed.stderr
-    tasks = listed.stdout[listed.stdout.index("tasks:"):]
+def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(plugin_path, listed, tmp_path):
+    tasks = listed[listed.index("tasks:"):]
     assert "recall_first" in tasks and "plugin example" in tasks
     (tmp_path / "tiny.toml").write_text(TINY_TASK)
     run = _zoo(["compare", "--config", str(tmp_path / "tiny.toml"), "--jobs", "1"], plugin_path, tmp_path)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
@@ -25,6 +27,7 @@ print(json.dumps(after))
 """
 
 
+@pytest.mark.slow  # a fresh process importing everything: 8 s of a 2-minute test-fast
 def test_importing_zoo_and_its_report_changes_no_environment_variable_and_no_backend():
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND")}
     done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, cwd=ROOT, env=env,

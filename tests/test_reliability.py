@@ -254,10 +254,11 @@ def test_a_stop_signal_stops_the_compare_and_its_worker(tmp_path, sig):
 def test_a_hung_run_is_ended_and_the_grid_goes_on(tmp_path, isolated_registry, monkeypatch):
     monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
     importlib.reload(importlib.import_module("faulty_cells"))
-    grid = load_grid(None, cells="hangs,simple_rnn", modes="many_to_one", seeds=1, epochs=2, units=4)
-    # Far above a tiny run's quiet time (worker start and compile): 25 s at load 18 on 2 cores, but 40 s
-    # was passed by the simple_rnn run there with the suite's 2 xdist workers beside it.
-    timeout = 90
+    grid = tiny_grid(cells=("hangs", "simple_rnn"), modes=("many_to_one",), units=4)
+    # The clock starts when a worker is ready (Keras imported), so the timeout must only pass a tiny
+    # run's own quiet time (build, compile, one epoch: about 2 s, well under 10 s on a loaded machine),
+    # not a worker's start (4.5 s of imports, 20 s and more on a loaded machine).
+    timeout = 15
     started = time.monotonic()
     outcome = runner.execute(grid, tmp_path / "runs", executor=LocalExecutor(2, run_timeout=timeout),
                              say=lambda m: None)
@@ -267,6 +268,34 @@ def test_a_hung_run_is_ended_and_the_grid_goes_on(tmp_path, isolated_registry, m
     for run in expand(grid):
         metrics = json.loads((tmp_path / "runs" / run.run_id / "metrics.json").read_text())
         assert metrics["status"] == ("failed" if run.cell == "hangs" else "ok")
+
+
+HANGS_WHILE_STARTING = """
+import time
+if __name__ == "__mp_main__":  # a worker importing this script: its start never ends
+    time.sleep(3600)
+if __name__ == "__main__":
+    from zoo.core.config import GridConfig
+    from zoo.core.grid import expand
+    from zoo.runs.executors.local import LocalExecutor
+
+    configs = expand(GridConfig(cells=("simple_rnn",), modes=("many_to_one",), seeds=1, units=4))
+    started = time.monotonic()
+    (finished,) = [e for e in LocalExecutor(1, run_timeout=2).map(configs, lambda *a: None) if e is not None]
+    print(f"{time.monotonic() - started:.1f}", finished.error)
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_that_hangs_while_starting_is_ended_after_the_timeout_too(tmp_path):
+    """The clock that restarts when a worker is ready also runs before: a start that never ends is a hang."""
+    script = tmp_path / "hangs_while_starting.py"
+    script.write_text(HANGS_WHILE_STARTING)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seconds, error = done.stdout.strip().split(" ", 1)
+    assert error == "no progress for 2 s (--run-timeout): its worker was ended"
+    assert 2 <= float(seconds) < 30
 
 
 def test_the_progress_line_never_names_a_finished_run():

@@ -11,33 +11,36 @@ from zoo.runs import runner
 
 
 @pytest.mark.slow
-def test_tiny_compare_writes_runs_and_a_summary(tmp_path):
-    grid = tiny_grid()
-    outcome = runner.execute(grid, tmp_path / "runs", jobs=1, say=lambda m: None)
-    assert outcome.trained == 4 and outcome.skipped == 0 and not outcome.failed
-    results = report.build(tmp_path / "runs", tmp_path / "reports", compared=grid.name)
+def test_tiny_compare_writes_runs_and_a_summary(tmp_path, tiny_compare):
+    grid, runs, outcome = tiny_compare  # the session's compare, which the tests that read runs share
+    n = len(expand(grid))
+    assert outcome.trained == n == 8 and outcome.skipped == 0 and not outcome.failed
+    stored = sorted(p.name for p in runs.iterdir() if not p.name.startswith("."))
+    assert stored == sorted(r.run_id for r in expand(grid))
+    results = report.build(runs, tmp_path / "reports", compared=grid.name)
     summary = pd.read_csv(tmp_path / "reports" / "summary.csv")
-    assert len(summary) == 4 and set(summary.ok) == {1}
+    assert len(summary) == 4 and set(summary.ok) == {2}
     pd.testing.assert_frame_equal(summary, results.summary, check_dtype=False)
     for name in ("summary.md", "epochs.csv", "loss_curves.png", "gradient_norms.png"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
 
 
 @pytest.mark.slow
-def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path):
-    grid = tiny_grid(cells=("simple_rnn",), modes=("many_to_one",), seeds=2)
+def test_resume_skips_finished_runs_and_retrains_damaged_ones(tmp_path, tiny_runs):
+    grid, stored = tiny_runs  # a finished compare, copied: the resume trains only what it must
     runs = tmp_path / "runs"
-    runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    shutil.copytree(stored, runs)
+    n = len(expand(grid))
     said = []
     again = runner.execute(grid, runs, jobs=1, say=said.append)
-    assert again.trained == 0 and again.skipped == 2
-    assert "2 finished already (skipped), 0 to train" in said[-1]
+    assert again.trained == 0 and again.skipped == n
+    assert f"{n} finished already (skipped), 0 to train" in said[-1]
 
     victim = runs / expand(grid)[1].run_id
     (victim / "metrics.json").write_text("{")
     said.clear()
     third = runner.execute(grid, runs, jobs=1, say=said.append)
-    assert third.trained == 1 and third.skipped == 1
+    assert third.trained == 1 and third.skipped == n - 1
     assert any("damaged" in m and victim.name in m for m in said)
     store.read_run(victim)
 
@@ -58,8 +61,12 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, isolated_regis
 
 @pytest.mark.slow
 def test_results_do_not_depend_on_jobs(tmp_path, tiny_runs):
+    from dataclasses import replace
+
     grid, serial_runs = tiny_runs
+    grid = replace(grid, seeds=1)  # seed 0 of each run, as trained alone: 4 runs, 2 at a time
     runner.execute(grid, tmp_path, jobs=2, say=lambda m: None)
+    assert len(expand(grid)) == 4
     for run in expand(grid):
         a = store.read_run(serial_runs / run.run_id).history.drop(columns=["seconds", "train_seconds"])
         b = store.read_run(tmp_path / run.run_id).history.drop(columns=["seconds", "train_seconds"])
@@ -72,14 +79,15 @@ def test_a_second_runner_on_the_same_runs_is_refused(tmp_path):
             runner.execute(tiny_grid(), tmp_path, jobs=1, say=lambda m: None)
 
 
-@pytest.mark.slow
-def test_stale_temporary_folders_are_cleaned(tmp_path):
-    (tmp_path / ".gru-x.tmp-1234abcd").mkdir()  # what a run killed mid-write leaves
-    (tmp_path / "notes.tmp").write_text("mine")  # a user's file is not ours to remove
-    runner.execute(tiny_grid(cells=("gru",), modes=("many_to_one",)), tmp_path, jobs=1, say=lambda m: None)
-    assert not list(tmp_path.glob(".*.tmp-*"))
-    assert (tmp_path / "notes.tmp").read_text() == "mine"
-    shutil.rmtree(tmp_path)
+def test_stale_temporary_folders_are_cleaned(tmp_path, tiny_runs):
+    grid, stored = tiny_runs  # a finished compare, copied: the cleaning comes first, whatever is left to train
+    runs = tmp_path / "runs"
+    shutil.copytree(stored, runs)
+    (runs / ".gru-x.tmp-1234abcd").mkdir()  # what a run killed mid-write leaves
+    (runs / "notes.tmp").write_text("mine")  # a user's file is not ours to remove
+    runner.execute(grid, runs, jobs=1, say=lambda m: None)
+    assert not list(runs.glob(".*.tmp-*"))
+    assert (runs / "notes.tmp").read_text() == "mine"
 
 
 @pytest.mark.slow

@@ -15,7 +15,11 @@ a run that kills two workers is recorded as failed.
 A worker never outlives the driver: it dies with it (Linux's parent-death
 signal, and a watch on its parent everywhere). A worker that sends nothing
 (no epoch ends) for ``run_timeout`` seconds is killed, and the runs it held
-are recorded as failed with that reason; the grid goes on.
+are recorded as failed with that reason; the grid goes on. The clock starts
+when the worker has its task, and again when it reports that it is ready
+(Keras and the engine imported): a run's own quiet time (building, compiling,
+an epoch) is what is timed, not a worker's start on a busy machine. A worker
+that hangs while starting is ended after ``run_timeout`` all the same.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ def _worker_main(conn, threads: int, env: dict[str, str], parent: int | None = N
     os.environ.update(env)  # first: the backend reads its device and memory settings when it starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     prepare_worker(threads)
+    import zoo.engine.run  # noqa: F401  (Keras and the engine: what every task needs, imported once)
+
+    conn.send(("ready",))  # the driver starts the run's clock again: the start is not the run's time
     on_epoch = lambda run_id, epoch, loss: conn.send(("epoch", run_id, epoch, loss))  # noqa: E731
     try:
         while True:
@@ -89,7 +96,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.holding: list[RunConfig] = []  # the runs of its task not yet finished
-        self.heard = time.monotonic()  # when it last sent something (or got its task)
+        self.heard = time.monotonic()  # when it last sent something (ready, an epoch, a run) or got its task
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -206,7 +213,7 @@ class LocalExecutor:
 
     @staticmethod
     def _drain(w: _Worker, on_epoch: OnEpoch):
-        while w.holding:
+        while True:  # a worker without a task may have said it is ready: read that too, or wait() spins
             try:
                 if not w.conn.poll():
                     return
@@ -214,6 +221,8 @@ class LocalExecutor:
             except (EOFError, OSError):
                 return  # the pipe closed: the worker died; the caller sees it
             w.heard = time.monotonic()
+            if message[0] == "ready":
+                continue
             if message[0] == "epoch":
                 on_epoch(*message[1:])
             else:
