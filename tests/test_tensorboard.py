@@ -78,13 +78,14 @@ def _check_logs(grid, runs):
         losses = [e.value for e in acc.Scalars("epoch/loss")]
         assert losses == pytest.approx(stored_run.history.loss.tolist(), rel=1e-6)
         # Every registered probe, as its declared unit says (zoo/views/tensorboard.py).
+        lag_epochs = set()
         for name in list_probes():
             spec, table = get_probe(name), run_table(stored_run, name)
             if table is None or not len(table):
                 assert not [t for t in tags["scalars"] + tags["images"] if t.startswith(f"probe/{name}")]
                 continue
             if spec.unit == "lag":
-                assert [e.step for e in acc.Images(f"probe/{name}")] == sorted(table.epoch.unique())
+                lag_epochs.update(table.epoch.unique())
             else:
                 row = table.iloc[-1]
                 column = spec.columns[0]
@@ -97,6 +98,7 @@ def _check_logs(grid, runs):
             for column, value in numbers.items():
                 event = acc.Scalars(f"summary/{name}/{column}")[-1]
                 assert (event.step, event.value) == (stored_run.history.epoch.max(), pytest.approx(value, rel=1e-6))
+        assert [e.step for e in acc.Images(tensorboard.LAG_IMAGE_TAG)] == sorted(lag_epochs)
         session = acc.PluginTagToContent("hparams")
         assert "_hparams_/session_start_info" in session
         assert run.cell.encode() in session["_hparams_/session_start_info"]

@@ -5,8 +5,8 @@ metrics and the global gradient norm (the run's history), and an HParams session
 (cell, mode, seed, settings). Every registered probe (``zoo.probes``) is written
 as its declared unit says, with no probe known here by name: a per-epoch column
 is the scalar ``probe/<probe>/<column>``; a keyed one (a gate, a weight group)
-``probe/<probe>/<column>/<key>``; a per-lag table an image ``probe/<probe>`` per
-probed epoch, a panel per column against the lag; and the probe's run summary
+``probe/<probe>/<column>/<key>``; the per-lag tables one image ``probe/by_lag`` per
+probed epoch, a row per probe and a panel per column against the lag; and the probe's run summary
 (its ``summarize``) the scalars ``summary/<probe>/<column>`` at the last epoch.
 ``runs/`` itself gets the grid's HParams experiment, so the HParams tab lists
 and compares every run by those summaries. ``tensorboard --logdir runs`` shows
@@ -40,6 +40,7 @@ EXPERIMENT_FILE = store.TENSORBOARD_EXPERIMENT
 # Settings shown as HParams columns beside cell, mode and seed.
 HPARAM_SETTINGS = ("units", "task.window", "task.horizon", "train.epochs", "train.learning_rate",
                    "train.optimizer", "train.loss", "train.clipnorm", "train.global_clipnorm")
+LAG_IMAGE_TAG = "probe/by_lag"  # the per-lag probes of a probed epoch, one image
 HISTORY_METRICS = {  # scalar tag -> what the HParams tab calls it; the probes' summaries follow
     "epoch/loss": "training loss",
     "epoch/test_mae": "test MAE",
@@ -106,40 +107,45 @@ def _finite(values: dict) -> dict:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-def _lag_image(spec, rows, title: str):
-    """PNG of one probed epoch of a per-lag probe: a panel per declared column against the lag (a log
-    scale where the column is positive)."""
+def _lag_image(tables: list, epoch: int, title: str):
+    """PNG of one probed epoch's per-lag probes: a row per probe, a panel per declared column against
+    the lag (a log scale where the column is positive). One figure per epoch, as drawing is what costs."""
     from matplotlib.figure import Figure  # not pyplot: no backend is switched
     from tensorboard.compat.proto import summary_pb2
 
-    width, height = 3.4 * len(spec.columns), 3.2
+    columns = max(len(spec.columns) for spec, _ in tables)
+    width, height = 3.2 * columns, 0.4 + 2.5 * len(tables)
     fig = Figure(figsize=(width, height), dpi=100)
-    axes = fig.subplots(1, len(spec.columns), squeeze=False)[0]
-    for ax, column in zip(axes, spec.columns):
-        data = rows[["lag", column]].dropna()
-        ax.plot(data.lag, data[column], marker="o", markersize=3)
-        if len(data) and (data[column] > 0).all():
-            ax.set_yscale("log")
-        ax.set_xlabel("lag T - t (steps back)")
-        ax.set_ylabel(column)
-    fig.suptitle(title, fontsize=9)
+    grid = fig.subplots(len(tables), columns, squeeze=False)
+    for row, (spec, rows) in zip(grid, tables):
+        for ax, column in zip(row, spec.columns):
+            data = rows[["lag", column]].dropna()
+            ax.plot(data.lag, data[column], marker="o", markersize=3)
+            if len(data) and (data[column] > 0).all():
+                ax.set_yscale("log")
+            ax.set_xlabel("lag T - t (steps back)", fontsize=8)
+            ax.set_title(f"{spec.name}: {column}", fontsize=9)
+        for ax in row[len(spec.columns):]:
+            ax.set_visible(False)
+    fig.suptitle(f"{title}, epoch {epoch}", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     image = summary_pb2.Summary.Image(height=int(height * 100), width=int(width * 100), colorspace=4,
                                       encoded_image_string=buffer.getvalue())
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=f"probe/{spec.name}", image=image)])
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=LAG_IMAGE_TAG, image=image)])
 
 
 def _probe_summaries(run: store.StoredRun, title: str):
     """(step, summary) for every registered probe's table in ``run``, as the probe's unit says."""
+    by_lag: dict[int, list] = {}  # epoch -> (spec, rows) of each per-lag probe: one image per epoch
     for name in probe_folders.list_probes():
         spec, table = probe_folders.get_probe(name), probe_folders.run_table(run, name)
         if table is None or not len(table):
             continue
         for epoch, rows in table.groupby("epoch"):
             if spec.unit == "lag":
-                yield int(epoch), _lag_image(spec, rows, f"{title}: {name}, epoch {epoch}")
+                by_lag.setdefault(int(epoch), []).append((spec, rows))
                 continue
             keyed = spec.unit in KEYED_UNITS
             values = {f"probe/{name}/{column}" + (f"/{getattr(row, spec.unit)}" if keyed else ""):
@@ -149,6 +155,8 @@ def _probe_summaries(run: store.StoredRun, title: str):
         summary = _finite({f"summary/{name}/{k}": v for k, v in spec.run_summary(table).items()})
         if summary:
             yield int(run.history.epoch.max()) if len(run.history) else 0, _scalars(summary)
+    for epoch, tables in sorted(by_lag.items()):
+        yield epoch, _lag_image(tables, epoch, title)
 
 
 class Logs:
