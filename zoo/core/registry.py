@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from zoo.core.names import UnknownNameError, closest, unknown_name_message  # noqa: F401  (closest: re-exported)
+from zoo.core.names import UnknownNameError, unknown_name_message
 from zoo.core.specs import REPORT_SECTIONS, TASK_LOSSES, TASK_METRICS, CellSpec, ModeSpec, TaskSpec
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 from zoo.core.config import ConfigError, show
-from zoo.core.registry import closest
+from zoo.core.names import closest
 
 
 class DiagnoseError(ConfigError):
