@@ -64,9 +64,14 @@ _XLA_LIBRARIES = {"jax": ("jaxlib", "*.so"), "tensorflow": ("tensorflow", "libte
 
 def xla_cpu_flags(backend: str | None = None) -> str:
     """XLA flags for ``backend``'s CPU compiler (default: this process's) in rnn-zoo's own processes;
-    "" where they do not apply.
+    "" where they do not apply."""
+    return known_xla_flags(CLASSIC_CPU_EMITTERS, backend)
 
-    XLA aborts the process on a flag it does not know, so the flag is given only
+
+def known_xla_flags(flags: str, backend: str | None = None) -> str:
+    """The flags of ``flags`` whose names ``backend``'s installed XLA holds (default: this process's backend).
+
+    XLA aborts the process on a flag it does not know, so a flag is given only
     when the installed backend's XLA holds its name: one from before it, or one
     that dropped it, simply compiles as it always did. The library is read, never
     imported: this layer imports no framework.
@@ -77,16 +82,16 @@ def xla_cpu_flags(backend: str | None = None) -> str:
     package, pattern = _XLA_LIBRARIES[backend or keras_backend()]
     if (spec := importlib.util.find_spec(package)) is None:
         return ""
-    name = CLASSIC_CPU_EMITTERS.removeprefix("--").split("=")[0].encode()
+    wanted = {flag: flag.removeprefix("--").split("=")[0].encode() for flag in flags.split()}
+    found: set[str] = set()
     for folder in spec.submodule_search_locations or ():
         for library in sorted(Path(folder).glob(pattern)):
             try:
                 with library.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    if data.find(name) >= 0:
-                        return CLASSIC_CPU_EMITTERS
+                    found.update(flag for flag, name in wanted.items() if flag not in found and data.find(name) >= 0)
             except (OSError, ValueError):  # unreadable, or empty (mmap refuses)
                 continue
-    return ""
+    return " ".join(flag for flag in wanted if flag in found)
 
 
 def with_xla_flags(flags: str, extra: str) -> str:
