@@ -138,10 +138,12 @@ def test_state_jacobian_and_first_step_norm_on_memory_tasks_match_finite_differe
     size = sum(rnn_cell.state_size) if isinstance(rnn_cell.state_size, (list, tuple)) else rnn_cell.state_size
     assert probe.shape == (steps + 1,) and probe[0] == pytest.approx(np.sqrt(size))
     for t in (1, steps // 2, steps - 1):  # lag steps - t; t = 1 is ‖dh_T/dh_1‖
+        # float32 cells: a central difference's rounding noise biases a Frobenius norm
+        # upwards, by up to 3e-5 here (simple_rnn's 22-step copy chain: 8.0e-4 came out as
+        # 8.27e-4 at eps 1e-3; a larger eps steps over the ReLU cells' kinks). Below about
+        # 5e-5 it resolves nothing; the exact test_a_vanishing_jacobian_chain covers those.
         expected = fd_state_jacobian_norm(rnn_cell, x, size, t)
-        # float32 cells: a central difference cannot resolve a Jacobian norm much below
-        # 1e-5 (copy's 22-step chains); test_a_vanishing_jacobian_chain covers those.
-        assert probe[steps - t] == pytest.approx(expected, rel=3e-2, abs=1e-5), t
+        assert probe[steps - t] == pytest.approx(expected, rel=3e-2, abs=5e-5), t
 
 
 @pytest.mark.parametrize("task,mode", MEMORY)
