@@ -128,7 +128,9 @@ def _lag_image(tables: list, epoch: int, title: str):
         for ax in row[len(spec.columns):]:
             ax.set_visible(False)
     fig.suptitle(f"{title}, epoch {epoch}", fontsize=9)
-    fig.tight_layout()
+    # Margins in inches, fixed: tight_layout measured every label first and doubled the drawing's time.
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.5 / height, top=1 - 0.6 / height,
+                        hspace=0.45, wspace=0.45)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     image = summary_pb2.Summary.Image(height=int(height * 100), width=int(width * 100), colorspace=4,
