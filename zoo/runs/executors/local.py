@@ -18,8 +18,10 @@ signal, and a watch on its parent everywhere). A worker that sends nothing
 are recorded as failed with that reason; the grid goes on. The clock starts
 when the worker has its task, and again when it reports that it is ready
 (Keras and the engine imported): a run's own quiet time (building, compiling,
-an epoch) is what is timed, not a worker's start on a busy machine. A worker
-that hangs while starting is ended after ``run_timeout`` all the same.
+an epoch) is what ``run_timeout`` times. A worker's start has its own
+allowance, ``start_timeout`` (by default ``run_timeout``): on a busy machine
+importing Keras alone can take longer than a short run timeout, and a start
+that never ends is still a hang.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class _Worker:
         child.close()
         self.holding: list[RunConfig] = []  # the runs of its task not yet finished
         self.heard = time.monotonic()  # when it last sent something (ready, an epoch, a run) or got its task
+        self.ready = False  # whether it has said so: until then its start is timed, not a run
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -125,10 +128,11 @@ class LocalExecutor:
 
     def __init__(
         self, jobs: int | None = None, threads: int = 1, plan: WorkerPlan | None = None,
-        run_timeout: float = RUN_TIMEOUT,
+        run_timeout: float = RUN_TIMEOUT, start_timeout: float | None = None,
     ):
         self.plan = plan or make_plan("auto", jobs)
         self.run_timeout = run_timeout
+        self.start_timeout = run_timeout if start_timeout is None else start_timeout
         self.jobs = self.plan.jobs
         self.threads = threads
         self.note = self.plan.note
@@ -139,7 +143,8 @@ class LocalExecutor:
 
     def with_plan(self, plan: WorkerPlan) -> "LocalExecutor":
         """The same executor under another plan (a search batches the seeds of each length)."""
-        return LocalExecutor(threads=self.threads, plan=plan, run_timeout=self.run_timeout)
+        return LocalExecutor(threads=self.threads, plan=plan, run_timeout=self.run_timeout,
+                             start_timeout=self.start_timeout)
 
     def tasks(self, configs: list[RunConfig]) -> list[list[RunConfig]]:
         """What one worker trains at a time: a shape's seeds together when batching, else one run."""
@@ -167,14 +172,14 @@ class LocalExecutor:
                             pass  # it died just now; the check below sends the runs again
                 ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout=0.5)
                 for i, w in enumerate(workers):
-                    if w.holding and time.monotonic() - w.heard > self.run_timeout:
+                    if w.holding and self._quiet_too_long(w):
                         yield from self._drain(w, on_epoch)
-                        if w.holding and time.monotonic() - w.heard > self.run_timeout:
-                            lost = w.holding
+                        if w.holding and self._quiet_too_long(w):
+                            lost, limit = w.holding, self._limit(w)
                             w.stop()  # a hung run cannot be asked to stop: its worker is ended
                             workers[i] = spawn(w.index)
                             for config in lost:
-                                yield Finished(config, None, f"no progress for {self.run_timeout:g} s "
+                                yield Finished(config, None, f"no progress for {limit:g} s "
                                                "(--run-timeout): its worker was ended")
                 if not ready:
                     yield None
@@ -211,6 +216,12 @@ class LocalExecutor:
             for w in workers:
                 w.stop()
 
+    def _limit(self, w: _Worker) -> float:
+        return self.run_timeout if w.ready else self.start_timeout
+
+    def _quiet_too_long(self, w: _Worker) -> bool:
+        return time.monotonic() - w.heard > self._limit(w)
+
     @staticmethod
     def _drain(w: _Worker, on_epoch: OnEpoch):
         while True:  # a worker without a task may have said it is ready: read that too, or wait() spins
@@ -222,6 +233,7 @@ class LocalExecutor:
                 return  # the pipe closed: the worker died; the caller sees it
             w.heard = time.monotonic()
             if message[0] == "ready":
+                w.ready = True
                 continue
             if message[0] == "epoch":
                 on_epoch(*message[1:])
