@@ -289,14 +289,23 @@ def _stacked():
                              keras.layers.GRU(3, name="high"), keras.layers.Dense(1)])
 
 
-def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """The stacked model fitted 3 epochs with a callback probing every 2nd (and the last), writing
+    TensorBoard logs and run folders: ``(model, callback, folder)``."""
+    tmp_path = tmp_path_factory.mktemp("fitted")
     model = _stacked()
     model.compile("adam", "mse", metrics=["mae"])
     x, y = _data(n=12)
     probe = zoo.ProbeCallback(x, y, every=2, log_dir=tmp_path / "logs", runs=tmp_path / "runs", batch=4)
     model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y), callbacks=[probe])
+    return model, probe, tmp_path
+
+
+def test_callback_writes_tables_and_tensorboard_histograms(fitted):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model, probe, tmp_path = fitted
     assert sorted(probe.probes.epoch.unique()) == [0, 2, 3]  # initial, every 2nd, and the last
     norms = probe.gradients.pivot(index="epoch", columns="group", values="norm_mean")
     assert not np.allclose(norms.loc[0], norms.loc[3])  # each probe sees the weights fit has reached
@@ -335,6 +344,36 @@ def test_callback_writes_tables_and_tensorboard_histograms(tmp_path):
     assert values == pytest.approx(expected.tolist(), rel=1e-6)
     assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2, 3]
     assert "gradient_groups/high.recurrent_kernel" in tags["scalars"]
+
+
+@pytest.fixture(scope="module")
+def final_diagnosis(fitted):
+    """``zoo.diagnose`` of the fitted model's final weights, on the callback's probe batch."""
+    model, probe, _ = fitted
+    return zoo.diagnose(model, probe.x, probe.y)
+
+
+@pytest.mark.parametrize("name", __import__("zoo.probes").probes.list_probes())
+def test_the_callbacks_run_folders_hold_each_registered_probe_as_a_compare_stores_it(name, fitted,
+                                                                                     final_diagnosis):
+    """probe_<name>.csv in each layer's run folder, the probe's declared columns, each probed epoch; a probe
+    the diagnoser does not run itself (the time profile) holds at the last epoch what ``zoo.diagnose``
+    measures on the final weights and the callback's probe batch."""
+    from zoo import probes, store
+
+    _, _, tmp_path = fitted
+    spec = probes.get_probe(name)
+    diagnosed = final_diagnosis.probe_tables.get(name)
+    for layer in ("low", "high"):
+        (folder,) = (tmp_path / "runs").glob(f"*.{layer}-user_model-*")
+        table = store.read_run(folder).probe_tables.get(name)
+        assert table is not None and tuple(table.columns) == spec.table_columns, (layer, table)
+        # The spectrum and the probes the diagnoser does not run itself: with it, on the first and last.
+        assert set(table.epoch) == ({0, 3} if name == "spectrum" or diagnosed is not None else {0, 2, 3})
+        if diagnosed is not None:
+            expected = diagnosed[diagnosed.layer == layer].drop(columns="layer").reset_index(drop=True)
+            last = table[table.epoch == 3].drop(columns="epoch").reset_index(drop=True)
+            pd.testing.assert_frame_equal(last, expected, check_dtype=False, rtol=1e-5)
 
 
 def _zoo_run(runs):

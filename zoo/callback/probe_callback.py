@@ -4,7 +4,10 @@ At each chosen epoch (and once on the initial weights, epoch 0, where the
 model is built by then) it measures the model's recurrent layers on a small
 fixed probe batch with ``zoo.engine.diagnose`` (compiled once, at the first
 probe, then reused) and keeps the zoo's run tables: ``history``, ``probes``,
-``gradients``, ``gates`` (and ``layers``). With ``runs`` it writes them, at
+``gradients``, ``gates`` (and ``layers``), and every other registered probe's
+table (``probe_tables``: the recurrent gradient's time profile, and any probe
+added to ``zoo.probes``; taken with the spectrum, as they cost as much). With
+``runs`` it writes them, at
 the end of ``fit``, as run folders in the store's format
 (``zoo.callback.run_folders``), so ``python -m zoo report --runs <runs>``
 shows the model beside the zoo's own runs. With ``log_dir`` it also writes
@@ -58,6 +61,8 @@ class ProbeCallback(keras.callbacks.Callback):
     SVDs are most of the probes' cost on long sequences), on the initial
     weights, the last epoch and, with ``spectrum_every``, every that many
     epochs; the other probed epochs record everything else (its columns NaN).
+    The other registered probes (``probe_tables``: the time profile, a gradient
+    term per step) are taken at those epochs too.
     ``runs``: at the end of ``fit``, write a run folder per recurrent layer
     into this runs folder (the zoo's ``runs/`` or a new one) and record them
     as the grid ``<model>.fit``, so ``python -m zoo report --runs <runs>``
@@ -108,6 +113,8 @@ class ProbeCallback(keras.callbacks.Callback):
             self.log_dir = folder("log_dir", log_dir)
         self.diagnoser: Diagnoser | None = None
         self.history_rows, self.probe_rows, self.grad_rows, self.gate_rows, self.layer_rows = [], [], [], [], []
+        self.registered_rows: dict[str, list[dict]] = {}  # the other registered probes' rows, by probe name
+        self.notes: list[str] = []  # each registered probe and layer it does not apply to, and why
         self.probe_seconds = 0.0
         self.probe_timings: list[float] = []  # seconds of each probe (the first builds and compiles them)
         self._events = None
@@ -137,10 +144,17 @@ class ProbeCallback(keras.callbacks.Callback):
     def layers(self) -> pd.DataFrame:
         return pd.DataFrame(self.layer_rows)
 
+    @property
+    def probe_tables(self) -> dict[str, pd.DataFrame]:
+        """The registered probes' tables ``probes`` and the others do not hold (``zoo.probes``), by probe
+        name: a row per probed epoch, layer and the probe's unit (a lag, say)."""
+        return {name: pd.DataFrame(rows) for name, rows in self.registered_rows.items()}
+
     # -- Keras hooks
     def on_train_begin(self, logs=None):
         self._fit_started = time.perf_counter()
         self.history_rows, self.probe_rows, self.grad_rows, self.gate_rows = [], [], [], []
+        self.registered_rows = {}
         self.probe_seconds, self.probe_timings = 0.0, []
         if self.runs is not None:  # before training: a zoo grid's name is refused
             run_folders.check_record(self.runs, run_folders.record_name(self.model))
@@ -191,6 +205,12 @@ class ProbeCallback(keras.callbacks.Callback):
         if not self._identity:  # a model built by its first training step
             self._identity = run_folders.digest(self.model, self.x, self.y)
         measured = self.diagnoser.measure(self.x, self.y, spectrum=spectrum)
+        measured["probe_tables"], measured["notes"] = {}, self.notes
+        if spectrum:  # the other registered probes (a gradient term per step) cost as much: taken alike
+            measured["probe_tables"], self.notes = self.diagnoser.registered(self.x, self.y)
+            measured["notes"] = self.notes
+        for name, rows in measured["probe_tables"].items():
+            self.registered_rows.setdefault(name, []).extend({"epoch": epoch, **row} for row in rows)
         self.diagnosis = Diagnosis.from_measured(self.model.name, measured)
         self.probe_rows += [{"epoch": epoch, **row} for row in measured["probes"]]
         if not self.layer_rows:

@@ -15,6 +15,7 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -100,12 +101,36 @@ def run_results(cb) -> list:
             "cell_class": info["cell"], "state_size": int(info["state_size"]), "masked": bool(info["masked"]),
             "written_by": "zoo.ProbeCallback", "versions": _versions(), **_dynamics_metrics(final),
         }
+        own_gates = gates[gates.layer == layer].drop(columns="layer").reset_index(drop=True)
         results.append(RunResult(
-            config=config, history=history, gradients=groups, probes=own,
-            gates=gates[gates.layer == layer].drop(columns="layer").reset_index(drop=True),
+            config=config, history=history, gradients=groups, probes=own, gates=own_gates,
             predictions=pd.DataFrame(columns=["index", "offset", "truth", "prediction"]),
-            metrics=metrics, model_bytes=model_bytes))
+            metrics=metrics, model_bytes=model_bytes,
+            probe_tables=layer_probe_tables(cb.probe_tables, layer, own, groups, own_gates)))
     return results
+
+
+def layer_probe_tables(registered: dict, layer: str, probes: pd.DataFrame, gradients: pd.DataFrame,
+                       gates: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One layer's table of each registered probe, as a compare's run folder holds them (probe_<name>.csv):
+    the probes the diagnoser runs itself taken from the callback's own tables, the others from
+    ``registered`` (rows by probe name, with a ``layer`` column). A probe with no rows for the layer
+    (an ungated cell's gates, a probe that does not apply) has no table."""
+    from zoo import probes as probe_folders
+
+    own = SimpleNamespace(probes=probes, gradients=gradients, gates=gates)  # read as a stored run's
+    tables = {}
+    for name in probe_folders.list_probes():
+        spec = probe_folders.get_probe(name)
+        rows = registered.get(name)
+        if rows is not None and len(rows):
+            table = rows[rows.layer == layer].reset_index(drop=True)
+            table = table[list(spec.table_columns)] if len(table) else None
+        else:
+            table = probe_folders.run_table(own, name)
+        if table is not None and len(table):
+            tables[name] = table
+    return tables
 
 
 def write_runs(cb, runs_dir: Path) -> list[Path]:

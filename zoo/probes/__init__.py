@@ -81,7 +81,8 @@ def measure_module(spec: ProbeSpec):
 def run_table(run, name: str) -> pd.DataFrame | None:
     """A run's ``probe_<name>.csv`` rows; None where it has none. A run folder written before the
     probe registry holds a probe's table under the probe's own name (``gates.csv``), or a per-epoch
-    probe's columns on the rows of its probes.csv (the spectrum's): read here too."""
+    probe's (or a per-lag probe's) columns on the rows of its probes.csv (the spectrum's, ‖dh_T/dh_t‖'s):
+    read here too."""
     tables = getattr(run, "probe_tables", {})
     if name in tables:
         return tables[name]
@@ -89,11 +90,14 @@ def run_table(run, name: str) -> pd.DataFrame | None:
     legacy = getattr(run, name, None)
     if isinstance(legacy, pd.DataFrame) and len(legacy) and tuple(legacy.columns) == spec.table_columns:
         return legacy
-    # A per-epoch probe's columns on probes.csv's rows (the spectrum's): the first row of each epoch.
     stored = getattr(run, "probes", None)
-    if spec.unit == "epoch" and isinstance(stored, pd.DataFrame) and set(spec.columns) <= set(stored.columns):
+    if spec.unit not in ("epoch", "lag") or not isinstance(stored, pd.DataFrame) \
+            or not set(spec.table_columns) <= set(stored.columns):
+        return None
+    if spec.unit == "epoch":  # probes.csv repeats a per-epoch column on each lag's row: the first row
         rows = stored.groupby("epoch", as_index=False)[list(spec.columns)].first()
-        rows = rows.dropna(how="all", subset=list(spec.columns))
-        return rows[list(spec.table_columns)].reset_index(drop=True) if len(rows) else None
-    return None
+    else:
+        rows = stored[list(spec.table_columns)]
+    rows = rows.dropna(how="all", subset=list(spec.columns))  # a lag a probe has no value at is no row
+    return rows[list(spec.table_columns)].reset_index(drop=True) if len(rows) else None
 
