@@ -337,13 +337,46 @@ def test_callback_writes_tables_and_tensorboard_histograms(fitted):
         assert events[-1].histogram_value.num == sizes[group]
         last = probe.gradients[(probe.gradients.epoch == 3) & (probe.gradients.group == group)].norm_mean.iloc[0]
         assert np.sqrt(events[-1].histogram_value.sum_squares) == pytest.approx(last, rel=1e-5)
-    lag_tags = [t for t in tags["scalars"] if t.startswith("dhT_dht/low/")]
-    assert lag_tags == [f"dhT_dht/low/lag_{k:04d}" for k in (1, 2, 5, 7)]
-    values = [e.value for e in acc.Scalars("dhT_dht/low/lag_0005")]
-    expected = probe.probes[(probe.probes.layer == "low") & (probe.probes.lag == 5)].dhT_dht
-    assert values == pytest.approx(expected.tolist(), rel=1e-6)
     assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2, 3]
-    assert "gradient_groups/high.recurrent_kernel" in tags["scalars"]
+
+
+@pytest.mark.parametrize("name", __import__("zoo.probes").probes.list_probes())
+def test_callback_logs_each_layers_probes_as_compare_logs_a_runs(name, fitted):
+    """Each recurrent layer is a TensorBoard run, ``zoo_probes/<layer>``, with every registered probe
+    under the schema's tags (``zoo.views.tensorboard``), as ``compare --tensorboard`` writes a run's."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from zoo import probes, store
+    from zoo.core.probe_registry import KEYED_UNITS
+
+    _, probe, tmp_path = fitted
+    spec = probes.get_probe(name)
+    for layer in ("low", "high"):
+        acc = EventAccumulator(str(tmp_path / "logs" / "zoo_probes" / layer),
+                               size_guidance={"images": 0, "scalars": 0})
+        acc.Reload()
+        scalars = set(acc.Tags()["scalars"])
+        (folder,) = (tmp_path / "runs").glob(f"*.{layer}-user_model-*")
+        table = store.read_run(folder).probe_tables[name]  # what the run folder holds
+        if spec.unit == "lag":  # scalars at the logged lags each probed epoch; the image with the spectrum
+            assert {e.step for e in acc.Images("probe/by_lag")} == {0, 3}
+            for column in spec.columns:
+                rows = table[(table.lag == 1) & np.isfinite(table[column])]
+                events = acc.Scalars(f"probe/{name}/{column}/lag_0001")
+                assert [(e.step, e.value) for e in events] == [
+                    (epoch, pytest.approx(value, rel=1e-6)) for epoch, value in zip(rows.epoch, rows[column])]
+        else:
+            keyed = spec.unit in KEYED_UNITS
+            for column in spec.columns:
+                for key, rows in (table.groupby(spec.unit) if keyed else [(None, table)]):
+                    tag = f"probe/{name}/{column}" + (f"/{key}" if keyed else "")
+                    rows = rows[np.isfinite(rows[column])]
+                    events = acc.Scalars(tag) if tag in scalars else []
+                    assert [e.step for e in events] == list(rows.epoch), tag
+                    assert [e.value for e in events] == pytest.approx(list(rows[column]), rel=1e-6), tag
+        summary = {k for k, v in spec.run_summary(table).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)}
+        assert {t for t in scalars if t.startswith(f"summary/{name}/")} == {f"summary/{name}/{k}" for k in summary}
 
 
 @pytest.fixture(scope="module")

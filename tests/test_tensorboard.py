@@ -88,6 +88,11 @@ def _check_logs(grid, runs):
                 continue
             if spec.unit == "lag":
                 lag_epochs.update(table.epoch.unique())
+                row = table[table.lag == table.lag.max()].iloc[-1]  # the oldest lag: always logged
+                column = spec.columns[0]
+                if np.isfinite(row[column]):
+                    last = acc.Scalars(f"probe/{name}/{column}/lag_{int(row.lag):04d}")[-1]
+                    assert (last.step, last.value) == (row.epoch, pytest.approx(row[column], rel=1e-6))
             else:
                 row = table.iloc[-1]
                 column = spec.columns[0]

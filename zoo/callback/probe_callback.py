@@ -11,8 +11,11 @@ added to ``zoo.probes``; taken with the spectrum, as they cost as much). With
 the end of ``fit``, as run folders in the store's format
 (``zoo.callback.run_folders``), so ``python -m zoo report --runs <runs>``
 shows the model beside the zoo's own runs. With ``log_dir`` it also writes
-TensorBoard: per-lag scalars, the spectrum, the gradient norm per weight
-group and a gradient histogram per weight group.
+TensorBoard: each recurrent layer's probes as ``compare --tensorboard`` writes
+a run's (``zoo.views.tensorboard``: scalars of each per-epoch, keyed or per-lag
+column, an image of the per-lag tables at the epochs the spectrum is taken, the
+run summaries at the end),
+and the model's loss and a gradient histogram per weight group.
 """
 
 from __future__ import annotations
@@ -39,15 +42,6 @@ SPECTRUM_SEQUENCES = 1
 HISTORY_COLUMNS = ("epoch", "loss", "test_mae", "test_mse", "test_mae_next", "test_ratio", "grad_norm_mean",
                    "grad_norm_max", "nonfinite_steps", "clipped_steps", "steps", "train_seconds", "seconds")
 TB_FOLDER = "zoo_probes"  # beside Keras's own train/ and validation/ in a shared log_dir
-
-
-def logged_lags(steps: int) -> list[int]:
-    """The lags written as TensorBoard scalars: 1, 2, 5, 10, 20, 50, ... and the last."""
-    lags, scale = [], 1
-    while scale <= steps:
-        lags += [k * scale for k in (1, 2, 5) if k * scale <= steps]
-        scale *= 10
-    return sorted(set(lags) | {steps})
 
 
 class ProbeCallback(keras.callbacks.Callback):
@@ -117,7 +111,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self.notes: list[str] = []  # each registered probe and layer it does not apply to, and why
         self.probe_seconds = 0.0
         self.probe_timings: list[float] = []  # seconds of each probe (the first builds and compiles them)
-        self._events = None
+        self._events: dict[str | None, tuple] = {}  # TensorBoard events files: the model's (None), each layer's
         self._epoch_started = 0.0
         self._fit_started = 0.0
         self._identity = ""  # a digest of the model's weights at the start of fit and of the probe data
@@ -186,13 +180,17 @@ class ProbeCallback(keras.callbacks.Callback):
             "seconds": time.perf_counter() - self._epoch_started,
         }
         self.history_rows.append(row)
-        if self._events is not None:
-            self._write_scalars({"epoch/loss": loss}, number)
+        if self.log_dir is not None and math.isfinite(loss):
+            from zoo.views.tensorboard import _scalars
+
+            f, write = self._writer()
+            write(_scalars({"epoch/loss": loss}), step=number)
+            f.flush()
 
     def on_train_end(self, logs=None):
-        if self._events is not None:
-            self._events[0].close()
-            self._events = None
+        if self.log_dir is not None and self.history_rows:
+            self._write_run_summaries()
+        self._close_writers()
         if self.runs is not None and self.history_rows:
             self.write_runs()
 
@@ -221,7 +219,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self.gate_rows += [{"epoch": epoch, **row} for row in measured["gates"]]
         grad_norm = math.sqrt(sum(row["norm"] ** 2 for row in measured["gradients"]))
         if self.log_dir is not None:
-            self._write_tensorboard(epoch, measured)
+            self._write_tensorboard(epoch, measured["histograms"], images=spectrum)
         self.probe_timings.append(time.perf_counter() - started)
         self.probe_seconds += self.probe_timings[-1]
         return {"grad_norm": grad_norm}
@@ -241,44 +239,50 @@ class ProbeCallback(keras.callbacks.Callback):
             raise ConfigError("runs = None: pass the runs folder to write into (e.g. 'runs')")
         return run_folders.write_runs(self, runs_dir)
 
-    def _writer(self):
-        if self._events is None:
+    def _writer(self, layer: str | None = None):
+        """The events file of ``log_dir/zoo_probes`` (the model's loss and gradient histograms), or of a
+        recurrent layer's ``log_dir/zoo_probes/<layer>`` (its probes): a run each in TensorBoard."""
+        if layer not in self._events:
             from zoo.views.tensorboard import _events_writer
 
-            folder = self.log_dir / TB_FOLDER
+            folder = self.log_dir / TB_FOLDER / (layer or "")
             folder.mkdir(parents=True, exist_ok=True)
-            self._events = _events_writer(folder / f"events.out.tfevents.{int(time.time())}.{os.getpid()}.rnn-zoo")
-        return self._events
+            self._events[layer] = _events_writer(
+                folder / f"events.out.tfevents.{int(time.time())}.{os.getpid()}.rnn-zoo")
+        return self._events[layer]
 
-    def _write_scalars(self, values: dict, step: int) -> None:
-        from zoo.views.tensorboard import _scalars
+    def _close_writers(self) -> None:
+        for f, _ in self._events.values():
+            f.close()
+        self._events = {}
 
-        f, write = self._writer()
-        write(_scalars({k: v for k, v in values.items() if v is not None and math.isfinite(v)}), step=step)
-        f.flush()
-
-    def _write_tensorboard(self, epoch: int, measured: dict) -> None:
+    def _write_tensorboard(self, epoch: int, histograms: dict, images: bool) -> None:
+        """This epoch's probes, each recurrent layer's as the probe schema says (as ``compare
+        --tensorboard`` writes a run's), and a gradient histogram per weight group. The per-lag image
+        only with ``images`` (the epochs the spectrum is taken): drawing it costs about 0.5 s a layer."""
         from tensorboard.compat.proto import summary_pb2
 
-        values = {}
-        probes = pd.DataFrame(measured["probes"])
-        for name, rows in probes.groupby("layer", sort=False):
-            rows = rows.set_index("lag")
-            for lag in logged_lags(int(rows.index.max())):
-                values[f"dhT_dht/{name}/lag_{lag:04d}"] = rows.dhT_dht.get(lag)
-                if lag in rows.index and rows.dL_dx.notna().get(lag, False):
-                    values[f"dL_dx/{name}/lag_{lag:04d}"] = rows.dL_dx.get(lag)
-            first = rows.iloc[0]
-            for column in ("lyapunov_top", "jac_sigma_max", "jac_sigma_min", "jac_sigma_median"):
-                if math.isfinite(first[column]):
-                    values[f"spectrum/{name}/{column}"] = first[column]
-        for row in measured["gradients"]:
-            values[f"gradient_groups/{row['group']}"] = row["norm"]
-        self._write_scalars({k: float(v) for k, v in values.items() if v is not None}, epoch)
+        from zoo.views.tensorboard import epoch_summaries
+
+        for layer in self.layers.layer:
+            f, write = self._writer(layer)
+            tables = run_folders.layer_probe_tables(self, layer, epoch=epoch)
+            for step, summary in epoch_summaries(tables, f"{self.model.name}.{layer}", images=images):
+                write(summary, step=step)
+            f.flush()
         f, write = self._writer()
-        histos = []
-        for group, grads in measured["histograms"].items():
-            proto = summary_pb2.HistogramProto(**histogram(grads))
-            histos.append(summary_pb2.Summary.Value(tag=f"gradients/{group}", histo=proto))
+        histos = [summary_pb2.Summary.Value(tag=f"gradients/{group}", histo=summary_pb2.HistogramProto(
+            **histogram(grads))) for group, grads in histograms.items()]
         write(summary_pb2.Summary(value=histos), step=epoch)
         f.flush()
+
+    def _write_run_summaries(self) -> None:
+        """Each layer's probe run summaries (``summary/<probe>/<column>``) at the fit's last epoch."""
+        from zoo.views.tensorboard import run_summary
+
+        for layer in self.layers.layer:
+            summary = run_summary(run_folders.layer_probe_tables(self, layer))
+            if summary is not None:
+                f, write = self._writer(layer)
+                write(summary, step=len(self.history_rows))
+                f.flush()

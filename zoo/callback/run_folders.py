@@ -79,8 +79,7 @@ def run_results(cb) -> list:
     results = []
     for info in layers.to_dict("records"):
         layer = info["layer"]
-        own = probes[probes.layer == layer].drop(columns="layer").reset_index(drop=True)
-        groups = gradients[gradients.group.str.startswith(f"{layer}.")].reset_index(drop=True)
+        own, groups, own_gates = _layer_rows(probes, gradients, gates, layer)
         task = task_settings(USER_MODEL, {"model": model.name, "steps": int(info["steps"]),
                                           "features": int(cb.x.shape[-1]) if cb.x.ndim > 2 else 1})
         config = RunConfig(cell=nearest_safe_name(f"{name}.{layer}"), mode=USER_MODEL, seed=0,
@@ -101,30 +100,37 @@ def run_results(cb) -> list:
             "cell_class": info["cell"], "state_size": int(info["state_size"]), "masked": bool(info["masked"]),
             "written_by": "zoo.ProbeCallback", "versions": _versions(), **_dynamics_metrics(final),
         }
-        own_gates = gates[gates.layer == layer].drop(columns="layer").reset_index(drop=True)
         results.append(RunResult(
             config=config, history=history, gradients=groups, probes=own, gates=own_gates,
             predictions=pd.DataFrame(columns=["index", "offset", "truth", "prediction"]),
             metrics=metrics, model_bytes=model_bytes,
-            probe_tables=layer_probe_tables(cb.probe_tables, layer, own, groups, own_gates)))
+            probe_tables=layer_probe_tables(cb, layer)))
     return results
 
 
-def layer_probe_tables(registered: dict, layer: str, probes: pd.DataFrame, gradients: pd.DataFrame,
-                       gates: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One layer's table of each registered probe, as a compare's run folder holds them (probe_<name>.csv):
-    the probes the diagnoser runs itself taken from the callback's own tables, the others from
-    ``registered`` (rows by probe name, with a ``layer`` column). A probe with no rows for the layer
-    (an ungated cell's gates, a probe that does not apply) has no table."""
+def _layer_rows(probes: pd.DataFrame, gradients: pd.DataFrame, gates: pd.DataFrame, layer: str) -> tuple:
+    """The callback's probes, weight-group gradients and gates of one recurrent layer."""
+    return (probes[probes.layer == layer].drop(columns="layer").reset_index(drop=True),
+            gradients[gradients.group.str.startswith(f"{layer}.")].reset_index(drop=True),
+            gates[gates.layer == layer].drop(columns="layer").reset_index(drop=True))
+
+
+def layer_probe_tables(cb, layer: str, epoch: int | None = None) -> dict[str, pd.DataFrame]:
+    """One layer's table of each registered probe (of one probed ``epoch``, or all), as a compare's run
+    folder holds them (probe_<name>.csv): the probes the diagnoser runs itself from the callback's own
+    tables, the others from its ``probe_tables``. A probe with no rows for the layer (an ungated
+    cell's gates, a probe that does not apply, one not taken at that epoch) has no table."""
     from zoo import probes as probe_folders
 
+    at = (lambda t: t[t.epoch == epoch]) if epoch is not None else (lambda t: t)  # noqa: E731
+    probes, gradients, gates = _layer_rows(at(cb.probes), at(cb.gradients), at(cb.gates), layer)
     own = SimpleNamespace(probes=probes, gradients=gradients, gates=gates)  # read as a stored run's
     tables = {}
     for name in probe_folders.list_probes():
         spec = probe_folders.get_probe(name)
-        rows = registered.get(name)
+        rows = cb.probe_tables.get(name)
         if rows is not None and len(rows):
-            table = rows[rows.layer == layer].reset_index(drop=True)
+            table = at(rows[rows.layer == layer]).reset_index(drop=True)
             table = table[list(spec.table_columns)] if len(table) else None
         else:
             table = probe_folders.run_table(own, name)

@@ -5,8 +5,10 @@ metrics and the global gradient norm (the run's history), and an HParams session
 (cell, mode, seed, settings). Every registered probe (``zoo.probes``) is written
 as its declared unit says, with no probe known here by name: a per-epoch column
 is the scalar ``probe/<probe>/<column>``; a keyed one (a gate, a weight group)
-``probe/<probe>/<column>/<key>``; the per-lag tables one image ``probe/by_lag`` per
-probed epoch, a row per probe and a panel per column against the lag; and the probe's run summary
+``probe/<probe>/<column>/<key>``; a per-lag one the scalars ``probe/<probe>/<column>/lag_<k>``
+at lags 1, 2, 5, 10, 20, 50, ... and the oldest, and the per-lag tables one image
+``probe/by_lag`` per probed epoch, a row per probe and a panel per column against
+the lag; and the probe's run summary
 (its ``summarize``) the scalars ``summary/<probe>/<column>`` at the last epoch.
 ``runs/`` itself gets the grid's HParams experiment, so the HParams tab lists
 and compares every run by those summaries. ``tensorboard --logdir runs`` shows
@@ -140,25 +142,54 @@ def _lag_image(tables: list, epoch: int, title: str):
 
 def _probe_summaries(run: store.StoredRun, title: str):
     """(step, summary) for every registered probe's table in ``run``, as the probe's unit says."""
+    tables = {name: probe_folders.run_table(run, name) for name in probe_folders.list_probes()}
+    tables = {name: table for name, table in tables.items() if table is not None and len(table)}
+    yield from epoch_summaries(tables, title)
+    summary = run_summary(tables)
+    if summary is not None:
+        yield int(run.history.epoch.max()) if len(run.history) else 0, summary
+
+
+def logged_lags(oldest: int) -> list[int]:
+    """The lags a per-lag probe is logged at as scalars: 1, 2, 5, 10, 20, 50, ... and the oldest."""
+    lags, scale = [], 1
+    while scale <= oldest:
+        lags += [k * scale for k in (1, 2, 5) if k * scale <= oldest]
+        scale *= 10
+    return sorted(set(lags) | {oldest})
+
+
+def epoch_summaries(tables: dict, title: str, images: bool = True):
+    """(step, summary) for each epoch of registered probes' tables (by probe name): a per-epoch or keyed
+    column's scalars; a per-lag column's scalars at the ``logged_lags`` (``.../lag_0005``), to follow
+    through the epochs, and, with ``images``, the per-lag tables as one image per epoch. A run's, or
+    one layer's of a fit."""
     by_lag: dict[int, list] = {}  # epoch -> (spec, rows) of each per-lag probe: one image per epoch
-    for name in probe_folders.list_probes():
-        spec, table = probe_folders.get_probe(name), probe_folders.run_table(run, name)
-        if table is None or not len(table):
-            continue
+    for name, table in tables.items():
+        spec = probe_folders.get_probe(name)
         for epoch, rows in table.groupby("epoch"):
             if spec.unit == "lag":
                 by_lag.setdefault(int(epoch), []).append((spec, rows))
-                continue
-            keyed = spec.unit in KEYED_UNITS
-            values = {f"probe/{name}/{column}" + (f"/{getattr(row, spec.unit)}" if keyed else ""):
-                      getattr(row, column) for row in rows.itertuples() for column in spec.columns}
+                at = rows.set_index("lag")
+                values = {f"probe/{name}/{column}/lag_{lag:04d}": at[column].get(lag)
+                          for lag in logged_lags(int(at.index.max())) if lag in at.index for column in spec.columns}
+            else:
+                keyed = spec.unit in KEYED_UNITS
+                values = {f"probe/{name}/{column}" + (f"/{getattr(row, spec.unit)}" if keyed else ""):
+                          getattr(row, column) for row in rows.itertuples() for column in spec.columns}
             if _finite(values):
                 yield int(epoch), _scalars(_finite(values))
-        summary = _finite({f"summary/{name}/{k}": v for k, v in spec.run_summary(table).items()})
-        if summary:
-            yield int(run.history.epoch.max()) if len(run.history) else 0, _scalars(summary)
-    for epoch, tables in sorted(by_lag.items()):
-        yield epoch, _lag_image(tables, epoch, title)
+    for epoch, lag_tables in sorted(by_lag.items()) if images else ():
+        yield epoch, _lag_image(lag_tables, epoch, title)
+
+
+def run_summary(tables: dict):
+    """The scalars ``summary/<probe>/<column>`` of each probe's run summary (its ``summarize``), or None."""
+    summary = {}
+    for name, table in tables.items():
+        spec = probe_folders.get_probe(name)
+        summary.update(_finite({f"summary/{name}/{k}": v for k, v in spec.run_summary(table).items()}))
+    return _scalars(summary) if summary else None
 
 
 class Logs:
