@@ -98,12 +98,13 @@ test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's 
 test-fast: $(EXTRAS) ## the suite without the end-to-end tests marked slow (-m "not slow"), on JAX
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
-bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; long sequences, parallel forms; local vs Ray; ProbeCallback's cost -> reports/*.md
+bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; long sequences, parallel forms; local vs Ray; ProbeCallback's cost; worker start -> reports/*.md
 	$(PY) -m pip install --quiet -e '.[bench,ray]'
 	$(PY) benchmarks/bench.py
 	KERAS_BACKEND=jax $(PY) benchmarks/long.py
 	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/callback_cost.py
+	$(PY) benchmarks/worker_start.py
 
 lint: $(STAMP) ## ruff and the import contract (lint-imports)
 	$(VENV)/bin/ruff check zoo tests benchmarks

@@ -102,6 +102,19 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def workers(pid: int) -> list[int]:
+    """The local executor's worker processes under ``pid``: spawned, or forked by its forkserver."""
+    return [p for p in descendants(pid)
+            if "multiprocessing.spawn" in cmdline(p) or "multiprocessing.forkserver" in cmdline(parent(p))]
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import cmdline, descendants, tiny_toml
+from conftest import cmdline, descendants, tiny_toml, workers
 
 from zoo import store
 from zoo.core.grid import expand
@@ -119,7 +119,7 @@ def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(cl
     for sig in (signal.SIGINT, signal.SIGKILL):
         proc = _compare(tmp, name, wait=False)
         wait_for_runs(proc, tmp / name)
-        workers = [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]
+        started_workers = workers(proc.pid)
         proc.send_signal(sig)
         started = time.monotonic()
         out, err = proc.communicate(timeout=120)
@@ -128,8 +128,8 @@ def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(cl
             assert proc.returncode == 130, err
             assert time.monotonic() - started < 10
             assert "run the same command again to resume" in err
-            assert len(workers) == 1
-            assert not [p for p in workers if Path(f"/proc/{p}").exists() and "multiprocessing" in cmdline(p)]
+            assert len(started_workers) == 1
+            assert not [p for p in started_workers if Path(f"/proc/{p}").exists() and "multiprocessing" in cmdline(p)]
         else:
             assert proc.returncode == -signal.SIGKILL
             assert "1 finished already" in err or "2 finished already" in err  # the interrupted one's runs kept

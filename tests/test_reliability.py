@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cmdline, descendants, tiny_grid, tiny_toml
+from conftest import cmdline, descendants, tiny_grid, tiny_toml, workers
 
 from zoo import cli, new_cell, store
 from zoo.core.config import COMPILE_CACHE
@@ -232,9 +232,10 @@ def test_a_stop_signal_stops_the_compare_and_its_worker(tmp_path, sig):
     after any signal, SIGKILL included, no worker outlives the driver."""
     proc = _compare(tmp_path, "c", tiny_toml(epochs=2000))
     deadline = time.monotonic() + 120
-    while not (workers := [p for p in descendants(proc.pid) if "multiprocessing.spawn" in cmdline(p)]):
+    while not workers(proc.pid):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
+    pool = [p for p in descendants(proc.pid) if "multiprocessing" in cmdline(p)]  # a forkserver too, if any
     time.sleep(1.0)  # the worker is busy (starting Keras), not waiting for a message
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -245,8 +246,9 @@ def test_a_stop_signal_stops_the_compare_and_its_worker(tmp_path, sig):
         assert f"stopped by {sig.name}: finished runs are stored; run the same command again to resume" in err
         assert "Traceback" not in err
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in workers):
-        assert time.monotonic() < deadline, f"worker {workers} outlived its driver ({sig.name})"
+    while any(_alive(p) for p in pool):
+        left = [cmdline(p) for p in pool if _alive(p)]
+        assert time.monotonic() < deadline, f"worker processes {left} outlived their driver ({sig.name})"
         time.sleep(0.1)
 
 

@@ -4,6 +4,10 @@ The plan (``zoo.runs.devices``) fixes how many workers, on which device, and
 each worker's environment (``plan.env_for(i)``), which worker ``i`` sets before
 it imports Keras, so the backend starts on its device with its memory share.
 
+On the JAX backend, workers are forked from a forkserver that imported
+Keras once (``start_context``, ``preload``), so a worker starts in a fraction
+of a second instead of importing Keras itself; elsewhere they are spawned.
+
 A task is a group of runs sharing a shape: on a GPU (``plan.batch_seeds``)
 all the seeds of a cell x mode, trained as one batched model; on a CPU one
 run. Each worker is fed one task at a time over its own pipe, so the driver
@@ -52,8 +56,23 @@ class MainGuardError(ConfigError):
     """A script that calls ``zoo.compare`` without the main guard: every worker would run it again."""
 
 
-def _die_with_parent(parent: int) -> None:
-    """End this worker when the driver ends, however it ends (SIGKILL included)."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _die_with_parent(driver: int) -> None:
+    """End this worker when the driver ends, however it ends (SIGKILL included).
+
+    A spawned worker's parent is the driver; a forked one's is the forkserver,
+    which ends when the driver does. Either way the parent's death ends the worker.
+    """
+    parent = os.getppid()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -61,17 +80,22 @@ def _die_with_parent(parent: int) -> None:
             pass
 
     def watch() -> None:  # everywhere (and should the driver die before prctl took effect)
-        while os.getppid() == parent:
+        while os.getppid() == parent and _alive(driver):
             time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="rnn-zoo parent watch").start()
 
 
-def _worker_main(conn, threads: int, env: dict[str, str], parent: int | None = None) -> None:
-    """A worker's life: train what the driver sends until it sends ``None``."""
-    if parent is not None:
-        _die_with_parent(parent)
+def _worker_main(conn, threads: int, env: dict[str, str], driver: int) -> None:
+    """A worker's life: train what the driver sends until it sends ``None``.
+
+    ``env`` is the driver's environment as it is now, with the worker's own
+    settings: a forked worker would otherwise have the forkserver's, as it was
+    when the server started.
+    """
+    _die_with_parent(driver)
+    os.environ.clear()
     os.environ.update(env)  # first: the backend reads its device and memory settings when it starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     prepare_worker(threads)
@@ -90,10 +114,55 @@ def _worker_main(conn, threads: int, env: dict[str, str], parent: int | None = N
         os._exit(0)  # the driver is gone: nothing to report to, and no traceback to print
 
 
+# What a forkserver's imports (``preload``) read from the environment: a
+# forkserver started under other values would give workers the wrong Keras
+# backend, JAX flags or thread counts, so then workers are spawned.
+_IMPORT_ENV = ("KERAS_", "JAX_", "XLA_", "TF_", "OMP_", "OPENBLAS_", "MKL_", "MPL", "PYTHON", "LD_", "HOME")
+_forkserver_env: dict[str, str] | None = None  # the environment this process's forkserver started with
+
+
+def _import_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(_IMPORT_ENV)}
+
+
+def start_context(threads: int, starting: int):
+    """How workers start: forked from a server that imported Keras once, or spawned (each imports it).
+
+    ``starting``: how many workers are about to start. The forkserver (see
+    ``preload``) serves every later compare of this process, so a notebook's
+    or a test session's later compares start their workers at once. Its own
+    start imports Keras in one process, so it is started only where a single
+    worker would import Keras anyway: several workers spawned import it in
+    parallel, on as many cores (``make bench``, "worker start"). Spawned too:
+    on TensorFlow (its import starts threads, and forking a threaded process
+    is unsafe), with more than one thread per worker, where the platform has
+    no forkserver, where something else in this process started the
+    forkserver, or where the environment Keras reads at import has changed
+    since ours started.
+    """
+    global _forkserver_env
+    from zoo.core.process import keras_backend
+
+    spawn = multiprocessing.get_context("spawn")
+    if threads != 1 or keras_backend() != "jax" or "forkserver" not in multiprocessing.get_all_start_methods():
+        return spawn
+    if _forkserver_env is None:
+        from multiprocessing import forkserver
+
+        if starting != 1 or getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
+            return spawn  # several workers import faster in parallel; a server not ours has unknown imports
+        _forkserver_env = _import_env()
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["zoo.runs.executors.preload"])
+        return context
+    return multiprocessing.get_context("forkserver") if _import_env() == _forkserver_env else spawn
+
+
 class _Worker:
     def __init__(self, context, index: int, threads: int, env: dict[str, str]):
         self.index = index
         self.conn, child = context.Pipe()
+        env = {**os.environ, **env}
         self.process = context.Process(target=_worker_main, args=(child, threads, env, os.getpid()), daemon=True)
         self.process.start()
         child.close()
@@ -153,11 +222,16 @@ class LocalExecutor:
     def map(self, configs: list[RunConfig], on_epoch: OnEpoch) -> Iterator[Retry | Finished | None]:
         # Even one job trains in a worker process: the same retry and crash
         # semantics as N, and a native crash never takes the driver down.
-        context = multiprocessing.get_context("spawn")
         queue = deque(self.tasks(configs))
         attempts: dict[str, int] = {}
-        spawn = lambda i: _Worker(context, i, self.threads, self.plan.env_for(i))  # noqa: E731
-        workers = [spawn(i) for i in range(min(self.jobs, len(queue)))]
+        starting = min(self.jobs, len(queue))
+        context = start_context(self.threads, starting)
+        # A replacement (for a dead or hung worker) starts alone: forked, where it can be.
+        spawn = lambda i: _Worker(start_context(self.threads, 1) if started else context, i,  # noqa: E731
+                                  self.threads, self.plan.env_for(i))
+        started = False
+        workers = [spawn(i) for i in range(starting)]
+        started = True
         try:
             while queue or any(w.holding for w in workers):
                 for w in workers:
