@@ -6,7 +6,11 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import pytest  # noqa: E402
 
 from zoo.core.config import GridConfig, TaskConfig, TrainConfig  # noqa: E402
-from zoo.core.process import known_xla_flags, with_xla_flags, xla_cpu_flags  # noqa: E402
+from zoo.core.process import keep_tensorflow_out, known_xla_flags, with_xla_flags, xla_cpu_flags  # noqa: E402
+
+# On JAX the suite's process runs as rnn-zoo's own do, without TensorFlow, which
+# Keras would otherwise import (5 s per pytest worker). The TensorFlow half has it.
+keep_tensorflow_out()
 
 # The suite's programs are tiny, so compiling them is most of its time, and
 # LLVM's optimisation passes are most of each compile: at level 0 the gradient

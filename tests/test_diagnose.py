@@ -302,6 +302,7 @@ def fitted(tmp_path_factory):
     return model, probe, tmp_path
 
 
+@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
 def test_callback_writes_tables_and_tensorboard_histograms(fitted):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -340,6 +341,7 @@ def test_callback_writes_tables_and_tensorboard_histograms(fitted):
     assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2, 3]
 
 
+@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
 @pytest.mark.parametrize("name", __import__("zoo.probes").probes.list_probes())
 def test_callback_logs_each_layers_probes_as_compare_logs_a_runs(name, fitted):
     """Each recurrent layer is a TensorBoard run, ``zoo_probes/<layer>``, with every registered probe
@@ -386,6 +388,7 @@ def final_diagnosis(fitted):
     return zoo.diagnose(model, probe.x, probe.y)
 
 
+@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
 @pytest.mark.parametrize("name", __import__("zoo.probes").probes.list_probes())
 def test_the_callbacks_run_folders_hold_each_registered_probe_as_a_compare_stores_it(name, fitted,
                                                                                      final_diagnosis):
@@ -427,6 +430,7 @@ def _zoo_run(runs):
     return run
 
 
+@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
 def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     """ProbeCallback(runs=...) writes run folders that `zoo report --runs` shows beside the zoo's own runs."""
     if keras.backend.backend() == "tensorflow":
