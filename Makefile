@@ -86,14 +86,16 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 # The engine's tests again on the second backend: what TensorFlow changes (the engine's glue,
 # diagnosing a user's model), not the end-to-end flows the JAX half runs (the example script).
 # Run beside the JAX half instead of after it, the two took longer in all on this 2-core machine;
-# after it, on 2 workers (no module fixture to share), it takes about a third less wall time.
+# after it, on 2 workers, it takes about a third less wall time. A file per worker (--dist loadfile):
+# test_diagnose's module fixtures (a fit with the callback) then run once, not once per worker
+# (109 s and 196 CPU-s against 157 s and 295 with --dist load, back to back).
 TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py tests/test_compile_cache.py \
             tests/test_diagnose.py --deselect tests/test_diagnose.py::test_the_example_runs_in_its_quick_form
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -n 2 --dist loadfile
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider $(TF_TESTS)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider $(TF_TESTS)
 
 test-fast: $(EXTRAS) ## the suite without the end-to-end tests marked slow (-m "not slow"), on JAX
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
