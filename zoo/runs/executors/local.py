@@ -4,9 +4,10 @@ The plan (``zoo.runs.devices``) fixes how many workers, on which device, and
 each worker's environment (``plan.env_for(i)``), which worker ``i`` sets before
 it imports Keras, so the backend starts on its device with its memory share.
 
-On the JAX backend, workers are forked from a forkserver that imported
-Keras once (``start_context``, ``preload``), so a worker starts in a fraction
-of a second instead of importing Keras itself; elsewhere they are spawned.
+On the JAX backend, a worker that starts alone, and every worker once this
+process's forkserver runs, is forked from that server, which imported Keras
+once (``start_context``, ``preload``): it starts in a fraction of a second
+instead of importing Keras itself. Other workers are spawned.
 
 A task is a group of runs sharing a shape: on a GPU (``plan.batch_seeds``)
 all the seeds of a cell x mode, trained as one batched model; on a CPU one
@@ -226,12 +227,9 @@ class LocalExecutor:
         attempts: dict[str, int] = {}
         starting = min(self.jobs, len(queue))
         context = start_context(self.threads, starting)
+        workers = [_Worker(context, i, self.threads, self.plan.env_for(i)) for i in range(starting)]
         # A replacement (for a dead or hung worker) starts alone: forked, where it can be.
-        spawn = lambda i: _Worker(start_context(self.threads, 1) if started else context, i,  # noqa: E731
-                                  self.threads, self.plan.env_for(i))
-        started = False
-        workers = [spawn(i) for i in range(starting)]
-        started = True
+        spawn = lambda i: _Worker(start_context(self.threads, 1), i, self.threads, self.plan.env_for(i))  # noqa: E731
         try:
             while queue or any(w.holding for w in workers):
                 for w in workers:
