@@ -14,6 +14,11 @@ from zoo.engine import run as training
 TIMING = ["seconds", "train_seconds"]
 # float32 rounding: a vmapped matmul may sum in another order than the plain one.
 RTOL, ATOL = 2e-5, 1e-6
+# lyapunov_sum adds the log of every direction's growth, the smallest singular values
+# of the Jacobians included, whose float32 relative error is about eps times the
+# condition number: a reordered sum moved the LSTM's by 1.1e-3 of -49.85 (2.1e-5
+# relative) on one CPU, while its top exponent agreed to every digit.
+LOOSER = {"probes": {"lyapunov_sum": 1e-4}}
 
 
 def _runs(cell, mode, seeds=(0, 1, 2), **train_changes):
@@ -27,9 +32,13 @@ def _assert_same_run(alone, replica, replicas=3):
         a, b = getattr(alone, table), getattr(replica, table)
         if table == "history":
             a, b = a.drop(columns=TIMING), b.drop(columns=TIMING)
+        looser = LOOSER.get(table, {})
         pd.testing.assert_frame_equal(
-            a, b, check_exact=False, rtol=RTOL, atol=ATOL, obj=f"{alone.config.run_id} {table}"
+            a.drop(columns=list(looser)), b.drop(columns=list(looser)), check_exact=False, rtol=RTOL, atol=ATOL,
+            obj=f"{alone.config.run_id} {table}",
         )
+        for column, rtol in looser.items():
+            np.testing.assert_allclose(b[column], a[column], rtol=rtol, err_msg=f"{alone.config.run_id} {column}")
     ma, mb = dict(alone.metrics), dict(replica.metrics)
     for key in ("status", "diverged_epoch", "diverged_in", "epochs_run", "params", "steps"):
         assert ma[key] == mb[key], key
