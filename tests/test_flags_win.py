@@ -85,7 +85,9 @@ def test_every_setting_quick_changes_is_a_flag_that_wins_and_is_named(source):
         assert note.endswith("nothing to shrink") and load_grid(source, quick=True) == load_grid(source)
     for setting in changed:
         if setting in ("task.train_stop", "task.test_stop"):
-            continue  # said by the points: the same gap, fewer points
+            series = setting.removeprefix("task.").removesuffix("_stop")
+            assert f"{series}_stop " in note and "the same sampling gap" in note, (setting, note)
+            continue  # said beside the points: the same gap, fewer points
         if setting == "train.epochs" and load_grid(source).train.steps is not None:
             continue  # a grid in steps does not use epochs
         assert f"{setting} " in note, (setting, note)
@@ -112,7 +114,9 @@ def test_quick_keeps_seeds_and_epochs_and_shrinks_the_rest():
     assert "seeds" not in note.split(";")[0] and "train.epochs" not in note.split(";")[0]
     assert note.endswith("as given: --seeds 2, --epochs 9")
     assert quick_note("default") == ("quick (grid default-quick, default shrunk): seeds 3 -> 1, "
-                                     "task.train_points 10000 -> 2000, task.test_points 1000 -> 200, "
+                                     "task.train_points 10000 -> 2000 (train_stop 100 -> 19.99: the same "
+                                     "sampling gap), task.test_points 1000 -> 200 (test_stop 200 -> 119.9: "
+                                     "the same sampling gap), "
                                      "train.epochs 120 -> 5")
     assert quick_note("memory", flag="", seeds=2).endswith("as given: seeds=2")
 

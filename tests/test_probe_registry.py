@@ -117,6 +117,21 @@ def test_a_bad_declaration_is_one_line(changes, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_summary_wrapped_over_two_lines_is_the_whole_description(monkeypatch):
+    from zoo.core import probe_registry
+
+    monkeypatch.setattr(probe_registry, "_PROBES", dict(probe_registry._PROBES))
+
+    def summarize(rows):
+        """The first line of a summary
+        and its second line.
+
+        A paragraph the caption leaves out."""
+
+    register_probe("p", columns=("a",), unit="lag", summary=("a",))(summarize)
+    assert probe_registry.probe("p").description == "The first line of a summary and its second line."
+
+
 def test_a_run_folder_from_before_the_registry_is_read_by_its_legacy_table():
     """A folder written before the gates were a probe holds gates.csv, not probe_gates.csv: the
     report reads it as the probe's table, and combines its summary as the probe declares."""

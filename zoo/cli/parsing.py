@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
-    n.add_argument("--dir", help="folder to write into (default: the zoo/cells package)")
+    n.add_argument("--dir", help="folder to write into (default: zoo/models/cells, the built-in cells' package)")
 
     r = sub.add_parser("report", help="rebuild the report from stored runs, without training")
     r.add_argument("--config", help="report this grid instead of the last compared one")

@@ -108,12 +108,15 @@ def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) 
         full = small
     before, after = _flat(full), _flat(small)
     changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
-    for series in ("train", "test"):  # a shorter series at the same gap: its points say it
-        if f"task.{series}_points" in changed:
-            changed = [k for k in changed if k != f"task.{series}_stop"]
     if small.train.steps is not None and full.train.steps is not None:  # epochs are unused there
         changed = [k for k in changed if k != "train.epochs"]
-    shown = [f"{k} {_short(before.get(k))} -> {_short(after.get(k))}" for k in changed]
+    shown = {k: f"{k} {_short(before.get(k))} -> {_short(after.get(k))}" for k in changed}
+    for series in ("train", "test"):  # a shorter series at the same gap: one item, which says so
+        points, stop = f"task.{series}_points", f"task.{series}_stop"
+        if points in shown and stop in shown:
+            shown[points] += f" ({series}_stop {before[stop]:.4g} -> {after[stop]:.4g}: the same sampling gap)"
+            del shown[stop]
+    shown = list(shown.values())
     if source is None:
         what = "the shipped quick grid, not the default one"
     else:

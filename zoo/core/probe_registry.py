@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from zoo.core.registry import DuplicateNameError, UnknownNameError, _first_line, _source_of, unknown_name_message
+from zoo.core.registry import DuplicateNameError, UnknownNameError, _doc_summary, _source_of, unknown_name_message
 
 # A value per probed epoch; per lag (steps back from the last); per time step; per named gate. A keyed
 # unit's index column holds a name, not a number: its measure returns {column: {name: value}}.
@@ -195,7 +195,7 @@ def register_probe(
         package = summarize.__module__.rpartition(".")[0]
         module = measure or (f"{package}.measure" if package else "measure")
         _PROBES[name] = ProbeSpec(name, columns, unit, reduce, fmt, summary, summarize, figure, finding, module,
-                                  _first_line(summarize), source, combine, every_run, during, over_steps)
+                                  _doc_summary(summarize), source, combine, every_run, during, over_steps)
         return summarize
 
     return decorate

@@ -33,9 +33,11 @@ _MODES: dict[str, ModeSpec] = {}
 _TASKS: dict[str, TaskSpec] = {}
 
 
-def _first_line(obj) -> str:
+def _doc_summary(obj) -> str:
+    """The docstring's summary: its first paragraph as one line (a summary wrapped over two
+    lines is whole, as the report's captions and ``python -m zoo list`` show it)."""
     doc = (obj.__doc__ or "").strip()
-    return doc.splitlines()[0].strip() if doc else ""
+    return " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
 
 
 def _source_of(fn) -> str:
@@ -64,7 +66,7 @@ def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: C
         old = _CELLS.get(name)
         if old is not None and old.source != source:
             raise DuplicateNameError(f"cell {name!r} is registered twice: by {old.source} and by {source}")
-        _CELLS[name] = CellSpec(name, builder, param_count, _first_line(builder), source, gates, claim, remedy,
+        _CELLS[name] = CellSpec(name, builder, param_count, _doc_summary(builder), source, gates, claim, remedy,
                                 tuple(published))
         return builder
 
@@ -75,7 +77,7 @@ def register_mode(name: str, *, layout: str, target: str, param_count: Callable,
     """Register a mode builder under ``name``; returns the builder unchanged."""
 
     def decorate(builder):
-        _MODES[name] = ModeSpec(name, builder, param_count, layout, target, _first_line(builder), required)
+        _MODES[name] = ModeSpec(name, builder, param_count, layout, target, _doc_summary(builder), required)
         return builder
 
     return decorate
@@ -148,7 +150,7 @@ def register_task(
         _TASKS[name] = TaskSpec(
             name, generate, settings, features, steps, classes, loss, metric,
             tuple(tuple(m) for m in modes), baseline, solved_below, solved_reason, length, extra_metrics,
-            tuple(sorted((test_settings or {}).items())), _first_line(generate), source,
+            tuple(sorted((test_settings or {}).items())), _doc_summary(generate), source,
             section, forecast, tuple((k, tuple(v)) for k, v in (limits or {}).items()), check, quick,
         )
         _TASK_OF_SETTINGS[settings] = name

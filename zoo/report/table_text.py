@@ -46,18 +46,20 @@ def factor_text(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"×{x:.3g}"
 
 
-def sigma_min_text(lo: float, hi: float) -> str:
-    """σ_min, or "< 1e-7 σ_max" where it is below float32's resolution relative to σ_max
-    (round-off of a float32 Jacobian, not a measurement)."""
+def sigma_min_text(lo: float, hi: float, digits: int = 2) -> str:
+    """A singular value below σ_max, or "< 1e-7 σ_max" where it is below float32's resolution
+    relative to σ_max: round-off of a float32 Jacobian, or an exact zero (a dead ReLU unit),
+    either way not a value a float32 Jacobian can measure."""
     if lo < analysis.FLOAT32_RESOLUTION * hi:
         return f"< {analysis.FLOAT32_RESOLUTION:.0e} σ_max".replace("e-07", "e-7")
-    return f"{lo:.2g}"
+    return f"{lo:.{digits}g}"
 
 
 def _sigma_range(lo: float, hi: float, median: float) -> str:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "–"
-    return f"{sigma_min_text(lo, hi)} – {hi:.3g}" + (f" ({median:.3g})" if np.isfinite(median) else "")
+    shown = f"{sigma_min_text(lo, hi)} – {hi:.3g}"
+    return shown + (f" ({sigma_min_text(median, hi, 3)})" if np.isfinite(median) else "")  # the median alike
 
 
 def vanish_text(r: dict) -> str:
@@ -141,8 +143,9 @@ def table_note(summary: pd.DataFrame) -> str:
         note += "; for windows of 20 or more also over the last fifth of the lags"
     note += (
         ". Jacobian σ: the smallest and largest singular value of the one-step Jacobians dh_{t+1}/dh_t over "
-        "the probe batch, steps and seeds, and their median; a σ_min below float32's resolution relative to "
-        "σ_max is round-off, shown as < 1e-7 σ_max. Top Lyapunov exponent: the finite-time exponent of the "
+        "the probe batch, steps and seeds, and their median; a σ below float32's resolution relative to "
+        "σ_max, round-off or an exact zero (a dead ReLU unit), is shown as < 1e-7 σ_max. "
+        "Top Lyapunov exponent: the finite-time exponent of the "
         "most expanding direction over the whole sequence of T steps, (1/T) log σ1(J_T ⋯ J_1), mean over the "
         "probe sequences; e^λ is its per-step factor (summary.csv also has qr_lyapunov_max, the QR method's "
         "top column with the first fifth of the steps discarded, a different number over a short window, and "
