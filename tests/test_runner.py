@@ -1,3 +1,4 @@
+import io
 import shutil
 from pathlib import Path
 
@@ -111,3 +112,15 @@ def test_a_full_disk_stops_with_a_clear_error_and_keeps_finished_runs(tmp_path, 
     assert len(finished) == 2 and not list(tmp_path.glob(".*.tmp-*"))
     for run in finished:
         store.read_run(tmp_path / run.run_id)
+
+
+def test_the_eta_waits_for_a_finished_run_then_follows_the_pace(monkeypatch):
+    """The first epoch's time is mostly starting and compiling, a cost per run: no ETA from it."""
+    todo = expand(tiny_grid())  # 4 runs of 2 epochs: 8 epochs in all
+    clock = iter([0.0, 100.0])
+    monkeypatch.setattr(runner.time, "monotonic", lambda: next(clock))
+    progress = runner.Progress(todo, stream=io.StringIO())  # started at 0 s
+    progress.epoch(todo[0].run_id, 1, 0.5)
+    assert progress.eta() == "after the first run"
+    progress.run_done(todo[0], None, "a test's failure")  # 2 of 8 epochs done
+    assert progress.eta() == "5m00s"  # at 100 s for 2 epochs, 6 epochs are 300 s
