@@ -151,7 +151,9 @@ def table_note(summary: pd.DataFrame) -> str:
         "top column with the first fifth of the steps discarded, a different number over a short window, and "
         "lyapunov_sum with its part below float32 resolution, lyapunov_sum_unresolved). "
         "Vanish lag: the first lag where the norm is below "
-        f"{VANISH_FRACTION:g} of its lag-0 value, as measured within the window."
+        f"{VANISH_FRACTION:g} of its lag-0 value, as measured within the window. s / run: the run's wall "
+        "time, compiling and probes included, so a cell whose programs were already in the compile cache "
+        "takes less; history.csv's train_seconds after the first epoch is the training alone."
     )
     if (summary.diverged > 0).any():
         note += (
