@@ -107,3 +107,28 @@ def test_gates_are_probabilities_with_a_carry(cell):
     for v in values.values():
         v = np.asarray(v)
         assert v.shape == (2, 3) and (v > 0).all() and (v < 1).all()
+
+
+# What the report may call the state's activation (its tanh' = 1 - h² sentence rests on it).
+ACTIVATION_RANGE = {"tanh": (-1.0, 1.0), "relu": (0.0, np.inf)}
+
+
+@pytest.mark.parametrize("cell", registry.list_cells())
+def test_a_known_state_activation_is_what_the_state_is(cell):
+    """Where a cell's state is known to be an activation's output, a step from large inputs keeps
+    every value of it in that activation's range and reaches the range's edge (saturated tanh,
+    a ReLU's exact zeros); a cell that is not known says nothing."""
+    model = training.build_model(cell, "many_to_one", 8, window=3, horizon=1)
+    known = training.state_activation(model)
+    expected = {"simple_rnn": "tanh", "simple_rnn_rho2": "tanh", "irnn": "relu", "lstm": None, "gru": None}
+    if cell in expected:
+        assert known == expected[cell]
+    if known is None:
+        return
+    layer = next(x for x in model._flatten_layers(include_self=False) if getattr(x, "cell", None) is not None)
+    x = rng.normal(scale=30.0, size=(64, 3, 1)).astype(np.float32)
+    h = np.asarray(layer(ops.convert_to_tensor(x)), dtype=np.float64)  # the last step's state
+    lo, hi = ACTIVATION_RANGE[known]
+    assert ((h >= lo) & (h <= hi)).all()
+    edge = np.abs(h) > 0.99 if known == "tanh" else h == 0.0
+    assert edge.any()

@@ -120,3 +120,112 @@ def test_divergence_cause_is_read_from_the_through_time_numbers():
     cause, reason = tables.divergence_cause(shrank)
     assert cause == "step size" and "shrank ×0.6 per step back (lags 1-5) at epoch 3" in reason
     assert tables.divergence_cause({"cause_factor": math.nan, "cause_epoch": None})[0] == "step size"
+
+
+def _cell_row(cell, factor, **numbers):
+    return pd.Series(dict(cell=cell, decay_factor=factor, first_epoch=0, last_epoch=5, **numbers))
+
+
+def test_the_tanh_slope_is_said_only_of_a_state_that_is_a_tanh_output():
+    from zoo.report.findings import explain_cell
+
+    # The probe stores mean(1 - h²) for every cell: a ReLU cell's 0.97 is no tanh slope.
+    relu = dict(jac_sigma_max=1.03, jac_sigma_min=0.3, jac_sigma_median=0.5, tanh_slope_mean=0.97)
+    assert "tanh" not in explain_cell(_cell_row("indrnn", 0.75, **relu))
+    assert "tanh" not in explain_cell(_cell_row("indrnn", 0.75, **relu, state_activation="relu"))
+    text = explain_cell(_cell_row("simple_rnn", 0.97, **relu, state_activation="tanh"))
+    assert "; tanh' averages 0.97 (almost linear)." in text
+
+
+def test_an_exact_zero_singular_value_is_not_called_round_off():
+    from zoo.report.findings import explain_cell
+
+    sums = dict(jac_sigma_max=1.03, jac_sigma_median=0.0, lyapunov_sum=-2600.0, lyapunov_sum_unresolved=-2576.0)
+    dead = explain_cell(_cell_row("indrnn", 0.75, jac_sigma_min=0.0, **sums))
+    assert "σ_min is exactly 0: each step drops some direction of the state outright" in dead
+    assert "a ReLU's with a negative input" in dead and "the true sum is −∞" in dead
+    assert "not from the dynamics" not in dead and "(tiny but not zero: float32 round-off)" not in dead
+    tiny = explain_cell(_cell_row("lstm", 0.75, jac_sigma_min=1e-9, **sums))
+    assert "-2576 of it from directions below float32 resolution (tiny but not zero: float32 round-off)" in tiny
+    assert "exactly 0" not in tiny
+
+
+def test_a_factor_is_tied_to_the_gate_only_where_the_gate_accounts_for_it():
+    from zoo.report.findings import explain_cell
+
+    gru = explain_cell(_cell_row("gru", 0.582, carry=0.49, carry_gate="update"))
+    assert "gru: ×0.582 per step, set by its update gate, which keeps 0.49 of the state per step." in gru
+    # sLSTM: its forget gate averages 0.09 (1% left after 1.9 steps) but the state's factor is 0.625 (9.8 steps).
+    slstm = explain_cell(_cell_row("slstm", 0.625, carry=0.09, carry_gate="forget"))
+    assert "set by its forget gate, which keeps" not in slstm
+    assert ("×0.625 per step, the norm of the Jacobian over its whole carried state, not set by its forget gate: "
+            "that gate's mean activation is 0.09, which would leave 1% of the gradient after about 2 steps against "
+            "about 10 at ×0.625.") in slstm
+
+
+def _main_summary():
+    rows = []
+    for cell, seconds in (("simple_rnn", 9.0), ("simple_rnn_rho2", 1.0), ("gru", 12.0)):  # rho2: compile cache
+        for mode, mae, next_mae in (("many_to_one", 0.20, 0.20), ("one_to_many", 0.29, 0.24)):
+            rows.append(dict(cell=cell, mode=mode, ok=1, seeds=1, diverged=0, params=100, test_mae=mae,
+                             test_mae_ci95=math.nan, test_mae_next=next_mae, decay_factor=math.nan,
+                             grad_norm_peak=1.0, seconds=seconds))
+    return pd.DataFrame(rows)
+
+
+def _epochs(per_step: dict[str, float], first=2.0, steps=32):
+    """Two runs per cell, three epochs each: the first compiles (``first`` seconds)."""
+    rows = []
+    for cell, seconds in per_step.items():
+        for mode in ("many_to_one", "one_to_many"):
+            for epoch in (1, 2, 3):
+                rows.append(dict(run_id=f"{cell}-{mode}", cell=cell, mode=mode, status="ok", epoch=epoch,
+                                 steps=steps, train_seconds=first if epoch == 1 else seconds * steps))
+    return pd.DataFrame(rows)
+
+
+def test_the_cost_is_the_time_per_step_once_compiled_else_says_what_it_includes():
+    from zoo.report.findings import main_findings
+
+    summary = _main_summary()
+    epochs = _epochs({"simple_rnn": 0.0002, "simple_rnn_rho2": 0.0003, "gru": 0.0005})
+    (cost,) = [line for line in main_findings(summary, epochs=epochs) if line.startswith("Cost")]
+    assert ("simple_rnn trains fastest (0.2 ms per training step, the median over the epochs after the first, "
+            "which compiles; mean over modes) and gru slowest (0.5 ms).") in cost
+    (cost,) = [line for line in main_findings(summary) if line.startswith("Cost")]
+    assert "trains fastest" not in cost and "simple_rnn_rho2 took the least wall time (1 s per run" in cost
+    assert "compiling (or loading the compiled programs from the cache" in cost
+
+
+def test_the_next_value_finding_names_the_metric_it_uses():
+    from zoo.report.findings import main_findings
+
+    (line,) = [line for line in main_findings(_main_summary()) if line.startswith("Predicting")]
+    assert "(test_mae_next in summary.csv: the MAE of the first predicted value only;" in line
+    assert "one_to_many the least (0.24)" in line  # its test_mae_next; the table's test MAE is 0.29
+
+
+def test_a_run_with_no_recurrent_gradient_is_left_out_of_the_weight_groups():
+    from zoo import probes
+
+    finding = probes.get_probe("gradients").finding
+    runs = pd.DataFrame([dict(cell="simple_rnn", mode="many_to_many", seed=0, last_epoch_recurrent_share=0.74),
+                         dict(cell="lem", mode="many_to_one", seed=0, last_epoch_recurrent_share=0.0034),
+                         dict(cell="gru", mode="one_to_one", seed=0, last_epoch_recurrent_share=0.0),
+                         dict(cell="lru", mode="many_to_one", seed=0, last_epoch_recurrent_share=math.nan)])
+    text = finding(runs)
+    assert "hold 74% of the gradient norm of simple_rnn (many_to_many) but 0.3% of lem's (many_to_one)" in text
+    assert "gru's" not in text and "Left out: 1 run whose recurrent kernels got no gradient at all (one_to_one)" in text
+
+
+def test_a_time_profile_with_no_recurrent_gradient_is_no_profile():
+    from zoo import probes
+
+    spec = probes.get_probe("grad_time_profile")
+    none = pd.DataFrame(dict(epoch=3, lag=[0, 1, 2, 3], term_norm=0.0, share_from=0.0, tail_ratio=0.0))
+    assert all(math.isnan(v) for v in spec.summarize(none).values())  # not "0% from far back"
+    some = none.assign(share_from=[1.0, 0.6, 0.3, 0.1])
+    assert spec.summarize(some) == dict(share_from_1=0.6, share_older_half=0.3, half_lag=1.0)
+    one = pd.DataFrame([dict(cell="gru", mode="many_to_one", seed=0, share_older_half=0.3)])
+    assert spec.finding(one).endswith("make up 30% of Σ‖dL/dW_rec|_t‖ for gru (many_to_one).")  # nothing to set
+    assert spec.finding(one.assign(share_older_half=math.nan)) is None  # it against; no profile: no sentence

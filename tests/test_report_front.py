@@ -76,8 +76,8 @@ def test_the_page_opens_with_the_answer_before_any_table(tiny_runs, tmp_path):
     assert 2 <= len(lines) <= answer.MAX_LINES
     assert lines[0].startswith("Can this grid test the post&#x27;s claim") and "No: the sine task" in lines[0]
     factors, _ = answer.step_factors(results.summary)
-    best = factors.index[0]
-    assert f"in {best}, the cell that keeps it alive longest" in block.group(1)
+    alive = answer._longest_alive(factors)  # the largest factor that does not grow
+    assert alive is None or re.search(rf"\b{alive}(, the cell that)? keeps it alive longest", block.group(1))
     assert "make compare CONFIG=memory" in lines[-1]
 
 
@@ -149,3 +149,27 @@ def test_a_grid_of_memory_runs_says_it_can_test_the_claim(monkeypatch):
     assert lines[-1] == ("Where to look next: the full memory grid: make compare CONFIG=memory; the horizon experiment "
                          "(the longest adding and sine_gap length each cell learns, found by a search): "
                          "make compare CONFIG=horizon (QUICK=1 for a smoke run).")
+
+
+def test_a_factor_above_1_is_said_to_grow_never_to_keep_the_gradient_alive():
+    summary = pd.DataFrame([
+        _row("simple_rnn_rho2", "many_to_one", 0.010, 0.004, factor=1.66),
+        _row("cornn", "many_to_one", 0.010, 0.004, factor=0.999),
+        _row("gru", "many_to_one", 0.012, 0.003, factor=0.6, carry=0.47),
+    ])
+    line = answer.gradient_line(summary)
+    assert "×1.66 in simple_rnn_rho2, where it grows most" in line and "rho2, the cell that keeps" not in line
+    assert "Of the cells where it does not grow, cornn keeps it alive longest (×0.999)." in line
+    grow = math.log(100) / math.log(1.66)  # 9.07: 1.66^9 = 100
+    assert f"in simple_rnn_rho2 it would be 100 times larger after about {grow:.0f} steps (it explodes)" in line
+    assert "in cornn it would keep about its size" in line  # 0.999^1000 = 0.37: not 1% within 1,000 steps
+    assert "1% of it would be left after about 9 steps in gru" in line and "does not shrink" not in line
+    both = pd.DataFrame([_row(cell, "many_to_one", 0.1, 0.1, factor=f) for cell, f in (("a", 1.5), ("b", 1.2))])
+    line = answer.gradient_line(both)
+    assert "in a, where it grows most" in line and "in b, where it grows least" in line and "alive" not in line
+
+
+def test_the_trend_of_a_factor_below_about_and_above_1():
+    assert answer.trend(0.99) == "vanishes"  # 1% after 458 steps: within 1,000
+    assert answer.trend(0.999) == answer.trend(1.0) == answer.trend(1.001) == "holds"
+    assert answer.trend(1.01) == "grows"  # 100 times after 463 steps

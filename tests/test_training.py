@@ -24,6 +24,7 @@ def test_run_records_every_measurement():
     assert len(result.probes) == 4 * (TINY_TASK.window + 1)
     assert result.metrics["status"] == "ok" and result.metrics["params"] == 8 * 3 * (1 + 8 + 2) + 9
     assert np.isfinite(result.metrics["decay_rate"])
+    assert result.metrics["state_activation"] is None  # a GRU's h is no tanh output: no tanh' said of it
     assert len(result.predictions) == TINY_TASK.test_points - TINY_TASK.window
 
 

@@ -29,6 +29,10 @@ class {cls}(keras.layers.Layer):
         inputs: (batch, input_dim). states: [h] with h (batch, units).
     """
 
+    # The state is a tanh output, so the report reads its 1 - h² as tanh'. Change or drop this
+    # line when your state is not (an LSTM's h = o tanh(c), a ReLU, a linear recurrence).
+    state_activation = "tanh"
+
     def __init__(self, units: int = 64, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units < 1:

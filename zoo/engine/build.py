@@ -82,6 +82,24 @@ def model_of(r: Resolved) -> keras.Model:
     return build_model(r.cell, r.mode, r.run.units, activation=r.task.head_activation, **model_shape(r))
 
 
+def state_activation(model: keras.Model) -> str | None:
+    """The activation whose output the first recurrent layer's state h is, where that is known:
+    a cell's own ``state_activation`` attribute (a hand-written cell may set it), or a Keras
+    ``SimpleRNNCell``'s activation; None for any other cell. The report says tanh' = 1 - h²
+    only of a tanh state (for an LSTM's h = o tanh(c), a ReLU or a linear state it is not)."""
+    for layer in model._flatten_layers(include_self=False):
+        cell = getattr(layer, "cell", None)
+        if cell is None:
+            continue
+        declared = getattr(cell, "state_activation", None)
+        if isinstance(declared, str):
+            return declared
+        if isinstance(cell, keras.layers.SimpleRNNCell):
+            return getattr(cell.activation, "__name__", None)
+        return None
+    return None
+
+
 def weight_group(path: str) -> str:
     """Gradient group of a variable: ``<layer>.input_kernel`` and so on, or ``head``."""
     parts = path.split("/")

@@ -22,7 +22,7 @@ from zoo.core.analysis import decay_factor, decay_rate, late_decay_factor, probe
 from zoo.core.config import RunConfig
 from zoo.core.tasks.data import TaskData
 from zoo.engine import backend, optimizers
-from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of  # noqa: F401
+from zoo.engine.build import Resolved, build_model, expected_param_count, make_data, model_of, state_activation  # noqa: F401
 from zoo.engine.probe_program import PROGRAMS
 from zoo.engine.probes import PROBE_COLUMNS
 from zoo.engine.step import ENGINES, Engine
@@ -227,6 +227,7 @@ class Recorder:
             "test_mse": float(last.test_mse),
             "test_mae_next": float(last.test_mae_next),
             "params": int(model.count_params()),
+            "state_activation": state_activation(model),  # whether the tanh-slope probe is tanh' (the report's words)
             "steps": int(history.steps.sum()),
             "seconds": time.perf_counter() - self.started,
             "train_seconds": float(history.train_seconds.sum()),

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zoo import store
+from zoo.core.colors import shared_cells
 from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, show, task_spec
 from zoo.report import answer, findings, html, memory, plots, registry, through_time_plots, training_plots
 from zoo.report.results import Results, load_runs
@@ -206,7 +207,9 @@ def build(
             ]
             lead = None if main or not experiments else lead_experiment(runs_dir, experiments, compared)
             clean_leftovers(reports_dir.parent, reports_dir.name)
-            with atomic_folder(reports_dir) as tmp:
+            # A cell has one colour in every figure of the report: each is drawn from all of its cells.
+            cells = [*(main_grid.cells if main else ()), *(c for r in experiments for c in r["grid"].get("cells", ()))]
+            with atomic_folder(reports_dir) as tmp, shared_cells(cells):
                 returned = _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead)
     except OSError as exc:
         advice = store.storage_advice(exc).replace("run the same command again", "run `python -m zoo report`")
@@ -257,7 +260,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
         notes = [f"The tables at the top of this folder (summary.csv, summary.md, epochs.csv) are those of "
                  f"experiments/{shown.name}/: no grid without an experiment was compared into these runs."]
     elif main_results.runs:
-        notes = findings.main_findings(main_results.summary, main_results.diverged)
+        notes = findings.main_findings(main_results.summary, main_results.diverged, main_results.epochs)
     else:
         notes = ["No finished runs yet."]
     notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
@@ -317,7 +320,7 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
         "loss_curves.png": results.plot_loss(),
         **({"test_mae.png": training_plots.test_mae_bars(results.summary)} if one_row_each and forecast else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
-        "gradient_by_lag.png": through_time_plots.gradient_by_lag(results.probes),
+        "gradient_by_lag.png": through_time_plots.gradient_by_lag(results.probes, results.summary),
         # Only where the spectrum was measured (runs of a one-step mode, or stored
         # before the probe existed, have none): an empty panel explains nothing.
         **({"jacobian_spectrum.png": through_time_plots.jacobian_spectrum(results.summary)}

@@ -4,7 +4,9 @@ The post asks one thing: do plain RNNs lose long-term dependencies to vanishing
 gradients, and do gates fix it? The answer says, in at most ``MAX_LINES``
 lines: what this grid can and cannot say about that; which cell keeps the
 gradient alive through time, and by how much (the per-step factor of
-‖dh_T/dh_t‖ in the summary); and where to look next.
+‖dh_T/dh_t‖ in the summary: below 1 it vanishes, above 1 it grows, and a
+growing one is named as such, never as the one that keeps it alive); and where
+to look next.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from zoo.report.table_text import factor_text
 MAX_LINES = 5
 CLAIM = "plain RNNs lose long-term dependencies to vanishing gradients, and gates fix it"
 KEPT = 0.01  # "alive": the share of ‖dh_T/dh_t‖ a step-back factor keeps, and for how many steps
+STEADY = 1000  # steps: a factor that takes longer than this to reach 1% (or 100 times) keeps about its size
 # The experiments that can test the claim, with what they run, where they are shipped.
 NEXT = {
     "memory": "the adding problem and sine_gap at lengths 25 to 100",
@@ -61,40 +64,98 @@ def step_factors(summary: pd.DataFrame) -> tuple[pd.Series, str]:
     return factors, ", ".join([*where, "over lags 1-5"])
 
 
-def _steps_kept(f: float) -> str:
-    """For how many steps back a per-step factor keeps 1% of the gradient."""
+def trend(f: float) -> str:
+    """What a per-step factor does to the gradient: "vanishes" (below 1), "grows" (above 1), or
+    "holds" where it is so close to 1 that neither 1% nor 100 times is reached within ``STEADY`` steps."""
     if not np.isfinite(f) or f <= 0:
-        return "no step"
-    if f >= 1:
-        return "every step (it does not shrink)"
-    return f"about {math.log(KEPT) / math.log(f):.0f} steps"
+        return "vanishes"
+    if abs(math.log(f)) < math.log(1 / KEPT) / STEADY:
+        return "holds"
+    return "grows" if f > 1 else "vanishes"
+
+
+def _steps(f: float) -> float:
+    """Steps at a per-step factor until 1% of the gradient is left (below 1) or it is 100 times larger."""
+    return math.log(KEPT if f < 1 else 1 / KEPT) / math.log(f)
+
+
+def _fates(factors: pd.Series, cells: list[str]) -> str:
+    """What would be left of the gradient in each of ``cells``, extrapolated at its per-step factor:
+    100 times larger after so many steps (growing, the start of an explosion), about its size, or 1%
+    after so many steps (vanishing; those last, in one clause, as the factors are sorted)."""
+    parts, vanishing = [], []
+    for c in cells:
+        f, way = factors[c], trend(factors[c])
+        if not np.isfinite(f) or f <= 0:
+            parts.append(f"nothing of it would be left after one step in {c}")
+        elif way == "grows":
+            parts.append(f"in {c} it would be 100 times larger after about {_steps(f):.0f} steps (it explodes)")
+        elif way == "holds":
+            parts.append(f"in {c} it would keep about its size (1% of it, or 100 times it, only after "
+                         f"{STEADY:,}+ steps)")
+        else:
+            vanishing.append(f"about {_steps(f):.0f} steps in {c}")
+    if vanishing:
+        parts.append("1% of it would be left after " + _and(vanishing))
+    return _and(parts)
+
+
+def _longest_alive(factors: pd.Series) -> str | None:
+    """The cell with the largest factor among those whose gradient does not grow: a factor above 1
+    keeps nothing alive, it explodes."""
+    steady = [c for c in factors.index if trend(factors[c]) != "grows"]
+    return steady[0] if steady else None  # factors are sorted, largest first
+
+
+def _gates_order(summary: pd.DataFrame, factors: pd.Series) -> str:
+    """Whether the gated cells keep more of the gradient per step than the plain ones, among the
+    cells whose gradient does not grow (a growing one keeps more only by exploding)."""
+    gated = _gated(summary)
+    cells = [c for c in factors.index if trend(factors[c]) != "grows"]
+    plain = [c for c in cells if c not in gated]
+    kept = [c for c in cells if c in gated]
+    if not kept or not plain:
+        return ""
+    g, p = [factors[c] for c in kept], [factors[c] for c in plain]
+    among = "of the cells where it does not grow, " if len(cells) < len(factors) else ""
+    if min(g) > max(p):
+        text = f"{among}every gated cell ({_and(sorted(kept))}) keeps more of it per step than every plain one."
+    elif min(p) > max(g):
+        text = (f"{among or 'here '}the plain {_and(plain)} keep{'s' if len(plain) == 1 else ''} more of it per "
+                "step than every gated cell: by this measure the gates do not keep the gradient alive longer.")
+    else:
+        text = f"{among}gates alone do not order them: plain and gated cells interleave."
+    return " " + text[0].upper() + text[1:]
+
+
+def _bottom_role(factors: pd.Series, alive: str | None) -> str:
+    """What the smallest factor does, in a few words after its cell's name."""
+    bottom = factors.index[-1]
+    if trend(factors[bottom]) == "grows":
+        return ", where it grows least"
+    if bottom == alive:  # every other cell's gradient grows
+        return ", the only cell where it does not grow"
+    return ", where it vanishes fastest" if trend(factors[bottom]) == "vanishes" else ", where it shrinks most"
 
 
 def gradient_line(summary: pd.DataFrame) -> str:
-    """Which cell keeps the gradient alive through time, and by how much."""
+    """Which cell keeps the gradient alive through time, and by how much; and where it grows instead."""
     factors, where = step_factors(summary)
     if len(factors) < 2:
         return ""
-    best, worst = factors.index[0], factors.index[-1]
-    gated, cells = _gated(summary), list(factors.index)
+    top, bottom = factors.index[0], factors.index[-1]
+    alive = _longest_alive(factors)
+    top_role = ", the cell that keeps it alive longest" if alive == top else ", where it grows most"
     text = (f"Through time ({where or 'the probed runs'}, last probe, mean over seeds), each step back multiplies "
-            f"‖dh_T/dh_t‖ by {factor_text(factors.iloc[0])} in {best}, the cell that keeps it alive longest, and by "
-            f"{factor_text(factors.iloc[-1])} in {worst}: extrapolated at those rates (not measured past the "
-            f"probed lags), 1% of it would be left after "
-            f"{_steps_kept(factors.iloc[0])} in {best} and {_steps_kept(factors.iloc[-1])} in {worst}.")
-    plain = [c for c in cells if c not in gated]
-    if gated and plain:
-        g = [factors[c] for c in cells if c in gated]
-        p = [factors[c] for c in plain]
-        if min(g) > max(p):
-            text += (f" Every gated cell ({_and(sorted(gated & set(cells)))}) keeps more of it per step than "
-                     "every plain one.")
-        elif min(p) > max(g):
-            text += (f" Here the plain {_and(plain)} keep{'s' if len(plain) == 1 else ''} more of it per step than "
-                     f"every gated cell: by this measure the gates do not keep the gradient alive longer.")
-        else:
-            text += " Gates alone do not order them: plain and gated cells interleave."
-    return text
+            f"‖dh_T/dh_t‖ by {factor_text(factors[top])} in {top}{top_role}, and by "
+            f"{factor_text(factors[bottom])} in {bottom}{_bottom_role(factors, alive)} (below 1 it vanishes, "
+            "above 1 it grows).")
+    shown = [top, bottom]
+    if alive not in (None, top, bottom):  # the top cell's gradient grows: name the one that keeps it longest
+        text += f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])})."
+        shown.insert(1, alive)
+    text += f" Extrapolated at those rates (not measured past the probed lags), {_fates(factors, shown)}."
+    return text + _gates_order(summary, factors)
 
 
 def _ties(summary: pd.DataFrame) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from zoo.report.plots import legend, subplots
+from zoo.report.plots import legend, panels, subplots
 
 
 def _clip_label(value) -> str:
@@ -37,8 +37,8 @@ def clipping(epochs: pd.DataFrame, column: str) -> Figure:
     """Loss and peak gradient norm per epoch, without clipping (red, dashed) and with (blue),
     one column per cell x mode x setting; × marks the epoch where a run diverged."""
     keys, combos = _groups(epochs, column)
-    fig, axes = subplots(2, len(combos), figsize=(3.6 * len(combos) + 2, 6.4), squeeze=False,
-                         constrained_layout=True, sharey="row")
+    # Two rows (loss, peak norm) per combination, at most 4 a line: more wrap onto further lines.
+    fig, axes = panels(combos, rows=2, height=3.2, width=3.8, sharey="row")
     for col, combo in enumerate(combos):
         t = epochs[(epochs[keys] == pd.Series(combo, index=keys)).all(axis=1)]
         loss_ax, norm_ax = axes[0, col], axes[1, col]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.core.analysis import decay_factor
+from zoo.report.answer import trend
 from zoo.report.run_numbers import VANISH_FRACTION as VANISH
 from zoo.report.table_text import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
 
@@ -40,10 +41,36 @@ def _num(r: pd.Series, col: str) -> float:
         return math.nan
 
 
+def _steps_to_1pct(f: float) -> float:
+    return math.log(0.01) / math.log(f)
+
+
+def _gate_sets_factor(carry: float, f: float) -> bool:
+    """Whether the carry gate's mean accounts for the per-step factor: the two would leave 1% of the
+    gradient within a factor of 2 of the same number of steps. They measure different things (the
+    mean of one gate against the norm of the Jacobian over the whole carried state), so they can
+    disagree: sLSTM's forget gate scales both its c and its normaliser n, and its h is c / n."""
+    if not (0 < carry < 1 and 0 < f < 1):
+        return abs(carry - f) < 0.02  # at or past 1 the steps do not compare: only nearly equal values agree
+    return 0.5 <= _steps_to_1pct(carry) / _steps_to_1pct(f) <= 2
+
+
+def _steps_apart(carry: float, f: float) -> str:
+    """How far apart a gate's mean and the factor are, in steps until 1% of the gradient is left."""
+    if not (0 < carry < 1 and 0 < f < 1):
+        return ""
+    return (f", which would leave 1% of the gradient after about {_steps_to_1pct(carry):.0f} steps against "
+            f"about {_steps_to_1pct(f):.0f} at {_x(f)}")
+
+
 def _gate_reason(r: pd.Series, f: float) -> str:
     carry, first, hi, lo = _num(r, "carry"), _num(r, "carry_first"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_min")
-    gate = r.get("carry_gate") if isinstance(r.get("carry_gate"), str) else ""
-    text = f"set by its {gate or 'carry'} gate, which keeps {carry:.2f} of the state per step"
+    gate = (r.get("carry_gate") if isinstance(r.get("carry_gate"), str) else "") or "carry"
+    if _gate_sets_factor(carry, f):
+        text = f"set by its {gate} gate, which keeps {carry:.2f} of the state per step"
+    else:  # say what each number is rather than tie the factor to a gate that does not set it
+        text = (f"the norm of the Jacobian over its whole carried state, not set by its {gate} gate: that gate's "
+                f"mean activation is {carry:.2f}" + _steps_apart(carry, f))
     if np.isfinite(first) and abs(first - SIGMOID_1) < 0.02:
         text += f" ({first:.3f} at {_when(r.get('first_epoch'))}: σ(1), a gate bias of 1)"
     if np.isfinite(hi):
@@ -53,13 +80,42 @@ def _gate_reason(r: pd.Series, f: float) -> str:
 
 def _spectrum_reason(r: pd.Series) -> str:
     lo, hi, med = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_median")
-    text = (f"no gate: the one-step Jacobian's σ median {med:.3g}, range {sigma_min_text(lo, hi)}–{hi:.3g} (some "
+    median = sigma_min_text(med, hi, 3)  # below float32 resolution it reads as the minimum does
+    text = (f"no gate: the one-step Jacobian's σ median {median}, range {sigma_min_text(lo, hi)}–{hi:.3g} (some "
             "directions stretch, others shrink; the norm averages them)")
+    return text + _tanh_slope(r) + "."
+
+
+def _tanh_slope(r: pd.Series) -> str:
+    """The tanh slope clause, only for a cell whose state h is a tanh output: the probe stores the mean
+    of 1 - h² for every cell, which is tanh' only there (a ReLU or linear state has no tanh, and
+    cells like coRNN carry a state that is not the tanh's output). The runs record the state's
+    activation as ``state_activation``; where they do not, nothing is said."""
     slope = _num(r, "tanh_slope_mean")
-    if 0 <= slope <= 1:
-        regime = "almost linear" if slope > 0.9 else ("partly saturated" if slope > 0.5 else "saturated")
-        text += f"; tanh' averages {slope:.2f} ({regime})"
-    return text + "."
+    if r.get("state_activation") != "tanh" or not 0 <= slope <= 1:
+        return ""
+    regime = "almost linear" if slope > 0.9 else ("partly saturated" if slope > 0.5 else "saturated")
+    return f"; tanh' averages {slope:.2f} ({regime})"
+
+
+def _lyapunov_sum(r: pd.Series) -> str:
+    """The Lyapunov sum and its part below float32 resolution, said for what it is: exact zeros of the
+    one-step Jacobian (where the true sum is -inf and the 1e-30 clamp stands in) or round-off of tiny but
+    non-zero values; and where σ_min is exactly 0, what that can come from, claiming no more."""
+    total, unresolved = _num(r, "lyapunov_sum"), _num(r, "lyapunov_sum_unresolved")
+    exact = _num(r, "jac_sigma_min") == 0
+    text = ""
+    if np.isfinite(unresolved) and unresolved < 0 and np.isfinite(total):
+        text = f"Lyapunov sum {total:.4g} per step, {unresolved:.4g} of it from directions below float32 resolution"
+        if not exact:
+            return text + " (tiny but not zero: float32 round-off), not a measured rate."
+        text += ", not a measured rate. "
+    if exact:
+        text += ("σ_min is exactly 0: each step drops some direction of the state outright (a unit whose slope is "
+                 "exactly 0, as a ReLU's with a negative input, or a part of the state the step does not read)"
+                 + ("; for those the true sum is −∞ and the 1e-30 clamp stands in, and only values tiny but not "
+                    "zero would be round-off." if text else "."))
+    return text
 
 
 def _training_reason(r: pd.Series, f: float) -> str:
@@ -75,7 +131,8 @@ def _training_reason(r: pd.Series, f: float) -> str:
         moved.append(f"carry {carry_first:.2f} → {carry:.2f}")
     lo0, hi0 = _num(r, "jac_sigma_min_first"), _num(r, "jac_sigma_max_first")
     lo, hi = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max")
-    # σ_min below 1e-6 is float32 round-off of a collapsed direction: compared only above that.
+    # σ_min below 1e-6 is an exact zero (a dropped direction) or float32 round-off: neither is a size that
+    # can halve or double, so it is compared only above that.
     lows = lo > 1e-6 and lo0 > 1e-6 and (lo / lo0 < 0.5 or lo0 / lo < 0.5)
     if np.isfinite(hi0) and np.isfinite(hi) and (hi / hi0 > 1.2 or hi0 / hi > 1.2 or lows):
         moved.append(f"σ {sigma_min_text(lo0, hi0)}–{hi0:.3g} → {sigma_min_text(lo, hi)}–{hi:.3g}"
@@ -98,19 +155,20 @@ def explain_cell(r: pd.Series) -> str:
     if np.isfinite(lam):
         parts.append(f"Top Lyapunov exponent (finite-time, most expanding direction) {lam:+.3g} "
                      f"({_x(math.exp(lam))} per step).")
-    qr, total, unresolved = _num(r, "qr_lyapunov_max"), _num(r, "lyapunov_sum"), _num(r, "lyapunov_sum_unresolved")
+    qr = _num(r, "qr_lyapunov_max")
     if np.isfinite(qr) and np.isfinite(lam) and abs(qr - lam) > 0.05:
         parts.append(f"(The QR method's top column, transient discarded, gives {qr:+.3g}: over so few steps it "
                      "follows the starting basis, not the most expanding direction.)")
-    if np.isfinite(unresolved) and unresolved < 0 and np.isfinite(total):
-        parts.append(f"Lyapunov sum {total:.4g} per step, {unresolved:.4g} of it from directions below float32 "
-                     "resolution (round-off or the 1e-30 clamp), not from the dynamics.")
+    parts.append(_lyapunov_sum(r))
     parts.append(_training_reason(r, f))
     return " ".join(p for p in parts if p)
 
 
-def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -> list[str]:
-    """What the default comparison shows: accuracy, gradients through time, cost."""
+def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None,
+                  epochs: pd.DataFrame | None = None) -> list[str]:
+    """What the default comparison shows: accuracy, gradients through time, cost. ``epochs``
+    (epochs.csv's rows) gives the training time per step once compiled; without it the cost says
+    the run's wall time, and what it includes."""
     s = summary[summary.ok > 0]
     if s.empty:
         return ["No run finished ok, so there is nothing to compare yet."]
@@ -137,9 +195,12 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
 
     by_mode = s.groupby("mode").test_mae_next.mean().dropna().sort_values()
     if len(by_mode):
+        # Not the table's test MAE, which a horizon mode takes over every value it predicts: named, so a
+        # reader looking for these numbers finds them (summary.csv).
         out.append(
-            f"Predicting the next value, {by_mode.index[0]} is the most accurate mode "
-            f"(test MAE {by_mode.iloc[0]:.3g}, mean over cells) and {by_mode.index[-1]} the least "
+            f"Predicting the next value (test_mae_next in summary.csv: the MAE of the first predicted value "
+            f"only; the table's test MAE is over every predicted value), {by_mode.index[0]} is the most "
+            f"accurate mode ({by_mode.iloc[0]:.3g}, mean over cells) and {by_mode.index[-1]} the least "
             f"({by_mode.iloc[-1]:.3g})."
         )
 
@@ -150,8 +211,8 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
         listing = ", ".join(f"{_x(r.decay_factor)} for {r.cell}" for r in d.itertuples())
         out.append(
             f"Gradients through time ({mode}, {_when(d.last_epoch.max())}): each step back multiplies ‖dh_T/dh_t‖ by "
-            f"{listing} (geometric mean over lags 1-5, mean over seeds); {d.iloc[0].cell}'s vanishes least, "
-            f"{d.iloc[-1].cell}'s most. Vanish lag (below {VANISH:g} of lag 0): "
+            f"{listing} (geometric mean over lags 1-5, mean over seeds); {_order(d)}. Vanish lag (below {VANISH:g} "
+            "of lag 0): "
             + "; ".join(f"{r.cell} {vanish_text(r._asdict())}" for r in d.itertuples()) + "."
         )
         out += [explain_cell(r) for _, r in d.iterrows()]
@@ -159,13 +220,50 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None) -
     out += divergence_findings(summary, diverged)
     ref = s[s["mode"] == modes[0]]
     cheapest = ref.sort_values("params").iloc[0]
-    fastest = s.groupby("cell").seconds.mean().sort_values()
-    out.append(
-        f"Cost: {cheapest.cell} has the fewest parameters ({int(cheapest.params)} in {modes[0]}); "
-        f"{fastest.index[0]} trains fastest ({fastest.iloc[0]:.3g} s per run, mean over modes) "
-        f"and {fastest.index[-1]} slowest ({fastest.iloc[-1]:.3g} s)."
-    )
+    out.append(f"Cost: {cheapest.cell} has the fewest parameters ({int(cheapest.params)} in {modes[0]}); "
+               + _speed(s, epochs))
     return out
+
+
+def step_seconds(epochs: pd.DataFrame | None) -> pd.Series:
+    """Per cell, the seconds per training step once compiled, fastest first: each ok run's median over
+    its epochs after the first (the first compiles the step, or loads it from the compile cache, so a
+    cell that reuses another's programs would look fast), mean over its modes and seeds."""
+    if epochs is None or epochs.empty or not {"train_seconds", "steps", "epoch", "run_id"} <= set(epochs.columns):
+        return pd.Series(dtype=float)
+    e = epochs[(epochs.epoch > epochs.groupby("run_id").epoch.transform("min")) & (epochs.steps > 0)]
+    if "status" in e:
+        e = e[e.status == "ok"]  # a diverged run's late epochs stop early or skip steps
+    per_step = (e.train_seconds / e.steps).groupby([e.cell, e["mode"], e.run_id]).median()
+    return per_step.groupby(level=["cell", "mode"]).mean().groupby(level="cell").mean().sort_values()
+
+
+def _speed(s: pd.DataFrame, epochs: pd.DataFrame | None) -> str:
+    """Which cell trains fastest, by the time per training step once compiled where the epochs are given;
+    else by the run's wall time, said for what it is."""
+    steady = step_seconds(epochs)
+    if len(steady) > 1:
+        return (f"{steady.index[0]} trains fastest ({steady.iloc[0] * 1e3:.3g} ms per training step, the median "
+                f"over the epochs after the first, which compiles; mean over modes) and {steady.index[-1]} slowest "
+                f"({steady.iloc[-1] * 1e3:.3g} ms).")
+    wall = s.groupby("cell").seconds.mean().sort_values()
+    return (f"{wall.index[0]} took the least wall time ({wall.iloc[0]:.3g} s per run, mean over modes) and "
+            f"{wall.index[-1]} the most ({wall.iloc[-1]:.3g} s): the whole run, compiling (or loading the compiled "
+            "programs from the cache, which a cell built like an earlier one does) and the probes included, so "
+            "this is no training speed.")
+
+
+def _order(d: pd.DataFrame) -> str:
+    """Which cell's gradient vanishes least and which most, from factors sorted largest first; a
+    factor above 1 is said to grow, never to vanish least."""
+    grows = [r.cell for r in d.itertuples() if trend(r.decay_factor) == "grows"]
+    rest = d[~d.cell.isin(grows)]
+    parts = [f"{' and '.join(grows)}'s grows (above 1)"] if grows else []
+    if len(rest) > 1:
+        parts.append(f"{rest.iloc[0].cell}'s vanishes least, {rest.iloc[-1].cell}'s most")
+    elif len(rest):
+        parts.append(f"{rest.iloc[0].cell}'s vanishes")
+    return "; ".join(parts)
 
 
 def divergence_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None) -> list[str]:

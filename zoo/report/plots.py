@@ -33,19 +33,71 @@ def subplots(*args, figsize=None, dpi=None, constrained_layout=False, **kwargs):
     return fig, fig.subplots(*args, **kwargs)
 
 
-def panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False):
-    """A figure with a column of ``rows`` panels per mode (or per any value), and its axes (2-D)."""
-    fig, axes = subplots(
+MAX_COLUMNS = 4  # panels per line: more wrap onto further lines, so a figure keeps a readable shape
+
+
+def panels(modes, rows: int = 1, height: float = 3.4, sharey: bool | str = False, width: float = 4.2,
+           columns: int = MAX_COLUMNS):
+    """A figure with a column of ``rows`` panels per mode (or per any value), and its axes (2-D).
+
+    ``axes[row, i]`` is the ``row``-th panel of the ``i``-th value, as if side by side, but at
+    most ``columns`` values stand on a line: more wrap onto further lines (each a block of
+    ``rows`` rows), so 15 values make 4 lines of 4, not one strip 60 inches wide. ``sharey``
+    True shares every panel's y axis, "row" each row's across its lines. ``legend`` repeats
+    a row's y label at the start of each of its lines.
+    """
+    n = max(len(modes), 1)
+    cols = min(n, max(columns, 1))
+    lines = -(-n // cols)
+    fig, grid = subplots(
         # At least 9 inches wide: one or two panels keep room for the figure's title and its legend.
-        rows, len(modes), figsize=(max(4.2 * len(modes), 9.0), height * rows), squeeze=False, sharey=sharey,
+        rows * lines, cols, figsize=(max(width * cols, 9.0), height * rows * lines), squeeze=False,
         constrained_layout=True,
     )
+    axes = np.empty((rows, n), dtype=object)
+    for i in range(n):
+        for row in range(rows):
+            axes[row, i] = grid[(i // cols) * rows + row, i % cols]
+    used = {id(ax) for ax in axes.ravel()}
+    for ax in grid.ravel():
+        if id(ax) not in used:  # the rest of the last line
+            ax.set_visible(False)
+    if sharey:
+        for row in range(rows):
+            for ax in axes[row]:
+                ref = axes[0, 0] if sharey is True else axes[row, 0]
+                if ax is not ref:
+                    ax.sharey(ref)
+                if ax.get_subplotspec().colspan.start != 0:
+                    ax.tick_params(axis="y", which="both", labelleft=False)
     return fig, axes
 
 
 def legend(fig, axes) -> None:
-    """One legend for the figure, outside the panels so it hides no data."""
+    """One legend for the figure, outside the panels so it hides no data; on wrapped
+    ``panels``, each row's y label also at the start of each of its lines."""
+    axes = np.atleast_2d(np.asarray(axes, dtype=object))
+    for row in axes:
+        label = next((ax.get_ylabel() for ax in row if ax.get_ylabel()), "")
+        for ax in row:
+            if label and not ax.get_ylabel() and ax.get_subplotspec().colspan.start == 0 and ax.has_data():
+                ax.set_ylabel(label)
     figure_legend(fig, axes, frameon=False)
+
+
+def spread_note(table: pd.DataFrame, kind: str, spread: str, by=("cell", "mode")) -> str:
+    """What a figure's lines or bars are over seeds, for its title: ``mean over N seeds,
+    <kind> = <spread>``, or ``one seed: no <kind>`` where no line has more than one seed
+    (so no title promises a band or interval that one seed cannot give); a line of one
+    seed among several is said to have none."""
+    keys = [k for k in by if k in table.columns]
+    if table.empty or "seed" not in table.columns:
+        return ""
+    seeds = table.groupby(keys).seed.nunique() if keys else pd.Series([table.seed.nunique()])
+    if seeds.max() <= 1:
+        return f"one seed: no {kind}"
+    over = f"{seeds.max()} seeds" if seeds.min() == seeds.max() else "seeds"
+    return f"mean over {over}, {kind} = {spread}" + (" (none on a line of one seed)" if seeds.min() <= 1 else "")
 
 
 def log_scale_where_possible(fig: Figure) -> Figure:

@@ -83,7 +83,7 @@ def _params_vs_mae(grid, results, column):
 
 @_register("figures", "gradient_by_lag")
 def _gradient_by_lag(grid, results, column):
-    return through_time_plots.gradient_by_lag(results.probes) if not results.probes.empty else None
+    return through_time_plots.gradient_by_lag(results.probes, results.summary) if not results.probes.empty else None
 
 
 # --------------------------------------------------------------------- findings

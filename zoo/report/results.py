@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from zoo import store
+from zoo.core.colors import shared_cells
 from zoo.core.config import ConfigError, MissingPathError, show
 from zoo.report import plots, table_text, tables, through_time_plots, training_plots
 
@@ -62,17 +63,26 @@ class Results:
     def summary_markdown(self) -> str:
         return table_text.summary_markdown(self.summary)
 
+    @property
+    def cells(self) -> list[str]:
+        """The cells of these runs: every figure of them colours each the same (``shared_cells``)."""
+        return sorted({r.config.cell for r in self.runs})
+
+    def _drawn(self, draw, *tables):
+        with shared_cells(self.cells):
+            return plots.log_scale_where_possible(draw(*tables))
+
     def plot_loss(self):
-        return plots.log_scale_where_possible(training_plots.loss_curves(self.epochs))
+        return self._drawn(training_plots.loss_curves, self.epochs)
 
     def plot_gradient_norms(self):
-        return plots.log_scale_where_possible(training_plots.gradient_norms(self.epochs))
+        return self._drawn(training_plots.gradient_norms, self.epochs)
 
     def plot_gradient_by_lag(self):
-        return plots.log_scale_where_possible(through_time_plots.gradient_by_lag(self.probes))
+        return self._drawn(through_time_plots.gradient_by_lag, self.probes, self.summary)
 
     def plot_predictions(self):
-        return plots.log_scale_where_possible(training_plots.predictions(self.predictions))
+        return self._drawn(training_plots.predictions, self.predictions)
 
 
 def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -> Results:

@@ -115,6 +115,7 @@ def run_numbers(r) -> dict:
         "test_mae_next": r.metrics["test_mae_next"],
         "epochs_to_threshold": epochs_to_threshold(h),
         "seconds": r.metrics["seconds"],
+        "state_activation": r.metrics.get("state_activation"),  # None: not known (or stored before it was)
         "grad_norm_final": float(h.grad_norm_mean.iloc[-1]),
         "grad_norm_peak": float(peak.max()),
         "grad_norm_peak_epoch": float(h.epoch[peak.idxmax()]) if peak.notna().any() else math.nan,

@@ -104,6 +104,8 @@ def summary_table(runs) -> pd.DataFrame:
             row[col], row[f"{col}_ci95"] = mean_ci95(ok[col] if len(ok) and col in ok else [])
         metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
         row["metric"] = metrics[0] if metrics else math.nan
+        known = [a for a in (numbers.state_activation if "state_activation" in numbers else []) if isinstance(a, str)]
+        row["state_activation"] = known[0] if known else math.nan  # the cell's, the same in every seed
         averaged = ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak",
                     "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "recurrent_share")
         for col in averaged:

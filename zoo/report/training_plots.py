@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from zoo.report.plots import band, cell_colors, legend, panels, subplots
+from zoo.report.plots import band, cell_colors, legend, panels, spread_note, subplots
 
 
 def loss_curves(epochs: pd.DataFrame) -> Figure:
@@ -23,7 +23,7 @@ def loss_curves(epochs: pd.DataFrame) -> Figure:
             band(ax, t, "epoch", "loss", colors[cell], cell)
         ax.set(title=mode, xlabel="epoch", yscale="log")
     axes[0, 0].set_ylabel("training loss (MAE, log scale)")
-    fig.suptitle("Training loss: mean over seeds, band = min..max over seeds")
+    fig.suptitle(f"Training loss ({spread_note(epochs, 'band', 'min..max over seeds')})")
     legend(fig, axes)
     return fig
 
@@ -39,7 +39,8 @@ def gradient_norms(epochs: pd.DataFrame) -> Figure:
             ax.plot(peak.index, peak.values, color=colors[cell], lw=0.7, ls=":", alpha=0.8)
         ax.set(title=mode, xlabel="epoch", yscale="log")
     axes[0, 0].set_ylabel("global gradient norm (log scale)")
-    fig.suptitle("Gradient norm before clipping: epoch mean (solid), epoch peak (dotted)")
+    fig.suptitle("Gradient norm before clipping: epoch mean (solid), epoch peak (dotted)\n"
+                 f"({spread_note(epochs, 'band', 'min..max of the epoch mean over seeds')})")
     legend(fig, axes)
     return fig
 
@@ -107,6 +108,24 @@ def predictions(preds: pd.DataFrame, points: int = 200) -> Figure:
     return fig
 
 
+def _interval_title(summary: pd.DataFrame, what: str) -> str:
+    """``what`` and the interval its error bars show, or that there is none: one seed gives no interval."""
+    finite = summary.test_mae_ci95.notna() if "test_mae_ci95" in summary else pd.Series(False, index=summary.index)
+    seeds = summary["ok"] if "ok" in summary else None
+    if not finite.any():
+        one = seeds is None or (seeds.fillna(0) <= 1).all()
+        return f"{what} ({'one seed: no interval' if one else 'no interval'})"
+    return f"{what} (mean over seeds, error bars: 95% t-interval" + (")" if finite.all() else "; none where one seed)")
+
+
+def _error_bars(ax, x, y, err) -> None:
+    """Error bars where there is an interval; none (not a bar of zero height) where there is not."""
+    x, y, err = np.asarray(x, float), np.asarray(y, float), np.asarray(err, float)
+    keep = np.isfinite(err) & np.isfinite(y)
+    if keep.any():
+        ax.errorbar(x[keep], y[keep], yerr=err[keep], fmt="none", ecolor="black", elinewidth=1, capsize=3)
+
+
 def test_mae_bars(summary: pd.DataFrame) -> Figure:
     modes = list(dict.fromkeys(summary["mode"]))
     cells = sorted(summary.cell.unique())
@@ -116,10 +135,11 @@ def test_mae_bars(summary: pd.DataFrame) -> Figure:
     for i, cell in enumerate(cells):
         t = summary[summary.cell == cell].set_index("mode").reindex(modes)
         x = np.arange(len(modes)) + (i - (len(cells) - 1) / 2) * width
-        err = t.test_mae_ci95.fillna(0).to_numpy()
-        ax.bar(x, t.test_mae, width, color=colors[cell], label=cell, yerr=err, capsize=3)
+        ax.bar(x, t.test_mae, width, color=colors[cell], label=cell)
+        if "test_mae_ci95" in t:
+            _error_bars(ax, x, t.test_mae, t.test_mae_ci95)
     ax.set_xticks(np.arange(len(modes)), modes)
-    ax.set(yscale="log", ylabel="test MAE (log scale)", title="Test MAE per cell and mode, 95% interval over seeds")
+    ax.set(yscale="log", ylabel="test MAE (log scale)", title=_interval_title(summary, "Test MAE per cell and mode"))
     fig.legend(loc="outside right center", frameon=False)
     return fig
 
@@ -133,12 +153,13 @@ def params_vs_mae(summary: pd.DataFrame) -> Figure:
     for ax, mode in zip(axes[0], modes):
         for r in summary[summary["mode"] == mode].itertuples():
             equal_units = r.units == common_units
-            ax.errorbar(r.params, r.test_mae, yerr=0 if np.isnan(r.test_mae_ci95) else r.test_mae_ci95,
+            ax.errorbar(r.params, r.test_mae, yerr=None if np.isnan(r.test_mae_ci95) else r.test_mae_ci95,
                         marker="o" if equal_units else "s", color=colors[r.cell], capsize=3,
                         label=f"{r.cell} ({'equal units' if equal_units else 'equal parameters'})")
         ax.set(title=mode, xlabel="parameters", yscale="log")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     axes[0, 0].set_ylabel("test MAE (log scale)")
-    fig.suptitle(f"Equal units ({common_units}, circles) against an equal parameter budget (squares)")
+    fig.suptitle(_interval_title(summary, f"Equal units ({common_units}, circles) against an equal parameter "
+                                          "budget (squares)"))
     legend(fig, axes)
     return fig

@@ -61,6 +61,9 @@ def finding(summary):
     if means.empty:
         return None
     lo, hi = means.idxmin(), means.idxmax()
+    if len(means) == 1:  # one cell and mode: its share, with nothing to set it against
+        return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
+                f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}).")
     return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
             f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}) but {means[lo]:.0%} for "
             f"{lo[0]} ({lo[1]}): the smaller the share, the less the recurrent weights learn from far back.")
@@ -79,6 +82,10 @@ def finding(summary):
 def summarize(rows) -> dict[str, float]:
     """The recurrent gradient's terms by lag (Pascanu et al. 2013): their share from k or more steps back."""
     share = rows.set_index("lag").share_from.sort_index()
+    if not share.get(0, 0) > 0:
+        # No gradient reached the recurrent weights at all (the probe stores 0 at every lag): no time
+        # profile, rather than a 0 the finding would read as "learns least from far back".
+        return {"share_from_1": math.nan, "share_older_half": math.nan, "half_lag": math.nan}
     lags = share.index.to_numpy()
     half = lags[share.to_numpy() >= 0.5]
     older = (int(lags.max()) + 2) // 2  # the older half of T steps: lags ceil(T/2) .. T-1

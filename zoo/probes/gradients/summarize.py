@@ -26,15 +26,33 @@ def recurrent_share(rows) -> float:
     return float(np.sqrt(squares[recurrent].sum() / total))
 
 
+def _percent(share: float) -> str:
+    """74%, or 0.3% for a share that would round to a 0% the reader takes for none."""
+    return f"{share:.0%}" if share >= 0.01 else f"{share:.1%}"
+
+
 def finding(summary):
-    """A sentence: which cell's trained gradient sits most in its recurrent kernels, and which least."""
-    means = summary.groupby(["cell", "mode"]).last_epoch_recurrent_share.mean().dropna()
+    """A sentence: which cell's trained gradient sits most in its recurrent kernels, and which least.
+
+    A run whose recurrent kernels got no gradient at all in its last epoch (a share of exactly 0) is left
+    out: nothing flows through time there (one step from the zero state gives them none, by
+    construction), so its 0 says nothing about how much a recurrence learns. Told from the stored
+    gradient, not from the mode: one_to_many's layout reads one step too, but its cell runs a step per
+    output."""
+    shares = summary.last_epoch_recurrent_share
+    none = summary[shares == 0]
+    means = summary[shares > 0].groupby(["cell", "mode"]).last_epoch_recurrent_share.mean().dropna()
     if len(means) < 2:
         return None
     lo, hi = means.idxmin(), means.idxmax()
-    return (f"Weight groups: in the last epoch the recurrent kernels hold {means[hi]:.0%} of the gradient norm "
-            f"of {hi[0]} ({hi[1]}) but {means[lo]:.0%} of {lo[0]}'s ({lo[1]}): the smaller the share, the less "
-            "the recurrence learns.")
+    text = (f"Weight groups: in the last epoch the recurrent kernels hold {_percent(means[hi])} of the gradient "
+            f"norm of {hi[0]} ({hi[1]}) but {_percent(means[lo])} of {lo[0]}'s ({lo[1]}): the smaller the share, the "
+            "less the recurrence learns.")
+    if len(none):
+        text += (f" Left out: {len(none)} run{'s' if len(none) > 1 else ''} whose recurrent kernels got no gradient at "
+                 f"all ({', '.join(dict.fromkeys(none['mode']))}): nothing flows through time there (a single step "
+                 "from the zero state gives them none), so there is no recurrence to compare.")
+    return text
 
 
 @register_probe(

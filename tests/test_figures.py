@@ -1,0 +1,254 @@
+"""The report's figures as a person reads them: one colour per cell in every figure, a readable
+shape whatever the number of cells and modes, titles that promise no interval one seed cannot
+give, and text on the gradient-through-time figure that its data bears out.
+
+Built from hand-made frames (no training), and once from the shared tiny grid's stored runs
+(``tiny_runs``) with the figures caught as the report saves them."""
+
+import math
+
+import matplotlib.colors
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from zoo import report
+from zoo.core.colors import cell_colors, shared_cells
+from zoo.probes.gates import summarize as gates
+from zoo.probes.grad_time_profile import summarize as time_profile
+from zoo.report import plots, through_time_plots, training_plots
+
+CELLS = ["cornn", "gru", "indrnn", "irnn", "lem", "lru", "lstm", "mgu", "mingru", "minlstm", "rglru",
+         "seed_gru", "simple_rnn", "simple_rnn_rho2", "slstm"]
+MODES = ["many_to_one", "many_to_many", "one_to_many", "one_to_one"]
+
+
+def _epochs(cells, modes=MODES, seeds=(0,)) -> pd.DataFrame:
+    rows = [dict(run_id=f"{c}-{m}-{s}", cell=c, mode=m, seed=s, epoch=e, loss=1.0 / e + 0.01 * s,
+                 grad_norm_mean=1.0 + 0.1 * s, grad_norm_max=2.0)
+            for c in cells for m in modes for s in seeds for e in (1, 2, 3)]
+    return pd.DataFrame(rows)
+
+
+def _summary(cells, modes=MODES, seeds=1) -> pd.DataFrame:
+    rows = [dict(cell=c, mode=m, seeds=seeds, ok=seeds, test_mae=0.1 + 0.01 * i, params=100 + i, units=8,
+                 test_mae_ci95=0.02 if seeds > 1 else math.nan)
+            for i, c in enumerate(cells) for m in modes]
+    return pd.DataFrame(rows)
+
+
+def _probes(sizes: dict, modes=("many_to_one",), window=None) -> pd.DataFrame:
+    """dL/dx and ‖dh_T/dh_t‖ by lag; ``sizes`` the state size per cell (lag 0 is √size)."""
+    rows = []
+    for c, size in sizes.items():
+        for m in modes:
+            for e in (0, 3):
+                for lag in range(4):
+                    rows.append(dict(run_id=f"{c}-{m}", cell=c, mode=m, seed=0, epoch=e, lag=lag, dL_dx=0.1 / (lag + 1),
+                                     dhT_dht=math.sqrt(size) * 0.8**lag, window=window))
+    return pd.DataFrame(rows)
+
+
+def _figures(cells) -> dict[str, Figure]:
+    """Every cell figure of a report, each shown a different part of ``cells`` (as the gates
+    figure shows only gated cells), drawn as the report draws them: inside ``shared_cells``."""
+    half, odd = cells[: len(cells) // 2 + 1], cells[1::2]
+    gate_rows = pd.DataFrame([dict(cell=c, mode="many_to_one", seed=0, epoch=e, gate=g, mean=0.5)
+                              for c in half for e in (0, 1) for g in ("carry", "forget")])
+    profile = pd.DataFrame([dict(cell=c, mode="many_to_one", seed=0, epoch=e, lag=k, share_from=1 - k / 4)
+                            for c in odd for e in (0, 1) for k in range(4)])
+    grads = pd.DataFrame([dict(cell=c, mode="many_to_one", seed=0, epoch=e, group=f"rnn.{k}", norm_mean=0.1)
+                          for c in cells[2:] for e in (1, 2) for k in training_plots.GROUP_KINDS[:2]])
+    preds = pd.DataFrame([dict(cell=c, mode="many_to_one", seed=0, index=i, offset=1, truth=0.0, prediction=0.1)
+                          for c in cells[::3] for i in range(5)])
+    with shared_cells(cells):
+        return {
+            "loss_curves": training_plots.loss_curves(_epochs(cells)),
+            "gradient_norms": training_plots.gradient_norms(_epochs(cells[3:])),
+            "test_mae": training_plots.test_mae_bars(_summary(cells[:-2])),
+            "params_vs_mae": training_plots.params_vs_mae(_summary(cells[4:])),
+            "gradient_by_lag": through_time_plots.gradient_by_lag(_probes(dict.fromkeys(cells[1:], 64))),
+            "decay_by_window": through_time_plots.decay_by_window(_probes(dict.fromkeys(odd, 64), window=5)),
+            "weight_groups": training_plots.weight_groups(grads),
+            "predictions": training_plots.predictions(preds),
+            "probe_gates": gates.figure(gate_rows),
+            "probe_grad_time_profile": time_profile.figure(profile),
+        }
+
+
+def _colors_of(handle) -> set[str]:
+    """The colours an artist that stands for a cell is drawn in: a line's, each bar's face."""
+    if isinstance(handle, ErrorbarContainer):
+        handle = handle.lines[0]
+    if isinstance(handle, BarContainer):
+        return {matplotlib.colors.to_hex(bar.get_facecolor()) for bar in handle.patches}
+    if isinstance(handle, Line2D):
+        return {matplotlib.colors.to_hex(handle.get_color())}
+    return {matplotlib.colors.to_hex(handle.get_facecolor())}
+
+
+def drawn_colors(fig: Figure, cells) -> dict[str, str]:
+    """The colour each cell is drawn in, read off the figure's labelled artists (lines, bars,
+    error bars, and its legends' handles); a cell drawn in two colours in one figure fails here."""
+    found: dict[str, set] = {}
+    pairs = [p for ax in fig.axes for p in zip(*ax.get_legend_handles_labels())]
+    pairs += [(h, t.get_text()) for legend in fig.legends for h, t in zip(legend.legend_handles, legend.texts)]
+    for handle, label in pairs:
+        cell = label.split(" (")[0]  # params_vs_mae: "gru (equal units)"
+        if cell in cells:
+            found.setdefault(cell, set()).update(_colors_of(handle))
+    assert all(len(c) == 1 for c in found.values()), {k: v for k, v in found.items() if len(v) > 1}
+    return {cell: colors.pop() for cell, colors in found.items()}
+
+
+@pytest.fixture(scope="module")
+def figure_colors():
+    return {name: drawn_colors(fig, CELLS) for name, fig in _figures(CELLS).items()}
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_cell_has_one_colour_in_every_figure(figure_colors, cell):
+    seen = {name: colors[cell] for name, colors in figure_colors.items() if cell in colors}
+    assert len(seen) >= 3, seen  # drawn in several figures, each of a different set of cells
+    assert len(set(seen.values())) == 1, seen
+    with shared_cells(CELLS):
+        assert set(seen.values()) == {matplotlib.colors.to_hex(cell_colors([cell])[cell])}
+
+
+def test_no_two_cells_of_a_report_share_a_colour(figure_colors):
+    loss = figure_colors["loss_curves"]
+    assert len(loss) == len(CELLS) and len(set(loss.values())) == len(CELLS)
+
+
+def test_the_report_draws_every_figure_from_all_its_cells(tiny_runs, tmp_path, monkeypatch):
+    """The report itself: each figure it saves is drawn inside ``shared_cells`` of the report's
+    cells, and reads as the data says (2 seeds: bands; one_to_many: a state through time)."""
+    grid, runs = tiny_runs
+    saved = {}
+    original = Figure.savefig
+
+    def catch(fig, path, *args, **kwargs):
+        shared = {c: matplotlib.colors.to_hex(v) for c, v in cell_colors([]).items()}  # all the report's cells
+        saved[str(path).rsplit("/", 1)[-1]] = (fig, shared)
+        return original(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", catch)
+    report.build(runs, tmp_path / "reports", compared=grid.name)
+    assert {"loss_curves.png", "gradient_by_lag.png", "probe_gates.png"} <= set(saved)
+    for name, (fig, shared) in saved.items():
+        assert set(shared) >= set(grid.cells), name
+        drawn = drawn_colors(fig, grid.cells)
+        assert drawn == {c: shared[c] for c in drawn}, name
+    loss = saved["loss_curves.png"][0]
+    assert "band = min..max over seeds" in loss._suptitle.get_text()
+    by_lag = saved["gradient_by_lag.png"][0]
+    texts = " ".join(t.get_text() for ax in by_lag.axes for t in ax.texts)
+    assert "one_to_many" in grid.modes and "does run through time" in texts and "no hidden state" not in texts
+
+
+# ------------------------------------------------------------------------ shape
+
+
+def _spectrum_summary(cells, modes) -> pd.DataFrame:
+    rows = [dict(cell=c, mode=m, ok=1, jac_sigma_max=1.2, jac_sigma_min=1e-9, jac_sigma_median=0.5,
+                 jac_sigma_max_first=1.1, jac_sigma_min_first=0.1, lyapunov_top=-0.1, lyapunov_top_first=0.0,
+                 decay_factor=0.8, decay_factor_first=0.9, carry=0.6)
+            for c in cells for m in modes]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("cells,modes", [(15, 2), (15, 4), (3, 2), (3, 5), (40, 1)])
+def test_the_spectrum_keeps_a_readable_shape_whatever_the_cells(cells, modes):
+    """A panel per mode (of at most 16 cells: more split), wrapping at 4 a line: never a strip."""
+    names, mode_names = [f"cell{i}" for i in range(cells)], [f"mode{i}" for i in range(modes)]
+    fig = through_time_plots.jacobian_spectrum(_spectrum_summary(names, mode_names))
+    width, height = fig.get_size_inches()
+    assert width <= 18 and width / height <= 3.5, (width, height)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len({ax.get_position().x0 for ax in shown}) <= 4
+    ticks = [t.get_text() for ax in shown for t in ax.get_xticklabels()]
+    assert sorted(ticks) == sorted(names * modes)  # every cell once per mode
+    assert all(ax.get_ylabel() for ax in shown if ax.get_subplotspec().colspan.start == 0)
+
+
+@pytest.mark.parametrize("n", [1, 4, 5, 9, 15])
+def test_panels_wrap_at_four_a_line(n):
+    fig, axes = plots.panels(range(n), rows=2, sharey=True)
+    assert axes.shape == (2, n) and len({id(a) for a in axes.ravel()}) == 2 * n
+    assert sum(ax.get_visible() for ax in fig.axes) == 2 * n
+    assert max(ax.get_subplotspec().colspan.start for ax in axes.ravel()) <= 3
+    width, height = fig.get_size_inches()
+    assert width <= 4 * 4.2 and height == pytest.approx(3.4 * 2 * -(-n // 4))
+
+
+def test_a_wrapped_figure_labels_each_line():
+    modes = [f"mode{i}" for i in range(6)]
+    fig = training_plots.loss_curves(_epochs(["gru", "lstm"], modes))
+    firsts = [ax for ax in fig.axes if ax.get_visible() and ax.get_subplotspec().colspan.start == 0]
+    assert len(firsts) == 2 and all("training loss" in ax.get_ylabel() for ax in firsts)
+
+
+# ------------------------------------------------------------------------ seeds
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_test_mae_title_and_bars_say_what_the_seeds_give(seeds):
+    fig = training_plots.test_mae_bars(_summary(["gru", "lstm"], seeds=seeds))
+    ax = fig.axes[0]
+    errorbars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    if seeds == 1:
+        assert "one seed: no interval" in ax.get_title() and "95%" not in ax.get_title()
+        assert not errorbars  # no empty caps
+    else:
+        assert "95% t-interval" in ax.get_title() and errorbars
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_loss_curves_promise_a_band_only_where_they_draw_one(seeds):
+    fig = training_plots.loss_curves(_epochs(["gru", "lstm"], seeds=seeds))
+    title = fig._suptitle.get_text()
+    bands = [c for ax in fig.axes for c in ax.collections]
+    if len(seeds) == 1:
+        assert "one seed: no band" in title and "min..max" not in title and not bands
+    else:
+        assert "mean over 3 seeds, band = min..max over seeds" in title and bands
+
+
+def test_params_vs_mae_draws_no_zero_width_caps_for_one_seed():
+    fig = training_plots.params_vs_mae(_summary(["gru", "lstm"], seeds=1))
+    assert "one seed: no interval" in fig._suptitle.get_text()
+    assert all(not c.has_yerr for ax in fig.axes for c in ax.containers if isinstance(c, ErrorbarContainer))
+
+
+# ------------------------------------------------------------- gradient through time
+
+
+def test_a_mode_whose_state_runs_after_one_input_step_is_not_said_to_have_none():
+    """one_to_many reads one step, then its state runs over steps of its own: its runs hold no
+    ‖dh_T/dh_t‖ (measured along input steps) but a gradient time profile and a recurrent
+    gradient; one_to_one's recurrent kernels get exactly none. Told apart by the data alone."""
+    probes = _probes({"gru": 64, "lstm": 128}, modes=("many_to_one",))
+    one_step = _probes({"gru": 64, "lstm": 128}, modes=("later_steps", "single_step")).assign(dhT_dht=np.nan)
+    summary = pd.DataFrame([
+        dict(cell=c, mode=m, recurrent_share=share, share_from_1=profile)
+        for c in ("gru", "lstm")
+        for m, share, profile in (("many_to_one", 0.2, 0.5), ("later_steps", 0.2, 0.7), ("single_step", 0.0, np.nan))
+    ])
+    fig = through_time_plots.gradient_by_lag(pd.concat([probes, one_step]), summary)
+    notes = {ax.get_title(): " ".join(t.get_text() for t in ax.texts) for ax in fig.axes}
+    assert "does run through time" in notes["later_steps: through time"]
+    assert "70%" in notes["later_steps: through time"]
+    assert "No state through time" in notes["single_step: through time"]
+    assert "does run" not in notes["single_step: through time"]
+
+
+def test_the_state_size_caption_names_no_cell_kind():
+    caption = through_time_plots._state_size_caption(_probes({"gru": 64, "slstm": 256, "lstm": 128}))
+    assert "√64 = 8: gru" in caption and "√128 = 11.3: lstm" in caption and "√256 = 16: slstm" in caption
+    assert "LSTM" not in caption and "h and c" not in caption
+    with_units = through_time_plots._state_size_caption(
+        _probes({"gru": 64, "slstm": 256}), pd.DataFrame({"cell": ["gru", "slstm"], "units": [64, 64]}))
+    assert "√256 = 16 (256 = 4 × 64 units): slstm" in with_units and "more than h" in with_units
