@@ -158,3 +158,11 @@ def test_make_variables_reach_the_cli_as_flags_beside_quick():
     assert done.returncode == 0, done.stderr
     line = [x for x in done.stdout.splitlines() if " -m zoo compare" in x][0]
     assert "--seeds '2'" in line and "--quick" in line and "--config 'equal_params'" in line
+
+
+def test_the_quick_note_says_the_same_gap_only_where_it_is(tmp_path):
+    config = tmp_path / "gap.toml"
+    config.write_text('cells = ["gru"]\nmodes = ["many_to_one"]\n[task]\ntrain_stop = 100.0\ntrain_points = 10000\n'
+                      '[quick]\nseeds = 1\n[quick.task]\ntrain_stop = 50.0\ntrain_points = 1000\n')
+    note = quick_note(config)
+    assert "task.train_points 10000 -> 1000 (train_stop 100 -> 50)" in note and "same sampling gap" not in note

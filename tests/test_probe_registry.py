@@ -186,3 +186,13 @@ def test_a_probe_read_from_the_legacy_tables_alone_is_its_own_table(name, traine
         assert not any(set(spec.table_columns) <= set(t.columns) for t in vars(legacy).values())
     else:
         pd.testing.assert_frame_equal(table, own.reset_index(drop=True), check_exact=True)
+
+
+def test_a_blank_docstring_line_of_indentation_alone_ends_the_summary():
+    from zoo.core.registry import _doc_summary
+
+    def documented():
+        pass
+
+    documented.__doc__ = "Summary line\n    that wraps.\n    \n    Args: x."  # as Python 3.11 keeps it
+    assert _doc_summary(documented) == "Summary line that wraps."

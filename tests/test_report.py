@@ -229,3 +229,32 @@ def test_a_time_profile_with_no_recurrent_gradient_is_no_profile():
     one = pd.DataFrame([dict(cell="gru", mode="many_to_one", seed=0, share_older_half=0.3)])
     assert spec.finding(one).endswith("make up 30% of Σ‖dL/dW_rec|_t‖ for gru (many_to_one).")  # nothing to set
     assert spec.finding(one.assign(share_older_half=math.nan)) is None  # it against; no profile: no sentence
+
+
+def test_a_factor_that_holds_is_said_to_hold_never_to_vanish_or_shrink():
+    from zoo.report import answer
+    from zoo.report.findings import _order
+
+    d = pd.DataFrame(dict(cell=["rnn", "b", "c"], decay_factor=[1.3, 1.0, 0.5]))
+    assert _order(d) == ("rnn's grows (above 1); b's keeps about its size (neither 1% nor 100 times of it within "
+                         "1,000 steps); c's vanishes")
+    factors = pd.Series({"a": 1.3, "b": 1.0})
+    assert answer._bottom_role(factors, "b") == ", the only cell where it does not grow"
+    factors = pd.Series({"a": 1.0005, "b": 1.0})
+    assert answer._bottom_role(factors, "a") == ", where it keeps about its size"
+
+
+def test_the_state_size_is_set_against_units_only_for_a_cell_of_one_size():
+    from zoo.report.through_time_plots import _state_size_caption
+
+    probes = pd.DataFrame(dict(cell=["simple_rnn", "lstm"], lag=0, dhT_dht=[math.sqrt(113), math.sqrt(16)]))
+    # a param_budget grid: simple_rnn has 111 units in one mode and 113 in another; lstm 8 throughout
+    summary = pd.DataFrame(dict(cell=["simple_rnn", "simple_rnn", "lstm"], units=[111, 113, 8]))
+    text = _state_size_caption(probes, summary)
+    assert "× 111" not in text and "× 113" not in text and "(16 = 2 × 8 units)" in text
+
+
+def test_a_tiny_recurrent_share_is_never_printed_as_none():
+    from zoo.probes.gradients.summarize import _percent
+
+    assert [_percent(x) for x in (0.74, 0.003, 0.0004)] == ["74%", "0.3%", "< 0.05%"]

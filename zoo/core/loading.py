@@ -16,6 +16,7 @@ Here: ``load_grid``, which runs them in order, and ``grid_from_dict``, the schem
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 from zoo.core import catalog, horizon, report_spec
@@ -111,10 +112,12 @@ def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) 
     if small.train.steps is not None and full.train.steps is not None:  # epochs are unused there
         changed = [k for k in changed if k != "train.epochs"]
     shown = {k: f"{k} {_short(before.get(k))} -> {_short(after.get(k))}" for k in changed}
-    for series in ("train", "test"):  # a shorter series at the same gap: one item, which says so
+    for series in ("train", "test"):  # a shorter series: one item, which says whether its gap is the same
         points, stop = f"task.{series}_points", f"task.{series}_stop"
         if points in shown and stop in shown:
-            shown[points] += f" ({series}_stop {before[stop]:.4g} -> {after[stop]:.4g}: the same sampling gap)"
+            same = math.isclose(_gap(before, series), _gap(after, series), rel_tol=1e-9)
+            shown[points] += (f" ({series}_stop {before[stop]:.4g} -> {after[stop]:.4g}"
+                              f"{': the same sampling gap' if same else ''})")
             del shown[stop]
     shown = list(shown.values())
     if source is None:
@@ -124,6 +127,15 @@ def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) 
     line = f"quick (grid {small.name}, {what}): " + (", ".join(shown) if shown else "nothing to shrink")
     kept = [(f"--{k} {v}" if flag == "--" else f"{k}={v!r}") for k, v in overrides.items() if v is not None]
     return line + (f"; as given: {', '.join(kept)}" if kept else "")
+
+
+def _gap(flat: dict, series: str) -> float:
+    """The sampling gap of a task's ``series`` ("train" or "test") from a flat grid; NaN if it has none."""
+    try:
+        start, stop, points = (flat[f"task.{series}_{k}"] for k in ("start", "stop", "points"))
+        return (stop - start) / (points - 1)
+    except (KeyError, TypeError, ZeroDivisionError):
+        return math.nan
 
 
 def _shrunk(source) -> bool:

@@ -18,6 +18,7 @@ and horizon and returns a ``keras.Model``. A task generator is pure NumPy:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Callable
 
 from zoo.core.names import UnknownNameError, unknown_name_message
@@ -36,7 +37,7 @@ _TASKS: dict[str, TaskSpec] = {}
 def _doc_summary(obj) -> str:
     """The docstring's summary: its first paragraph as one line (a summary wrapped over two
     lines is whole, as the report's captions and ``python -m zoo list`` show it)."""
-    doc = (obj.__doc__ or "").strip()
+    doc = inspect.cleandoc(obj.__doc__ or "")  # a blank line of indentation alone becomes empty
     return " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
 
 

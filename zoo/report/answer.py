@@ -135,7 +135,7 @@ def _bottom_role(factors: pd.Series, alive: str | None) -> str:
         return ", where it grows least"
     if bottom == alive:  # every other cell's gradient grows
         return ", the only cell where it does not grow"
-    return ", where it vanishes fastest" if trend(factors[bottom]) == "vanishes" else ", where it shrinks most"
+    return ", where it vanishes fastest" if trend(factors[bottom]) == "vanishes" else ", where it keeps about its size"
 
 
 def gradient_line(summary: pd.DataFrame) -> str:

@@ -256,9 +256,13 @@ def _speed(s: pd.DataFrame, epochs: pd.DataFrame | None) -> str:
 def _order(d: pd.DataFrame) -> str:
     """Which cell's gradient vanishes least and which most, from factors sorted largest first; a
     factor above 1 is said to grow, never to vanish least."""
-    grows = [r.cell for r in d.itertuples() if trend(r.decay_factor) == "grows"]
-    rest = d[~d.cell.isin(grows)]
+    grows = list(dict.fromkeys(r.cell for r in d.itertuples() if trend(r.decay_factor) == "grows"))
+    holds = list(dict.fromkeys(r.cell for r in d.itertuples() if trend(r.decay_factor) == "holds"))
+    rest = d[~d.cell.isin(grows + holds)]
     parts = [f"{' and '.join(grows)}'s grows (above 1)"] if grows else []
+    if holds:
+        parts.append(f"{' and '.join(holds)}'s keeps about its size (neither 1% nor 100 times of it within "
+                     "1,000 steps)")
     if len(rest) > 1:
         parts.append(f"{rest.iloc[0].cell}'s vanishes least, {rest.iloc[-1].cell}'s most")
     elif len(rest):

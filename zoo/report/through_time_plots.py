@@ -29,7 +29,10 @@ def _state_size_caption(probes: pd.DataFrame, summary: pd.DataFrame | None = Non
         return ""
     units = {}
     if summary is not None and {"cell", "units"} <= set(summary.columns):
-        units = summary.dropna(subset=["units"]).groupby("cell").units.first().to_dict()
+        per_cell = summary.dropna(subset=["units"]).groupby("cell").units
+        # Only a cell of one size throughout: a param_budget grid or a units sweep sizes it per row,
+        # and the probes' first row need not be the summary's first.
+        units = {c: u.iloc[0] for c, u in per_cell if u.nunique() == 1}
     groups: dict[tuple, list[str]] = {}
     for cell, v in sizes.items():
         size, u = round(v * v), units.get(cell)

@@ -28,7 +28,9 @@ def recurrent_share(rows) -> float:
 
 def _percent(share: float) -> str:
     """74%, or 0.3% for a share that would round to a 0% the reader takes for none."""
-    return f"{share:.0%}" if share >= 0.01 else f"{share:.1%}"
+    if share >= 0.01:
+        return f"{share:.0%}"
+    return f"{share:.1%}" if share >= 0.0005 else "< 0.05%"
 
 
 def finding(summary):
