@@ -115,9 +115,11 @@ def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) 
     for series in ("train", "test"):  # a shorter series: one item, which says whether its gap is the same
         points, stop = f"task.{series}_points", f"task.{series}_stop"
         if points in shown and stop in shown:
-            same = math.isclose(_gap(before, series), _gap(after, series), rel_tol=1e-9)
-            shown[points] += (f" ({series}_stop {before[stop]:.4g} -> {after[stop]:.4g}"
-                              f"{': the same sampling gap' if same else ''})")
+            old, new = _gap(before, series), _gap(after, series)
+            gap = (": the same sampling gap" if math.isclose(old, new, rel_tol=1e-9) else
+                   f": about the same sampling gap ({old:.4g} -> {new:.4g})" if math.isclose(old, new, rel_tol=0.01)
+                   else "")
+            shown[points] += f" ({series}_stop {before[stop]:.4g} -> {after[stop]:.4g}{gap})"
             del shown[stop]
     shown = list(shown.values())
     if source is None:
