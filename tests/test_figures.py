@@ -252,3 +252,9 @@ def test_the_state_size_caption_names_no_cell_kind():
     with_units = through_time_plots._state_size_caption(
         _probes({"gru": 64, "slstm": 256}), pd.DataFrame({"cell": ["gru", "slstm"], "units": [64, 64]}))
     assert "√256 = 16 (256 = 4 × 64 units): slstm" in with_units and "more than h" in with_units
+
+
+def test_three_seeds_of_which_at_most_one_finished_are_not_called_one_seed():
+    summary = _summary(["gru", "lstm"], seeds=3).assign(ok=1, test_mae_ci95=math.nan)  # two diverged in each
+    title = training_plots.test_mae_bars(summary).axes[0].get_title()
+    assert "at most one ok run per bar: no interval" in title and "one seed" not in title

@@ -111,11 +111,11 @@ def predictions(preds: pd.DataFrame, points: int = 200) -> Figure:
 def _interval_title(summary: pd.DataFrame, what: str) -> str:
     """``what`` and the interval its error bars show, or that there is none: one seed gives no interval."""
     finite = summary.test_mae_ci95.notna() if "test_mae_ci95" in summary else pd.Series(False, index=summary.index)
-    seeds = summary["ok"] if "ok" in summary else None
     if not finite.any():
-        one = seeds is None or (seeds.fillna(0) <= 1).all()
-        return f"{what} ({'one seed: no interval' if one else 'no interval'})"
-    return f"{what} (mean over seeds, error bars: 95% t-interval" + (")" if finite.all() else "; none where one seed)")
+        # one seed per bar, or several of which at most one finished ok (the rest diverged or failed)
+        one_seed = "seeds" not in summary or (summary["seeds"].fillna(0) <= 1).all()
+        return f"{what} ({'one seed' if one_seed else 'at most one ok run per bar'}: no interval)"
+    return f"{what} (mean over seeds, error bars: 95% t-interval" + (")" if finite.all() else "; none for one ok run)")
 
 
 def _error_bars(ax, x, y, err) -> None:
