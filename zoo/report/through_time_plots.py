@@ -94,11 +94,11 @@ def gradient_by_lag(probes: pd.DataFrame, summary: pd.DataFrame | None = None) -
         for row, (y, label) in enumerate(rows):
             ax = axes[row, col]
             t = probes[(probes["mode"] == mode)].dropna(subset=[y])
+            ax.set_title(f"{mode}: dL/dx_t" if row == 0 else f"{mode}: through time")
             if t.empty:
                 ax.text(0.5, 0.5, _no_state_note(mode, summary) if y == "dhT_dht" else f"{mode}: nothing measured",
                         ha="center", va="center", transform=ax.transAxes, color="0.3", fontsize=8.5)
                 ax.set(xticks=[], yticks=[])
-                ax.set_title(f"{mode}: through time" if row else f"{mode}: dL/dx_t")
                 continue
             for cell, c in t.groupby("cell"):
                 first, last = c.epoch.min(), c.epoch.max()
@@ -113,7 +113,6 @@ def gradient_by_lag(probes: pd.DataFrame, summary: pd.DataFrame | None = None) -
             if row not in labelled:
                 ax.set_ylabel(label + " (log)")
                 labelled.add(row)
-            ax.set_title(f"{mode}: dL/dx_t" if row == 0 else f"{mode}: through time")
     first, last = probes.epoch.min(), probes.epoch.max()
     fig.suptitle(f"Gradients through time: dashed = {_first_label(first)}, solid = epoch {int(last)}; "
                  + ("mean over seeds" if "seed" in probes and probes.seed.nunique() > 1 else "one seed"))
