@@ -258,3 +258,24 @@ def test_three_seeds_of_which_at_most_one_finished_are_not_called_one_seed():
     summary = _summary(["gru", "lstm"], seeds=3).assign(ok=1, test_mae_ci95=math.nan)  # two diverged in each
     title = training_plots.test_mae_bars(summary).axes[0].get_title()
     assert "at most one ok run per bar: no interval" in title and "one seed" not in title
+
+
+@pytest.mark.parametrize(("seeds_of", "said"), [
+    ({"gru": (0,), "lstm": (0,)}, "one seed"),
+    ({"gru": (0, 1, 2), "lstm": (0, 1, 2)}, "mean over 3 seeds"),
+    ({"gru": (0, 1, 2), "lstm": (0,)}, "mean over seeds (one on some lines)"),
+])
+def test_gradient_by_lag_title_counts_seeds_per_line(seeds_of, said):
+    # Counted per cell and mode: one cell's three seeds do not make the other's single line a mean.
+    probes = pd.concat([_probes({cell: 16}).assign(seed=s, run_id=f"{cell}-{s}")
+                        for cell, seeds in seeds_of.items() for s in seeds])
+    title = through_time_plots.gradient_by_lag(probes)._suptitle.get_text()
+    assert title.endswith(said)
+
+
+@pytest.mark.parametrize(("ok", "said"), [((1, 1), "(one seed; σ range over steps and sequences)"),
+                                          ((3, 3), "(mean over 3 seeds; σ range over steps, sequences and seeds)"),
+                                          ((3, 1), "(mean over seeds (one on some lines); σ range")])
+def test_the_spectrum_title_counts_the_ok_seeds_of_each_cell(ok, said):
+    summary = _spectrum_summary(["gru", "lstm"], ["many_to_one"]).assign(ok=list(ok))
+    assert said in through_time_plots.jacobian_spectrum(summary)._suptitle.get_text()

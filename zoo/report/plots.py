@@ -85,19 +85,43 @@ def legend(fig, axes) -> None:
     figure_legend(fig, axes, frameon=False)
 
 
+def _seeds_per_line(table: pd.DataFrame, by) -> pd.Series | None:
+    """The number of seeds behind each line (one per ``by`` group), or None without seeds."""
+    keys = [k for k in by if k in table.columns]
+    if table.empty or "seed" not in table.columns:
+        return None
+    return table.groupby(keys).seed.nunique() if keys else pd.Series([table.seed.nunique()])
+
+
+def _mean_over(seeds: pd.Series) -> str:
+    return f"mean over {seeds.max()} seeds" if seeds.min() == seeds.max() else "mean over seeds"
+
+
 def spread_note(table: pd.DataFrame, kind: str, spread: str, by=("cell", "mode")) -> str:
     """What a figure's lines or bars are over seeds, for its title: ``mean over N seeds,
     <kind> = <spread>``, or ``one seed: no <kind>`` where no line has more than one seed
     (so no title promises a band or interval that one seed cannot give); a line of one
     seed among several is said to have none."""
-    keys = [k for k in by if k in table.columns]
-    if table.empty or "seed" not in table.columns:
+    seeds = _seeds_per_line(table, by)
+    if seeds is None:
         return ""
-    seeds = table.groupby(keys).seed.nunique() if keys else pd.Series([table.seed.nunique()])
     if seeds.max() <= 1:
         return f"one seed: no {kind}"
-    over = f"{seeds.max()} seeds" if seeds.min() == seeds.max() else "seeds"
-    return f"mean over {over}, {kind} = {spread}" + (" (none on a line of one seed)" if seeds.min() <= 1 else "")
+    return f"{_mean_over(seeds)}, {kind} = {spread}" + (" (none on a line of one seed)" if seeds.min() <= 1 else "")
+
+
+def seeds_note(table: pd.DataFrame, by=("cell", "mode")) -> str:
+    """What a figure's lines (no band) are over seeds, counted per line, for its title:
+    ``mean over N seeds``, ``one seed``, or ``mean over seeds (one on some lines)``."""
+    seeds = _seeds_per_line(table, by)
+    return "" if seeds is None else seeds_over(seeds)
+
+
+def seeds_over(seeds: pd.Series) -> str:
+    """``seeds_note`` from the number of seeds behind each line or marker."""
+    if seeds.empty or seeds.max() <= 1:
+        return "one seed"
+    return _mean_over(seeds) + (" (one on some lines)" if seeds.min() <= 1 else "")
 
 
 def log_scale_where_possible(fig: Figure) -> Figure:

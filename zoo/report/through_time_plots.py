@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from zoo.report.plots import band, cell_colors, legend, panels, spread_note, subplots
+from zoo.report.plots import band, cell_colors, legend, panels, seeds_note, seeds_over, spread_note, subplots
 from zoo.report.table_text import sigma_min_text
 
 
@@ -115,7 +115,7 @@ def gradient_by_lag(probes: pd.DataFrame, summary: pd.DataFrame | None = None) -
                 labelled.add(row)
     first, last = probes.epoch.min(), probes.epoch.max()
     fig.suptitle(f"Gradients through time: dashed = {_first_label(first)}, solid = epoch {int(last)}; "
-                 + ("mean over seeds" if "seed" in probes and probes.seed.nunique() > 1 else "one seed"))
+                 + seeds_note(probes))
     caption = _state_size_caption(probes, summary)
     if caption:  # wrapped to the figure's width (about 14 characters an inch at 9 points)
         fig.supxlabel(textwrap.fill(caption, int(fig.get_figwidth() * 14)), fontsize=9, color="0.25")
@@ -209,8 +209,8 @@ def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
                line([], [], color="0.4", lw=2, alpha=0.45, marker="o", mfc="white",
                     label="left, thin, hollow: initial weights")]
     fig.legend(handles=handles, loc="outside right center", frameon=False, fontsize=8)
-    over = ("(mean over seeds; σ range over steps, sequences and seeds)" if "ok" in s and (s.ok > 1).any()
-            else "(one seed; σ range over steps and sequences)")
+    seeds = seeds_over(s.ok) if "ok" in s else "one seed"
+    over = f"({seeds}; σ range over steps{' and sequences' if seeds == 'one seed' else ', sequences and seeds'})"
     fig.suptitle("Why gradients vanish or not: one-step Jacobian spectrum and per-step factors\n"
                  "right of each cell: last probed epoch " + over, fontsize=11)
     return fig
