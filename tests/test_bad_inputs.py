@@ -596,18 +596,25 @@ def test_reports_equal_to_inside_or_containing_runs_is_refused(stored, tmp_path,
         assert _tree(tmp_path) == before
 
 
+# Every file a benchmark writes into reports/ (`out / "name"` in benchmarks/*.py), so a new one is covered.
+BENCH_FILES = sorted({name for script in (ROOT / "benchmarks").glob("*.py")
+                      for name in re.findall(r'out / "([\w.]+)"', script.read_text())})
+
+
 @pytest.mark.slow
 def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_path, capsys):
+    assert {"benchmark.md", "worker_start.md"} <= set(BENCH_FILES)  # the scan finds make bench's files
     reports = tmp_path / "reports"
     (tmp_path / ".reports.tmp-mine").write_text("a user's file named like a leftover")
     (tmp_path / ".reports.old-notes").mkdir()
     assert cli.main(_report_args(stored, reports)) == 0
     manifest = json.loads((reports / ".rnn-zoo-report").read_text())
     assert "summary.csv" in manifest["files"] and manifest["written_by"] == "rnn-zoo"
-    (reports / "benchmark.md").write_text("bench")  # what make bench writes
+    for name in BENCH_FILES:  # what make bench writes
+        (reports / name).write_text("bench")
     assert cli.main(_report_args(stored, reports)) == 0
     assert cli.main(_report_args(stored, reports)) == 0
-    assert (reports / "benchmark.md").read_text() == "bench"
+    assert {name: (reports / name).read_text() for name in BENCH_FILES} == dict.fromkeys(BENCH_FILES, "bench")
     # no temporary folder left, and the user's look-alikes untouched
     assert sorted(p.name for p in tmp_path.glob(".reports.*")) == [".reports.old-notes", ".reports.tmp-mine"]
 

@@ -30,8 +30,8 @@ GRID_FILE = "grid.json"  # the main grid a report shows, so `zoo report` can reb
 # every file in it is listed here (or is one of make bench's, KEPT): rnn-zoo
 # never deletes a file it did not write.
 MANIFEST = ".rnn-zoo-report"
-KEPT = ("benchmark.csv", "benchmark.md", "scaling.csv", "scaling.png", "scaling.md", "callback_cost.csv",
-        "callback_cost.md")  # by `make bench`
+KEPT = ("benchmark.csv", "benchmark.md", "benchmark_long.csv", "scaling.csv", "scaling.png", "scaling.md",
+        "callback_cost.csv", "callback_cost.md", "worker_start.md")  # by `make bench` (benchmarks/*.py)
 
 
 class ReportFolderError(ConfigError):
