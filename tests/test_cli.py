@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,11 @@ def test_without_tensorboard_each_door_names_its_own_option(monkeypatch, tmp_pat
     with pytest.raises(ConfigError, match=r"^--tensorboard needs TensorBoard"):
         api.compare_outcome(**where, flag="--")
     assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+
+
+def test_the_help_names_the_folder_new_cell_writes_into():
+    from zoo import new_cell
+    from zoo.cli import parsing
+
+    folder = new_cell.CELLS_DIR.relative_to(Path(new_cell.__file__).resolve().parent.parent).as_posix()
+    assert f"write {folder}/NAME.py" in parsing.parser().format_help()

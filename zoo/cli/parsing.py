@@ -94,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
         "(default: 10800, 3 hours; local executor)",
     )
 
-    n = sub.add_parser("new-cell", help="write zoo/cells/NAME.py, a cell that trains, to edit")
+    n = sub.add_parser("new-cell", help="write zoo/models/cells/NAME.py, a cell that trains, to edit")
     n.add_argument("name", help="the cell's registry name, a lowercase identifier such as my_rnn")
     n.add_argument("--dir", help="folder to write into (default: zoo/models/cells, the built-in cells' package)")
 
