@@ -108,7 +108,10 @@ def quick_note(source: str | Path | None = None, flag: str = "--", **overrides) 
     except ConfigError:  # flags only the quick form takes: nothing to compare it with
         full = small
     before, after = _flat(full), _flat(small)
-    changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    # A task the quick grid leaves out is said once, by the task list; its settings are not listed as gone.
+    gone = {task_name(t) for t in full.tasks} - {task_name(t) for t in small.tasks}
+    changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)
+               and not any(k.startswith(f"task.{name}.") for name in gone)]
     if small.train.steps is not None and full.train.steps is not None:  # epochs are unused there
         changed = [k for k in changed if k != "train.epochs"]
     shown = {k: f"{k} {_short(before.get(k))} -> {_short(after.get(k))}" for k in changed}
@@ -152,7 +155,9 @@ def _flat(grid: GridConfig) -> dict:
     flat.update({f"task.{k}": v for k, v in d["task"].items() if k != "name"} if not d.get("tasks") else {})
     for t in d.get("tasks", []):
         flat.update({f"task.{t['name']}.{k}": v for k, v in t.items() if k != "name"})
-    flat.update({f"train.{k}": v for k, v in d["train"].items()})
+        # The loss each task's runs train with: train.loss, or (None, where the tasks' own differ) the task's.
+        flat[f"task.{t['name']}.loss"] = d["train"]["loss"] or catalog.get_task(t["name"]).loss
+    flat.update({f"train.{k}": v for k, v in d["train"].items() if not (d.get("tasks") and k == "loss")})
     flat.update({f"sweep {k}": v for k, v in d["sweep"].items()})
     return flat
 
