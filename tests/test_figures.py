@@ -279,3 +279,43 @@ def test_gradient_by_lag_title_counts_seeds_per_line(seeds_of, said):
 def test_the_spectrum_title_counts_the_ok_seeds_of_each_cell(ok, said):
     summary = _spectrum_summary(["gru", "lstm"], ["many_to_one"]).assign(ok=list(ok))
     assert said in through_time_plots.jacobian_spectrum(summary)._suptitle.get_text()
+
+
+@pytest.mark.parametrize(("losses", "label"), [
+    (("mse",), "training loss (MSE, log scale)"),
+    (("mae", "mse"), "training loss (each task's own: MAE, MSE; log scale)"),
+    ((), "training loss (log scale)"),
+])
+def test_the_loss_axis_names_the_loss_the_runs_trained_with(losses, label):
+    fig = training_plots.loss_curves(_epochs(["gru"], modes=["many_to_one"]), losses)
+    assert fig.axes[0].get_ylabel() == label
+
+
+def test_the_time_profile_title_fits_its_figure_with_one_mode():
+    profile = pd.DataFrame([dict(cell=c, mode="many_to_one", seed=0, epoch=e, lag=k, share_from=1 - k / 4)
+                            for c in ("gru", "lstm") for e in (0, 1) for k in range(4)])
+    fig = time_profile.figure(profile)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    title = fig._suptitle.get_window_extent(renderer)
+    assert 0 <= title.x0 and title.x1 <= fig.bbox.width  # not cut at either edge
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not title.overlaps(legend)
+
+
+def test_epoch_axes_tick_whole_epochs_and_the_weight_groups_title_names_only_modes_with_a_decoder():
+    grads = pd.DataFrame([dict(cell="gru", mode="many_to_one", seed=0, epoch=e, group=f"rnn.{k}", norm_mean=0.1)
+                          for e in (1, 2, 3, 4) for k in training_plots.GROUP_KINDS])
+    figures = [training_plots.loss_curves(_epochs(["gru"], modes=["many_to_one"])),
+               training_plots.gradient_norms(_epochs(["gru"], modes=["many_to_one"])),
+               training_plots.weight_groups(grads)]
+    for fig in figures:
+        for ax in fig.axes:
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert "decoder" not in figures[2]._suptitle.get_text()
+    decoder = grads.assign(mode="many_to_many", group=grads.group.str.replace("rnn", "decoder"))
+    title = training_plots.weight_groups(pd.concat([grads, decoder]))._suptitle.get_text()
+    assert "many_to_many: encoder solid, decoder dashed" in title

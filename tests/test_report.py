@@ -203,6 +203,8 @@ def test_the_next_value_finding_names_the_metric_it_uses():
     (line,) = [line for line in main_findings(_main_summary()) if line.startswith("Predicting")]
     assert "(test_mae_next in summary.csv: the MAE of the first predicted value only;" in line
     assert "one_to_many the least (0.24)" in line  # its test_mae_next; the table's test MAE is 0.29
+    one_mode = _main_summary().query("mode == 'many_to_one'")
+    assert not [line for line in main_findings(one_mode) if line.startswith("Predicting")]  # no ranking of one
 
 
 def test_a_run_with_no_recurrent_gradient_is_left_out_of_the_weight_groups():

@@ -194,7 +194,7 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None,
     out.append(sentence)
 
     by_mode = s.groupby("mode").test_mae_next.mean().dropna().sort_values()
-    if len(by_mode):
+    if len(by_mode) > 1:  # a ranking of modes needs two of them
         # Not the table's test MAE, which a horizon mode takes over every value it predicts: named, so a
         # reader looking for these numbers finds them (summary.csv).
         out.append(

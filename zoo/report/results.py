@@ -73,7 +73,7 @@ class Results:
             return plots.log_scale_where_possible(draw(*tables))
 
     def plot_loss(self):
-        return self._drawn(training_plots.loss_curves, self.epochs)
+        return self._drawn(training_plots.loss_curves, self.epochs, sorted({r.config.train.loss for r in self.runs}))
 
     def plot_gradient_norms(self):
         return self._drawn(training_plots.gradient_norms, self.epochs)

@@ -14,7 +14,17 @@ from matplotlib.figure import Figure
 from zoo.report.plots import band, cell_colors, legend, panels, spread_note, subplots
 
 
-def loss_curves(epochs: pd.DataFrame) -> Figure:
+def epoch_ticks() -> matplotlib.ticker.MaxNLocator:
+    """An epoch axis' ticks: whole epochs only (a run of 4 epochs has no epoch 2.5)."""
+    return matplotlib.ticker.MaxNLocator(integer=True)
+
+
+# How a loss is named on an axis (train.loss: zoo.core.specs.TASK_LOSSES; a user's fit may name its own).
+LOSS_NAMES = {"mae": "MAE", "mse": "MSE", "cross_entropy": "cross-entropy"}
+
+
+def loss_curves(epochs: pd.DataFrame, losses=()) -> Figure:
+    """Training loss by epoch, a panel per mode; ``losses``: the loss names the runs trained with."""
     modes = list(dict.fromkeys(epochs["mode"]))
     colors = cell_colors(epochs.cell.unique())
     fig, axes = panels(modes, sharey=True)
@@ -22,7 +32,11 @@ def loss_curves(epochs: pd.DataFrame) -> Figure:
         for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
             band(ax, t, "epoch", "loss", colors[cell], cell)
         ax.set(title=mode, xlabel="epoch", yscale="log")
-    axes[0, 0].set_ylabel("training loss (MAE, log scale)")
+        ax.xaxis.set_major_locator(epoch_ticks())
+    names = [LOSS_NAMES.get(name, str(name)) for name in dict.fromkeys(losses) if name]
+    axes[0, 0].set_ylabel(f"training loss ({names[0]}, log scale)" if len(names) == 1 else
+                          f"training loss (each task's own: {', '.join(names)}; log scale)" if names else
+                          "training loss (log scale)")
     fig.suptitle(f"Training loss ({spread_note(epochs, 'band', 'min..max over seeds')})")
     legend(fig, axes)
     return fig
@@ -38,6 +52,7 @@ def gradient_norms(epochs: pd.DataFrame) -> Figure:
             peak = t.groupby("epoch").grad_norm_max.max()
             ax.plot(peak.index, peak.values, color=colors[cell], lw=0.7, ls=":", alpha=0.8)
         ax.set(title=mode, xlabel="epoch", yscale="log")
+        ax.xaxis.set_major_locator(epoch_ticks())
     axes[0, 0].set_ylabel("global gradient norm (log scale)")
     fig.suptitle("Gradient norm before clipping: epoch mean (solid), epoch peak (dotted)\n"
                  f"({spread_note(epochs, 'band', 'min..max of the epoch mean over seeds')})")
@@ -75,7 +90,10 @@ def weight_groups(gradients: pd.DataFrame) -> Figure:
                 ax.set_ylabel("gradient norm (log)")
             if row == len(modes) - 1:
                 ax.set_xlabel("epoch")
-    fig.suptitle("Gradient norm per weight group (epoch mean; many_to_many: encoder solid, decoder dashed)")
+            ax.xaxis.set_major_locator(epoch_ticks())
+    decoders = sorted(set(g[g.layer == "decoder"]["mode"]))
+    fig.suptitle("Gradient norm per weight group (epoch mean"
+                 + (f"; {', '.join(decoders)}: encoder solid, decoder dashed)" if decoders else ")"))
     legend(fig, axes)
     return fig
 

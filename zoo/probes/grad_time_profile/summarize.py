@@ -31,7 +31,8 @@ def figure(table):
     if table.empty:
         return None
     modes = list(dict.fromkeys(table["mode"]))
-    fig = Figure(figsize=(5.2 * len(modes), 3.8), layout="constrained")
+    # At least 9 inches wide, so one panel leaves room for the title and the legend beside it.
+    fig = Figure(figsize=(max(5.2 * len(modes), 9.0), 3.8), layout="constrained")
     axes = fig.subplots(1, len(modes), squeeze=False)[0]
     first = table[table.epoch == table.groupby(["cell", "mode", "seed"]).epoch.transform("min")]
     for ax, mode in zip(axes, modes):
@@ -65,8 +66,9 @@ def finding(summary):
         return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
                 f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}).")
     return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
-            f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}) but {means[lo]:.0%} for "
-            f"{lo[0]} ({lo[1]}): the smaller the share, the less the recurrent weights learn from far back.")
+            f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}), the most, and {means[lo]:.0%} for "
+            f"{lo[0]} ({lo[1]}), the least: the smaller the share, the less the recurrent weights learn from far "
+            "back.")
 
 
 @register_probe(
