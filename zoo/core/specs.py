@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
+import numbers
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -204,6 +206,29 @@ class TaskSpec:
                 f"task {self.name!r}: {split} labels have shape {tuple(y.shape)} for mode {mode.name} "
                 f"({mode.layout}, {mode.target}), expected {expected} ({self.output}: {kind}; see the "
                 "README's task contract)")
+
+    def check_data(self, settings, mode: "ModeSpec") -> None:
+        """What a run of this task and mode would train on, generated (seed 0) and checked before any
+        worker starts: inputs ``(n, steps, features)`` with ``features`` as registered, labels of
+        ``label_shape``, and a ``baseline`` that is a finite number above 0 (the report divides by it).
+        A ``ValueError`` names the task, what was found and what was expected."""
+        train, test = self.generate(settings, 0, mode.layout, mode.target)
+        steps = self.steps(settings)
+        for split, data in (("training", train), ("test", test)):
+            shape = tuple(getattr(data.x, "shape", ()))
+            # A "many" mode reads a step at a time; a "one" mode reads the whole window as one step.
+            expected = (steps, self.features) if mode.layout == "many" else (1, steps * self.features)
+            if len(shape) != 3 or shape[1:] != expected:
+                raise ValueError(
+                    f"task {self.name!r}: {split} inputs have shape {shape} for mode {mode.name} "
+                    f"({mode.layout}, {mode.target}), expected (n, {expected[0]}, {expected[1]}): registered with "
+                    f"features={self.features}, steps {steps}")
+            self.check_labels(settings, mode, split, data.y)
+        baseline = self.baseline(settings)
+        if not (isinstance(baseline, numbers.Real) and math.isfinite(baseline) and baseline > 0):
+            raise ValueError(
+                f"task {self.name!r}: baseline({type(settings).__name__}) = {baseline!r}, expected a finite "
+                "number above 0: the report divides the test metric by it")
 
     @property
     def fingerprint(self) -> str:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 from zoo import store
-from zoo.core import horizon
-from zoo.core.config import GridConfig, RunConfig, keras_backend, short_name, varying_settings
+from zoo.core import catalog, horizon
+from zoo.core.config import ConfigError, GridConfig, RunConfig, keras_backend, short_name, task_name, varying_settings
 from zoo.core.grid import Line, expand, search_lines
 from zoo.core.horizon import Step
 from zoo.core.loading import grid_to_dict
@@ -246,6 +246,7 @@ def execute(
     if grid.search is not None:
         return _execute_search(grid, runs_dir, jobs, executor, say, view, device, started)
     runs = expand(grid)  # resolved before the lock and any folder: a bad name fails first
+    check_task_data(runs)
     with runs_lock(runs_dir):
         store.remove_stale_tmp(runs_dir)
         store.write_grid(runs_dir, grid.name, grid_to_dict(grid), [r.run_id for r in runs])
@@ -269,6 +270,22 @@ def execute(
         seconds = time.monotonic() - started
         say(f"trained {len(p.todo)} runs in {seconds:.1f}s (training wall time: workers, compiling and storing)")
         return Outcome(len(p.todo), len(p.done), failed, diverged, seconds)
+
+
+def check_task_data(runs: list[RunConfig]) -> None:
+    """Each task's data, for each mode and settings of ``runs``, generated and checked once before
+    any worker starts or any folder is written (``TaskSpec.check_data``): a task file whose data
+    does not fit its declaration is one line naming it, not a grid of failed runs."""
+    checked = set()
+    for run in runs:
+        key = (run.mode, repr(run.task))
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            catalog.get_task(task_name(run.task)).check_data(run.task, catalog.get_mode(run.mode))
+        except ValueError as exc:
+            raise ConfigError(f"{exc}; nothing was trained") from None
 
 
 def _train(todo: list[RunConfig], runs_dir: Path, executor, view: RunsView | None) -> tuple[list[str], list[str]]:
@@ -361,6 +378,7 @@ def _execute_search(grid: GridConfig, runs_dir: Path, jobs, executor, say, view:
             going = sum(not s.done for s in steps)
             if not todo:
                 break
+            check_task_data(todo)  # each round's lengths are new settings
             say(f"search round {round_no}: {len(todo)} runs at the next length of {going} of {len(lines)} lines "
                 f"({len(lines) - going} done); {len(asked) - len(todo)} runs finished so far")
             if view is not None:
