@@ -466,8 +466,24 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     assert "make compare CONFIG=my_model.fit" not in page  # a user's model is not a config to compare
     assert (reports / "experiments" / "my_model.fit" / "gradient_by_lag.png").is_file()
 
-    # A second fit adds its run to the model's record (a seed of the same row), never replacing the first.
+    # A second fit of the model continues the first (it starts from the weights the first ended with):
+    # one run of 4 epochs in the record, not two seeds of a row; the first fit's folder stays.
+    (first,) = store.read_grids(runs)["my_model.fit"]["run_ids"]
+    earlier = store.read_run(runs / first)
     model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
+    record = store.read_grids(runs)["my_model.fit"]
+    assert len(record["run_ids"]) == 1 and record["grid"]["seeds"] == 1 and (runs / first).is_dir()
+    run = store.read_run(runs / record["run_ids"][0])
+    assert run.metrics["continues"] == first and list(run.history.epoch) == [1, 2, 3, 4]
+    assert list(run.history.loss) == list(earlier.history.loss) + list(probe.history.loss)
+    assert sorted(set(run.probes.epoch)) == [0, 1, 2, 3, 4] and run.config.train.epochs == 4
+    pd.testing.assert_frame_equal(run.probes[run.probes.epoch <= 2], earlier.probes)
+    # A model of the same name trained from new weights is another seed of the row.
+    keras.utils.set_random_seed(1)
+    fresh = keras.Sequential([keras.Input((T, F)), keras.layers.SimpleRNN(4, name="rnn"), keras.layers.Dense(1)],
+                             name="my_model")
+    fresh.compile("sgd", "mse", metrics=["mae"])
+    fresh.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
     record = store.read_grids(runs)["my_model.fit"]
     assert len(record["run_ids"]) == 2 and record["grid"]["seeds"] == 2
     folders = [runs / run_id for run_id in record["run_ids"]]
@@ -476,7 +492,7 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
         assert (run.config.cell, run.config.mode, run.config.units) == ("my_model.rnn", "user_model", 4)
         assert clean._is_run_folder(folder)  # `zoo clean` knows it for one of rnn-zoo's run folders
     assert (runs / zoo_run.run_id).is_dir() and store.read_grids(runs)["default"]["run_ids"] == [zoo_run.run_id]
-    reloaded = zoo.load_model(folders[1])  # the trained model, as a run folder holds it
+    reloaded = zoo.load_model(folders[0])  # the trained model, as a run folder holds it
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
     # Bad input, one line each, before any training: a file for runs, a zoo grid's record of the same name.

@@ -115,6 +115,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self._epoch_started = 0.0
         self._fit_started = 0.0
         self._identity = ""  # a digest of the model's weights at the start of fit and of the probe data
+        self._start_weights = ""  # a digest of the weights alone at the start of fit: what it continues
         self.diagnosis: Diagnosis | None = None  # the last probed epoch's
 
     # -- tables
@@ -152,8 +153,10 @@ class ProbeCallback(keras.callbacks.Callback):
         self.probe_seconds, self.probe_timings = 0.0, []
         if self.runs is not None:  # before training: a zoo grid's name is refused
             run_folders.check_record(self.runs, run_folders.record_name(self.model))
+        self._start_weights = ""
         if self.model.built:
             self._identity = run_folders.digest(self.model, self.x, self.y)
+            self._start_weights = run_folders.weights_digest(self.model)
             self._probe(0, spectrum=True)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -202,6 +205,7 @@ class ProbeCallback(keras.callbacks.Callback):
             self.diagnoser = Diagnoser(self.model, x, y, self.loss, spectrum_sequences=self.spectrum_sequences)
         if not self._identity:  # a model built by its first training step
             self._identity = run_folders.digest(self.model, self.x, self.y)
+            self._start_weights = run_folders.weights_digest(self.model)
         measured = self.diagnoser.measure(self.x, self.y, spectrum=spectrum)
         measured["probe_tables"], measured["notes"] = {}, self.notes
         if spectrum:  # the other registered probes (a gradient term per step) cost as much: taken alike

@@ -35,16 +35,28 @@ from zoo.core.config import (
 RECORD_SUFFIX = ".fit"  # the grid record of a user's model: runs/.grids/<model>.fit.json
 
 
-def digest(model, x, y) -> str:
-    """What tells two fits of one model apart: its weights (names, shapes, values) and the probe data."""
-    h = hashlib.sha256()
+def _hash_weights(h, model) -> None:
     for v in model.weights:
         value = np.ascontiguousarray(keras.ops.convert_to_numpy(v))
         h.update(f"{v.path}:{value.shape}:{value.dtype};".encode())
         h.update(value.tobytes())
+
+
+def digest(model, x, y) -> str:
+    """What tells two fits of one model apart: its weights (names, shapes, values) and the probe data."""
+    h = hashlib.sha256()
+    _hash_weights(h, model)
     for array in (x, y):
         h.update(f"{array.shape}:{array.dtype};".encode())
         h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()[:16]
+
+
+def weights_digest(model) -> str:
+    """The model's weights alone (names, shapes, values): a fit that starts from where an earlier one
+    ended (``weights_end`` in its metrics) continues that run rather than being a new seed."""
+    h = hashlib.sha256()
+    _hash_weights(h, model)
     return h.hexdigest()[:16]
 
 
@@ -99,6 +111,7 @@ def run_results(cb) -> list:
             "task": USER_MODEL, "model": model.name, "layer": layer, "kind": info["kind"],
             "cell_class": info["cell"], "state_size": int(info["state_size"]), "masked": bool(info["masked"]),
             "written_by": "zoo.ProbeCallback", "versions": _versions(), **_dynamics_metrics(final),
+            "weights_start": cb._start_weights, "weights_end": weights_digest(model),
         }
         results.append(RunResult(
             config=config, history=history, gradients=groups, probes=own, gates=own_gates,
@@ -150,9 +163,14 @@ def write_runs(cb, runs_dir: Path) -> list[Path]:
     name = record_name(cb.model)
     with runs_lock(runs_dir):
         check_record(runs_dir, name)
+        old = [i for i in store.read_grids(runs_dir).get(name, {}).get("run_ids", []) if (runs_dir / i).is_dir()]
+        continued = _continued_runs(runs_dir, old, cb._start_weights)
+        results = [continue_run(continued[r.config.cell], r) if r.config.cell in continued else r for r in results]
         paths = [store.write_files(runs_dir, r.config, store.run_files(r)) for r in results]
-        old = store.read_grids(runs_dir).get(name, {}).get("run_ids", [])
-        run_ids = list(dict.fromkeys([i for i in old if (runs_dir / i).is_dir()] + [p.name for p in paths]))
+        # A continued run is replaced in the record by its continuation (its folder stays): one
+        # model trained over two fits is one run, not two seeds of a row.
+        replaced = {run.path.name for run in continued.values()}
+        run_ids = list(dict.fromkeys([i for i in old if i not in replaced] + [p.name for p in paths]))
         configs = [r.config for r in results]
         grid = {
             "name": name, "cells": sorted({c.cell for c in configs}), "modes": [USER_MODEL],
@@ -164,6 +182,57 @@ def write_runs(cb, runs_dir: Path) -> list[Path]:
         }
         store.write_grid(runs_dir, name, grid, run_ids)
     return paths
+
+
+def _continued_runs(runs_dir: Path, run_ids: list[str], start_weights: str) -> dict:
+    """The recorded runs this fit continues, by cell: those whose model ended with the weights it starts from."""
+    from zoo import store
+
+    found = {}
+    for run_id in run_ids:
+        try:
+            run = store.read_run(runs_dir / run_id)
+        except store.CorruptRunError:
+            continue  # a damaged folder: not read, not replaced
+        if start_weights and run.metrics.get("weights_end") == start_weights:
+            found[run.config.cell] = run
+    return found
+
+
+def continue_run(earlier, later):
+    """``later`` (a ``RunResult``, a fit that started where the stored run ``earlier`` ended) as one run with
+    ``earlier``: its epochs after ``earlier``'s, and its probe of the start (the epoch-0 rows, the
+    weights ``earlier`` ended with) left out, as ``earlier``'s last epoch holds them."""
+    import dataclasses
+
+    end = int(earlier.history.epoch.max()) if len(earlier.history) else 0
+    offset = end if len(later.history) and int(later.history.epoch.min()) <= end else 0  # fit restarted at 1
+
+    def joined(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+        if "epoch" not in after.columns or not len(after):
+            return before.reset_index(drop=True)
+        after = after[after.epoch > 0].assign(epoch=lambda t: t.epoch + offset)
+        return pd.concat([before, after], ignore_index=True) if len(before) else after.reset_index(drop=True)
+
+    history = joined(earlier.history, later.history)
+    tables = {n: joined(earlier.probe_tables.get(n, pd.DataFrame()), t) for n, t in later.probe_tables.items()}
+    m = later.metrics
+    metrics = {**m, "epochs_run": int(history.epoch.max()), "steps": int(history.steps.sum()),
+               "train_seconds": float(history.train_seconds.sum()),
+               "seconds": float(earlier.metrics.get("seconds", 0.0)) + m["seconds"],
+               "probe_seconds": float(earlier.metrics.get("probe_seconds", 0.0)) + m["probe_seconds"],
+               "weights_start": earlier.metrics.get("weights_start", m["weights_start"]),
+               "continues": earlier.path.name}
+    if m["status"] != "diverged" and earlier.metrics.get("status") == "diverged":
+        metrics.update(status="diverged", diverged_epoch=earlier.metrics.get("diverged_epoch"),
+                       diverged_in=earlier.metrics.get("diverged_in"))
+    elif m["status"] == "diverged" and m.get("diverged_epoch") is not None:
+        metrics["diverged_epoch"] = int(m["diverged_epoch"]) + offset
+    config = dataclasses.replace(later.config, train=dataclasses.replace(later.config.train, epochs=len(history)))
+    return dataclasses.replace(
+        later, config=config, history=history, gradients=joined(earlier.gradients, later.gradients),
+        probes=joined(earlier.probes, later.probes), gates=joined(earlier.gates, later.gates),
+        metrics=metrics, probe_tables=tables)
 
 
 def folder(where: str, value) -> Path:
