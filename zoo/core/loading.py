@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from pathlib import Path
 
 from zoo.core import catalog, horizon, report_spec
@@ -209,10 +210,20 @@ def _task_settings(name: str, given: dict, names: list[str]):
     check_keys(where, {"name": name, **values}, keys, table="task")
     try:
         return fill(cls, "task", values, keys_where=where)
-    except ValueError as exc:
+    except ValueError as exc:  # the task's own checks (``require``): their message is the answer
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"task: {exc}") from None
+    except Exception as exc:  # a bug in the task's settings class (a user's file): where, in one line
+        raise ConfigError(_settings_bug(name, cls, exc)) from None
+
+
+def _settings_bug(name: str, cls: type, exc: Exception) -> str:
+    """``task 'x': its settings raised NameError: name 'requre' is not defined (zoo/core/tasks/x.py:31)``:
+    the error and the line of the task's file that raised it (else the deepest line that did)."""
+    module = sys.modules.get(cls.__module__)
+    at = catalog.code_location(exc, getattr(module, "__file__", None))
+    return f"task {name!r}: its settings raised {catalog.error_text(exc)}" + (f" ({at})" if at else "")
 
 
 def _sweep_kinds(tasks: list | None = None) -> dict[str, tuple[type, bool]]:

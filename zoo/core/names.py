@@ -7,6 +7,7 @@ executors.
 from __future__ import annotations
 
 import difflib
+from typing import Callable
 
 
 class UnknownNameError(KeyError, ValueError):
@@ -33,5 +34,20 @@ def nearest_hint(name, choices) -> str:
 
 
 def unknown_name_message(kind: str, name, choices) -> str:
+    """``unknown task 'x'; valid choices: a, b (did you mean 'a'?)``, and what failed to load that
+    might have defined it (``; zoo/core/tasks/x.py failed to load: SyntaxError: ... (line 3)``)."""
     choices = sorted(choices)
-    return f"unknown {kind} {name!r}; valid choices: {', '.join(choices)}" + nearest_hint(name, choices)
+    message = f"unknown {kind} {name!r}; valid choices: {', '.join(choices)}" + nearest_hint(name, choices)
+    notes = _why_missing(kind) if _why_missing is not None else []
+    return message + "".join(f"; {note}" for note in notes)
+
+
+# What failed to load, by the kind of name it would have defined: the catalog, which loads the
+# cells, modes and tasks, says (this module imports nothing of rnn-zoo's).
+_why_missing: Callable[[str], list[str]] | None = None
+
+
+def explain_missing_names(why: Callable[[str], list[str]]) -> None:
+    """Have ``unknown_name_message`` add ``why(kind)``: lines saying what failed to load."""
+    global _why_missing
+    _why_missing = why

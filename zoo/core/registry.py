@@ -18,16 +18,23 @@ and horizon and returns a ``keras.Model``. A task generator is pure NumPy:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from typing import Callable
 
-from zoo.core.names import UnknownNameError, unknown_name_message
+from zoo.core.names import UnknownNameError, nearest_hint, unknown_name_message
 from zoo.core.specs import REPORT_SECTIONS, TASK_LOSSES, TASK_METRICS, CellSpec, ModeSpec, TaskSpec
 
 
 class DuplicateNameError(ValueError):
     """Two builders registered under the same name."""
 
+
+# What a mode's windows look like, as a task declares the modes it supports ((layout, target)
+# pairs): the input is one step or many, the target the next value, the next ``horizon`` values
+# or one per input step (``TaskSpec.label_shape``).
+MODE_LAYOUTS = ("one", "many")
+MODE_TARGETS = ("next", "horizon", "synced")
 
 _CELLS: dict[str, CellSpec] = {}
 _MODES: dict[str, ModeSpec] = {}
@@ -45,6 +52,82 @@ def _source_of(fn) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+def _keywords_named(register):
+    """``register`` answering an unknown keyword with the nearest valid one, where Python's own
+    TypeError names neither (``register_task() got an unexpected keyword argument 'solvd'``)."""
+    parameters = inspect.signature(register).parameters
+    valid = [p for p in parameters if p != "name"]
+    kind = register.__name__.removeprefix("register_")
+
+    @functools.wraps(register)
+    def checked(*args, **kwargs):
+        unknown = [k for k in kwargs if k not in parameters]
+        if unknown:
+            name = args[0] if args else kwargs.get("name")
+            raise TypeError(f"{kind} {name!r}: {register.__name__}() got an unknown keyword {unknown[0]!r}; "
+                            f"valid keywords: {', '.join(sorted(valid))}" + nearest_hint(unknown[0], valid))
+        return register(*args, **kwargs)
+
+    return checked
+
+
+def _check_name(kind: str, name) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"{kind} name {name!r} is not a valid Python identifier")
+
+
+def _one_of(who: str, what: str, value, choices) -> None:
+    """Refuse ``value`` unless it is one of ``choices``: one line naming it, them and the nearest."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{who}: {what} must be one of {', '.join(choices)}, got {value!r}"
+                         + nearest_hint(value, choices))
+
+
+def _check_callable(who: str, what: str, value, optional: bool = False) -> None:
+    if not (callable(value) or (optional and value is None)):
+        raise ValueError(f"{who}: {what} must be a function{' or None' if optional else ''}, got {value!r}")
+
+
+def _check_field(who: str, what: str, value, settings: type, fields: list[str]) -> None:
+    """Refuse a setting's name that is not a field of the task's settings class, naming the nearest."""
+    if value not in fields:
+        raise ValueError(f"{who}: {what} {value!r} is not a field of {settings.__name__}; its fields: "
+                         f"{', '.join(fields)}" + nearest_hint(value, fields))
+
+
+def _check_mode_pairs(who: str, modes) -> None:
+    """A task's modes: a non-empty list of (layout, target) pairs of ``MODE_LAYOUTS`` and ``MODE_TARGETS``
+    (a typo would register a task that supports no mode)."""
+    example = "such as [('many', 'next')]"
+    if isinstance(modes, (str, bytes)) or not hasattr(modes, "__iter__"):
+        raise ValueError(f"{who}: modes must be a list of (layout, target) pairs, {example}; got {modes!r}")
+    modes = list(modes)
+    if not modes:
+        raise ValueError(f"{who}: modes is empty, so the task would support no mode; list its (layout, target) "
+                         f"pairs, {example}")
+    for pair in modes:
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
+            spec = _MODES.get(pair) if isinstance(pair, str) else None
+            hint = f" (mode {pair} is the pair {(spec.layout, spec.target)!r})" if spec is not None else ""
+            raise ValueError(f"{who}: modes: {pair!r} is not a (layout, target) pair, such as ('many', 'next')"
+                             + hint)
+        where = f"{who}: modes pair {tuple(pair)!r}"
+        _one_of(where, "its layout", pair[0], MODE_LAYOUTS)
+        _one_of(where, "its target", pair[1], MODE_TARGETS)
+
+
+def _forget_module(module: str) -> None:
+    """Drop what ``module`` registered: a file that fails to import half way is left out whole."""
+    for table in (_CELLS, _TASKS):
+        for name in [n for n, spec in table.items() if spec.source.startswith(module + ".")]:
+            del table[name]
+    for name in [n for n, spec in _MODES.items() if getattr(spec.builder, "__module__", None) == module]:
+        del _MODES[name]
+    for cls in [c for c, name in _TASK_OF_SETTINGS.items() if name not in _TASKS]:
+        del _TASK_OF_SETTINGS[cls]
+
+
+@_keywords_named
 def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: Callable | None = None,
                   claim: str = "", remedy: str = "", published: tuple = ()):
     """Register a cell builder under ``name``; returns the builder unchanged. ``claim``,
@@ -56,8 +139,13 @@ def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: C
             "Gated recurrent unit (Cho et al. 2014), Keras's GRUCell."
             return keras.layers.GRUCell(units)
     """
-    if not name.isidentifier():
-        raise ValueError(f"cell name {name!r} is not a valid Python identifier")
+    _check_name("cell", name)
+    who = f"cell {name!r}"
+    _check_callable(who, "param_count", param_count)
+    _check_callable(who, "gates", gates, optional=True)
+    for what, text in (("claim", claim), ("remedy", remedy)):
+        if not isinstance(text, str):
+            raise ValueError(f"{who}: {what} must be a string (what the report says of the cell), got {text!r}")
     if published and not (len(published) == 3 and isinstance(published[0], str) and isinstance(published[1], int)
                           and isinstance(published[2], str)):
         raise ValueError(f"cell {name!r}: published must be (task, length, who reported what), got {published!r}")
@@ -74,8 +162,14 @@ def register_cell(name: str, *, param_count: Callable[[int, int], int], gates: C
     return decorate
 
 
+@_keywords_named
 def register_mode(name: str, *, layout: str, target: str, param_count: Callable, required: bool = True):
-    """Register a mode builder under ``name``; returns the builder unchanged."""
+    """Register a mode builder under ``name``; returns the builder unchanged. ``layout`` is one of
+    ``MODE_LAYOUTS``, ``target`` one of ``MODE_TARGETS``."""
+    _check_name("mode", name)
+    _one_of(f"mode {name!r}", "layout", layout, MODE_LAYOUTS)
+    _one_of(f"mode {name!r}", "target", target, MODE_TARGETS)
+    _check_callable(f"mode {name!r}", "param_count", param_count)
 
     def decorate(builder):
         _MODES[name] = ModeSpec(name, builder, param_count, layout, target, _doc_summary(builder), required)
@@ -84,6 +178,7 @@ def register_mode(name: str, *, layout: str, target: str, param_count: Callable,
     return decorate
 
 
+@_keywords_named
 def register_task(
     name: str,
     *,
@@ -118,25 +213,55 @@ def register_task(
 
     A forecasting task declares ``section="main", forecast=True`` and its
     settings' ``limits`` (``{"window": (1, 10_000)}``); see ``zoo.core.tasks.sine``.
+
+    Each field is checked here, when the task's file is imported: a bad one is a ValueError
+    naming the value, the valid choices and the nearest (an unknown keyword, a TypeError).
+    ``modes`` are pairs of ``MODE_LAYOUTS`` and ``MODE_TARGETS``.
     """
-    if not name.isidentifier():
-        raise ValueError(f"task name {name!r} is not a valid Python identifier")
-    if not dataclasses.is_dataclass(settings):
-        raise ValueError(f"task {name!r}: settings must be a dataclass, got {settings!r}")
+    _check_name("task", name)
+    who = f"task {name!r}"
+    if not (isinstance(settings, type) and dataclasses.is_dataclass(settings)):
+        raise ValueError(f"{who}: settings must be a dataclass, got {settings!r}")
     fields = [f.name for f in dataclasses.fields(settings)]
-    if length not in fields:
-        raise ValueError(f"task {name!r}: its length setting {length!r} is not a field of {settings.__name__}")
-    if loss not in TASK_LOSSES or metric not in TASK_METRICS:
-        raise ValueError(f"task {name!r}: loss must be one of {TASK_LOSSES} and metric one of {TASK_METRICS}")
+    no_default = [f.name for f in dataclasses.fields(settings) if f.init and f.default is dataclasses.MISSING
+                  and f.default_factory is dataclasses.MISSING]
+    if no_default:
+        raise ValueError(f"{who}: setting {no_default[0]!r} of {settings.__name__} has no default; every setting "
+                         "needs one (a config's [task] table may leave any out)")
+    _check_field(who, "its length setting", length, settings, fields)
+    if isinstance(features, bool) or not isinstance(features, int) or features < 1:
+        raise ValueError(f"{who}: features (input channels per step) must be a whole number >= 1, got {features!r}")
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 0 or classes == 1:
+        raise ValueError(f"{who}: classes must be 0 (regression) or the number of classes (2 or more), "
+                         f"got {classes!r}")
+    _one_of(who, "loss", loss, TASK_LOSSES)
+    _one_of(who, "metric", metric, TASK_METRICS)
     if (loss == "cross_entropy") != bool(classes) or (metric == "test_ce") != bool(classes):
-        raise ValueError(f"task {name!r}: classification (classes > 0) goes with cross_entropy and test_ce")
-    if not 0 < solved_below < 1:
-        raise ValueError(f"task {name!r}: solved_below must lie between 0 and 1, got {solved_below}")
-    if section not in REPORT_SECTIONS:
-        raise ValueError(f"task {name!r}: section must be one of {REPORT_SECTIONS}, got {section!r}")
-    for setting, (low, high) in (limits or {}).items():
-        if setting not in fields:
-            raise ValueError(f"task {name!r}: limit on {setting!r}, which is not a field of {settings.__name__}")
+        raise ValueError(f"{who}: classification (classes > 0) goes with cross_entropy and test_ce")
+    _check_mode_pairs(who, modes)
+    for what, fn, optional in (("steps", steps, False), ("baseline", baseline, False),
+                               ("extra_metrics", extra_metrics, True), ("check", check, True),
+                               ("quick", quick, True)):
+        _check_callable(who, what, fn, optional)
+    if isinstance(solved_below, bool) or not isinstance(solved_below, (int, float)) or not 0 < solved_below < 1:
+        raise ValueError(f"{who}: solved_below must lie between 0 and 1 (the share of the baseline below which a "
+                         f"run has solved the task), got {solved_below!r}")
+    if not isinstance(solved_reason, str) or not solved_reason.strip():
+        raise ValueError(f"{who}: solved_reason must say why solved_below means solved, got {solved_reason!r}")
+    _one_of(who, "section", section, REPORT_SECTIONS)
+    if not isinstance(forecast, bool):
+        raise ValueError(f"{who}: forecast must be True or False, got {forecast!r}")
+    if not isinstance(test_settings or {}, dict):
+        raise ValueError(f"{who}: test_settings must be a dict of settings, got {test_settings!r}")
+    for setting in test_settings or {}:
+        _check_field(who, "test setting", setting, settings, fields)
+    if not isinstance(limits or {}, dict):
+        raise ValueError(f"{who}: limits must be a dict of setting: (low, high), got {limits!r}")
+    for setting, bounds in (limits or {}).items():
+        _check_field(who, "limit on", setting, settings, fields)
+        if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
+            raise ValueError(f"{who}: limit on {setting!r} must be (low, high), None for no bound, got {bounds!r}")
+        low, high = bounds
         if low is not None and high is not None and low > high:
             raise ValueError(f"task {name!r}: limit on {setting!r} has low {low} above high {high}")
 

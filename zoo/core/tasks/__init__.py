@@ -1,11 +1,11 @@
 """Tasks: pure NumPy data generators, (settings, seed) in, arrays out.
 
 One file per task, each registering itself with ``@register_task``;
-importing this package registers them all (``zoo.core.catalog`` does).
+importing this package registers them all (``zoo.core.catalog`` does). A file
+that fails to import is one warning naming it, and is left out; the other
+tasks stay usable (``zoo.core.catalog.load_folder``).
 """
 
-import importlib
-import pkgutil
+from zoo.core.catalog import TASK_GROUP, load_folder
 
-for _info in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_info.name}")
+load_folder(__name__, __path__, TASK_GROUP)

@@ -1,10 +1,10 @@
 """Built-in cells, one file per family. Importing this package registers them.
 
-Every module in this folder is imported, so a new cell is one new file.
+Every module in this folder is imported, so a new cell is one new file. A file
+that fails to import is one warning naming it, and is left out; the other cells
+stay usable (``zoo.core.catalog.load_folder``).
 """
 
-import importlib
-import pkgutil
+from zoo.core.catalog import CELL_GROUP, load_folder
 
-for _info in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_info.name}")
+load_folder(__name__, __path__, CELL_GROUP)
