@@ -148,3 +148,15 @@ def test_memory_section_plots_are_written_and_readable(tmp_path):
                       "gradient.png": memory_plots.gradient_plot(SYNTHETIC, "adding")}.items():
         fig.savefig(tmp_path / name, dpi=60)
         assert (tmp_path / name).stat().st_size > 5000
+
+
+def test_one_length_and_one_seed_are_said_once_and_in_the_singular():
+    one = SYNTHETIC[(SYNTHETIC.length == 25) & (SYNTHETIC.seed == 0)]
+    text = " ".join(memory_findings.findings(one, _curves("lstm", [1.0]), "adding"))
+    assert "At length 25 every cell solves the task." in text
+    assert "shortest" not in text and "longest" not in text and "1 seeds" not in text and "lengths 25" not in text
+    assert "(1 of 1 seed, 95% Wilson interval" in text
+    assert "With 1 seed per cell the seeds cannot separate any two cells" in text
+    two = SYNTHETIC[SYNTHETIC.length == 100]  # simple_rnn and lstm fail at 100, gru solves (2 of 3)
+    text = " ".join(memory_findings.findings(two, _curves("lstm", [1.0] * 3), "adding"))
+    assert "At length 100 simple_rnn and lstm fail while gru solves it." in text

@@ -121,7 +121,7 @@ def longest_solved(outcomes: pd.DataFrame) -> dict[str, tuple[int | None, int, i
 def k_of_n(k: int, n: int) -> str:
     """"2 of 3 seeds, 95% Wilson interval 21–94%": a solve count with its interval."""
     low, high = wilson_interval(k, n)
-    return f"{k} of {n} seeds, 95% Wilson interval {low:.0%}–{high:.0%}"
+    return f"{k} of {n} seed{'s' * (n != 1)}, 95% Wilson interval {low:.0%}–{high:.0%}"
 
 
 def fmt_ratio(mean: float, low: float, high: float) -> str:

@@ -77,7 +77,8 @@ def _separable(outcomes: pd.DataFrame, lengths: list[int]) -> str:
     most = int(outcomes.seeds.max())
     best_p = min_fisher_p(most, most)
     if best_p > 0.05:
-        return (f"With {most} seeds per cell{' at most' if outcomes.seeds.nunique() > 1 else ''} the seeds "
+        return (f"With {most} seed{'s' * (most != 1)} per cell{' at most' if outcomes.seeds.nunique() > 1 else ''} "
+                "the seeds "
                 "cannot separate any two cells: even all solved against none gives Fisher's exact p = "
                 f"{best_p:.2g} > 0.05, so every ranking here is descriptive.")
     found = []
@@ -118,7 +119,7 @@ def _lengths_text(best: dict, cells: list[str]) -> str:
     for cell in cells:
         length, k, n = best[cell]
         parts.append(f"{cell} up to length {length} ({k_of_n(k, n)})" if length
-                     else f"{cell} at no length ({k} of {n} seeds at the shortest)")
+                     else f"{cell} at no length ({k} of {n} seed{'s' * (n != 1)} at the shortest)")
     return "; ".join(parts)
 
 
@@ -129,23 +130,30 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
     cells, lengths = cell_order(frame), sorted(frame.length.unique())
     best = longest_solved(outcomes)
     steps, batch = int(frame.steps.max()), int(frame.batch.iloc[0])
-    out.append(f"At this budget ({steps:,} optimizer steps of batch {batch} per run, lengths "
+    out.append(f"At this budget ({steps:,} optimizer steps of batch {batch} per run, length{'s' * (len(lengths) > 1)} "
                f"{', '.join(map(str, lengths))}), a majority of seeds solve {task}: "
                + _lengths_text(best, cells) + ".")
     shortest, longest = lengths[0], lengths[-1]
     at = outcomes.set_index(["cell", "length"])
     fail_short = [c for c in cells if 2 * at.loc[(c, shortest)].solved <= at.loc[(c, shortest)].seeds]
     fail_long = [c for c in cells if 2 * at.loc[(c, longest)].solved <= at.loc[(c, longest)].seeds]
-    out.append(
-        (f"Every cell solves the shortest length ({shortest})" + _split(at, cells, shortest) if not fail_short
-         else f"At the shortest length ({shortest}) {and_list(fail_short)} already fail{_s(fail_short)}")
-        + (f"; at the longest ({longest}) {and_list(fail_long)} fail{_s(fail_long)}"
-           + (f" while {and_list([c for c in cells if c not in fail_long])} still solve"
-              f"{_s([c for c in cells if c not in fail_long])} it."
-              if len(fail_long) < len(cells) else ": no cell solves it.")
-           if fail_long else f"; every cell also solves the longest ({longest}): this budget does not "
-                             "discriminate there.")
-    )
+    solving_short = [c for c in cells if c not in fail_short]
+    solving_long = [c for c in cells if c not in fail_long]
+    if shortest == longest:  # one length: said once, not as both ends of a range
+        sentence = f"At length {shortest} " + (
+            "every cell solves the task." if not fail_short else
+            f"{and_list(fail_short)} fail{_s(fail_short)}"
+            + (f" while {and_list(solving_short)} solve{_s(solving_short)} it." if solving_short else "."))
+    else:
+        sentence = (
+            (f"Every cell solves the shortest length ({shortest})" + _split(at, cells, shortest) if not fail_short
+             else f"At the shortest length ({shortest}) {and_list(fail_short)} already fail{_s(fail_short)}")
+            + (f"; at the longest ({longest}) {and_list(fail_long)} fail{_s(fail_long)}"
+               + (f" while {and_list(solving_long)} still solve{_s(solving_long)} it."
+                  if solving_long else ": no cell solves it.")
+               if fail_long else f"; every cell also solves the longest ({longest}): this budget does not "
+                                 "discriminate there."))
+    out.append(sentence)
     for cell in cells:
         g = outcomes[outcomes.cell == cell].sort_values("length")
         won = (2 * g.solved > g.seeds).to_numpy()
