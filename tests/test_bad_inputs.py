@@ -772,3 +772,16 @@ def test_a_ray_address_where_nothing_answers_is_one_line_and_nothing_is_written(
     assert cli.main(["compare", "--executor", "ray", "--address", "127.0.0.1:1"]) == 2
     _one_clean_line(capsys.readouterr().err, "'127.0.0.1:1'")
     assert _tree(sandbox) == before
+
+
+@pytest.mark.parametrize(("call", "keyword", "nearest"), [
+    ("compare", "epoch", "epochs"), ("diagnose", "los", "loss"), ("ProbeCallback", "evry", "every"),
+])
+def test_a_misspelt_keyword_of_the_api_names_the_valid_ones_and_the_nearest(call, keyword, nearest):
+    import zoo
+
+    with pytest.raises(TypeError) as err:  # before any work: refused on the keyword alone
+        getattr(zoo, call)(**{keyword: 1})
+    message = str(err.value)
+    assert message.startswith(f"{call}() got an unknown keyword {keyword!r}; valid keywords: ")
+    assert message.endswith(f"(did you mean {nearest!r}?)") and "\n" not in message

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo import report, store
 from zoo.core.config import ConfigError, MissingPathError, compile_cache_dir, keras_backend, show
 from zoo.core.loading import count, load_grid, quick_note
-from zoo.core.names import unknown_name_message
+from zoo.core.names import checked_keywords, unknown_name_message
 from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner
 from zoo.runs.executors import EXECUTORS, make_executor
@@ -106,6 +106,7 @@ def check_folders(runs, reports, flag: str = "", write_runs: bool = True) -> tup
     return runs, reports
 
 
+@checked_keywords
 def compare(
     cells=None,
     modes=None,
@@ -153,6 +154,7 @@ def compare(
     return results
 
 
+@checked_keywords
 def compare_outcome(
     cells=None,
     modes=None,
@@ -229,6 +231,7 @@ def load_model(path):
     return load_safely(path)
 
 
+@checked_keywords
 def diagnose(model, x, y, loss=None):
     """The zoo's gradient diagnostics for your own built Keras 3 model, on the batch ``x``, ``y``.
 

@@ -32,6 +32,7 @@ import pandas as pd
 from zoo.callback import run_folders
 from zoo.callback.run_folders import folder
 from zoo.core.config import ConfigError, keras_backend, show
+from zoo.core.names import checked_keywords
 from zoo.engine.diagnose import Diagnoser, check_data, histogram
 from zoo.report.diagnosis import Diagnosis
 
@@ -69,6 +70,7 @@ class ProbeCallback(keras.callbacks.Callback):
         probe.probes, probe.history      # pandas DataFrames
     """
 
+    @checked_keywords
     def __init__(self, x, y, every: int = 1, log_dir=None, runs=None, loss=None, batch: int = PROBE_BATCH,
                  spectrum_sequences: int = SPECTRUM_SEQUENCES, spectrum_every: int | None = None):
         super().__init__()

@@ -7,6 +7,8 @@ executors.
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 from typing import Callable
 
 
@@ -31,6 +33,30 @@ def nearest_hint(name, choices) -> str:
     """`` (did you mean 'x'?)`` naming the choice closest to ``name``, or "" when nothing is close."""
     near = closest(str(name), choices)
     return f" (did you mean {near!r}?)" if near is not None else ""
+
+
+def unknown_keyword_message(function: str, keyword: str, valid) -> str:
+    """``compare() got an unknown keyword 'epoch'; valid keywords: ... (did you mean 'epochs'?)``."""
+    valid = sorted(valid)
+    return (f"{function}() got an unknown keyword {keyword!r}; valid keywords: {', '.join(valid)}"
+            + nearest_hint(keyword, valid))
+
+
+def checked_keywords(fn):
+    """``fn`` refusing an unknown keyword with a TypeError that names the valid ones and the nearest,
+    where Python's own names neither (``compare() got an unexpected keyword argument 'epoch'``)."""
+    parameters = inspect.signature(fn).parameters
+    valid = [p for p, v in parameters.items() if p != "self" and v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)]
+    function = fn.__qualname__.removesuffix(".__init__")
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        unknown = [k for k in kwargs if k not in parameters]
+        if unknown:
+            raise TypeError(unknown_keyword_message(function, unknown[0], valid))
+        return fn(*args, **kwargs)
+
+    return checked
 
 
 def unknown_name_message(kind: str, name, choices) -> str:

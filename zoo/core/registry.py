@@ -22,7 +22,7 @@ import functools
 import inspect
 from typing import Callable
 
-from zoo.core.names import UnknownNameError, nearest_hint, unknown_name_message
+from zoo.core.names import UnknownNameError, nearest_hint, unknown_keyword_message, unknown_name_message
 from zoo.core.specs import REPORT_SECTIONS, TASK_LOSSES, TASK_METRICS, CellSpec, ModeSpec, TaskSpec
 
 
@@ -64,8 +64,7 @@ def _keywords_named(register):
         unknown = [k for k in kwargs if k not in parameters]
         if unknown:
             name = args[0] if args else kwargs.get("name")
-            raise TypeError(f"{kind} {name!r}: {register.__name__}() got an unknown keyword {unknown[0]!r}; "
-                            f"valid keywords: {', '.join(sorted(valid))}" + nearest_hint(unknown[0], valid))
+            raise TypeError(f"{kind} {name!r}: " + unknown_keyword_message(register.__name__, unknown[0], valid))
         return register(*args, **kwargs)
 
     return checked
