@@ -104,8 +104,9 @@ def check_folders(runs_dir: Path, reports_dir: Path, flag: str = "--reports") ->
     if foreign:
         extra = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise ReportFolderError(
-            f"{where} holds files rnn-zoo did not write ({show(foreign[0].relative_to(reports).as_posix())}{extra}); "
-            "the report replaces its whole folder, so choose a new or empty one"
+            f"{where} holds files that no rnn-zoo report wrote "
+            f"({show(foreign[0].relative_to(reports).as_posix())}{extra}); the report replaces its whole folder, "
+            "so choose a new or empty one"
         )
 
 

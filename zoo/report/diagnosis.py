@@ -250,6 +250,7 @@ def check_report_folder(folder) -> Path:
         foreign = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
         foreign = [p for p in foreign if p not in ours]
         if foreign:
-            raise ConfigError(f"folder = {show(str(folder))} holds files rnn-zoo did not write ({show(foreign[0])}); "
-                              "the report replaces its whole folder, so choose a new or empty one")
+            raise ConfigError(f"folder = {show(str(folder))} holds files that no rnn-zoo report wrote "
+                              f"({show(foreign[0])}); the report replaces its whole folder, so choose a new or "
+                              "empty one")
     return folder
