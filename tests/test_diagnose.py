@@ -507,6 +507,19 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(weights, clash.get_weights()))  # refused before training
 
 
+def test_the_report_page_shows_a_round_off_sigma_min_as_the_zoos_report_does_and_defines_each_number(tmp_path):
+    import dataclasses
+
+    from zoo.report.diagnosis import MEANINGS
+
+    d = _diagnosed("functional")[4]
+    d = dataclasses.replace(d, layers=d.layers.assign(jac_sigma_min=4.11e-8, jac_sigma_max=1.0))
+    page = d._html(tmp_path, [])
+    assert "&lt; 1e-7 σ_max" in page and "4.11e-08" not in page
+    summary = ("decay_factor", "decay_factor_late", "dhT_dh1", "lyapunov_top", "jac_sigma_max", "jac_sigma_min")
+    assert set(summary) <= set(d.layers.columns) and set(summary) <= set(MEANINGS)
+
+
 def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
     d = _diagnosed("functional")[4]
     folder = d.report(tmp_path / "diag")

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from zoo.core.analysis import decay_factor, late_decay_factor
+from zoo.core.analysis import LATE_MIN_WINDOW, decay_factor, late_decay_factor
 from zoo.core.config import ConfigError, show
 from zoo.report import html as pages
+from zoo.report.table_text import sigma_min_text
 from zoo.store.atomic import atomic_folder, write_bytes
 
 MANIFEST = ".rnn-zoo-diagnosis"  # the files a diagnosis report wrote: only those may be replaced
@@ -31,7 +32,12 @@ MEANINGS = {
     "decay_factor": "the per-step factor of ‖dh_T/dh_t‖ over lags 1-5: below 1 vanishing, above 1 growing",
     "lyapunov_top": "the finite-time top Lyapunov exponent over the sequence: < 0 perturbations shrink by about "
                     "exp(value) per step, > 0 they grow",
+    "decay_factor_late": "the same factor over the last fifth of the lags, for sequences of at least "
+                         f"{LATE_MIN_WINDOW} steps (blank for shorter ones)",
+    "dhT_dh1": "‖dh_T/dh_1‖: the last state against the first, the whole sequence back",
     "jac_sigma_max": "the largest singular value of the one-step Jacobian dh_{t+1}/dh_t over steps and sequences",
+    "jac_sigma_min": "the smallest; below float32's resolution relative to the largest it is round-off or an exact "
+                     "zero, shown as < 1e-7 σ_max",
 }
 
 
@@ -219,8 +225,12 @@ class Diagnosis:
     def _html(self, tmp: Path, figures: list[str]) -> str:
         shown = self.layers.copy()
         for column in shown.columns:
-            if shown[column].dtype.kind == "f":
+            if shown[column].dtype.kind == "f" and column != "jac_sigma_min":
                 shown[column] = shown[column].map(lambda v: "" if not np.isfinite(v) else f"{v:.3g}")
+        if "jac_sigma_min" in shown:  # as the zoo's report shows it: no round-off printed as a value
+            shown["jac_sigma_min"] = [
+                "" if not (np.isfinite(lo) and np.isfinite(hi)) else sigma_min_text(lo, hi, digits=3)
+                for lo, hi in zip(self.layers.jac_sigma_min, self.layers.jac_sigma_max)]
         meanings = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in MEANINGS.items())
         parts = [
             f"<h1>rnn-zoo: diagnosis of {html.escape(self.model)}</h1>",
