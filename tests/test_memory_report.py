@@ -160,3 +160,14 @@ def test_one_length_and_one_seed_are_said_once_and_in_the_singular():
     two = SYNTHETIC[SYNTHETIC.length == 100]  # simple_rnn and lstm fail at 100, gru solves (2 of 3)
     text = " ".join(memory_findings.findings(two, _curves("lstm", [1.0] * 3), "adding"))
     assert "At length 100 simple_rnn and lstm fail while gru solves it." in text
+
+
+def test_one_length_is_drawn_in_the_middle_of_its_axis_and_the_title_promises_no_line_or_band():
+    one = SYNTHETIC[SYNTHETIC.length == 25]
+    ax = memory_plots.ratio_plot(one, "adding").axes[0]
+    assert ax.get_xlim() == pytest.approx((12.5, 50.0))
+    assert "hollow marker: geometric mean over seeds, dots: seeds" in ax.get_title() and "band" not in ax.get_title()
+    for ax in memory_plots.gradient_plot(one, "adding").axes:
+        assert ax.get_xlim() == pytest.approx((12.5, 50.0))
+    ax = memory_plots.ratio_plot(SYNTHETIC, "adding").axes[0]
+    assert "line: geometric mean over seeds, band: min..max, dots: seeds" in ax.get_title()

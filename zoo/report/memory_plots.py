@@ -17,6 +17,8 @@ def length_axis(ax, lengths) -> None:
     ax.set_xticks(lengths, [str(v) for v in lengths])
     ax.minorticks_off()
     ax.set_xlabel("task length (log scale)")
+    if len(lengths) == 1:  # one length: a factor of 2 either side, not the cells' dodge stretched edge to edge
+        ax.set_xlim(lengths[0] / 2, lengths[0] * 2)
 
 
 CLIP = 100.0  # ratios above this (a run whose output exploded) are drawn at the edge, so the rest stay readable
@@ -83,7 +85,9 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> Figure:
     clipped = (frame.ratio > CLIP).any()  # a seed above CLIP (and so any mean above it)
     ax.set(yscale="log", ylabel=f"final test {'cross-entropy' if metric == 'ce' else metric.upper()} / baseline (log)",
            title=f"{task}: final test loss over the memoryless baseline\n"
-                 "line: geometric mean over seeds, band: min..max, dots: seeds"
+                 + ", ".join([f"{'line' if len(lengths) > 1 else 'hollow marker'}: geometric mean over seeds",
+                              *(["band: min..max"] if len(lengths) > 1 and frame.seed.nunique() > 1 else []),
+                              "dots: seeds"])
                  + (f"\n▲ at the edge: above {CLIP:g} (an output exploded); outlined ▲: a mean, with its value"
                     if clipped else ""))
     length_axis(ax, lengths)
