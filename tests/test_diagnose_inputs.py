@@ -142,3 +142,11 @@ def test_finite_data_and_class_ids_pass_the_checks(model, data):
     assert x.shape == (N, T, F) and y.shape == (N, 1)
     _, ids = check_data(model, data[0], np.arange(N) % 3)
     assert ids.dtype.kind == "i"
+
+
+def test_a_fits_optimizer_is_named_as_written_not_by_kerass_instance_counter():
+    from zoo.callback.run_folders import optimizer_name
+
+    for _ in range(3):  # Keras names them adam, adam_1, adam_2, ...
+        assert optimizer_name(keras.optimizers.Adam()) == "adam"
+    assert optimizer_name(keras.optimizers.SGD(name="my_sgd_2")) == "my_sgd_2"  # the user's own name stays

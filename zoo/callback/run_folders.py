@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -81,7 +82,7 @@ def run_results(cb) -> list:
     optimizer = model.optimizer
     train = TrainConfig(
         epochs=len(history), batch_size=0,  # 0: fit's batch size is not known to a callback
-        learning_rate=_learning_rate(optimizer), optimizer=str(getattr(optimizer, "name", "unknown")),
+        learning_rate=_learning_rate(optimizer), optimizer=optimizer_name(optimizer),
         loss=_loss_name(cb.loss if cb.loss is not None else getattr(model, "loss", None)),
         clipnorm=_float_or_none(getattr(optimizer, "clipnorm", None)),
         global_clipnorm=_float_or_none(getattr(optimizer, "global_clipnorm", None)),
@@ -257,6 +258,14 @@ def check_record(runs_dir: Path, name: str) -> None:
     if record is not None and list(record.get("grid", {}).get("modes", [])) != [USER_MODEL]:
         raise ConfigError(f"runs = {show(str(runs_dir))}: its grid record {show(name)} is a zoo grid's, not a "
                           "user model's; rename the model (keras.Model(..., name=...)) or pass another runs folder")
+
+
+def optimizer_name(optimizer) -> str:
+    """The optimizer's name as a person wrote it: "adam", not the "adam_3" Keras makes each instance
+    unique with (a name the user gave stays whole)."""
+    name = str(getattr(optimizer, "name", "unknown"))
+    base = re.sub(r"_\d+$", "", name)
+    return base if base == type(optimizer).__name__.lower() else name
 
 
 def _learning_rate(optimizer) -> float:
