@@ -86,6 +86,7 @@ CLI = [
     ("compare --jobs 100000", "100000"),
     ("compare --jobs 1.5", "'1.5'"),
     ("compare --jobs ''", "''"),
+    ("compare --task adding,copy", "one task only; to compare several, sweep them in a config"),
     ("compare --cpus-per-task 0", "= 0"),
     ("compare --cpus-per-task -2", "-2"),
     ("compare --cpus-per-task two", "'two'"),

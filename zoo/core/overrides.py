@@ -16,6 +16,11 @@ def switch_task(raw: dict, name, modes_given: bool) -> None:
         raise ConfigError(
             f"task = {show(name)}: expected a task name; valid choices: {', '.join(catalog.list_tasks())}"
         )
+    if "," in name:  # several tasks are a config's task.name sweep, not a flag's
+        raise ConfigError(
+            f"task = {show(name)}: one task only; to compare several, sweep them in a config "
+            "([sweep] \"task.name\" = [...], as zoo/configs/lineage.toml does)"
+        )
     table = raw.get("task") if isinstance(raw.get("task"), dict) else {}
     old = task_in(table)
     if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
