@@ -301,3 +301,21 @@ def test_every_file_of_a_builtin_folder_imports(package):
 def test_every_shipped_task_and_cell_is_registered():
     assert SHIPPED_TASKS <= set(catalog.list_tasks())
     assert SHIPPED_CELLS <= set(catalog.list_cells())
+
+
+def test_a_worker_does_not_repeat_the_drivers_failed_load_warnings(monkeypatch):
+    import os
+    import warnings
+
+    from zoo.runs import executors
+
+    monkeypatch.setattr(executors, "keep_tensorflow_out", lambda: None)  # this process keeps its imports
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # and its thread settings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        executors.prepare_worker(1)
+        for message in ("rnn-zoo: zoo/core/tasks/x.py failed to load: SyntaxError: expected ':' (line 3)",
+                        "rnn-zoo: plugin p (m) failed to load: ImportError: no module named m",
+                        "rnn-zoo: something else"):
+            warnings.warn(message, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["rnn-zoo: something else"]

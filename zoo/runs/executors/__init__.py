@@ -76,8 +76,8 @@ def prepare_worker(threads: int = 1) -> None:
     """
     import warnings
 
-    # The driver has already said which plugins failed to load; once is enough.
-    warnings.filterwarnings("ignore", message="rnn-zoo: plugin")
+    # The driver has already said which plugins and files of the cell and task folders failed to load.
+    warnings.filterwarnings("ignore", message=r"rnn-zoo: .* failed to load: ")
     os.environ.update(thread_env(threads))
     keep_tensorflow_out()
 
