@@ -447,7 +447,10 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     model.compile("sgd", "mse", metrics=["mae"])
     x, y = _data(n=8)
     probe = zoo.ProbeCallback(x, y, runs=runs, batch=4)
-    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
+    fitted = model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
+    # Compiled with mse and no mse metric: the validation loss is the test MSE.
+    assert probe.history.test_mse.tolist() == pytest.approx(fitted.history["val_loss"], rel=1e-6)
+    assert probe.history.test_mae.tolist() == pytest.approx(fitted.history["val_mae"], rel=1e-6)
     assert cli.main(["report", "--runs", str(runs), "--reports", str(reports)]) == 0
 
     zoo_row = pd.read_csv(reports / "summary.csv")  # the zoo's grid: the main table

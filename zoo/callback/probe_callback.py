@@ -172,10 +172,15 @@ class ProbeCallback(keras.callbacks.Callback):
         spectrum = last or (self.spectrum_every is not None and number % self.spectrum_every == 0)
         measured = self._probe(number, spectrum) if (number % self.every == 0 or last) else None
         loss = float(logs.get("loss", math.nan))
+        validation = {"mae": logs.get("val_mae", logs.get("val_mean_absolute_error")),
+                      "mse": logs.get("val_mse", logs.get("val_mean_squared_error"))}
+        compiled = run_folders.loss_kind(getattr(self.model, "loss", None))
+        if compiled in validation and validation[compiled] is None:  # val_loss is that metric
+            validation[compiled] = logs.get("val_loss")
         row = {
             "epoch": number, "loss": loss,
-            "test_mae": float(logs.get("val_mae", logs.get("val_mean_absolute_error", math.nan))),
-            "test_mse": float(logs.get("val_mse", logs.get("val_mean_squared_error", math.nan))),
+            "test_mae": float(math.nan if validation["mae"] is None else validation["mae"]),
+            "test_mse": float(math.nan if validation["mse"] is None else validation["mse"]),
             "test_mae_next": math.nan, "test_ratio": math.nan,
             # The gradient norm of the probe batch's mean loss (Keras's fit does not expose its steps').
             "grad_norm_mean": measured["grad_norm"] if measured else math.nan,
