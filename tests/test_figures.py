@@ -319,3 +319,14 @@ def test_epoch_axes_tick_whole_epochs_and_the_weight_groups_title_names_only_mod
     decoder = grads.assign(mode="many_to_many", group=grads.group.str.replace("rnn", "decoder"))
     title = training_plots.weight_groups(pd.concat([grads, decoder]))._suptitle.get_text()
     assert "many_to_many: encoder solid, decoder dashed" in title
+
+
+def test_the_gates_title_explains_carry_only_for_the_cells_it_draws():
+    def rows(cells):
+        return pd.DataFrame([dict(cell=c, mode="many_to_one", seed=0, epoch=e, gate="carry", mean=0.5)
+                             for c in cells for e in (0, 1)])
+
+    title = gates.figure(rows(["gru", "lstm"]))._suptitle.get_text()
+    assert title.endswith("carry = Keras GRU z, LSTM forget f")
+    title = gates.figure(rows(["my_model.lstm"]))._suptitle.get_text()  # a user's model: no built-in's names
+    assert title.endswith("carry = the share of the old state a step keeps") and "GRU" not in title

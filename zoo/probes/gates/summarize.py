@@ -27,6 +27,10 @@ def carry_gate(first) -> str:
     return same[0] if same else ""
 
 
+# What "carry" is in the built-in gated cells, for the figure's title where they are drawn.
+CARRY_OF = {"gru": "Keras GRU z", "seed_gru": "the post's GRU 1 − z", "lstm": "LSTM forget f", "mgu": "MGU 1 − f"}
+
+
 def figure(table):
     """Each gate's mean activation by probed epoch, a panel per gate, a line per cell (mean over seeds,
     band: min..max), for many_to_one where it was measured, else the first mode."""
@@ -56,7 +60,9 @@ def figure(table):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for row in grid:
         row[0].set_ylabel("mean activation\non the probe batch")
-    fig.suptitle(f"Gate activity ({mode}): carry = Keras GRU z, the post's GRU 1 − z, LSTM forget f, MGU 1 − f")
+    shown = [meaning for cell, meaning in CARRY_OF.items() if cell in set(g.cell)]
+    fig.suptitle(f"Gate activity ({mode}): carry = " + (", ".join(shown) if shown else
+                                                        "the share of the old state a step keeps"))
     figure_legend(fig, axes, frameon=False)
     return fig
 
