@@ -467,6 +467,7 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     page = (reports / "index.html").read_text()
     assert "Experiment: my_model.fit" in page and "my_model.rnn" in page and "simple_rnn" in page
     assert "make compare CONFIG=my_model.fit" not in page  # a user's model is not a config to compare
+    assert page.count("For a fit&#x27;s ProbeCallback runs: the gradient of the probe batch&#x27;s loss") == 1
     assert (reports / "experiments" / "my_model.fit" / "gradient_by_lag.png").is_file()
 
     # A second fit of the model continues the first (it starts from the weights the first ended with):

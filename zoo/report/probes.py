@@ -110,7 +110,12 @@ def section(results, out: Path) -> str:
         # A break opportunity after each "_" of a column name, so a probe of many summary columns
         # (the spectrum's ten) wraps its header instead of widening the page.
         shown.columns = [c.replace("_", "_\u200b") for c in shown.columns]
-        parts.append(f"<h3>Probe: {html.escape(name)}</h3><p>{html.escape(spec.description)}</p>"
+        description = spec.description
+        if spec.during == "step" and any(r.metrics.get("written_by") == "zoo.ProbeCallback" for r in runs):
+            # A callback cannot see fit's steps: it measures the probe batch's gradient at its probed epochs.
+            description += (" For a fit's ProbeCallback runs: the gradient of the probe batch's loss at each "
+                            "probed epoch (Keras's fit does not expose its steps).")
+        parts.append(f"<h3>Probe: {html.escape(name)}</h3><p>{html.escape(description)}</p>"
                      + page.findings_list(lines) + page.frame_table(shown)
                      + "".join(page.figure(f) for f in figures))
     return "\n".join(parts)
