@@ -56,7 +56,7 @@ class Diagnoser:
             kinds = sorted({type(layer).__name__ for layer in model._flatten_layers(include_self=False)})
             raise DiagnoseError(
                 f"model {model.name!r} has no recurrent layer (it has {', '.join(kinds) or 'no layers'}); "
-                "zoo.diagnose measures SimpleRNN, GRU, LSTM, RNN(cell) and Bidirectional layers")
+                "zoo.diagnose and ProbeCallback measure SimpleRNN, GRU, LSTM, RNN(cell) and Bidirectional layers")
         x, y = check_data(model, x, y)
         self.loss = per_sample_loss_fn(model, loss)
         self.batch = len(x)
