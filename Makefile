@@ -90,7 +90,8 @@ report: $(STAMP) ## rebuild reports/ from runs/ without training
 # test_diagnose's module fixtures (a fit with the callback) then run once, not once per worker
 # (109 s and 196 CPU-s against 157 s and 295 with --dist load, back to back).
 TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parity.py tests/test_compile_cache.py \
-            tests/test_diagnose.py --deselect tests/test_diagnose.py::test_the_example_runs_in_its_quick_form
+            tests/test_diagnose.py --deselect tests/test_diagnose.py::test_the_example_runs_in_its_quick_form \
+            tests/test_user_files.py::test_every_file_of_a_builtin_folder_imports
 
 test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
 	$(VENV)/bin/lint-imports --no-cache

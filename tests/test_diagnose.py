@@ -488,8 +488,12 @@ def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
                              name="my_model")
     fresh.compile("sgd", "mse", metrics=["mae"])
     fresh.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[probe])
+    assert probe.diagnoser.model is fresh  # the reused callback measured the model it was fitted with
     record = store.read_grids(runs)["my_model.fit"]
     assert len(record["run_ids"]) == 2 and record["grid"]["seeds"] == 2
+    # zoo.load_runs of the whole folder counts the continued fit once: the continuation holds it
+    mine = sorted(r.path.name for r in zoo.load_runs(runs).runs if r.config.cell == "my_model.rnn")
+    assert mine == sorted(record["run_ids"])
     folders = [runs / run_id for run_id in record["run_ids"]]
     for folder in folders:
         run = store.read_run(folder)

@@ -150,3 +150,14 @@ def test_a_fits_optimizer_is_named_as_written_not_by_kerass_instance_counter():
     for _ in range(3):  # Keras names them adam, adam_1, adam_2, ...
         assert optimizer_name(keras.optimizers.Adam()) == "adam"
     assert optimizer_name(keras.optimizers.SGD(name="my_sgd_2")) == "my_sgd_2"  # the user's own name stays
+    for _ in range(2):  # Keras's snake-case names: adam_w, adam_w_1; rm_sprop, rm_sprop_1
+        assert (optimizer_name(keras.optimizers.AdamW()), optimizer_name(keras.optimizers.RMSprop())) == (
+            "adamw", "rmsprop")
+
+
+def test_a_model_whose_weights_are_not_finite_is_named_not_its_data(model, data):
+    broken = keras.models.clone_model(model)
+    broken.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    with pytest.raises(DiagnoseError, match=r"weights hold NaN or inf .*as after a fit that diverged") as err:
+        zoo.diagnose(broken, *data)
+    assert "y of shape" not in str(err.value)

@@ -283,6 +283,7 @@ def test_the_spectrum_title_counts_the_ok_seeds_of_each_cell(ok, said):
 
 @pytest.mark.parametrize(("losses", "label"), [
     (("mse",), "training loss (MSE, log scale)"),
+    (("mse", "mean_squared_error"), "training loss (MSE, log scale)"),  # a user's fit names it Keras's way
     (("mae", "mse"), "training loss (each task's own: MAE, MSE; log scale)"),
     ((), "training loss (log scale)"),
 ])

@@ -65,3 +65,22 @@ def test_a_task_whose_data_does_not_fit_its_declaration_is_refused_before_any_wo
     message = str(err.value)
     assert "\n" not in message and message.startswith(line) and message.endswith("; nothing was trained")
     assert not (tmp_path / "runs").exists()  # nothing written: no lock, no grid record, no run folder
+
+
+def test_a_task_whose_generate_raises_is_one_line_naming_where(isolated_registry, tmp_path):
+    from zoo.runs import runner
+
+    @isolated_registry.register_task(
+        "echo", settings=EchoSettings, features=1, steps=lambda s: s.length, loss="mse", metric="test_mse",
+        modes=[("many", "next")], baseline=lambda s: 0.5, solved_below=0.1, solved_reason="x.")
+    def generate(settings, seed, layout="many", target="next"):
+        return [][settings.size]  # a user's bug: IndexError
+
+    grid = GridConfig(cells=("gru",), modes=("many_to_one",), seeds=1, units=4, task=EchoSettings(),
+                      train=TrainConfig(epochs=1, batch_size=8))
+    with pytest.raises(ConfigError) as err:
+        runner.execute(grid, tmp_path / "runs", say=lambda msg: None)
+    message = str(err.value)
+    assert message.startswith("task 'echo': making its data raised IndexError: list index out of range (")
+    assert "test_task_preflight.py:" in message and message.endswith("; nothing was trained")
+    assert not (tmp_path / "runs").exists()

@@ -319,3 +319,9 @@ def test_a_worker_does_not_repeat_the_drivers_failed_load_warnings(monkeypatch):
                         "rnn-zoo: something else"):
             warnings.warn(message, stacklevel=1)
     assert [str(w.message) for w in caught] == ["rnn-zoo: something else"]
+
+
+def test_modes_given_as_a_generator_are_registered_not_used_up_by_the_check(isolated_registry):
+    isolated_registry.register_task("gen_modes", **_task_kwargs(modes=(pair for pair in [("many", "next")])))(
+        lambda settings, seed, layout="many", target="next": None)
+    assert isolated_registry.task("gen_modes").modes == (("many", "next"),)

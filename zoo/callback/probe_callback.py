@@ -156,6 +156,8 @@ class ProbeCallback(keras.callbacks.Callback):
         if self.runs is not None:  # before training: a zoo grid's name is refused
             run_folders.check_record(self.runs, run_folders.record_name(self.model))
         self._start_weights = ""
+        if self.diagnoser is not None and self.diagnoser.model is not self.model:  # reused on another model
+            self.diagnoser, self.layer_rows, self._identity = None, [], ""
         if self.model.built:
             self._identity = run_folders.digest(self.model, self.x, self.y)
             self._start_weights = run_folders.weights_digest(self.model)
@@ -175,7 +177,8 @@ class ProbeCallback(keras.callbacks.Callback):
         validation = {"mae": logs.get("val_mae", logs.get("val_mean_absolute_error")),
                       "mse": logs.get("val_mse", logs.get("val_mean_squared_error"))}
         compiled = run_folders.loss_kind(getattr(self.model, "loss", None))
-        if compiled in validation and validation[compiled] is None:  # val_loss is that metric
+        # val_loss is that metric, where the model adds no regularization loss to it
+        if compiled in validation and validation[compiled] is None and not self.model.losses:
             validation[compiled] = logs.get("val_loss")
         row = {
             "epoch": number, "loss": loss,

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -193,8 +194,9 @@ def _continued_runs(runs_dir: Path, run_ids: list[str], start_weights: str) -> d
     for run_id in run_ids:
         try:
             run = store.read_run(runs_dir / run_id)
-        except store.CorruptRunError:
-            continue  # a damaged folder: not read, not replaced
+        except (store.CorruptRunError, store.ForeignRunError) as exc:  # not read, not replaced: said
+            warnings.warn(f"rnn-zoo: {exc}; if this fit continued it, it is recorded as a new run", stacklevel=4)
+            continue
         if start_weights and run.metrics.get("weights_end") == start_weights:
             found[run.config.cell] = run
     return found
@@ -207,7 +209,8 @@ def continue_run(earlier, later):
     import dataclasses
 
     end = int(earlier.history.epoch.max()) if len(earlier.history) else 0
-    offset = end if len(later.history) and int(later.history.epoch.min()) <= end else 0  # fit restarted at 1
+    # Fit numbers its epochs from 1, or from initial_epoch + 1: the later epochs go right after the earlier.
+    offset = max(0, end + 1 - int(later.history.epoch.min())) if len(later.history) else 0
 
     def joined(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         if "epoch" not in after.columns or not len(after):
@@ -224,15 +227,16 @@ def continue_run(earlier, later):
                "probe_seconds": float(earlier.metrics.get("probe_seconds", 0.0)) + m["probe_seconds"],
                "weights_start": earlier.metrics.get("weights_start", m["weights_start"]),
                "continues": earlier.path.name}
-    if m["status"] != "diverged" and earlier.metrics.get("status") == "diverged":
-        metrics.update(status="diverged", diverged_epoch=earlier.metrics.get("diverged_epoch"),
-                       diverged_in=earlier.metrics.get("diverged_in"))
-    elif m["status"] == "diverged" and m.get("diverged_epoch") is not None:
-        metrics["diverged_epoch"] = int(m["diverged_epoch"]) + offset
-    config = dataclasses.replace(later.config, train=dataclasses.replace(later.config.train, epochs=len(history)))
+    nonfinite = history[~np.isfinite(history.loss)]  # an earlier run that diverged cannot be continued
+    if len(nonfinite):
+        metrics.update(status="diverged", diverged_epoch=int(nonfinite.epoch.iloc[0]), diverged_in="loss")
+    probes = joined(earlier.probes, later.probes)
+    probed = int(probes.epoch.nunique()) - (0 in set(probes.epoch)) if len(probes) else 0
+    config = dataclasses.replace(later.config, train=dataclasses.replace(
+        later.config.train, epochs=len(history), probes=probed))
     return dataclasses.replace(
         later, config=config, history=history, gradients=joined(earlier.gradients, later.gradients),
-        probes=joined(earlier.probes, later.probes), gates=joined(earlier.gates, later.gates),
+        probes=probes, gates=joined(earlier.gates, later.gates),
         metrics=metrics, probe_tables=tables)
 
 
@@ -265,7 +269,10 @@ def optimizer_name(optimizer) -> str:
     unique with (a name the user gave stays whole)."""
     name = str(getattr(optimizer, "name", "unknown"))
     base = re.sub(r"_\d+$", "", name)
-    return base if base == type(optimizer).__name__.lower() else name
+    own = type(optimizer).__name__
+    # Keras's default name is the class name in snake case (AdamW: adam_w, RMSprop: rm_sprop).
+    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", own)).lower()
+    return own.lower() if base in (own.lower(), snake) else name
 
 
 def _learning_rate(optimizer) -> float:

@@ -237,6 +237,8 @@ def register_task(
     _one_of(who, "metric", metric, TASK_METRICS)
     if (loss == "cross_entropy") != bool(classes) or (metric == "test_ce") != bool(classes):
         raise ValueError(f"{who}: classification (classes > 0) goes with cross_entropy and test_ce")
+    if hasattr(modes, "__iter__") and not isinstance(modes, (str, bytes)):
+        modes = list(modes)  # once: a generator checked below would otherwise register empty
     _check_mode_pairs(who, modes)
     for what, fn, optional in (("steps", steps, False), ("baseline", baseline, False),
                                ("extra_metrics", extra_metrics, True), ("check", check, True),

@@ -113,4 +113,7 @@ def load_runs(runs_dir: str | Path = "runs", run_ids: list[str] | None = None) -
             damaged.append(str(exc))
         except store.ForeignRunError as exc:
             foreign.append(str(exc))
+    # A fit that continued another (ProbeCallback) holds it whole: the earlier folder is not a second run.
+    continued = {r.metrics.get("continues") for r in runs} - {None}
+    runs = [r for r in runs if r.path.name not in continued]
     return Results(runs, missing, damaged, foreign)

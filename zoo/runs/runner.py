@@ -282,10 +282,15 @@ def check_task_data(runs: list[RunConfig]) -> None:
         if key in checked:
             continue
         checked.add(key)
+        spec = catalog.get_task(task_name(run.task))
         try:
-            catalog.get_task(task_name(run.task)).check_data(run.task, catalog.get_mode(run.mode))
+            spec.check_data(run.task, catalog.get_mode(run.mode))
         except ValueError as exc:
             raise ConfigError(f"{exc}; nothing was trained") from None
+        except Exception as exc:  # a bug in a task's generate (a user's file): where, in one line
+            where = catalog.code_location(exc, sys.modules[spec.generate.__module__].__file__)
+            raise ConfigError(f"task {spec.name!r}: making its data raised {catalog.error_text(exc)}"
+                              + (f" ({where})" if where else "") + "; nothing was trained") from None
 
 
 def _train(todo: list[RunConfig], runs_dir: Path, executor, view: RunsView | None) -> tuple[list[str], list[str]]:

@@ -114,6 +114,10 @@ def check_model(model) -> None:
         raise DiagnoseError(
             f"model {model.name!r} is not built: call it on a batch or build it first "
             "(e.g. model(x[:1]), or give Sequential an keras.Input(shape=...))")
+    bad = [v.path for v in model.weights if not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
+    if bad:  # else the loss is NaN and the first check that reads it blames the data
+        raise DiagnoseError(f"model {model.name!r}: {len(bad)} of its weights hold NaN or inf (first: {bad[0]}), "
+                            "as after a fit that diverged; rebuild the model or load finite weights")
 
 
 def check_data(model: keras.Model, x, y) -> tuple[np.ndarray, np.ndarray]:
