@@ -253,9 +253,11 @@ def diagnose(model, x, y, loss=None):
         d.report("diagnosis")     # diagnosis/index.html
     """
     keras_backend()
-    from zoo.engine.diagnose import Diagnoser
+    from zoo.engine.diagnose import Diagnoser, check_finite_weights, check_model
     from zoo.report.diagnosis import Diagnosis
 
+    check_model(model)
+    check_finite_weights(model)
     diagnoser = Diagnoser(model, x, y, loss)
     measured = diagnoser.measure(x, y)
     measured["probe_tables"], measured["notes"] = diagnoser.registered(x, y)  # the probe registry's probes

@@ -33,7 +33,7 @@ from zoo.callback import run_folders
 from zoo.callback.run_folders import folder
 from zoo.core.config import ConfigError, keras_backend, show
 from zoo.core.names import checked_keywords
-from zoo.engine.diagnose import Diagnoser, check_data, histogram
+from zoo.engine.diagnose import Diagnoser, check_data, check_finite_weights, histogram
 from zoo.report.diagnosis import Diagnosis
 
 PROBE_BATCH = 8  # sequences probed each time: the probes' cost grows with it, their noise shrinks
@@ -159,6 +159,7 @@ class ProbeCallback(keras.callbacks.Callback):
         if self.diagnoser is not None and self.diagnoser.model is not self.model:  # reused on another model
             self.diagnoser, self.layer_rows, self._identity = None, [], ""
         if self.model.built:
+            check_finite_weights(self.model)  # before training: a fit from diverged weights measures nothing
             self._identity = run_folders.digest(self.model, self.x, self.y)
             self._start_weights = run_folders.weights_digest(self.model)
             self._probe(0, spectrum=True)

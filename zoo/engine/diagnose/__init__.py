@@ -9,12 +9,12 @@
   through a ``LayerContext``.
 """
 
-from zoo.engine.diagnose.checks import DiagnoseError, check_data, check_model, per_sample_loss_fn
+from zoo.engine.diagnose.checks import DiagnoseError, check_data, check_finite_weights, check_model, per_sample_loss_fn
 from zoo.engine.diagnose.diagnoser import Diagnoser, histogram, is_finite
 from zoo.engine.diagnose.layers import Recurrent, capturing, find_recurrent, gate_function, replacing
 from zoo.engine.diagnose.registered import LayerContext
 
 __all__ = [
-    "DiagnoseError", "Diagnoser", "LayerContext", "Recurrent", "capturing", "check_data", "check_model",
-    "find_recurrent", "gate_function", "histogram", "is_finite", "per_sample_loss_fn", "replacing",
+    "DiagnoseError", "Diagnoser", "LayerContext", "Recurrent", "capturing", "check_data", "check_finite_weights",
+    "check_model", "find_recurrent", "gate_function", "histogram", "is_finite", "per_sample_loss_fn", "replacing",
 ]

@@ -114,8 +114,13 @@ def check_model(model) -> None:
         raise DiagnoseError(
             f"model {model.name!r} is not built: call it on a batch or build it first "
             "(e.g. model(x[:1]), or give Sequential an keras.Input(shape=...))")
+
+
+def check_finite_weights(model: keras.Model) -> None:
+    """Refuse a model whose weights hold NaN or inf before measuring it: else the loss is NaN and the
+    first check that reads it blames the data. (Not inside a fit: a run that diverges there is recorded.)"""
     bad = [v.path for v in model.weights if not np.isfinite(keras.ops.convert_to_numpy(v)).all()]
-    if bad:  # else the loss is NaN and the first check that reads it blames the data
+    if bad:
         raise DiagnoseError(f"model {model.name!r}: {len(bad)} of its weights hold NaN or inf (first: {bad[0]}), "
                             "as after a fit that diverged; rebuild the model or load finite weights")
 
