@@ -62,7 +62,8 @@ class ProbeCallback(keras.callbacks.Callback):
     into this runs folder (the zoo's ``runs/`` or a new one) and record them
     as the grid ``<model>.fit``, so ``python -m zoo report --runs <runs>``
     shows them (``write_runs``). Each fit adds its runs to that record: fits
-    that differ only in their initial weights or data are seeds of one row.
+    that differ only in their initial weights or data are seeds of one row,
+    and a fit that starts from where a recorded one ended continues its run.
 
     Example:
         probe = zoo.ProbeCallback(x_val, y_val, log_dir="logs")
