@@ -325,3 +325,16 @@ def test_modes_given_as_a_generator_are_registered_not_used_up_by_the_check(isol
     isolated_registry.register_task("gen_modes", **_task_kwargs(modes=(pair for pair in [("many", "next")])))(
         lambda settings, seed, layout="many", target="next": None)
     assert isolated_registry.task("gen_modes").modes == (("many", "next"),)
+
+
+def test_a_second_mode_of_a_taken_name_is_a_clash_and_the_shipped_mode_stays(isolated_registry, monkeypatch):
+    monkeypatch.setattr(isolated_registry, "_MODES", dict(isolated_registry._MODES))
+    shipped = isolated_registry._MODES["many_to_one"]
+
+    def many_to_one(cell, units, window, horizon, features, outputs):
+        """A user's file's mode under a shipped name."""
+
+    with pytest.raises(isolated_registry.DuplicateNameError, match="mode 'many_to_one' is registered twice"):
+        isolated_registry.register_mode("many_to_one", layout="many", target="next",
+                                        param_count=lambda *a: 0)(many_to_one)
+    assert isolated_registry._MODES["many_to_one"] is shipped

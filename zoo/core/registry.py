@@ -171,6 +171,10 @@ def register_mode(name: str, *, layout: str, target: str, param_count: Callable,
     _check_callable(f"mode {name!r}", "param_count", param_count)
 
     def decorate(builder):
+        old = _MODES.get(name)
+        if old is not None and _source_of(old.builder) != _source_of(builder):  # as for cells: never silently
+            raise DuplicateNameError(f"mode {name!r} is registered twice: by {_source_of(old.builder)} and by "
+                                     f"{_source_of(builder)}")
         _MODES[name] = ModeSpec(name, builder, param_count, layout, target, _doc_summary(builder), required)
         return builder
 
