@@ -33,6 +33,7 @@ from zoo.core.config import (
     show,
     task_settings,
 )
+from zoo.core.specs import canonical_loss
 
 RECORD_SUFFIX = ".fit"  # the grid record of a user's model: runs/.grids/<model>.fit.json
 
@@ -286,14 +287,11 @@ def _float_or_none(value) -> float | None:
     return None if value is None else float(value)
 
 
-# The names Keras knows the two regression losses by: a fit's val_loss is then that test metric.
-LOSS_KINDS = {"mse": "mse", "mean_squared_error": "mse", "meansquarederror": "mse",
-              "mae": "mae", "mean_absolute_error": "mae", "meanabsoluteerror": "mae"}
-
-
 def loss_kind(loss) -> str | None:
     """"mse" or "mae" where ``loss`` (a model's compiled loss: a name, a Loss or a function) is one, else None."""
-    return LOSS_KINDS.get(_loss_name(loss).lower()) if loss is not None else None
+    # A fit's val_loss is then that test metric.
+    kind = canonical_loss(_loss_name(loss)) if loss is not None else None
+    return kind if kind in ("mse", "mae") else None
 
 
 def _loss_name(loss) -> str:

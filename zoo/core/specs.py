@@ -106,6 +106,15 @@ class ModeSpec:
 
 OUTPUT_KINDS = ("regression", "classification")
 TASK_LOSSES = ("mae", "mse", "cross_entropy")
+# The other names Keras knows the two regression losses by (a user's fit may compile with any of them).
+LOSS_ALIASES = {"mean_squared_error": "mse", "meansquarederror": "mse",
+                "mean_absolute_error": "mae", "meanabsoluteerror": "mae"}
+
+
+def canonical_loss(name: str) -> str:
+    """A loss name as TASK_LOSSES spells it ("mean_squared_error" -> "mse"); an unknown name, lower-cased."""
+    name = str(name).lower()
+    return LOSS_ALIASES.get(name, name)
 TASK_METRICS = ("test_mae", "test_mse", "test_ce")
 # Where a task's runs appear in the report: "main" is the seed post's comparison (loss curves, the
 # forecast), "memory" the memory tasks' section (how far each cell remembers, against a baseline).
@@ -209,10 +218,19 @@ class TaskSpec:
 
     def check_data(self, settings, mode: "ModeSpec") -> None:
         """What a run of this task and mode would train on, generated (seed 0) and checked before any
-        worker starts: inputs ``(n, steps, features)`` with ``features`` as registered, labels of
-        ``label_shape``, and a ``baseline`` that is a finite number above 0 (the report divides by it).
-        A ``ValueError`` names the task, what was found and what was expected."""
-        train, test = self.generate(settings, 0, mode.layout, mode.target)
+        worker starts (``checked_data``), and a ``baseline`` that is a finite number above 0 (the
+        report divides by it). A ``ValueError`` names the task, what was found and what was expected."""
+        self.checked_data(settings, 0, mode)
+        baseline = self.baseline(settings)
+        if not (isinstance(baseline, numbers.Real) and math.isfinite(baseline) and baseline > 0):
+            raise ValueError(
+                f"task {self.name!r}: baseline({type(settings).__name__}) = {baseline!r}, expected a finite "
+                "number above 0: the report divides the test metric by it")
+
+    def checked_data(self, settings, seed: int, mode: "ModeSpec") -> tuple:
+        """The training and test sets, cut for the mode, with inputs ``(n, steps, features)`` (``features``
+        as registered) and labels of ``label_shape``, or a ``ValueError`` that says what was found."""
+        train, test = self.generate(settings, seed, mode.layout, mode.target)
         steps = self.steps(settings)
         for split, data in (("training", train), ("test", test)):
             shape = tuple(getattr(data.x, "shape", ()))
@@ -224,11 +242,7 @@ class TaskSpec:
                     f"({mode.layout}, {mode.target}), expected (n, {expected[0]}, {expected[1]}): registered with "
                     f"features={self.features}, steps {steps}")
             self.check_labels(settings, mode, split, data.y)
-        baseline = self.baseline(settings)
-        if not (isinstance(baseline, numbers.Real) and math.isfinite(baseline) and baseline > 0):
-            raise ValueError(
-                f"task {self.name!r}: baseline({type(settings).__name__}) = {baseline!r}, expected a finite "
-                "number above 0: the report divides the test metric by it")
+        return train, test
 
     @property
     def fingerprint(self) -> str:

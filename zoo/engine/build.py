@@ -60,11 +60,7 @@ def expected_param_count(cell: CellSpec | str, mode: ModeSpec | str, units: int,
 def make_data(task: TaskConfig, mode: ModeSpec | str, seed: int = 0) -> tuple[TaskData, TaskData]:
     """The training and test sets of the task (any task's settings), cut for the mode."""
     mode = catalog.get_mode(mode) if isinstance(mode, str) else mode
-    spec = catalog.get_task(task_name(task))
-    train, test = spec.generate(task, seed, mode.layout, mode.target)
-    for split, data in (("training", train), ("test", test)):
-        spec.check_labels(task, mode, split, data.y)
-    return train, test
+    return catalog.get_task(task_name(task)).checked_data(task, seed, mode)
 
 
 def model_shape(r: Resolved) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from zoo.core.specs import canonical_loss
 from zoo.report.plots import band, cell_colors, legend, panels, spread_note, subplots
 
 
@@ -20,8 +21,7 @@ def epoch_ticks() -> matplotlib.ticker.MaxNLocator:
 
 
 # How a loss is named on an axis (train.loss: zoo.core.specs.TASK_LOSSES; a user's fit may name its own).
-LOSS_NAMES = {"mae": "MAE", "mse": "MSE", "cross_entropy": "cross-entropy", "mean_absolute_error": "MAE",
-              "mean_squared_error": "MSE", "meanabsoluteerror": "MAE", "meansquarederror": "MSE"}
+LOSS_NAMES = {"mae": "MAE", "mse": "MSE", "cross_entropy": "cross-entropy"}
 
 
 def loss_curves(epochs: pd.DataFrame, losses=()) -> Figure:
@@ -34,7 +34,7 @@ def loss_curves(epochs: pd.DataFrame, losses=()) -> Figure:
             band(ax, t, "epoch", "loss", colors[cell], cell)
         ax.set(title=mode, xlabel="epoch", yscale="log")
         ax.xaxis.set_major_locator(epoch_ticks())
-    names = list(dict.fromkeys(LOSS_NAMES.get(str(name).lower(), str(name)) for name in losses if name))
+    names = list(dict.fromkeys(LOSS_NAMES.get(canonical_loss(name), str(name)) for name in losses if name))
     axes[0, 0].set_ylabel(f"training loss ({names[0]}, log scale)" if len(names) == 1 else
                           f"training loss (each task's own: {', '.join(names)}; log scale)" if names else
                           "training loss (log scale)")
