@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from zoo.core.config import ConfigError, GridConfig
+from zoo.core.config_files import CONFIG_DIR, read_toml, shipped_configs
 from zoo.core.grid import expand
 from zoo.core.loading import grid_from_dict, load_grid
 
@@ -80,6 +81,26 @@ def test_task_override_keeps_the_grid_and_narrows_its_modes():
         load_grid("default", task="adding", modes="one_to_many")
     with pytest.raises(ConfigError, match="did you mean 'copy'"):
         load_grid("default", task="cpy")
+
+
+def _swept_tasks(name: str) -> list[str]:
+    sweep = read_toml(CONFIG_DIR / f"{name}.toml").get("sweep", {})
+    return list(sweep.get("task.name", []))
+
+
+@pytest.mark.parametrize("config", [n for n in shipped_configs() if _swept_tasks(n)])
+@pytest.mark.parametrize("quick", [False, True], ids=["full", "quick"])
+def test_task_flag_on_a_task_sweep_keeps_that_tasks_own_table_only(config, quick):
+    """--task on a config that sweeps tasks trains that task alone, with the config's [task.<name>]
+    table for it (the quick form's over it); the other tasks' tables no longer apply and are dropped."""
+    raw = read_toml(CONFIG_DIR / f"{config}.toml")
+    for task in _swept_tasks(config):
+        grid = load_grid(config, quick=quick, task=task)
+        assert grid.task_names == [task] and "task.name" not in dict(grid.sweep)
+        own = {**raw.get("task", {}).get(task, {}), **(raw.get("quick", {}).get("task", {}).get(task, {})
+                                                       if quick else {})}
+        for key, value in own.items():
+            assert getattr(grid.task, key) == value, (task, key)
 
 
 def test_memory_config_and_its_quick_form():

@@ -11,6 +11,8 @@ def switch_task(raw: dict, name, modes_given: bool) -> None:
 
     The config's [task] settings and its loss, when they are its own task's,
     give way to the new task's; its modes narrow to those the task supports.
+    Of a task.name sweep's per-task tables (``[task.<name>]``) only the new
+    task's stays, as its settings: the others belong to tasks no longer trained.
     """
     if not isinstance(name, str):
         raise ConfigError(
@@ -21,14 +23,16 @@ def switch_task(raw: dict, name, modes_given: bool) -> None:
             f"task = {show(name)}: one task only; to compare several, sweep them in a config "
             "([sweep] \"task.name\" = [...], as zoo/configs/lineage.toml does)"
         )
-    table = raw.get("task") if isinstance(raw.get("task"), dict) else {}
+    given = raw.get("task") if isinstance(raw.get("task"), dict) else {}
+    own = given.get(name) if isinstance(given.get(name), dict) else {}
+    table = {k: v for k, v in given.items() if not isinstance(v, dict)}
     old = task_in(table)
     if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
         table = {}
         train = raw.get("train")
         if isinstance(train, dict) and old in catalog.list_tasks() and train.get("loss") == catalog.get_task(old).loss:
             raw["train"] = {k: v for k, v in train.items() if k != "loss"}
-    raw["task"] = {**table, "name": name}
+    raw["task"] = {**table, **own, "name": name}
     if isinstance(raw.get("sweep"), dict):
         raw["sweep"] = {k: v for k, v in raw["sweep"].items() if k != "task.name"}
     if not modes_given and name in catalog.list_tasks():
