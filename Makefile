@@ -113,7 +113,9 @@ lint: $(STAMP) ## ruff and the import contract (lint-imports)
 	$(VENV)/bin/ruff check zoo tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
+# Python's caches of rnn-zoo's own folders only: a folder of the user's beside them keeps its own.
+OWN_FOLDERS = $(wildcard zoo tests benchmarks examples)
 clean: ## remove the run folders and the report rnn-zoo wrote (anything else in runs/, reports/ stays), and caches
 	if [ -x $(PY) ]; then $(PY) -m zoo clean; fi
 	rm -rf .pytest_cache
-	find . -name __pycache__ -not -path './.venv/*' -exec rm -rf {} +
+	$(if $(OWN_FOLDERS),find $(OWN_FOLDERS) -name __pycache__ -type d -prune -exec rm -rf {} +)

@@ -1,7 +1,9 @@
 """``python -m zoo clean`` (and ``make clean``): what rnn-zoo wrote goes, a user's files stay."""
 
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +93,16 @@ def test_a_users_own_lock_file_is_neither_overwritten_nor_removed(tmp_path):
     (runs / ".lock").write_text("my lock, not a pid")
     assert cli.main(["clean", "--runs", str(runs), "--reports", str(tmp_path / "reports")]) == 0
     assert (runs / ".lock").read_text() == "my lock, not a pid"
+
+
+def test_make_clean_removes_the_python_caches_of_our_folders_only(tmp_path):
+    """``make clean`` walks rnn-zoo's own folders for ``__pycache__``; a user's folder beside them keeps its."""
+    shutil.copy(Path(__file__).parents[1] / "Makefile", tmp_path)
+    ours, users = tmp_path / "zoo" / "cells" / "__pycache__", tmp_path / "my_study" / "__pycache__"
+    for cache in (ours, users):
+        cache.mkdir(parents=True)
+        (cache / "x.cpython-311.pyc").write_bytes(b"")
+    done = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not ours.exists() and (tmp_path / "zoo" / "cells").is_dir()
+    assert (users / "x.cpython-311.pyc").exists()
