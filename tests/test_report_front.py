@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from zoo import report, store
-from zoo.core.config import GridConfig
+from zoo.core.config import USER_MODEL, GridConfig
 from zoo.report import answer
 
 TOP_TABLES = ("summary.csv", "summary.md", "epochs.csv")
@@ -173,3 +173,20 @@ def test_the_trend_of_a_factor_below_about_and_above_1():
     assert answer.trend(0.99) == "vanishes"  # 1% after 458 steps: within 1,000
     assert answer.trend(0.999) == answer.trend(1.0) == answer.trend(1.001) == "holds"
     assert answer.trend(1.01) == "grows"  # 100 times after 463 steps
+
+
+@pytest.mark.parametrize("others", [(), ("encoder",), ("encoder", "tagger")])
+def test_a_report_of_fitted_models_names_each_model_it_holds_in_its_opening(others):
+    """Runs of several of the user's models (zoo.ProbeCallback) in one runs folder: the opening speaks of
+    the one at the top and names the others, each of which has its own section below."""
+    top = GridConfig(name="forecaster", modes=(USER_MODEL,))
+    summary = pd.DataFrame([_row("lstm", USER_MODEL, 0.1, np.nan, factor=0.9)])
+    first = answer.answer(summary, top, runs=[], shown={"forecaster", *others},
+                          fitted=("forecaster", *others))[0]
+    assert first.startswith("These are the runs zoo.ProbeCallback wrote for a model of your own (forecaster)")
+    if not others:
+        assert "also holds" not in first
+    else:
+        plural = "s" if len(others) > 1 else ""
+        assert first.endswith(f"The report also holds {len(others)} other model{plural} of yours fitted with it "
+                              f"({', '.join(others)}): each has its own section below.")

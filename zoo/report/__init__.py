@@ -238,6 +238,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     exp_html, returned, damaged = [], main_results, list(main_results.damaged)
     shown, shown_results = main_grid, main_results
     held, memory_frame = set(), None  # the experiments the report shows, and one that tests memory
+    fitted = []  # the user's models among them (zoo.ProbeCallback's runs)
     foreign = list(main_results.foreign)
     for rec in experiments:
         grid = GridConfig.from_stored(rec["grid"])
@@ -254,6 +255,8 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
         if results.runs:
             exp_html.append(_write_experiment(grid, results, tmp / "experiments" / grid.name))
             held.add(grid.name)
+            if USER_MODEL in grid.modes:
+                fitted.append(grid.name)
             frame = memory.memory_frame(results.runs)
             if memory_frame is None and not frame.empty and grid.name != shown.name:
                 memory_frame = frame
@@ -266,7 +269,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
         notes = ["No finished runs yet."]
     notes += diverged_lines(main_results) + [f"Damaged run folder, left out: {d}" for d in damaged]
     notes += [f"Left out: {f}" for f in foreign]
-    lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame)
+    lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame, tuple(fitted))
     tasks = sorted({r.config.task_name for r in shown_results.runs}) or shown.task_names
     page = html.page(notes, _settings(shown, shown_results), main_html, exp_html, answer=lines,
                      tasks=("the " + " and ".join(tasks) + (" task" if len(tasks) == 1 else " tasks")))

@@ -231,18 +231,22 @@ def _next(shown: set[str], this: str, quick: bool = False) -> str:
 
 
 def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
-           experiment_frame: pd.DataFrame | None = None) -> list[str]:
+           experiment_frame: pd.DataFrame | None = None, fitted: tuple[str, ...] = ()) -> list[str]:
     """The page's first lines (at most ``MAX_LINES``), for the grid at the top of the report.
 
     ``runs`` are that grid's stored runs; ``shown`` names the experiments the
     report also holds; ``experiment_frame`` is the memory frame of an experiment
-    shown below, whose verdict is given when the top grid cannot answer.
+    shown below, whose verdict is given when the top grid cannot answer;
+    ``fitted`` names the other models of the user's (zoo.ProbeCallback) it holds.
     """
     frame = memory.memory_frame(runs)
     lines = []
     if USER_MODEL in grid.modes and not summary.empty:  # a user's model (zoo.ProbeCallback): no claim to test
+        others = [name for name in fitted if name != grid.name]
+        also = (f" The report also holds {len(others)} other model{'s' if len(others) > 1 else ''} of yours "
+                f"fitted with it ({', '.join(others)}): each has its own section below." if others else "")
         lines.append(f"These are the runs zoo.ProbeCallback wrote for a model of your own ({grid.name}), a row per "
-                     "recurrent layer: they show how its gradient fares through time, not the post's claim.")
+                     "recurrent layer: they show how its gradient fares through time, not the post's claim." + also)
     elif not frame.empty:
         lengths = ", ".join(map(str, sorted(frame.length.unique())))
         names = list(dict.fromkeys(frame.task))
