@@ -68,7 +68,7 @@ def _figures(cells) -> dict[str, Figure]:
         return {
             "loss_curves": training_plots.loss_curves(_epochs(cells)),
             "gradient_norms": training_plots.gradient_norms(_epochs(cells[3:])),
-            "test_mae": training_plots.test_mae_bars(_summary(cells[:-2])),
+            "test_mae": training_plots.test_mae_points(_summary(cells[:-2])),
             "params_vs_mae": training_plots.params_vs_mae(_summary(cells[4:])),
             "gradient_by_lag": through_time_plots.gradient_by_lag(_probes(dict.fromkeys(cells[1:], 64))),
             "decay_by_window": through_time_plots.decay_by_window(_probes(dict.fromkeys(odd, 64), window=5)),
@@ -195,8 +195,8 @@ def test_a_wrapped_figure_labels_each_line():
 
 
 @pytest.mark.parametrize("seeds", [1, 3])
-def test_test_mae_title_and_bars_say_what_the_seeds_give(seeds):
-    fig = training_plots.test_mae_bars(_summary(["gru", "lstm"], seeds=seeds))
+def test_test_mae_title_and_error_bars_say_what_the_seeds_give(seeds):
+    fig = training_plots.test_mae_points(_summary(["gru", "lstm"], seeds=seeds))
     ax = fig.axes[0]
     errorbars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     if seeds == 1:
@@ -256,7 +256,7 @@ def test_the_state_size_caption_names_no_cell_kind():
 
 def test_three_seeds_of_which_at_most_one_finished_are_not_called_one_seed():
     summary = _summary(["gru", "lstm"], seeds=3).assign(ok=1, test_mae_ci95=math.nan)  # two diverged in each
-    title = training_plots.test_mae_bars(summary).axes[0].get_title()
+    title = training_plots.test_mae_points(summary).axes[0].get_title()
     assert "at most one ok run per bar: no interval" in title and "one seed" not in title
 
 
@@ -331,3 +331,26 @@ def test_the_gates_title_explains_carry_only_for_the_cells_it_draws():
     assert title.endswith("carry = Keras GRU z, LSTM forget f")
     title = gates.figure(rows(["my_model.lstm"]))._suptitle.get_text()  # a user's model: no built-in's names
     assert title.endswith("carry = the share of the old state a step keeps") and "GRU" not in title
+
+
+def test_test_mae_is_drawn_as_points_at_the_means_not_bars_on_a_log_axis():
+    """A bar on a log axis starts where the axis happens to end, so its height misleads: a point per
+    cell and mode, at its mean."""
+    summary = _summary(["gru", "lstm"])
+    ax = training_plots.test_mae_points(summary).axes[0]
+    assert not [c for c in ax.containers if isinstance(c, BarContainer)] and ax.get_yscale() == "log"
+    drawn = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert drawn == {cell: list(summary[summary.cell == cell].test_mae) for cell in ("gru", "lstm")}
+
+
+def test_a_diagnosis_draws_each_groups_gradient_norm_as_a_point_and_writes_a_zero():
+    from types import SimpleNamespace
+
+    from zoo.report.diagnosis import Diagnosis
+
+    gradients = pd.DataFrame({"group": ["rnn.kernel", "rnn.recurrent_kernel", "dense.bias"], "norm": [0.5, 0.0, 2.0]})
+    ax = Diagnosis.plot_gradient_norms(SimpleNamespace(gradients=gradients, model="m")).axes[0]
+    (points,) = ax.get_lines()
+    assert list(points.get_xdata()) == [2.0, 0.5] and list(points.get_ydata()) == [0, 2]  # rows drawn bottom up
+    assert [t.get_text() for t in ax.texts] == ["0 (no gradient)"] and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["dense.bias", "rnn.recurrent_kernel", "rnn.kernel"]

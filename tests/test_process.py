@@ -42,7 +42,7 @@ def test_importing_zoo_and_its_report_changes_no_environment_variable_and_no_bac
 
 def test_a_report_figure_is_drawn_without_pyplot():
     code = ("import sys, pandas as pd; from zoo.report import training_plots; "
-            "fig = training_plots.test_mae_bars(pd.DataFrame({'cell': ['gru'], 'mode': ['many_to_one'], "
+            "fig = training_plots.test_mae_points(pd.DataFrame({'cell': ['gru'], 'mode': ['many_to_one'], "
             "'test_mae': [0.1], 'test_mae_ci95': [0.01]})); "
             "import io; fig.savefig(io.BytesIO(), format='png'); print('matplotlib.pyplot' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)

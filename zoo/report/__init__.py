@@ -322,7 +322,7 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
     forecast = all(getattr(task_spec(r.config.task_name), "forecast", False) for r in results.runs)
     figures = {
         "loss_curves.png": results.plot_loss(),
-        **({"test_mae.png": training_plots.test_mae_bars(results.summary)} if one_row_each and forecast else {}),
+        **({"test_mae.png": training_plots.test_mae_points(results.summary)} if one_row_each and forecast else {}),
         "gradient_norms.png": results.plot_gradient_norms(),
         "gradient_by_lag.png": through_time_plots.gradient_by_lag(results.probes, results.summary),
         # Only where the spectrum was measured (runs of a one-step mode, or stored

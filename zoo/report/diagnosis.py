@@ -120,13 +120,24 @@ class Diagnosis:
         return fig
 
     def plot_gradient_norms(self) -> Figure:
-        """The loss gradient's norm per weight group (horizontal bars, log scale)."""
+        """The loss gradient's norm per weight group: a point each on a log axis (a bar's length on a log
+        axis depends on where the axis ends, so it would mislead); a zero norm is written, not drawn."""
         g = self.gradients
         fig = Figure(figsize=(8, 0.35 * len(g) + 1.5), layout="constrained")
         ax = fig.subplots()
-        ax.barh(g.group[::-1], np.maximum(g.norm[::-1], 1e-30), color="tab:blue")
-        ax.set_xscale("log")
-        ax.set_xlabel("‖dL/dW‖ of the batch's mean loss (log)")
+        norms, groups = g.norm.to_numpy(float)[::-1], list(g.group[::-1])
+        drawn = np.isfinite(norms) & (norms > 0)
+        rows = np.arange(len(groups))
+        ax.plot(norms[drawn], rows[drawn], "o", color="tab:blue")
+        for row in rows[~drawn]:
+            ax.annotate("0 (no gradient)" if norms[row] == 0 else str(norms[row]), (0.01, row),
+                        xycoords=("axes fraction", "data"), va="center", color="0.4")
+        ax.set_yticks(rows, groups)
+        ax.set_ylim(-0.6, len(groups) - 0.4)
+        ax.grid(axis="x", which="major", alpha=0.3)
+        if drawn.any():
+            ax.set_xscale("log")
+        ax.set_xlabel("‖dL/dW‖ of the batch's mean loss" + (" (log)" if drawn.any() else ""))
         ax.set_ylabel("weight group")
         ax.set_title(f"{self.model}: gradient norm per weight group")
         return fig
