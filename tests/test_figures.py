@@ -339,7 +339,8 @@ def test_test_mae_is_drawn_as_points_at_the_means_not_bars_on_a_log_axis():
     summary = _summary(["gru", "lstm"])
     ax = training_plots.test_mae_points(summary).axes[0]
     assert not [c for c in ax.containers if isinstance(c, BarContainer)] and ax.get_yscale() == "log"
-    drawn = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines() if not line.get_label().startswith("_")}
+    drawn = {line.get_label(): list(line.get_ydata())
+             for line in ax.get_lines() if not line.get_label().startswith("_")}
     assert drawn == {cell: list(summary[summary.cell == cell].test_mae) for cell in ("gru", "lstm")}
 
 

@@ -46,5 +46,5 @@ def test_list_and_a_tiny_compare_run_from_an_installed_wheel(installed, tmp_path
     assert f"zoo from {installed}" in listed.stderr  # the wheel's copy, not the checkout's
     ran = _zoo(["compare", "--quick", "--cells", "gru", "--modes", "many_to_one", "--epochs", "1"], installed, tmp_path)
     assert ran.returncode == 0, ran.stderr
-    assert "trained 1 runs" in ran.stdout
+    assert "trained 1 run," in ran.stdout
     assert (tmp_path / "reports" / "summary.csv").is_file()

@@ -106,9 +106,11 @@ def test_the_gradient_line_names_the_cell_and_the_steps_from_the_factors():
 
 def test_the_tie_is_read_from_the_intervals():
     tied = pd.DataFrame([_row("gru", "m", 0.010, 0.004), _row("lstm", "m", 0.013, 0.002)])
-    assert answer._ties(tied).startswith("every cell ties in all 1 modes")
+    assert answer._ties(tied).startswith("every cell ties in m (each within")  # one mode: named, not counted
+    assert answer._ties(pd.concat([tied, tied.assign(mode="n")])).startswith("every cell ties in all 2 modes")
     apart = pd.DataFrame([_row("gru", "m", 0.010, 0.001), _row("lstm", "m", 0.013, 0.001)])
-    assert answer._ties(apart).startswith("every cell ties in 0 of 1 modes")
+    assert answer._ties(apart).startswith("in m the best cell leads another beyond the seed-to-seed spread")
+    assert answer._ties(pd.concat([apart, tied.assign(mode="n")])).startswith("every cell ties in 1 of 2 modes")
     one = pd.DataFrame([_row("gru", "m", 0.010, np.nan), _row("lstm", "m", 0.013, np.nan)])
     assert answer._ties(one).startswith("with one seed no interval")
 

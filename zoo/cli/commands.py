@@ -42,6 +42,7 @@ def run_compare(args) -> int:
     """``zoo.api.compare``, with what the command line says around it: the
     summary, the diverged and failed runs, and an exit code from the outcome."""
     from zoo import api, report
+    from zoo.core.config import counted
 
     # Each flag is the API argument of its name. The flags are strings: the counts
     # become numbers here, named as flags; every other check is the API's own
@@ -56,14 +57,15 @@ def run_compare(args) -> int:
     print(results.summary_markdown())
     for line in report.diverged_lines(results):
         print(line)
+    _print_answer(results)
     print(
-        f"trained {outcome.trained} runs, skipped {outcome.skipped} finished ones, "
-        f"in {outcome.seconds:.0f}s; report: {reports / 'summary.md'}"
+        f"trained {counted(outcome.trained, 'run')}, skipped {outcome.skipped} finished, "
+        f"in {outcome.seconds:.0f}s; {_where(reports)}"
     )
     if outcome.diverged:
-        print(f"{len(outcome.diverged)} runs diverged (a result, shown in the report)")
+        print(f"{counted(len(outcome.diverged), 'run')} diverged (a result, shown in the report)")
     if outcome.failed:
-        print(f"{len(outcome.failed)} runs FAILED:", file=sys.stderr)
+        print(f"{counted(len(outcome.failed), 'run')} FAILED:", file=sys.stderr)
         for line in outcome.failed:
             print(f"  {line}", file=sys.stderr)
         return 1
@@ -102,8 +104,19 @@ def run_report(args) -> int:
     print(results.summary_markdown())
     for line in report.diverged_lines(results):
         print(line)
-    print(f"report: {reports / 'summary.md'}")
+    _print_answer(results)
+    print(_where(reports))
     return 0
+
+
+def _print_answer(results) -> None:
+    """The report page's opening (its answer in words), after the table, as the page has it first."""
+    if results.answer:
+        print("\n" + "\n".join(results.answer) + "\n")
+
+
+def _where(reports: Path) -> str:
+    return f"report: {reports / 'index.html'} (the answer and every figure; the table: summary.md)"
 
 
 def run_clean(args) -> int:

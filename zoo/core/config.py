@@ -83,6 +83,11 @@ def show(value, limit: int = 240) -> str:
     return text[: limit - 4] + "..." + (text[-1] if text[0] in "'\"" else "")
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 run", "4 runs"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def safe_name(name) -> bool:
     """Whether ``name`` can be a grid's file name: letters, digits, ``_ . + -``, no
     leading dot or dash, at most 80 characters, no ``/``, NUL or other control byte."""

@@ -177,7 +177,11 @@ def _ties(summary: pd.DataFrame) -> str:
         tied += all(o[metric] - o[f"{metric}_ci95"] <= best[metric] + best[f"{metric}_ci95"]
                     for _, o in others.iterrows())
     if groups and tied == len(groups):
-        return f"every cell ties in all {len(groups)} modes (each within the best's 95% interval over seeds)"
+        where = f"in all {len(groups)} modes" if len(groups) > 1 else f"in {groups[0]['mode'].iloc[0]}"
+        return f"every cell ties {where} (each within the best's 95% interval over seeds)"
+    if len(groups) == 1:
+        return (f"in {groups[0]['mode'].iloc[0]} the best cell leads another beyond the seed-to-seed spread, on a "
+                "task that needs no long memory")
     return (f"every cell ties in {tied} of {len(groups)} modes; where one leads, it leads on a task that needs "
             "no long memory")
 

@@ -23,6 +23,7 @@ class Results:
     missing: list = field(default_factory=list, repr=False)  # run ids of the grid not stored
     damaged: list = field(default_factory=list, repr=False)  # messages for unreadable folders
     foreign: list = field(default_factory=list, repr=False)  # another rnn-zoo version's folders and records
+    answer: list = field(default_factory=list, repr=False)  # the report page's opening lines, once it is written
 
     @cached_property
     def summary(self) -> pd.DataFrame:

@@ -21,7 +21,16 @@ from typing import Callable, Iterator, Protocol
 
 from zoo import store
 from zoo.core import catalog, horizon
-from zoo.core.config import ConfigError, GridConfig, RunConfig, keras_backend, short_name, task_name, varying_settings
+from zoo.core.config import (
+    ConfigError,
+    GridConfig,
+    RunConfig,
+    counted,
+    keras_backend,
+    short_name,
+    task_name,
+    varying_settings,
+)
 from zoo.core.grid import Line, expand, search_lines
 from zoo.core.horizon import Step
 from zoo.core.loading import grid_to_dict
@@ -256,7 +265,7 @@ def execute(
         for msg in p.foreign:
             say(f"run folder not trained: {msg}")
         say(
-            f"{len(p.runs)} runs in the grid: {len(p.done)} finished already (skipped), "
+            f"{counted(len(p.runs), 'run')} in the grid: {len(p.done)} finished already (skipped), "
             f"{len(p.todo)} to train"
         )
         if view is not None:
