@@ -86,11 +86,14 @@ def test_gpu_requested_without_a_gpu_is_a_one_line_error():
     assert isinstance(err.value, ValueError)
 
 
-def test_a_misspelt_device_names_the_nearest_choice():
+@pytest.mark.parametrize("given, meant", [("gpuu", "gpu"), ("cuda", "gpu"), ("CUDA", "gpu"), ("nvidia", "gpu"),
+                                          ("host", "cpu"), ("cpus", "cpu"), ("autoo", "auto")])
+def test_a_misspelt_device_names_the_nearest_choice(given, meant):
+    """By spelling, or by meaning where the name is another one for a device (cuda: spelt like cpu, means gpu)."""
     with pytest.raises(DeviceError) as err:
-        plan_workers(ONE_GPU, cores=16, requested_device="gpuu")
+        plan_workers(ONE_GPU, cores=16, requested_device=given)
     msg = str(err.value)
-    assert "did you mean 'gpu'" in msg and "auto, cpu, gpu" in msg and "\n" not in msg
+    assert f"did you mean {meant!r}" in msg and "auto, cpu, gpu" in msg and "\n" not in msg
 
 
 @pytest.mark.parametrize("devices", [CPU, TWO_GPUS], ids=["cpu", "gpu"])

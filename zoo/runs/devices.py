@@ -17,7 +17,6 @@ Nothing here imports keras, jax or tensorflow.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import math
@@ -28,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.core.config import ConfigError
+from zoo.core.names import nearest_hint
 
 CHOICES = ("auto", "cpu", "gpu")
+# What a user may call a device instead: a GPU by its maker's platform, a plural.
+SYNONYMS = {"cuda": "gpu", "nvidia": "gpu", "rocm": "gpu", "gpus": "gpu", "cpus": "cpu", "host": "cpu"}
 
 # Worker processes per GPU, by default. These models are tiny: a training step
 # is a few small kernels, bound by launch and host latency, not by the GPU's
@@ -156,10 +158,11 @@ def detect_devices(backend: str) -> list[Device]:
 
 
 def check_device(requested_device: str) -> None:
-    """A ``--device`` that is not one of ``CHOICES`` is one line naming the nearest."""
+    """A ``--device`` that is not one of ``CHOICES`` is one line naming the nearest: by meaning where
+    it is another name of one (``cuda`` is ``gpu``), else by spelling."""
     if requested_device not in CHOICES:
-        near = difflib.get_close_matches(str(requested_device), CHOICES, n=1, cutoff=0.4)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        meant = SYNONYMS.get(str(requested_device).lower())
+        hint = f" (did you mean {meant!r}?)" if meant else nearest_hint(requested_device, CHOICES)
         raise DeviceError(f"--device = {requested_device!r}: valid choices: {', '.join(CHOICES)}{hint}")
 
 
