@@ -35,8 +35,10 @@ ARGS = $(call args_of,$(VARS))
 # its flags: an unknown one (EPOCH=5), an empty one (CELLS=) or a switch that
 # is not 1/0 is one line and exit code 2, before anything runs.
 ifneq ($(filter compare report,$(MAKECMDGOALS)),)
-upper = $(shell printf %s $(call quote,$(1)) | tr a-z A-Z)
-meant = $(firstword $(filter $(call upper,$(1)) $(call upper,$(1))S $(patsubst %S,%,$(call upper,$(1))),$(VARS)))
+# The variable a misspelt one meant (CELS, EPOCH, cells): the closest by spelling, as the CLI's own hints
+# choose (difflib); only an unknown variable's message asks, so a good command never runs it.
+meant = $(shell python3 -c 'import difflib, sys; m = difflib.get_close_matches(sys.argv[1].upper(), sys.argv[2:], 1, 0.6); \
+  print(m[0] if m else "")' $(call quote,$(1)) $(VARS))
 GIVEN := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
 ALLOWED := $(if $(filter compare,$(MAKECMDGOALS)),$(VARS),$(REPORT_VARS)) VENV PY
 $(foreach v,$(filter-out $(ALLOWED),$(filter $(VARS),$(GIVEN))),$(error error: $(v)=$(value $(v)) is for make \
@@ -69,7 +71,9 @@ $(EXTRAS): pyproject.toml
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 JOBS=2 CONFIG=name QUICK=1 TASK=adding"
+	@echo "  variables: CELLS=gru,lstm MODES=many_to_one SEEDS=3 EPOCHS=20 UNITS=32 JOBS=2 TASK=adding"
+	@echo "             CONFIG=name (zoo/configs/<name>.toml or a path) QUICK=1 (a smoke run) FULL=1 (its large form)"
+	@echo "             RUNS=runs REPORTS=reports (the folders; make report takes CONFIG, RUNS, REPORTS)"
 	@echo "             EXECUTOR=ray ADDRESS=host:6379 TENSORBOARD=1 (extras: pip install -e '.[ray,tensorboard]')"
 	@echo "             DEVICE=auto|cpu|gpu (a GPU: pip install -e '.[cuda]')"
 
@@ -77,7 +81,7 @@ install: $(STAMP) ## create .venv and install rnn-zoo into it
 
 extras: $(EXTRAS) ## also install the optional extras: ray (EXECUTOR=ray) and tensorboard (TENSORBOARD=1)
 
-compare: $(STAMP) ## train the grid (default: configs/default.toml) -> runs/ and reports/
+compare: $(STAMP) ## train the grid (default: zoo/configs/default.toml) -> runs/ and reports/
 	$(PY) -m zoo compare $(ARGS)
 
 report: $(STAMP) ## rebuild reports/ from runs/ without training

@@ -366,6 +366,7 @@ ENV = [
 # (make arguments, text): `make -s compare|report VAR=...` in the sandbox
 MAKE = [
     ("compare EPOCH=5", "EPOCH=5"),
+    ("compare CELS=gru", "(did you mean CELLS?)"),
     ("compare cells=gru", "cells=gru"),
     ("compare CELLS=", "CELLS"),
     ("compare QUICK=banana", "QUICK=banana"),

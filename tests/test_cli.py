@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,13 @@ def test_the_help_names_the_folder_new_cell_writes_into():
 
     folder = new_cell.CELLS_DIR.relative_to(Path(new_cell.__file__).resolve().parent.parent).as_posix()
     assert f"write {folder}/NAME.py" in parsing.parser().format_help()
+
+
+@pytest.mark.skipif(subprocess.run(["which", "make"], capture_output=True).returncode, reason="make is not installed")
+def test_make_help_names_every_variable_make_compare_takes():
+    """`make help` is where a user learns the variables: each of the Makefile's VALUE_FLAGS and SWITCHES."""
+    root = Path(__file__).parents[1]
+    names = set(re.findall(r"\b([A-Z]+)=--[a-z]", (root / "Makefile").read_text()))  # VAR=--flag: the tables
+    assert {"CELLS", "UNITS", "RUNS", "REPORTS", "FULL", "QUICK", "TENSORBOARD"} <= names  # the parse found them
+    shown = subprocess.run(["make", "-s", "help"], cwd=root, capture_output=True, text=True).stdout
+    assert not [name for name in sorted(names) if f"{name}=" not in shown]
