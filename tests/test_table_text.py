@@ -18,3 +18,14 @@ from zoo.report.table_text import _sigma_range
 ])
 def test_a_sigma_below_float32_resolution_reads_alike_as_minimum_and_median(lo, hi, median, shown):
     assert _sigma_range(lo, hi, median) == shown
+
+
+def test_the_note_under_the_table_explains_each_column_a_reader_cannot_decode_alone():
+    import pandas as pd
+
+    from zoo.report.run_numbers import LOSS_THRESHOLD
+    from zoo.report.table_text import table_note
+
+    note = table_note(pd.DataFrame({"ok": [3], "diverged": [0]}))
+    assert f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it" in note
+    assert "– where none did" in note and "Vanish lag:" in note and "s / run:" in note

@@ -150,6 +150,8 @@ def table_note(summary: pd.DataFrame) -> str:
         "probe sequences; e^λ is its per-step factor (summary.csv also has qr_lyapunov_max, the QR method's "
         "top column with the first fifth of the steps discarded, a different number over a short window, and "
         "lyapunov_sum with its part below float32 resolution, lyapunov_sum_unresolved). "
+        f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it, mean over the ok runs "
+        "that reached it; – where none did. "
         "Vanish lag: the first lag where the norm is below "
         f"{VANISH_FRACTION:g} of its lag-0 value, as measured within the window. s / run: the run's wall "
         "time, compiling and probes included, so a cell whose programs were already in the compile cache "
