@@ -26,6 +26,6 @@ def test_the_note_under_the_table_explains_each_column_a_reader_cannot_decode_al
     from zoo.report.run_numbers import LOSS_THRESHOLD
     from zoo.report.table_text import table_note
 
-    note = table_note(pd.DataFrame({"ok": [3], "diverged": [0]}))
+    note = table_note(pd.DataFrame({"ok": [3], "diverged": [0], "clipped_fraction": [0.0]}))
     assert f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it" in note
     assert "– where none did" in note and "Vanish lag:" in note and "s / run:" in note
