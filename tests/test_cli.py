@@ -164,3 +164,15 @@ def test_make_help_names_every_variable_make_compare_takes():
     assert {"CELLS", "UNITS", "RUNS", "REPORTS", "FULL", "QUICK", "TENSORBOARD"} <= names  # the parse found them
     shown = subprocess.run(["make", "-s", "help"], cwd=root, capture_output=True, text=True).stdout
     assert not [name for name in sorted(names) if f"{name}=" not in shown]
+
+
+def test_list_names_every_shipped_config_with_its_question(capsys):
+    from zoo.cli.commands import run_list
+    from zoo.core.config_files import shipped_configs
+
+    assert run_list(None) == 0
+    out = capsys.readouterr().out.split("configs (make compare CONFIG=name")[1]
+    for name in shipped_configs():
+        (line,) = [line for line in out.splitlines() if line.split()[:1] == [name]]
+        assert len(line.split(maxsplit=1)[1]) > 10, line  # a description, not just the name
+    assert "Do gradients vanish through time?" in out  # long_lag's experiment, its first sentence

@@ -3,6 +3,7 @@ to its exit code. What they share (signals, one-line errors, exit codes) is ``zo
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -28,7 +29,26 @@ def run_list(args) -> int:
         print(f"  {name:<20} {spec.description}")
         print(f"  {'':<20} {kind}, {spec.loss} loss, judged by {spec.metric} over its memoryless baseline; "
               f"length setting: task.{spec.length}; modes: {', '.join(catalog.task_modes(spec))}")
+    print("configs (make compare CONFIG=name, QUICK=1 for a smoke run):")
+    for name, about in config_descriptions().items():
+        print(f"  {name:<20} {about}")
     return 0
+
+
+def config_descriptions(width: int = 110) -> dict[str, str]:
+    """Each shipped config's question: its ``experiment`` line's first sentence, else its file's first comment."""
+    from zoo.core.config_files import CONFIG_DIR, read_toml, shipped_configs
+
+    described = {}
+    for name in shipped_configs():
+        path = CONFIG_DIR / f"{name}.toml"
+        text = str(read_toml(path).get("experiment") or "")
+        if not text:  # the file's opening comment, its lines joined
+            opening = itertools.takewhile(lambda line: line.startswith("#"), path.read_text().splitlines())
+            text = " ".join(line.lstrip("# ").strip() for line in opening) or "a grid"
+        first = text.split("? ")[0] + "?" if "? " in text else text.split(". ")[0].rstrip(".,:;")
+        described[name] = first if len(first) <= width else first[: width - 3].rstrip() + "..."
+    return described
 
 
 def _count_flag(flag: str, value):
