@@ -35,10 +35,12 @@ ARGS = $(call args_of,$(VARS))
 # its flags: an unknown one (EPOCH=5), an empty one (CELLS=) or a switch that
 # is not 1/0 is one line and exit code 2, before anything runs.
 ifneq ($(filter compare report,$(MAKECMDGOALS)),)
-# The variable a misspelt one meant (CELS, EPOCH, cells): the closest by spelling, as the CLI's own hints
-# choose (difflib); only an unknown variable's message asks, so a good command never runs it.
-meant = $(shell python3 -c 'import difflib, sys; m = difflib.get_close_matches(sys.argv[1].upper(), sys.argv[2:], 1, 0.6); \
-  print(m[0] if m else "")' $(call quote,$(1)) $(VARS))
+# The variable a misspelt one meant (CELS, EPOCH, cells): the closest of those the target takes, by
+# spelling, as the CLI's own hints choose (difflib); only an unknown variable's message asks, so a good
+# command never runs it, and without python3 there is simply no hint.
+meant = $(shell command -v python3 >/dev/null 2>&1 && python3 -c 'import difflib, sys; \
+  m = difflib.get_close_matches(sys.argv[1].upper(), sys.argv[2:], 1, 0.6); print(m[0] if m else "")' \
+  $(call quote,$(1)) $(ALLOWED) 2>/dev/null)
 GIVEN := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
 ALLOWED := $(if $(filter compare,$(MAKECMDGOALS)),$(VARS),$(REPORT_VARS)) VENV PY
 $(foreach v,$(filter-out $(ALLOWED),$(filter $(VARS),$(GIVEN))),$(error error: $(v)=$(value $(v)) is for make \

@@ -95,6 +95,7 @@ def test_a_users_own_lock_file_is_neither_overwritten_nor_removed(tmp_path):
     assert (runs / ".lock").read_text() == "my lock, not a pid"
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_clean_removes_the_python_caches_of_our_folders_only(tmp_path):
     """``make clean`` walks rnn-zoo's own folders for ``__pycache__``; a user's folder beside them keeps its."""
     shutil.copy(Path(__file__).parents[1] / "Makefile", tmp_path)

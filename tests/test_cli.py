@@ -166,7 +166,7 @@ def test_make_help_names_every_variable_make_compare_takes():
     assert not [name for name in sorted(names) if f"{name}=" not in shown]
 
 
-def test_list_names_every_shipped_config_with_its_question(capsys):
+def test_list_names_every_shipped_config_with_its_description(capsys):
     from zoo.cli.commands import run_list
     from zoo.core.config_files import shipped_configs
 

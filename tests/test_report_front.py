@@ -3,6 +3,7 @@ empty one), and a page that opens with the post's question answered from the num
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import shutil
@@ -56,9 +57,10 @@ def test_an_experiment_alone_puts_its_own_tables_at_the_top(tiny_runs, tmp_path,
 def test_with_a_main_grid_the_top_tables_stay_the_main_grids(tiny_runs, tmp_path):
     runs = _runs_as(tiny_runs, tmp_path, {"mine": "", "tiny_exp": "Does the tiny grid tie?"})
     reports = tmp_path / "reports"
-    report.build(runs, reports, compared="tiny_exp")
+    results = report.build(runs, reports, compared="tiny_exp")
     page = (reports / "index.html").read_text()
     assert "<h2>Comparison</h2>" in page and "are those of experiments/" not in page
+    assert results.answer == []  # the page's answer is the main grid's: the command prints it for no other
     assert (reports / "summary.csv").read_bytes() == (reports / "experiments" / "tiny_exp" / "summary.csv").read_bytes()
     assert (reports / "grid.json").read_text().count('"name": "mine"') == 1
 
@@ -70,6 +72,7 @@ def test_the_page_opens_with_the_answer_before_any_table(tiny_runs, tmp_path):
     results = report.build(runs, reports, compared=grid.name)
     body = _body((reports / "index.html").read_text())
     block = re.search(r'<div class="answer">(.*?)</div>', body, re.S)
+    assert [html.escape(line) for line in results.answer] == re.findall(r"<p>(.*?)</p>", block.group(1))
     assert block and body.index('<div class="answer">') < body.index("<table")
     assert body.index('<div class="answer">') < body.index('<ul class="findings">')
     lines = re.findall(r"<p>(.*?)</p>", block.group(1))
@@ -192,3 +195,13 @@ def test_a_report_of_fitted_models_names_each_model_it_holds_in_its_opening(othe
         plural = "s" if len(others) > 1 else ""
         assert first.endswith(f"The report also holds {len(others)} other model{plural} of yours fitted with it "
                               f"({', '.join(others)}): each has its own section below.")
+
+
+def test_no_tie_or_lead_is_claimed_where_a_cell_has_no_interval_or_no_rival():
+    lone = pd.DataFrame([_row("gru", "m", 0.010, 0.004)])
+    assert answer._ties(lone).startswith("it has one cell per mode, so nothing to tell apart")
+    one_run = pd.DataFrame([_row("gru", "m", 0.010, 0.001), _row("lstm", "m", 0.0101, np.nan)])
+    assert answer._ties(one_run).startswith("a cell with one ok run has no interval, so nothing tells a tie")
+    tied = pd.DataFrame([_row("gru", "n", 0.010, 0.004), _row("lstm", "n", 0.013, 0.002)])
+    text = answer._ties(pd.concat([one_run, tied]))
+    assert text.startswith("every cell ties in n, the one mode where each cell has an interval (in 1 more, a cell")

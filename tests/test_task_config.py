@@ -132,3 +132,18 @@ def test_cli_task_flag_is_checked_before_any_work(tmp_path):
     out = subprocess.run([sys.executable, "-m", "zoo", "compare", "--task", "addng", "--runs", str(tmp_path / "r"),
                           "--reports", str(tmp_path / "p")], capture_output=True, text=True)
     assert out.returncode == 2 and "did you mean 'adding'" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_task_flag_on_a_sweep_keeps_its_shared_task_keys_and_loss_and_refuses_a_misspelt_table():
+    """A sweep's plain [task] keys and its loss apply to every task it sweeps, the new one too."""
+    from zoo.core.overrides import switch_task
+
+    raw = {"task": {"train_size": 512, "adding": {"length": 7}}, "train": {"loss": "mse"},
+           "sweep": {"task.name": ["adding", "copy"]}}
+    switch_task(raw, "adding", modes_given=False)
+    grid = grid_from_dict(raw)
+    assert grid.task_names == ["adding"] and grid.task.train_size == 512 and grid.task.length == 7
+    assert grid.train.loss == "mse"
+    with pytest.raises(ConfigError, match=r"\[task\.addding\]: .* is not a task of this grid \(adding, copy\)"):
+        switch_task({"task": {"addding": {"length": 7}}, "sweep": {"task.name": ["adding", "copy"]}}, "adding",
+                    modes_given=False)

@@ -36,7 +36,8 @@ def run_list(args) -> int:
 
 
 def config_descriptions(width: int = 110) -> dict[str, str]:
-    """Each shipped config's question: its ``experiment`` line's first sentence, else its file's first comment."""
+    """Each shipped config by its ``experiment`` line's first sentence (most ask a question), else by its
+    file's opening comment."""
     from zoo.core.config_files import CONFIG_DIR, read_toml, shipped_configs
 
     described = {}
@@ -94,7 +95,7 @@ def run_compare(args) -> int:
 
 def run_report(args) -> int:
     from zoo import api, report
-    from zoo.core.config import MissingPathError, show
+    from zoo.core.config import MissingPathError, counted, show
 
     runs = api.folder_path("--runs", args.runs)
     if not runs.is_dir():
@@ -120,7 +121,8 @@ def run_report(args) -> int:
     for msg in results.foreign:
         print(f"left out: {msg}", file=sys.stderr)
     if results.missing:
-        print(f"{len(results.missing)} runs of the grid are not in {runs} yet", file=sys.stderr)
+        print(f"{counted(len(results.missing), 'run')} of the grid {'is' if len(results.missing) == 1 else 'are'} "
+              f"not in {runs} yet", file=sys.stderr)
     print(results.summary_markdown())
     for line in report.diverged_lines(results):
         print(line)

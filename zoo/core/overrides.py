@@ -11,8 +11,11 @@ def switch_task(raw: dict, name, modes_given: bool) -> None:
 
     The config's [task] settings and its loss, when they are its own task's,
     give way to the new task's; its modes narrow to those the task supports.
-    Of a task.name sweep's per-task tables (``[task.<name>]``) only the new
-    task's stays, as its settings: the others belong to tasks no longer trained.
+    A config that sweeps task.name, the new task among them, keeps its plain
+    [task] keys and its loss (they apply to every task it sweeps) and the new
+    task's own ``[task.<name>]`` table; the other tasks' tables are dropped,
+    as they belong to tasks no longer trained. A table named for a task the
+    grid does not train is refused, as it is without ``--task``.
     """
     if not isinstance(name, str):
         raise ConfigError(
@@ -27,10 +30,17 @@ def switch_task(raw: dict, name, modes_given: bool) -> None:
     own = given.get(name) if isinstance(given.get(name), dict) else {}
     table = {k: v for k, v in given.items() if not isinstance(v, dict)}
     old = task_in(table)
-    if old != name:  # the config's settings belong to its own task, and so does a loss that is its task's
+    swept = raw["sweep"].get("task.name") if isinstance(raw.get("sweep"), dict) else None
+    tasks = list(swept) if isinstance(swept, list) else [old]
+    for key, value in given.items():
+        if isinstance(value, dict) and key not in tasks:
+            raise ConfigError(f"[task.{show(key).strip(chr(39))}]: a table of settings for one task, but {show(key)} "
+                              f"is not a task of this grid ({', '.join(map(str, tasks))})")
+    if name not in tasks:  # the settings and a loss of the config's own task(s) give way
         table = {}
         train = raw.get("train")
-        if isinstance(train, dict) and old in catalog.list_tasks() and train.get("loss") == catalog.get_task(old).loss:
+        if isinstance(train, dict) and any(t in catalog.list_tasks() and train.get("loss") == catalog.get_task(t).loss
+                                           for t in tasks):
             raw["train"] = {k: v for k, v in train.items() if k != "loss"}
     raw["task"] = {**table, **own, "name": name}
     if isinstance(raw.get("sweep"), dict):

@@ -107,14 +107,14 @@ class ModeSpec:
 OUTPUT_KINDS = ("regression", "classification")
 TASK_LOSSES = ("mae", "mse", "cross_entropy")
 # The other names Keras knows the two regression losses by (a user's fit may compile with any of them).
-LOSS_ALIASES = {"mean_squared_error": "mse", "meansquarederror": "mse",
+LOSS_SYNONYMS = {"mean_squared_error": "mse", "meansquarederror": "mse",
                 "mean_absolute_error": "mae", "meanabsoluteerror": "mae"}
 
 
 def canonical_loss(name: str) -> str:
     """A loss name as TASK_LOSSES spells it ("mean_squared_error" -> "mse"); an unknown name, lower-cased."""
     name = str(name).lower()
-    return LOSS_ALIASES.get(name, name)
+    return LOSS_SYNONYMS.get(name, name)
 TASK_METRICS = ("test_mae", "test_mse", "test_ce")
 # Where a task's runs appear in the report: "main" is the seed post's comparison (loss curves, the
 # forecast), "memory" the memory tasks' section (how far each cell remembers, against a baseline).

@@ -280,7 +280,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
     (tmp / MANIFEST).write_text(json.dumps({"written_by": "rnn-zoo", "files": files}, indent=1))
     returned.damaged = damaged  # every damaged folder the report met, for the caller to name
-    returned.answer = lines
+    returned.answer = lines if returned is shown_results else []  # the answer is the top grid's, not another's
     returned.foreign = foreign
     return returned
 

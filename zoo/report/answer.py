@@ -169,14 +169,28 @@ def _ties(summary: pd.DataFrame) -> str:
     if one_seed:
         return (f"with one seed no interval tells a tie from a lead (test MAE {lo:.3g} to {hi:.3g} over every cell "
                 "and mode)")
-    groups = [c for _, c in s.groupby("mode", sort=False) if len(c) > 1]
+    compared = [c for _, c in s.groupby("mode", sort=False) if len(c) > 1]
+    if not compared:
+        return f"it has one cell per mode, so nothing to tell apart (test MAE {lo:.3g} to {hi:.3g})"
+    # A cell with one ok run has no interval: no tie or lead is claimed in its mode.
+    groups = [g for g in compared if g[f"{metric}_ci95"].notna().all()]
+    if not groups:
+        return (f"a cell with one ok run has no interval, so nothing tells a tie from a lead (test MAE {lo:.3g} to "
+                f"{hi:.3g} over every cell and mode)")
     tied = 0
     for g in groups:
         best = g.loc[g[metric].idxmin()]
         others = g.drop(index=best.name)
         tied += all(o[metric] - o[f"{metric}_ci95"] <= best[metric] + best[f"{metric}_ci95"]
                     for _, o in others.iterrows())
-    if groups and tied == len(groups):
+    unsure = len(compared) - len(groups)
+    if unsure:
+        none = f"in {unsure} more, a cell with one ok run has none"
+        if len(groups) == 1:
+            lead = "every cell ties" if tied else "the best cell leads another beyond the seed-to-seed spread"
+            return f"{lead} in {groups[0]['mode'].iloc[0]}, the one mode where each cell has an interval ({none})"
+        return f"every cell ties in {tied} of the {len(groups)} modes where each cell has an interval ({none})"
+    if tied == len(groups):
         where = f"in all {len(groups)} modes" if len(groups) > 1 else f"in {groups[0]['mode'].iloc[0]}"
         return f"every cell ties {where} (each within the best's 95% interval over seeds)"
     if len(groups) == 1:

@@ -21,6 +21,7 @@ import functools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from zoo.core.config import ConfigError
 from zoo.core.names import nearest_hint
 
 CHOICES = ("auto", "cpu", "gpu")
-# What a user may call a device instead: a GPU by its maker's platform, a plural.
-SYNONYMS = {"cuda": "gpu", "nvidia": "gpu", "rocm": "gpu", "gpus": "gpu", "cpus": "cpu", "host": "cpu"}
+# What a user may call a device instead: a GPU by its maker's platform, a plural; a kind rnn-zoo does not
+# train on (a TPU) gets no suggestion rather than the one it is spelt like.
+SYNONYMS = {"cuda": "gpu", "nvidia": "gpu", "rocm": "gpu", "gpus": "gpu", "cpus": "cpu", "host": "cpu", "tpu": None}
 
 # Worker processes per GPU, by default. These models are tiny: a training step
 # is a few small kernels, bound by launch and host latency, not by the GPU's
@@ -161,8 +163,10 @@ def check_device(requested_device: str) -> None:
     """A ``--device`` that is not one of ``CHOICES`` is one line naming the nearest: by meaning where
     it is another name of one (``cuda`` is ``gpu``), else by spelling."""
     if requested_device not in CHOICES:
-        meant = SYNONYMS.get(str(requested_device).lower())
-        hint = f" (did you mean {meant!r}?)" if meant else nearest_hint(requested_device, CHOICES)
+        kind = re.sub(r"[:\d]+$", "", str(requested_device).lower())  # cuda:0, gpu1: the kind, not its number
+        meant = kind if kind in CHOICES else SYNONYMS.get(kind, "")
+        hint = (f" (did you mean {meant!r}?)" if meant else
+                "" if meant is None or kind in SYNONYMS else nearest_hint(requested_device, CHOICES))
         raise DeviceError(f"--device = {requested_device!r}: valid choices: {', '.join(CHOICES)}{hint}")
 
 

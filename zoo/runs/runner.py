@@ -277,7 +277,8 @@ def execute(
             say(executor.note)
         failed, diverged = _train(p.todo, runs_dir, executor, view)
         seconds = time.monotonic() - started
-        say(f"trained {len(p.todo)} runs in {seconds:.1f}s (training wall time: workers, compiling and storing)")
+        say(f"trained {counted(len(p.todo), 'run')} in {seconds:.1f}s (training wall time: workers, compiling and "
+            "storing)")
         return Outcome(len(p.todo), len(p.done), failed, diverged, seconds)
 
 
