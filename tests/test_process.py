@@ -48,3 +48,24 @@ def test_a_report_figure_is_drawn_without_pyplot():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+WORKER = """
+import json, os, sys
+from zoo.runs.executors import prepare_worker
+prepare_worker(1)
+import keras
+found = {"backend": keras.backend.backend(), "matplotlib_after_keras": "matplotlib" in sys.modules}
+import matplotlib.figure  # a user's cell file may plot: hidden only while Keras imported
+found["matplotlib_then"] = "matplotlib" in sys.modules
+print(json.dumps(found))
+"""
+
+
+def test_a_worker_imports_keras_on_rnn_zoos_backend_without_matplotlib_and_can_import_it_later():
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # as on a Ray node that never set it
+    done = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"backend": "jax", "matplotlib_after_keras": False, "matplotlib_then": True}

@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 from zoo.core import catalog
 from zoo.core.config import ConfigError, RunConfig, keep_tensorflow_out, with_xla_flags, xla_cpu_flags
 from zoo.core.names import unknown_name_message
+from zoo.core.process import prepare_for_keras
 
 EXECUTORS = ("local", "ray")
 
@@ -68,11 +69,35 @@ def thread_env(threads: int = 1) -> dict[str, str]:
     return env
 
 
+# What Keras imports only for helpers a worker never calls (its image galleries
+# draw with matplotlib), each import guarded, so hidden they are left out.
+# Importing the forkserver's preload took 3.9 CPU-s without matplotlib, 5.2 with it.
+KERAS_EXTRAS_A_WORKER_SKIPS = ("matplotlib",)
+
+
+def import_keras_for_a_worker() -> None:
+    """Import Keras in a worker without ``KERAS_EXTRAS_A_WORKER_SKIPS``; those import as usual afterwards
+    (a user's cell file may use them). Call it after ``keep_tensorflow_out`` and the thread settings."""
+    if "keras" in sys.modules:
+        return
+    prepare_for_keras()  # rnn-zoo's backend default, before Keras reads it
+    hidden = [name for name in KERAS_EXTRAS_A_WORKER_SKIPS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # an import of it now raises ImportError, which Keras catches
+    try:
+        import keras  # noqa: F401
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
 def prepare_worker(threads: int = 1) -> None:
     """Make this fresh process a lean worker; call it before Keras is imported.
 
-    Pins its threads (``thread_env``) and, on the JAX backend, keeps
-    TensorFlow out (``keep_tensorflow_out``).
+    Pins its threads (``thread_env``), on the JAX backend keeps TensorFlow
+    out (``keep_tensorflow_out``), then imports Keras without what only its
+    plotting helpers need (``import_keras_for_a_worker``).
     """
     import warnings
 
@@ -80,6 +105,7 @@ def prepare_worker(threads: int = 1) -> None:
     warnings.filterwarnings("ignore", message=r"rnn-zoo: .* failed to load: ")
     os.environ.update(thread_env(threads))
     keep_tensorflow_out()
+    import_keras_for_a_worker()
 
 
 def task_payload(configs: RunConfig | list[RunConfig], batched: bool = False) -> dict:
