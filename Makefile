@@ -55,12 +55,13 @@ $(foreach p,$(SWITCHES),$(if $(filter-out $(ON) $(OFF),$(value $(call name_of,$(
 endif
 
 # $(call pip_install,EXTRAS): the venv (made if missing) gets rnn-zoo with those extras, in one resolve.
-# uv installs them (into the venv, from PyPI, as pip would): a new venv took 20 s with uv's cache
-# empty, against 128 s with pip's cache full, plus 13 s to make the venv and install uv itself.
-# It writes no bytecode up front; Python writes it at each module's first import. Where uv
-# cannot be had (no PyPI, only a local index that pip's configuration names), pip installs.
+# uv installs them (into the venv, from PyPI, as pip would), compiling their bytecode as pip
+# does: where PYTHONDONTWRITEBYTECODE is set (as here), a module left uncompiled is compiled
+# again by every process that imports it. Where uv cannot be had (no PyPI, only a local index
+# that pip's configuration names), pip installs.
 pip_install = test -x $(PY) || python3 -m venv $(VENV); \
-	{ $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[$(1)]'; } \
+	{ $(PY) -m pip install --quiet uv && \
+	  $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[$(1)]'; } \
 	|| { echo "uv failed: installing with pip"; $(PY) -m pip install --quiet --upgrade pip && \
 	     $(PY) -m pip install --quiet -e '.[$(1)]'; }
 
