@@ -9,10 +9,8 @@ first computation, in the worker), so forking the server is safe; the local
 executor uses it on the JAX backend only (``zoo.runs.executors.local``).
 """
 
-from zoo.core.process import prepare_for_keras
 from zoo.runs.executors import prepare_worker
 
-prepare_for_keras()
-prepare_worker(1)  # numpy's BLAS reads its thread count at import: one, as a worker has it
-
-import keras  # noqa: E402, F401
+# One thread, as a worker has it (numpy's BLAS reads its thread count at import),
+# then Keras on rnn-zoo's backend default, imported as a worker imports it.
+prepare_worker(1)
