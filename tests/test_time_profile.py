@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.core import catalog
+from zoo.engine import backend
 from zoo.engine.build import build_model
 from zoo.engine.probe_program import ProbeContext
 
@@ -34,9 +35,11 @@ def _check_terms_sum_to_the_gradient(cell, mode):
     split = ctx.input_split()
     tv, ntv = _weights(model)
     x, y = _data(model)
-    terms = measure.step_terms(ctx, split)(tv, ntv, x, y)
+    # Both sides compiled, as the probe program is: run op by op, each of their few hundred
+    # operations would be compiled alone on first use.
+    terms = backend.compile_fn(measure.step_terms(ctx, split))(tv, ntv, x, y)
     # The whole gradient, through Keras's own RNN layer (not the probe's scan).
-    full = ctx.grad(lambda tv: ctx.loss(model.stateless_call(tv, ntv, x, training=False)[0], y))(tv)
+    full = backend.compile_fn(ctx.grad(lambda tv: ctx.loss(model.stateless_call(tv, ntv, x, training=False)[0], y)))(tv)
     for term, j in zip(terms, split.recurrent):
         want = np.asarray(full[split.cell_index[j]])
         got = np.asarray(term, np.float64).sum(axis=0)
