@@ -15,6 +15,7 @@ import pytest
 from zoo import report, store
 from zoo.core.config import USER_MODEL, GridConfig
 from zoo.report import answer
+from zoo.report.table_text import factor_text
 
 TOP_TABLES = ("summary.csv", "summary.md", "epochs.csv")
 
@@ -172,6 +173,29 @@ def test_a_factor_above_1_is_said_to_grow_never_to_keep_the_gradient_alive():
     both = pd.DataFrame([_row(cell, "many_to_one", 0.1, 0.1, factor=f) for cell, f in (("a", 1.5), ("b", 1.2))])
     line = answer.gradient_line(both)
     assert "in a, where it grows most" in line and "in b, where it grows least" in line and "alive" not in line
+
+
+def test_the_extrapolation_follows_the_slope_after_the_first_step_not_the_factor_from_lag_0():
+    # coRNN in the quick grid: ‖dh_T/dh_t‖ by lag 11.3, 32.2, 28.0, 21.3, 15.7, 11.3. Over lags 1-5
+    # that is ×0.999 a step ((11.3 / 11.3) ** (1/5)), but after the first step's jump it falls ×0.77.
+    norms = np.array([11.3, 32.2, 28.0, 21.3, 15.7, 11.3])
+    lags = np.arange(6)
+    rate = np.polyfit(lags[1:], np.log(norms[1:]), 1)[0]  # what decay_rate stores: lags 1 on
+    summary = pd.DataFrame([
+        _row("cornn", "many_to_one", 0.5, 0.1, factor=0.999, decay_rate=rate),
+        _row("gru", "many_to_one", 0.012, 0.003, factor=0.6, carry=0.47, decay_rate=math.log(0.6)),
+    ])
+    line = answer.gradient_line(summary)
+    assert "×0.999 in cornn, the cell that keeps it alive longest" in line  # measured, over lags 1-5
+    steps = math.log(0.01) / rate
+    assert "fitted slope of ln‖dh_T/dh_t‖ from lag 1 on" in line
+    assert f"about {steps:.0f} steps in cornn (at {factor_text(math.exp(rate))}, its slope from lag 1 on)" in line
+    assert "keep about its size" not in line and "1,000+" not in line
+    assert "about 9 steps in gru" in line and "gru (at" not in line  # its slope is its factor: not repeated
+    from zoo.report.findings import _order
+
+    assert _order(summary.sort_values("decay_factor", ascending=False)) == "cornn's vanishes least, gru's most"
+    assert "keeps about its size" in _order(summary.assign(decay_rate=math.nan))  # no slope stored: the factor
 
 
 def test_the_trend_of_a_factor_below_about_and_above_1():

@@ -43,13 +43,10 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def step_factors(summary: pd.DataFrame) -> tuple[pd.Series, str]:
-    """Per cell, the per-step factor of ‖dh_T/dh_t‖ (mean over its rows), at the
-    longest sequence the grid has (its longest window or length) and in many_to_one
-    where it ran; and a few words on where that was measured."""
+def _probed_rows(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows whose gradient through time the answer reads: ok, probed, in many_to_one where it
+    ran, at the longest sequence the grid has (its longest window or length); and where that is."""
     s = summary[summary.ok > 0] if "ok" in summary else summary
-    if "decay_factor" not in s:
-        return pd.Series(dtype=float), ""
     s = s[pd.to_numeric(s.decay_factor, errors="coerce").notna()]
     where = []
     if "mode" in s and "many_to_one" in set(s["mode"]):
@@ -60,8 +57,35 @@ def step_factors(summary: pd.DataFrame) -> tuple[pd.Series, str]:
             longest = s[column].max()
             s = s[s[column] == longest]
             where.append(f"{column} {longest:g}")
+    return s, where
+
+
+def step_factors(summary: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Per cell, the per-step factor of ‖dh_T/dh_t‖ over lags 1-5 (mean over its rows), largest
+    first (``_probed_rows``); and a few words on where that was measured."""
+    if "decay_factor" not in summary:
+        return pd.Series(dtype=float), ""
+    s, where = _probed_rows(summary)
     factors = s.groupby("cell", sort=False).decay_factor.mean().sort_values(ascending=False)
     return factors, ", ".join([*where, "over lags 1-5"])
+
+
+def extrapolation_factors(summary: pd.DataFrame) -> pd.Series:
+    """Per cell, the per-step factor to extrapolate past the probed lags with: e^slope of ln‖dh_T/dh_t‖
+    against lag, fitted over lags 1 on (``decay_rate``; mean slope over its rows), where it was stored.
+
+    Not the factor over lags 1-5: that one starts at lag 0, the identity, and the first step can be
+    a one-off jump. coRNN's norm jumps ×2.9 in it and then falls ×0.77 a step, so its factor over
+    lags 1-5 is ×1.0, and extrapolating that would keep its gradient for 1,000+ steps where the slope
+    leaves 1% after about 18. A row without a slope (a run stored before it) keeps its factor.
+    """
+    s, _ = _probed_rows(summary)
+    factors = s.groupby("cell", sort=False).decay_factor.mean()
+    if "decay_rate" not in s:
+        return factors
+    slopes = pd.to_numeric(s.decay_rate, errors="coerce").groupby(s.cell, sort=False).mean()
+    fitted = np.exp(slopes.reindex(factors.index))
+    return fitted.where(fitted.notna(), factors)
 
 
 def trend(f: float) -> str:
@@ -79,22 +103,25 @@ def _steps(f: float) -> float:
     return math.log(KEPT if f < 1 else 1 / KEPT) / math.log(f)
 
 
-def _fates(factors: pd.Series, cells: list[str]) -> str:
+def _fates(factors: pd.Series, cells: list[str], measured: pd.Series | None = None) -> str:
     """What would be left of the gradient in each of ``cells``, extrapolated at its per-step factor:
     100 times larger after so many steps (growing, the start of an explosion), about its size, or 1%
-    after so many steps (vanishing; those last, in one clause, as the factors are sorted)."""
+    after so many steps (vanishing; those last, in one clause, as the factors are sorted). Where the
+    factor differs from the one ``measured`` over lags 1-5 (as the text shows it), it is given."""
     parts, vanishing = [], []
     for c in cells:
         f, way = factors[c], trend(factors[c])
+        shown = measured is not None and factor_text(f) != factor_text(measured[c])
+        at = f" (at {factor_text(f)}, its slope from lag 1 on)" if shown and np.isfinite(f) and f > 0 else ""
         if not np.isfinite(f) or f <= 0:
             parts.append(f"nothing of it would be left after one step in {c}")
         elif way == "grows":
-            parts.append(f"in {c} it would be 100 times larger after about {_steps(f):.0f} steps (it explodes)")
+            parts.append(f"in {c}{at} it would be 100 times larger after about {_steps(f):.0f} steps (it explodes)")
         elif way == "holds":
-            parts.append(f"in {c} it would keep about its size (1% of it, or 100 times it, only after "
+            parts.append(f"in {c}{at} it would keep about its size (1% of it, or 100 times it, only after "
                          f"{STEADY:,}+ steps)")
         else:
-            vanishing.append(f"about {_steps(f):.0f} steps in {c}")
+            vanishing.append(f"about {_steps(f):.0f} steps in {c}{at}")
     if vanishing:
         parts.append("1% of it would be left after " + _and(vanishing))
     return _and(parts)
@@ -154,7 +181,11 @@ def gradient_line(summary: pd.DataFrame) -> str:
     if alive not in (None, top, bottom):  # the top cell's gradient grows: name the one that keeps it longest
         text += f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])})."
         shown.insert(1, alive)
-    text += f" Extrapolated at those rates (not measured past the probed lags), {_fates(factors, shown)}."
+    rates = extrapolation_factors(summary)
+    slope = "decay_rate" in summary and not rates.equals(factors.reindex(rates.index))
+    how = ("at each cell's fitted slope of ln‖dh_T/dh_t‖ from lag 1 on (lag 0, the identity, left out)"
+           if slope else "at those rates")
+    text += f" Extrapolated {how}, not measured past the probed lags: {_fates(rates, shown, factors)}."
     return text + _gates_order(summary, factors)
 
 
