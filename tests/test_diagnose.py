@@ -523,7 +523,7 @@ def test_the_report_page_shows_a_round_off_sigma_min_as_the_zoos_report_does_and
     d = _diagnosed("functional")[4]
     d = dataclasses.replace(d, layers=d.layers.assign(jac_sigma_min=4.11e-8, jac_sigma_max=1.0))
     page = d._html(tmp_path, [])
-    assert "&lt; 1e-7 σ_max" in page and "4.11e-08" not in page
+    assert "&lt; 1.2e-7 σ_max" in page and "4.11e-08" not in page
     summary = ("decay_factor", "decay_factor_late", "dhT_dh1", "lyapunov_top", "jac_sigma_max", "jac_sigma_min")
     assert set(summary) <= set(d.layers.columns) and set(summary) <= set(MEANINGS)
 

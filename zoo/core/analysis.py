@@ -19,7 +19,7 @@ def probe_epochs(epochs: int, probes: int) -> list[int]:
 
 # float32's relative resolution, 2^-23: a singular value below this times the
 # largest one of a float32 Jacobian is round-off, not a measurement (the report
-# shows it as "< 1e-7 σ_max"; ``zoo.engine.spectrum`` counts what it adds to a
+# shows it as "< 1.2e-7 σ_max"; ``zoo.engine.spectrum`` counts what it adds to a
 # Lyapunov sum apart).
 FLOAT32_RESOLUTION = 2.0**-23
 

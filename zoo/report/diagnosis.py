@@ -37,7 +37,7 @@ MEANINGS = {
     "dhT_dh1": "‖dh_T/dh_1‖: the last state against the first, the whole sequence back",
     "jac_sigma_max": "the largest singular value of the one-step Jacobian dh_{t+1}/dh_t over steps and sequences",
     "jac_sigma_min": "the smallest; below float32's resolution relative to the largest it is round-off or an exact "
-                     "zero, shown as < 1e-7 σ_max",
+                     "zero, shown as < 1.2e-7 σ_max",
 }
 
 
@@ -157,7 +157,7 @@ class Diagnosis:
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.set_yscale("log")
         ax.set_xlabel("recurrent layer")
-        ax.set_ylabel("singular value of dh_{t+1}/dh_t (log)")
+        ax.set_ylabel(r"singular value of $\partial h_{t+1}/\partial h_t$ (log)")
         ax.set_title(f"{self.model}: one-step Jacobian spectrum")
         ax.legend(fontsize=8)
         return fig

@@ -47,11 +47,11 @@ def factor_text(x: float) -> str:
 
 
 def sigma_min_text(lo: float, hi: float, digits: int = 2) -> str:
-    """A singular value below σ_max, or "< 1e-7 σ_max" where it is below float32's resolution
+    """A singular value below σ_max, or "< 1.2e-7 σ_max" where it is below float32's resolution
     relative to σ_max: round-off of a float32 Jacobian, or an exact zero (a dead ReLU unit),
     either way not a value a float32 Jacobian can measure."""
     if lo < analysis.FLOAT32_RESOLUTION * hi:
-        return f"< {analysis.FLOAT32_RESOLUTION:.0e} σ_max".replace("e-07", "e-7")
+        return f"< {analysis.FLOAT32_RESOLUTION:.1e} σ_max".replace("e-07", "e-7")  # 2**-23 = 1.19e-7
     return f"{lo:.{digits}g}"
 
 
@@ -144,7 +144,7 @@ def table_note(summary: pd.DataFrame) -> str:
     note += (
         ". Jacobian σ: the smallest and largest singular value of the one-step Jacobians dh_{t+1}/dh_t over "
         "the probe batch, steps and seeds, and their median; a σ below float32's resolution relative to "
-        "σ_max, round-off or an exact zero (a dead ReLU unit), is shown as < 1e-7 σ_max. "
+        "σ_max, round-off or an exact zero (a dead ReLU unit), is shown as < 1.2e-7 σ_max. "
         "Top Lyapunov exponent: the finite-time exponent of the "
         "most expanding direction over the whole sequence of T steps, (1/T) log σ1(J_T ⋯ J_1), mean over the "
         "probe sequences; e^λ is its per-step factor (summary.csv also has qr_lyapunov_max, the QR method's "

@@ -186,9 +186,11 @@ def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
             if np.isfinite(r.carry):
                 ax.plot(i + 0.2, r.carry, "s", color="black", mfc="white", ms=7)
             if r.jac_sigma_min < floor:
-                ax.annotate(f"σ_min\n{sigma_min_text(r.jac_sigma_min, r.jac_sigma_max)}", (i + 0.2, floor),
-                            xytext=(0, 4),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                last = i == len(t) - 1  # centred on the last bar, the label would cross the frame
+                shown = sigma_min_text(r.jac_sigma_min, r.jac_sigma_max).replace(" σ_max", "\nσ_max")  # narrow
+                ax.annotate(f"σ_min\n{shown}", (i + 0.2, floor),
+                            xytext=(6 if last else 0, 4),
+                            textcoords="offset points", ha="right" if last else "center", va="bottom", fontsize=7,
                             bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         ax.axhline(1.0, color="black", lw=0.8, ls=":")
         ax.set_xticks(range(len(t)), list(t.cell), rotation=35 if n_cells > 5 else 0,
@@ -200,7 +202,8 @@ def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
     for ax in grid[:, 0]:
         ax.set_ylabel("factor per step back in time (log)\nabove 1: grows, below 1: shrinks")
     line = matplotlib.lines.Line2D
-    handles = [line([], [], color="0.4", lw=7, alpha=0.75, label="singular values of dh_{t+1}/dh_t, min to max"),
+    handles = [line([], [], color="0.4", lw=7, alpha=0.75,
+                    label=r"singular values of $\partial h_{t+1}/\partial h_t$, min to max"),
                line([], [], color="black", marker="_", ls="", ms=16, mew=2, label="median singular value"),
                line([], [], color="black", marker="D", ls="", mfc="0.6", label="‖dh_T/dh_t‖ per step, lags 1-5"),
                line([], [], color="black", marker="o", ls="", mfc="0.6",
