@@ -198,6 +198,19 @@ def test_the_extrapolation_follows_the_slope_after_the_first_step_not_the_factor
     assert "keeps about its size" in _order(summary.assign(decay_rate=math.nan))  # no slope stored: the factor
 
 
+def test_a_cell_that_keeps_the_gradient_but_has_not_learned_the_task_is_said_to_be_so():
+    summary = pd.DataFrame([
+        _row("cornn", "many_to_one", 0.56, 0.1, factor=0.999, ratio=0.81, metric="test_mse"),
+        _row("gru", "many_to_one", 0.012, 0.003, factor=0.6, carry=0.47, ratio=0.02, metric="test_mse"),
+    ])
+    line = answer.gradient_line(summary)
+    assert ("×0.999 in cornn, the cell that keeps it alive longest, though it has barely learned the task (its "
+            "test_mse is 0.81 of the task's baseline") in line
+    learned = answer.gradient_line(summary.assign(ratio=[answer.UNLEARNED - 0.01, 0.02]))
+    assert "barely learned" not in learned  # below half the baseline: it learned something
+    assert "barely learned" not in answer.gradient_line(summary.drop(columns="ratio"))  # no ratio stored
+
+
 def test_the_trend_of_a_factor_below_about_and_above_1():
     assert answer.trend(0.99) == "vanishes"  # 1% after 458 steps: within 1,000
     assert answer.trend(0.999) == answer.trend(1.0) == answer.trend(1.001) == "holds"

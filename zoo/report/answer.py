@@ -25,6 +25,9 @@ MAX_LINES = 5
 CLAIM = "plain RNNs lose long-term dependencies to vanishing gradients, and gates fix it"
 KEPT = 0.01  # "alive": the share of ‖dh_T/dh_t‖ a step-back factor keeps, and for how many steps
 STEADY = 1000  # steps: a factor that takes longer than this to reach 1% (or 100 times) keeps about its size
+# A cell whose test metric is at least this share of its task's baseline (the best prediction without
+# memory: for sine, a constant) has barely learned the task, so a gradient it keeps is not yet one it uses.
+UNLEARNED = 0.5
 # The experiments that can test the claim, with what they run, where they are shipped.
 NEXT = {
     "memory": "the adding problem and sine_gap at lengths 25 to 100",
@@ -155,6 +158,21 @@ def _gates_order(summary: pd.DataFrame, factors: pd.Series) -> str:
     return " " + text[0].upper() + text[1:]
 
 
+def _unlearned(summary: pd.DataFrame, cell: str) -> str:
+    """", though it has barely learned the task (…)" where ``cell``'s rows the line reads have a mean
+    ``ratio`` (test metric over the task's baseline) of at least ``UNLEARNED``; else ""."""
+    s, _ = _probed_rows(summary)
+    if "ratio" not in s:
+        return ""
+    rows = s[s.cell == cell]
+    ratio = pd.to_numeric(rows.ratio, errors="coerce").mean()
+    if not np.isfinite(ratio) or ratio < UNLEARNED:
+        return ""
+    metric = rows.metric.iloc[0] if "metric" in rows and isinstance(rows.metric.iloc[0], str) else "test metric"
+    return (f", though it has barely learned the task (its {metric} is {ratio:.2f} of the task's baseline: the "
+            "ratio in summary.csv), so this is the gradient of a network that has not fit it")
+
+
 def _bottom_role(factors: pd.Series, alive: str | None) -> str:
     """What the smallest factor does, in a few words after its cell's name."""
     bottom = factors.index[-1]
@@ -172,14 +190,16 @@ def gradient_line(summary: pd.DataFrame) -> str:
         return ""
     top, bottom = factors.index[0], factors.index[-1]
     alive = _longest_alive(factors)
-    top_role = ", the cell that keeps it alive longest" if alive == top else ", where it grows most"
+    top_role = (", the cell that keeps it alive longest" + _unlearned(summary, top) if alive == top
+                else ", where it grows most")
     text = (f"Through time ({where or 'the probed runs'}, last probe, mean over seeds), each step back multiplies "
             f"‖dh_T/dh_t‖ by {factor_text(factors[top])} in {top}{top_role}, and by "
             f"{factor_text(factors[bottom])} in {bottom}{_bottom_role(factors, alive)} (below 1 it vanishes, "
             "above 1 it grows).")
     shown = [top, bottom]
     if alive not in (None, top, bottom):  # the top cell's gradient grows: name the one that keeps it longest
-        text += f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])})."
+        text += (f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])})"
+                 f"{_unlearned(summary, alive)}.")
         shown.insert(1, alive)
     rates = extrapolation_factors(summary)
     slope = "decay_rate" in summary and not rates.equals(factors.reindex(rates.index))
