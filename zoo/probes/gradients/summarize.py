@@ -3,7 +3,8 @@
 Each epoch's row per group holds the mean and the largest norm of its
 training steps (those with a finite gradient), of the raw gradient before
 clipping. A run is reduced to the recurrent kernels' share of the gradient at
-its last epoch and its largest group norm over training. Keras-free.
+its last epoch and its largest group norm at any step (``group_norm_peak``: one
+group's, so at most the global norm's peak, ``grad_norm_peak``). Keras-free.
 """
 
 from __future__ import annotations
@@ -63,13 +64,13 @@ def finding(summary):
     unit="group",
     during="step",
     over_steps={"norm": ("mean", "max")},
-    summary=("last_epoch_recurrent_share", "norm_peak"),
+    summary=("last_epoch_recurrent_share", "group_norm_peak"),
     reduce="all",
     fmt=".3g",
     finding=finding,
-    combine={"norm_peak": "max"},
+    combine={"group_norm_peak": "max"},
 )
 def summarize(rows) -> dict[str, float]:
     """Gradient norm per weight group (epoch mean and max over the training steps, before clipping)."""
     last = rows[rows.epoch == rows.epoch.max()]
-    return {"last_epoch_recurrent_share": recurrent_share(last), "norm_peak": float(rows.norm_max.max())}
+    return {"last_epoch_recurrent_share": recurrent_share(last), "group_norm_peak": float(rows.norm_max.max())}
