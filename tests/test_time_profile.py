@@ -12,6 +12,7 @@ from zoo.core import catalog
 from zoo.engine import backend
 from zoo.engine.build import build_model
 from zoo.engine.probe_program import ProbeContext
+from zoo.engine.step_probes import StepContext
 
 measure = importlib.import_module("zoo.probes.grad_time_profile.measure")
 WINDOW, HORIZON, UNITS, BATCH = 7, 3, 4, 5
@@ -119,3 +120,19 @@ def test_the_profile_is_a_figure_in_the_report(tmp_path):
     assert "Gradient time profile: at the last probed epoch" in page
     table = (reports / "probe_grad_time_profile.csv").read_text().splitlines()
     assert table[0] == "cell,mode,share_from_1,share_older_half,half_lag,runs" and len(table) == 2
+
+
+@pytest.mark.parametrize("cell", catalog.list_cells())
+def test_the_recurrent_weight_group_holds_the_weights_the_time_profile_reads(cell):
+    """One definition of a cell's recurrent weights: the gradient probe's recurrent_kernel group (the
+    recurrent share, the weight-group figure) holds exactly the weights whose per-step terms the
+    time profile sums (RECURRENT_WEIGHTS where declared, as LEM's z_kernel and the LRU's ν and θ)."""
+    model = build_model(cell, "many_to_one", UNITS, WINDOW, HORIZON)
+    ctx = StepContext(model, catalog.get_mode("many_to_one").layout, "mse")
+    split = ctx.input_split()
+    profile = {split.cell_index[j] for j in split.recurrent}
+    grouped = {j for name, index in ctx.weight_groups().items() if name.endswith(".recurrent_kernel") for j in index}
+    if not grouped:  # no weight of its own carries the state (minGRU, coRNN's one kernel): the profile reads all
+        assert profile == set(split.cell_index)
+    else:
+        assert grouped == profile

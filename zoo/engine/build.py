@@ -96,10 +96,16 @@ def state_activation(model: keras.Model) -> str | None:
     return None
 
 
-def weight_group(path: str) -> str:
-    """Gradient group of a variable: ``<layer>.input_kernel`` and so on, or ``head``."""
+def weight_group(path: str, recurrent: bool = False) -> str:
+    """Gradient group of a variable: ``<layer>.input_kernel`` and so on, or ``head``.
+
+    ``recurrent``: a weight its cell declares its recurrence runs through (``RECURRENT_WEIGHTS``:
+    LEM's z_kernel, the LRU's ν and θ, RG-LRU's a), which joins ``<layer>.recurrent_kernel``.
+    """
     parts = path.split("/")
     layer, leaf = parts[0], parts[-1]
     if layer == "head":
         return "head"
+    if recurrent:
+        return f"{layer}.recurrent_kernel"
     return f"{layer}.{'input_kernel' if leaf == 'kernel' else leaf}"

@@ -30,10 +30,21 @@ class StepContext(ProbeContext):
 
     def weight_groups(self) -> dict[str, list[int]]:
         """Each weight group (``<layer>.input_kernel`` and so on, or ``head``) and the positions of
-        its weights in the model's trainable variables, in the order the model first lists them."""
+        its weights in the model's trainable variables, in the order the model first lists them.
+
+        A layer's ``recurrent_kernel`` group holds the weights its recurrence runs through, as
+        the time profile reads them (``InputSplit.recurrent``): those the cell declares in
+        ``RECURRENT_WEIGHTS``, else the one named ``recurrent_kernel``. So the recurrent share and
+        the weight-group figure count LEM's z_kernel and the LRU's ν and θ as the profile does.
+        """
+        declared = set()
+        for layer in self.model._flatten_layers(include_self=False):
+            names = getattr(getattr(layer, "cell", None), "RECURRENT_WEIGHTS", None) or ()
+            declared |= {v.path for v in getattr(layer, "trainable_variables", ())
+                         if v.path.rsplit("/", 1)[-1] in names}
         groups: dict[str, list[int]] = {}
         for j, v in enumerate(self.model.trainable_variables):
-            groups.setdefault(weight_group(v.path), []).append(j)
+            groups.setdefault(weight_group(v.path, v.path in declared), []).append(j)
         return groups
 
 

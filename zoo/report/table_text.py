@@ -163,7 +163,8 @@ def table_note(summary: pd.DataFrame) -> str:
             "that step."
         )
     if (summary.clipped_fraction.fillna(0) > 0).any() or (summary.diverged > 0).any():
-        note += " Recurrent kernel share: the recurrent kernels' gradient norm over the global norm, epoch means."
+        note += (" Recurrent kernel share: the gradient norm of the recurrent kernels (and of the weights a cell "
+                 "declares its recurrence runs through) over the global norm, epoch means.")
     return note
 
 

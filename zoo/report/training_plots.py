@@ -62,6 +62,8 @@ def gradient_norms(epochs: pd.DataFrame) -> Figure:
 
 
 GROUP_KINDS = ("input_kernel", "recurrent_kernel", "bias", "head")
+# The recurrent_kernel group holds every weight the recurrence runs through (the LRU's ν and θ too).
+KIND_TITLES = {"recurrent_kernel": "recurrent weights"}
 
 
 def weight_groups(gradients: pd.DataFrame) -> Figure:
@@ -81,7 +83,7 @@ def weight_groups(gradients: pd.DataFrame) -> Figure:
                 m = c.groupby("epoch").norm_mean.mean()
                 ax.plot(m.index, m.values, color=colors[cell], ls="--" if layer == "decoder" else "-",
                         label=cell, lw=1.3)
-            ax.set_title(f"{mode}: {kind.replace('_', ' ')}")
+            ax.set_title(f"{mode}: {KIND_TITLES.get(kind, kind.replace('_', ' '))}")
             if (t.norm_mean > 0).any():
                 ax.set_yscale("log")
             elif not t.empty:

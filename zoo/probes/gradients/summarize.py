@@ -48,9 +48,9 @@ def finding(summary):
     if len(means) < 2:
         return None
     lo, hi = means.idxmin(), means.idxmax()
-    text = (f"Weight groups: in the last epoch the recurrent kernels hold {_percent(means[hi])} of the gradient "
-            f"norm of {hi[0]} ({hi[1]}) but {_percent(means[lo])} of {lo[0]}'s ({lo[1]}): the smaller the share, the "
-            "less the recurrence learns.")
+    text = (f"Weight groups: in the last epoch the recurrent weights (kernels, and those a cell declares) hold "
+            f"{_percent(means[hi])} of the gradient norm of {hi[0]} ({hi[1]}) but {_percent(means[lo])} of "
+            f"{lo[0]}'s ({lo[1]}): the smaller the share, the less the recurrence learns.")
     if len(none):
         text += (f" Left out: {len(none)} run{'s' if len(none) > 1 else ''} whose recurrent kernels got no gradient at "
                  f"all ({', '.join(dict.fromkeys(none['mode']))}): nothing flows through time there (a single step "
