@@ -260,3 +260,16 @@ def test_a_tiny_recurrent_share_is_never_printed_as_none():
     from zoo.probes.gradients.summarize import _percent
 
     assert [_percent(x) for x in (0.74, 0.003, 0.0004)] == ["74%", "0.3%", "< 0.05%"]
+
+
+def test_the_gates_finding_leaves_out_a_gate_that_does_not_set_the_factor():
+    from zoo import probes
+
+    finding = probes.get_probe("gates").finding
+    rows = pd.DataFrame(dict(cell=["lem", "gru", "slstm"], mode="many_to_one", seed=0,
+                             carry=[0.99, 0.49, 0.09], decay_factor=[0.988, 0.58, 0.69]))
+    text = finding(rows)
+    # sLSTM's forget gate (0.09) would leave 1% after 1.9 steps, its state's factor (x0.69) after 12.4
+    assert "lem (many_to_one) keeps 0.99" in text and "gru (many_to_one) 0.49" in text
+    assert "slstm (many_to_one) 0.09" not in text and "Left out: slstm, whose gate's mean" in text
+    assert "Left out" not in finding(rows.drop(columns="decay_factor"))  # no factor: every gate is read

@@ -108,3 +108,18 @@ def mean_ci95(values) -> tuple[float, float]:
         return float(v[0]), math.nan
     half = stdtrit(len(v) - 1, 0.975) * v.std(ddof=1) / math.sqrt(len(v))
     return float(v.mean()), float(half)
+
+
+def steps_to_1pct(f: float) -> float:
+    """Steps at a per-step factor ``f`` below 1 until 1% of the gradient is left."""
+    return math.log(0.01) / math.log(f)
+
+
+def gate_sets_factor(carry: float, f: float) -> bool:
+    """Whether the carry gate's mean accounts for the per-step factor: the two would leave 1% of the
+    gradient within a factor of 2 of the same number of steps. They measure different things (the
+    mean of one gate against the norm of the Jacobian over the whole carried state), so they can
+    disagree: sLSTM's forget gate scales both its c and its normaliser n, and its h is c / n."""
+    if not (0 < carry < 1 and 0 < f < 1):
+        return abs(carry - f) < 0.02  # at or past 1 the steps do not compare: only nearly equal values agree
+    return 0.5 <= steps_to_1pct(carry) / steps_to_1pct(f) <= 2

@@ -66,7 +66,10 @@ class ProbeSpec:
     ``figure(table) -> matplotlib.figure.Figure | None`` draws the long table
     of every run (with ``cell``, ``mode``, ``seed`` columns), ``finding(table)
     -> str | None`` says in a sentence what the per-run summaries (a row per run)
-    show. ``fmt`` is the display format of the numbers.
+    show; beside the probe's own columns each row has the run's ``decay_factor``
+    (the per-step factor of ‖dh_T/dh_t‖ over lags 1-5), for a finding that must
+    set its numbers against how fast the gradient vanishes. ``fmt`` is the
+    display format of the numbers.
 
     A summary value is a float, or a name (a str, such as which gate is the
     carry). The report's summary row of a cell x mode combines a numeric

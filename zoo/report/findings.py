@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from zoo.core.analysis import decay_factor
+from zoo.core.analysis import decay_factor, gate_sets_factor
+from zoo.core.analysis import steps_to_1pct as _steps_to_1pct
 from zoo.report.answer import trend
 from zoo.report.run_numbers import VANISH_FRACTION as VANISH
 from zoo.report.table_text import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
@@ -41,18 +42,6 @@ def _num(r: pd.Series, col: str) -> float:
         return math.nan
 
 
-def _steps_to_1pct(f: float) -> float:
-    return math.log(0.01) / math.log(f)
-
-
-def _gate_sets_factor(carry: float, f: float) -> bool:
-    """Whether the carry gate's mean accounts for the per-step factor: the two would leave 1% of the
-    gradient within a factor of 2 of the same number of steps. They measure different things (the
-    mean of one gate against the norm of the Jacobian over the whole carried state), so they can
-    disagree: sLSTM's forget gate scales both its c and its normaliser n, and its h is c / n."""
-    if not (0 < carry < 1 and 0 < f < 1):
-        return abs(carry - f) < 0.02  # at or past 1 the steps do not compare: only nearly equal values agree
-    return 0.5 <= _steps_to_1pct(carry) / _steps_to_1pct(f) <= 2
 
 
 def _steps_apart(carry: float, f: float) -> str:
@@ -66,7 +55,7 @@ def _steps_apart(carry: float, f: float) -> str:
 def _gate_reason(r: pd.Series, f: float) -> str:
     carry, first, hi, lo = _num(r, "carry"), _num(r, "carry_first"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_min")
     gate = (r.get("carry_gate") if isinstance(r.get("carry_gate"), str) else "") or "carry"
-    if _gate_sets_factor(carry, f):
+    if gate_sets_factor(carry, f):
         text = f"set by its {gate} gate, which keeps {carry:.2f} of the state per step"
     else:  # say what each number is rather than tie the factor to a gate that does not set it
         text = (f"the norm of the Jacobian over its whole carried state, not set by its {gate} gate: that gate's "

@@ -63,6 +63,13 @@ def run_summaries(runs, name: str, statuses=("ok",)) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cell", "mode", "seed", "status", *spec.summary])
 
 
+def with_decay_factor(frame: pd.DataFrame, runs) -> pd.DataFrame:
+    """``frame`` (a row per run) with each run's ``decay_factor`` from its metrics, as a finding reads it."""
+    factors = {(r.config.cell, r.config.mode, r.config.seed): r.metrics.get("decay_factor", math.nan) for r in runs}
+    return frame.assign(decay_factor=[factors.get(key, math.nan)
+                                      for key in zip(frame.cell, frame["mode"], frame.seed)])
+
+
 def summary_table(runs, name: str) -> pd.DataFrame:
     """A row per cell x mode: each summary column combined over its runs as the probe declares
     (``combine``), and the count of its ok runs."""
@@ -96,7 +103,7 @@ def section(results, out: Path) -> str:
         table.to_csv(out / spec.file_name, index=False)
         lines = []
         if spec.finding is not None and not table.empty:
-            line = spec.finding(run_summaries(runs, name).drop(columns="status"))
+            line = spec.finding(with_decay_factor(run_summaries(runs, name).drop(columns="status"), runs))
             lines += [line] if line else []
         figures = []
         fig = spec.figure(long_table(runs, name)) if spec.figure is not None else None
