@@ -273,3 +273,17 @@ def test_the_gates_finding_leaves_out_a_gate_that_does_not_set_the_factor():
     assert "lem (many_to_one) keeps 0.99" in text and "gru (many_to_one) 0.49" in text
     assert "slstm (many_to_one) 0.09" not in text and "Left out: slstm, whose gate's mean" in text
     assert "Left out" not in finding(rows.drop(columns="decay_factor"))  # no factor: every gate is read
+
+
+def test_the_time_profile_finding_leaves_out_a_cell_without_recurrent_weights_of_its_own():
+    from zoo import probes
+
+    finding = probes.get_probe("grad_time_profile").finding
+    rows = pd.DataFrame(dict(cell=["gru", "lru", "minlstm"], mode="many_to_one", seed=0,
+                             share_older_half=[0.07, 0.25, 0.70], own_recurrent_weights=[1.0, 1.0, 0.0]))
+    text = finding(rows)
+    # minLSTM's profile sums its input kernel's and bias's terms: not dL/dW_rec, so not ranked
+    assert "25% of Σ‖dL/dW_rec|_t‖ for lru (many_to_one), the most, and 7% for gru" in text
+    assert "70%" not in text and "Left out: minlstm, whose cell keeps no recurrent weights" in text
+    unknown = finding(rows.assign(own_recurrent_weights=math.nan))  # runs stored before it was recorded
+    assert "70% of Σ‖dL/dW_rec|_t‖ for minlstm" in unknown and "Left out" not in unknown

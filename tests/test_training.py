@@ -25,6 +25,7 @@ def test_run_records_every_measurement():
     assert result.metrics["status"] == "ok" and result.metrics["params"] == 8 * 3 * (1 + 8 + 2) + 9
     assert np.isfinite(result.metrics["decay_rate"])
     assert result.metrics["state_activation"] is None  # a GRU's h is no tanh output: no tanh' said of it
+    assert result.metrics["own_recurrent_weights"] is True  # its recurrent_kernel group, just above
     assert len(result.predictions) == TINY_TASK.test_points - TINY_TASK.window
 
 

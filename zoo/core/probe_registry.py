@@ -67,8 +67,9 @@ class ProbeSpec:
     of every run (with ``cell``, ``mode``, ``seed`` columns), ``finding(table)
     -> str | None`` says in a sentence what the per-run summaries (a row per run)
     show; beside the probe's own columns each row has the run's ``decay_factor``
-    (the per-step factor of ‖dh_T/dh_t‖ over lags 1-5), for a finding that must
-    set its numbers against how fast the gradient vanishes. ``fmt`` is the
+    (the per-step factor of ‖dh_T/dh_t‖ over lags 1-5) and ``own_recurrent_weights``
+    (1 where its cell has weights of its recurrence's own, 0 where not, NaN where
+    unknown), for a finding that must set its numbers against them. ``fmt`` is the
     display format of the numbers.
 
     A summary value is a float, or a name (a str, such as which gate is the

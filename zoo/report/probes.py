@@ -63,11 +63,23 @@ def run_summaries(runs, name: str, statuses=("ok",)) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cell", "mode", "seed", "status", *spec.summary])
 
 
-def with_decay_factor(frame: pd.DataFrame, runs) -> pd.DataFrame:
-    """``frame`` (a row per run) with each run's ``decay_factor`` from its metrics, as a finding reads it."""
-    factors = {(r.config.cell, r.config.mode, r.config.seed): r.metrics.get("decay_factor", math.nan) for r in runs}
-    return frame.assign(decay_factor=[factors.get(key, math.nan)
-                                      for key in zip(frame.cell, frame["mode"], frame.seed)])
+def _own_recurrent_weights(run) -> float:
+    """1.0 where the run's cell has weights its recurrence runs through apart from its input's (a
+    recurrent_kernel weight group), 0.0 where not (minGRU, minLSTM; coRNN's one kernel reads both),
+    NaN where the run does not say (stored before it did, or written by zoo.ProbeCallback)."""
+    own = run.metrics.get("own_recurrent_weights")
+    return float(own) if isinstance(own, bool) else math.nan
+
+
+def with_run_context(frame: pd.DataFrame, runs) -> pd.DataFrame:
+    """``frame`` (a row per run) with what a finding may set its numbers against: each run's
+    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``_own_recurrent_weights``)."""
+    by_key = {(r.config.cell, r.config.mode, r.config.seed): r for r in runs}
+    found = [by_key.get(key) for key in zip(frame.cell, frame["mode"], frame.seed)]
+    return frame.assign(
+        decay_factor=[r.metrics.get("decay_factor", math.nan) if r else math.nan for r in found],
+        own_recurrent_weights=[_own_recurrent_weights(r) if r else math.nan for r in found],
+    )
 
 
 def summary_table(runs, name: str) -> pd.DataFrame:
@@ -103,7 +115,7 @@ def section(results, out: Path) -> str:
         table.to_csv(out / spec.file_name, index=False)
         lines = []
         if spec.finding is not None and not table.empty:
-            line = spec.finding(with_decay_factor(run_summaries(runs, name).drop(columns="status"), runs))
+            line = spec.finding(with_run_context(run_summaries(runs, name).drop(columns="status"), runs))
             lines += [line] if line else []
         figures = []
         fig = spec.figure(long_table(runs, name)) if spec.figure is not None else None

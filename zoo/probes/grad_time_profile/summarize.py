@@ -57,18 +57,28 @@ def figure(table):
 
 
 def finding(summary):
-    """A sentence: which cell's trained gradient draws most on the sequence's older half, and which least."""
-    means = summary.groupby(["cell", "mode"]).share_older_half.mean().dropna()
+    """A sentence: which cell's trained gradient draws most on the sequence's older half, and which least.
+
+    Among the cells with recurrent weights of their own: where a cell has none apart from its input's
+    (minGRU, minLSTM; coRNN's one kernel reads both), the profile sums every cell weight's terms, which
+    is not dL/dW_rec; those are named as left out rather than ranked beside the others.
+    """
+    own = summary.own_recurrent_weights if "own_recurrent_weights" in summary else None
+    apart = [] if own is None else list(dict.fromkeys(summary.cell[own == 0]))
+    kept = summary if own is None else summary[own != 0]
+    means = kept.groupby(["cell", "mode"]).share_older_half.mean().dropna()
+    left = (f" Left out: {', '.join(apart)}, whose cell keeps no recurrent weights apart from its input weights: "
+            "their profile sums every cell weight's terms." if apart else "")
     if means.empty:
         return None
     lo, hi = means.idxmin(), means.idxmax()
     if len(means) == 1:  # one cell and mode: its share, with nothing to set it against
         return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
-                f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}).")
+                f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}).") + left
     return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
             f"make up {means[hi]:.0%} of Σ‖dL/dW_rec|_t‖ for {hi[0]} ({hi[1]}), the most, and {means[lo]:.0%} for "
             f"{lo[0]} ({lo[1]}), the least: the smaller the share, the less the recurrent weights learn from far "
-            "back.")
+            "back.") + left
 
 
 @register_probe(
