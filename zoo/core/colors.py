@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 
+import matplotlib.colors
 import numpy as np
 from matplotlib import colormaps
 
@@ -32,7 +33,8 @@ def cell_colors(cells) -> dict[str, tuple]:
     """A colour per cell, from its name and the cells drawn beside it.
 
     The name's hash picks a colour of the palette; a clash moves to the next
-    free colour. More than ten cells take a palette of twenty, so none repeats.
+    free colour. More than ten cells take tab10 and strong colours unlike it
+    (``_palette``), so none repeats up to twenty.
     The assignment is over ``cells`` and, inside ``shared_cells``, every cell
     of the report: the report draws all its figures inside one such block, so
     each cell keeps one colour in all of them. The result has a colour for
@@ -41,9 +43,25 @@ def cell_colors(cells) -> dict[str, tuple]:
     return dict(_assign(frozenset(map(str, cells)) | _SHARED.get()))
 
 
+# Beyond ten cells: tab10's colours, then strong ones unlike them. Not tab20, whose second ten are
+# paler twins of the first (a light and a dark blue, a light and a dark red), which a reader of 15
+# cells' lines cannot tell apart. The first five (black, navy, maroon, teal, magenta) serve up to 15.
+EXTRA = ("#000000", "#000075", "#800000", "#469990", "#f032e6",
+         "#c8a000", "#006400", "#4b0082", "#fa8072", "#708090")
+
+
+def _palette(count: int) -> list[tuple]:
+    """tab10 for up to ten cells; tab10 and ``EXTRA`` for more (15 colours up to 15 cells, else 20)."""
+    base = list(colormaps["tab10"].colors)
+    if count <= 10:
+        return base
+    extra = [matplotlib.colors.to_rgb(c) for c in EXTRA]
+    return base + extra[: 5 if count <= 15 else len(extra)]
+
+
 @lru_cache(maxsize=64)
 def _assign(names: frozenset[str]) -> tuple[tuple[str, tuple], ...]:
-    palette = colormaps["tab10" if len(names) <= 10 else "tab20"].colors
+    palette = _palette(len(names))
     colors, used = [], set()
     for name in sorted(names):
         i = int(zlib.crc32(name.encode())) % len(palette)
