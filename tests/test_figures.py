@@ -355,3 +355,17 @@ def test_a_diagnosis_draws_each_groups_gradient_norm_as_a_point_and_writes_a_zer
     assert list(points.get_xdata()) == [2.0, 0.5] and list(points.get_ydata()) == [0, 2]  # rows drawn bottom up
     assert [t.get_text() for t in ax.texts] == ["0 (no gradient)"] and ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["dense.bias", "rnn.recurrent_kernel", "rnn.kernel"]
+
+
+def test_a_reports_legend_lists_its_cells_by_name_whatever_panel_draws_them_first():
+    from zoo.core.colors import figure_legend
+
+    fig = Figure()
+    first, second = fig.subplots(1, 2)
+    first.plot([0, 1], label="truth")
+    first.plot([0, 1], label="gru")  # the LRU has no line in the first panel (no input kernel)
+    second.plot([0, 1], label="lru")
+    second.plot([0, 1], label="cornn")
+    with shared_cells(["cornn", "gru", "lru"]):
+        figure_legend(fig, [first, second])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["truth", "cornn", "gru", "lru"]

@@ -80,5 +80,10 @@ def figure_legend(fig, axes, loc: str = "outside right center", **kwargs) -> Non
     for ax in np.ravel(axes):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
+    # The report's cells in one order in every legend (by name, after any other entry such as
+    # "truth"), not in the order the panels first draw them: a cell absent from the first panel
+    # (the LRU has no input kernel) would otherwise move to the end of that figure's legend.
+    cells = _SHARED.get()
+    handles = dict(sorted(handles.items(), key=lambda item: (item[0] in cells, item[0] if item[0] in cells else "")))
     if handles:
         fig.legend(list(handles.values()), list(handles), loc=loc, **kwargs)
