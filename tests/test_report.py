@@ -271,7 +271,8 @@ def test_the_gates_finding_leaves_out_a_gate_that_does_not_set_the_factor():
     text = finding(rows)
     # sLSTM's forget gate (0.09) would leave 1% after 1.9 steps, its state's factor (x0.69) after 12.4
     assert "lem (many_to_one) keeps 0.99" in text and "gru (many_to_one) 0.49" in text
-    assert "slstm (many_to_one) 0.09" not in text and "Left out: slstm, whose gate's mean" in text
+    assert "slstm (many_to_one) 0.09" not in text and "Left out: slstm (many_to_one): the gate's mean" in text
+    assert finding(rows[rows.cell == "slstm"]).startswith("Left out: slstm")  # said even with none to rank
     assert "Left out" not in finding(rows.drop(columns="decay_factor"))  # no factor: every gate is read
 
 
@@ -284,6 +285,23 @@ def test_the_time_profile_finding_leaves_out_a_cell_without_recurrent_weights_of
     text = finding(rows)
     # minLSTM's profile sums its input kernel's and bias's terms: not dL/dW_rec, so not ranked
     assert "25% of Σ‖dL/dW_rec|_t‖ for lru (many_to_one), the most, and 7% for gru" in text
-    assert "70%" not in text and "Left out: minlstm, whose cell keeps no recurrent weights" in text
+    assert "70%" not in text and "Left out: minlstm: no recurrent weights apart from the input weights" in text
+    assert finding(rows[rows.cell == "minlstm"]).startswith("Left out: minlstm")  # said even with none to rank
     unknown = finding(rows.assign(own_recurrent_weights=math.nan))  # runs stored before it was recorded
     assert "70% of Σ‖dL/dW_rec|_t‖ for minlstm" in unknown and "Left out" not in unknown
+
+
+def test_a_finding_reads_each_runs_own_numbers_when_a_sweep_repeats_cell_mode_and_seed():
+    from types import SimpleNamespace
+
+    from zoo.report import probes as probe_report
+
+    gates = pd.DataFrame({"epoch": [0, 3], "gate": ["carry", "carry"], "mean": [0.4, 0.5]})
+
+    def run(window, factor):
+        return SimpleNamespace(config=SimpleNamespace(cell="gru", mode="many_to_one", seed=0, window=window),
+                               gates=gates, probe_tables={},
+                               metrics={"status": "ok", "decay_factor": factor, "own_recurrent_weights": True})
+
+    table = probe_report.finding_table([run(5, 0.5), run(20, 0.9)], "gates")
+    assert list(table.decay_factor) == [0.5, 0.9] and list(table.own_recurrent_weights) == [1.0, 1.0]

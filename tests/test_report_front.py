@@ -165,7 +165,7 @@ def test_a_factor_above_1_is_said_to_grow_never_to_keep_the_gradient_alive():
     ])
     line = answer.gradient_line(summary)
     assert "×1.66 in simple_rnn_rho2, where it grows most" in line and "rho2, the cell that keeps" not in line
-    assert "Of the cells where it does not grow, cornn keeps it alive longest (×0.999)." in line
+    assert "Of the cells where it does not grow, cornn keeps it alive longest (×0.999 over lags 1-5)." in line
     grow = math.log(100) / math.log(1.66)  # 9.07: 1.66^9 = 100
     assert f"in simple_rnn_rho2 it would be 100 times larger after about {grow:.0f} steps (it explodes)" in line
     assert "in cornn it would keep about its size" in line  # 0.999^1000 = 0.37: not 1% within 1,000 steps
@@ -194,8 +194,26 @@ def test_the_extrapolation_follows_the_slope_after_the_first_step_not_the_factor
     assert "about 9 steps in gru" in line and "gru (at" not in line  # its slope is its factor: not repeated
     from zoo.report.findings import _order
 
-    assert _order(summary.sort_values("decay_factor", ascending=False)) == "cornn's vanishes least, gru's most"
+    assert _order(summary) == ("past the first step (the slope of ln‖dh_T/dh_t‖ from lag 1 on), cornn's vanishes "
+                               "least, gru's most")
     assert "keeps about its size" in _order(summary.assign(decay_rate=math.nan))  # no slope stored: the factor
+
+
+def test_the_cell_that_keeps_the_gradient_longest_is_chosen_by_its_rate_past_the_first_step():
+    # cornn: the most over lags 1-5 (x0.999) but x0.765 a step after its first; lem keeps x0.985 a step.
+    summary = pd.DataFrame([
+        _row("cornn", "many_to_one", 0.5, 0.1, factor=0.999, decay_rate=math.log(0.765)),
+        _row("lem", "many_to_one", 0.2, 0.1, factor=0.988, carry=0.99, decay_rate=math.log(0.985)),
+        _row("gru", "many_to_one", 0.012, 0.003, factor=0.6, carry=0.47, decay_rate=math.log(0.6)),
+    ])
+    line = answer.gradient_line(summary)
+    assert "×0.999 in cornn, the most over lags 1-5, and by ×0.6 in gru, where it vanishes fastest" in line
+    assert ("Of the cells where it does not grow, lem keeps it alive longest (×0.988 over lags 1-5, ×0.985 a step "
+            "from lag 1 on).") in line
+    assert "Every gated cell" not in line and "the plain cornn keeps more" not in line  # by the rate: they interleave
+    from zoo.report.findings import _order
+
+    assert _order(summary).endswith("lem's vanishes least, gru's most")
 
 
 def test_a_cell_that_keeps_the_gradient_but_has_not_learned_the_task_is_said_to_be_so():
@@ -205,7 +223,8 @@ def test_a_cell_that_keeps_the_gradient_but_has_not_learned_the_task_is_said_to_
     ])
     line = answer.gradient_line(summary)
     assert ("×0.999 in cornn, the cell that keeps it alive longest, though it has barely learned the task (its "
-            "test_mse is 0.81 of the task's baseline") in line
+            "test MSE is 0.81 of the task's baseline") in line
+    assert "though it has not learned the task" in answer.gradient_line(summary.assign(ratio=[1.01, 0.02]))
     learned = answer.gradient_line(summary.assign(ratio=[answer.UNLEARNED - 0.01, 0.02]))
     assert "barely learned" not in learned  # below half the baseline: it learned something
     assert "barely learned" not in answer.gradient_line(summary.drop(columns="ratio"))  # no ratio stored

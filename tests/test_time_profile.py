@@ -136,3 +136,8 @@ def test_the_recurrent_weight_group_holds_the_weights_the_time_profile_reads(cel
         assert profile == set(split.cell_index)
     else:
         assert grouped == profile
+    if getattr(ctx.input_layer().cell, "RECURRENT_WEIGHTS", None):  # zoo.diagnose groups a declaring cell alike
+        from zoo.engine.diagnose.diagnoser import Diagnoser
+
+        diagnoser = Diagnoser(model, *_data(model), "mse")  # builds its groups (and compiles) once
+        assert {j for j, g in enumerate(diagnoser.group_of) if g.endswith(".recurrent_kernel")} == grouped

@@ -83,8 +83,9 @@ def vanish_lag(lags: np.ndarray, norms: np.ndarray, fraction: float) -> float:
 
 
 def decay_rate(lags: np.ndarray, norms: np.ndarray) -> float:
-    """Slope of ln(norm) against lag, over lags >= 1 (kept for older readers of
-    metrics.json; the report uses ``decay_factor``, whose lags are fixed).
+    """Slope of ln(norm) against lag, over lags >= 1: the report extrapolates past the
+    probed lags at e^slope (``zoo.report.answer.extrapolation_factors``), and compares
+    cells by ``decay_factor``, whose lags are fixed.
 
     Lag 0 is the identity and is left out. Negative means vanishing: the norm
     shrinks by a factor exp(rate) per step back in time. Depends on the window:

@@ -249,8 +249,7 @@ class Recorder:
             "cell_declares": self.eng.resolved.cell.declares(),  # and without the cell's (CellSpec.declares)
             # Whether a recurrent_kernel weight group exists (StepContext.weight_groups): weights of the
             # recurrence's own, apart from the input's, whose per-step terms the time profile sums.
-            "own_recurrent_weights": any(key is not None and key.endswith("recurrent_kernel")
-                                         for _, _, key in self.eng.step_probes.layout),
+            "own_recurrent_weights": any(g.endswith("recurrent_kernel") for g in self.eng.weight_groups),
             "dhT_dh1_init": _first_step_norm(probes, 0),
             "dhT_dh1": _first_step_norm(probes, int(probes.epoch.max())) if len(probes) else float("nan"),
             **{k: float(last[k]) for k in history.columns if k not in _HISTORY_BASE},  # test_ce, recall_accuracy

@@ -43,8 +43,9 @@ class Engine:
         self.template = model_of(resolved)
         model, loss_kind = self.template, resolved.loss
         # The registered statistics of each step (the norm per weight group): one vector per step.
-        self.step_probes = StepProbes(StepContext(model, resolved.mode.layout, loss_kind, resolved.cell),
-                                      [v.value for v in model.trainable_variables])
+        step_context = StepContext(model, resolved.mode.layout, loss_kind, resolved.cell)
+        self.weight_groups = list(step_context.weight_groups())  # their names (StepContext.weight_groups)
+        self.step_probes = StepProbes(step_context, [v.value for v in model.trainable_variables])
         needs_norms = instrument or train.clipnorm is not None or train.global_clipnorm is not None
 
         def batch_loss(tv, ntv, x, y, mask):

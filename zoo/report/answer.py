@@ -19,7 +19,7 @@ import pandas as pd
 from zoo.core.config import USER_MODEL
 from zoo.core.loading import CONFIG_DIR
 from zoo.report import memory
-from zoo.report.table_text import factor_text
+from zoo.report.table_text import factor_text, metric_label
 
 MAX_LINES = 5
 CLAIM = "plain RNNs lose long-term dependencies to vanishing gradients, and gates fix it"
@@ -28,6 +28,7 @@ STEADY = 1000  # steps: a factor that takes longer than this to reach 1% (or 100
 # A cell whose test metric is at least this share of its task's baseline (the best prediction without
 # memory: for sine, a constant) has barely learned the task, so a gradient it keeps is not yet one it uses.
 UNLEARNED = 0.5
+MAX_SLOPE = 50.0  # ln of a per-step factor: e^50 grows 100 times within a step; larger would overflow
 # The experiments that can test the claim, with what they run, where they are shipped.
 NEXT = {
     "memory": "the adding problem and sine_gap at lengths 25 to 100",
@@ -80,14 +81,14 @@ def extrapolation_factors(summary: pd.DataFrame) -> pd.Series:
     Not the factor over lags 1-5: that one starts at lag 0, the identity, and the first step can be
     a one-off jump. coRNN's norm jumps ×2.9 in it and then falls ×0.77 a step, so its factor over
     lags 1-5 is ×1.0, and extrapolating that would keep its gradient for 1,000+ steps where the slope
-    leaves 1% after about 18. A row without a slope (a run stored before it) keeps its factor.
+    leaves 1% after about 17. A row without a slope (a run stored before it) keeps its factor.
     """
     s, _ = _probed_rows(summary)
     factors = s.groupby("cell", sort=False).decay_factor.mean()
     if "decay_rate" not in s:
         return factors
     slopes = pd.to_numeric(s.decay_rate, errors="coerce").groupby(s.cell, sort=False).mean()
-    fitted = np.exp(slopes.reindex(factors.index))
+    fitted = np.exp(np.minimum(slopes.reindex(factors.index), MAX_SLOPE))
     return fitted.where(fitted.notna(), factors)
 
 
@@ -169,8 +170,9 @@ def _unlearned(summary: pd.DataFrame, cell: str) -> str:
     if not np.isfinite(ratio) or ratio < UNLEARNED:
         return ""
     metric = rows.metric.iloc[0] if "metric" in rows and isinstance(rows.metric.iloc[0], str) else "test metric"
-    return (f", though it has barely learned the task (its {metric} is {ratio:.2f} of the task's baseline: the "
-            "ratio in summary.csv), so this is the gradient of a network that has not fit it")
+    how = "has not learned the task" if ratio >= 1 else "has barely learned the task"
+    return (f", though it {how} (its test {metric_label(metric)} is {ratio:.2f} of the task's baseline: the ratio in "
+            "summary.csv), so this is the gradient of a network that has not fit it")
 
 
 def _bottom_role(factors: pd.Series, alive: str | None) -> str:
@@ -188,25 +190,33 @@ def gradient_line(summary: pd.DataFrame) -> str:
     factors, where = step_factors(summary)
     if len(factors) < 2:
         return ""
+    # The measured extremes are the factors over lags 1-5; how long a cell keeps the gradient, and
+    # whether gates keep more of it a step, go by the rate past the first step (extrapolation_factors).
+    rates = extrapolation_factors(summary).reindex(factors.index).sort_values(ascending=False)
+    slope = "decay_rate" in summary and not rates.equals(factors.reindex(rates.index))
     top, bottom = factors.index[0], factors.index[-1]
-    alive = _longest_alive(factors)
-    top_role = (", the cell that keeps it alive longest" + _unlearned(summary, top) if alive == top
-                else ", where it grows most")
+    alive = _longest_alive(rates)
+    if trend(factors[top]) == "grows":
+        top_role = ", where it grows most"
+    elif top == alive:
+        top_role = ", the cell that keeps it alive longest"
+    else:
+        top_role = ", the most over lags 1-5"
     text = (f"Through time ({where or 'the probed runs'}, last probe, mean over seeds), each step back multiplies "
-            f"‖dh_T/dh_t‖ by {factor_text(factors[top])} in {top}{top_role}, and by "
+            f"‖dh_T/dh_t‖ by {factor_text(factors[top])} in {top}{top_role}{_unlearned(summary, top)}, and by "
             f"{factor_text(factors[bottom])} in {bottom}{_bottom_role(factors, alive)} (below 1 it vanishes, "
             "above 1 it grows).")
     shown = [top, bottom]
-    if alive not in (None, top, bottom):  # the top cell's gradient grows: name the one that keeps it longest
-        text += (f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])})"
-                 f"{_unlearned(summary, alive)}.")
+    if alive not in (None, top, bottom):  # the top cell's gradient grows, or falls faster past its first step
+        past = (f", {factor_text(rates[alive])} a step from lag 1 on"
+                if factor_text(rates[alive]) != factor_text(factors[alive]) else "")
+        text += (f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])}"
+                 f" over lags 1-5{past}){_unlearned(summary, alive)}.")
         shown.insert(1, alive)
-    rates = extrapolation_factors(summary)
-    slope = "decay_rate" in summary and not rates.equals(factors.reindex(rates.index))
     how = ("at each cell's fitted slope of ln‖dh_T/dh_t‖ from lag 1 on (lag 0, the identity, left out)"
            if slope else "at those rates")
     text += f" Extrapolated {how}, not measured past the probed lags: {_fates(rates, shown, factors)}."
-    return text + _gates_order(summary, factors)
+    return text + _gates_order(summary, rates)
 
 
 def _ties(summary: pd.DataFrame) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from zoo.core.analysis import decay_factor, gate_sets_factor
 from zoo.core.analysis import steps_to_1pct as _steps_to_1pct
-from zoo.report.answer import trend
+from zoo.report.answer import MAX_SLOPE, trend
 from zoo.report.run_numbers import VANISH_FRACTION as VANISH
 from zoo.report.table_text import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
 
@@ -242,21 +242,21 @@ def _speed(s: pd.DataFrame, epochs: pd.DataFrame | None) -> str:
             "this is no training speed.")
 
 
-def _way(r) -> str:
-    """A row's trend: its factor over lags 1-5's, but "holds" (an extrapolation: neither 1% nor 100
-    times within 1,000 steps) only where the slope from lag 1 on (``decay_rate``) holds too. A first
-    step from the identity can jump (coRNN's ×2.9, then ×0.77 a step): its factor is ×1.0, its slope's
-    direction is the trend."""
-    way = trend(r.decay_factor)
+def _rate(r) -> float:
+    """A row's per-step factor past its first step: e^slope of ln‖dh_T/dh_t‖ from lag 1 on
+    (``decay_rate``), else (a run stored before it) its factor over lags 1-5. A first step from the
+    identity can jump (coRNN's ×2.9, then ×0.77 a step, so ×1.0 over lags 1-5): the trend, and
+    which cell vanishes least, go by the rate past it."""
     rate = getattr(r, "decay_rate", math.nan)
-    return trend(float(np.exp(min(rate, 50.0)))) if way == "holds" and np.isfinite(rate) else way
+    return float(np.exp(min(rate, MAX_SLOPE))) if np.isfinite(rate) else r.decay_factor
 
 
 def _order(d: pd.DataFrame) -> str:
-    """Which cell's gradient vanishes least and which most, from factors sorted largest first; a
-    factor above 1 is said to grow, never to vanish least."""
-    grows = list(dict.fromkeys(r.cell for r in d.itertuples() if _way(r) == "grows"))
-    holds = list(dict.fromkeys(r.cell for r in d.itertuples() if _way(r) == "holds"))
+    """Which cell's gradient grows, holds, vanishes least and vanishes most, by each row's rate past
+    its first step (``_rate``); a rate above 1 is said to grow, never to vanish least."""
+    d = d.assign(rate=[_rate(r) for r in d.itertuples()]).sort_values("rate", ascending=False, kind="stable")
+    grows = list(dict.fromkeys(r.cell for r in d.itertuples() if trend(r.rate) == "grows"))
+    holds = list(dict.fromkeys(r.cell for r in d.itertuples() if trend(r.rate) == "holds"))
     rest = d[~d.cell.isin(grows + holds)]
     parts = [f"{' and '.join(grows)}'s grows (above 1)"] if grows else []
     if holds:
@@ -266,7 +266,8 @@ def _order(d: pd.DataFrame) -> str:
         parts.append(f"{rest.iloc[0].cell}'s vanishes least, {rest.iloc[-1].cell}'s most")
     elif len(rest):
         parts.append(f"{rest.iloc[0].cell}'s vanishes")
-    return "; ".join(parts)
+    sloped = "decay_rate" in d and np.isfinite(pd.to_numeric(d.decay_rate, errors="coerce")).any()
+    return ("past the first step (the slope of ln‖dh_T/dh_t‖ from lag 1 on), " if sloped else "") + "; ".join(parts)
 
 
 def divergence_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None) -> list[str]:

@@ -71,14 +71,15 @@ def _own_recurrent_weights(run) -> float:
     return float(own) if isinstance(own, bool) else math.nan
 
 
-def with_run_context(frame: pd.DataFrame, runs) -> pd.DataFrame:
-    """``frame`` (a row per run) with what a finding may set its numbers against: each run's
-    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``_own_recurrent_weights``)."""
-    by_key = {(r.config.cell, r.config.mode, r.config.seed): r for r in runs}
-    found = [by_key.get(key) for key in zip(frame.cell, frame["mode"], frame.seed)]
-    return frame.assign(
-        decay_factor=[r.metrics.get("decay_factor", math.nan) if r else math.nan for r in found],
-        own_recurrent_weights=[_own_recurrent_weights(r) if r else math.nan for r in found],
+def finding_table(runs, name: str) -> pd.DataFrame:
+    """What a probe's finding reads: ``run_summaries`` of the ok runs (without their status) and,
+    row by row from the same run, what a finding may set its numbers against: the run's
+    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``_own_recurrent_weights``).
+    Row by row, not by (cell, mode, seed): a sweep has several runs of each."""
+    ok = [r for r in runs if r.metrics.get("status") == "ok" and probe_table(r, name) is not None]
+    return run_summaries(ok, name).drop(columns="status").assign(
+        decay_factor=[r.metrics.get("decay_factor", math.nan) for r in ok],
+        own_recurrent_weights=[_own_recurrent_weights(r) for r in ok],
     )
 
 
@@ -115,7 +116,7 @@ def section(results, out: Path) -> str:
         table.to_csv(out / spec.file_name, index=False)
         lines = []
         if spec.finding is not None and not table.empty:
-            line = spec.finding(with_run_context(run_summaries(runs, name).drop(columns="status"), runs))
+            line = spec.finding(finding_table(runs, name))
             lines += [line] if line else []
         figures = []
         fig = spec.figure(long_table(runs, name)) if spec.figure is not None else None

@@ -73,13 +73,16 @@ class Diagnoser:
         self.paths = [v.path for v in model.trainable_variables]
         owner = {}
         for rec in layers:
+            declared = getattr(rec.cell, "RECURRENT_WEIGHTS", None) or ()  # as StepContext.weight_groups
             for v in rec.cell.trainable_variables:
-                owner[id(v)] = rec.name
+                owner[id(v)] = (rec.name, declared)
         groups = []
         for v in model.trainable_variables:
             leaf = v.path.split("/")[-1]
             if id(v) in owner:
-                groups.append(f"{owner[id(v)]}.{'input_kernel' if leaf == 'kernel' else leaf}")
+                name, declared = owner[id(v)]
+                kind = "recurrent_kernel" if leaf in declared else "input_kernel" if leaf == "kernel" else leaf
+                groups.append(f"{name}.{kind}")
             else:
                 path = v.path.removeprefix(f"{model.name}/")  # Sequential's paths start with its name
                 groups.append(path.replace("/", "."))

@@ -73,7 +73,7 @@ def finding(summary):
     """A sentence: which cell's trained carry gate keeps the most of its state per step, and which the least.
 
     Only among the cells whose gate accounts for their measured per-step factor of ‖dh_T/dh_t‖
-    (``gate_sets_factor``): sLSTM's forget gate averages 0.09 while its state keeps ×0.63 a step,
+    (``gate_sets_factor``): sLSTM's forget gate averages 0.09 while its state keeps ×0.63-0.69 a step,
     so "the closer to 1, the longer the memory" would misread it. Those are named as left out.
     """
     means = summary.groupby(["cell", "mode"]).carry.mean().dropna()
@@ -84,16 +84,14 @@ def finding(summary):
     else:
         apart = []
     kept = means.drop(apart)
+    left = (f" Left out: {', '.join(f'{cell} ({mode})' for cell, mode in apart)}: the gate's mean does not "
+            "account for how fast the state's gradient shrinks (the per-step factor of ‖dh_T/dh_t‖; the cell's "
+            "paragraph says why)." if apart else "")
     if len(kept) < 2:
-        return None
+        return left.strip() or None
     lo, hi = kept.idxmin(), kept.idxmax()
-    text = (f"Gates: after training, {hi[0]} ({hi[1]}) keeps {kept[hi]:.2f} of its state per step (its mean "
-            f"carry gate) and {lo[0]} ({lo[1]}) {kept[lo]:.2f}: the closer to 1, the longer the memory.")
-    if apart:
-        names = ", ".join(dict.fromkeys(cell for cell, _ in apart))
-        text += (f" Left out: {names}, whose gate's mean does not account for how fast its state's gradient "
-                 "shrinks (the per-step factor of ‖dh_T/dh_t‖; its paragraph says why).")
-    return text
+    return (f"Gates: after training, {hi[0]} ({hi[1]}) keeps {kept[hi]:.2f} of its state per step (its mean "
+            f"carry gate) and {lo[0]} ({lo[1]}) {kept[lo]:.2f}: the closer to 1, the longer the memory.") + left
 
 
 @register_probe(

@@ -67,10 +67,10 @@ def finding(summary):
     apart = [] if own is None else list(dict.fromkeys(summary.cell[own == 0]))
     kept = summary if own is None else summary[own != 0]
     means = kept.groupby(["cell", "mode"]).share_older_half.mean().dropna()
-    left = (f" Left out: {', '.join(apart)}, whose cell keeps no recurrent weights apart from its input weights: "
-            "their profile sums every cell weight's terms." if apart else "")
+    left = (f" Left out: {', '.join(apart)}: no recurrent weights apart from the input weights, so the profile "
+            "sums the terms of every weight of the cell." if apart else "")
     if means.empty:
-        return None
+        return left.strip() or None
     lo, hi = means.idxmin(), means.idxmax()
     if len(means) == 1:  # one cell and mode: its share, with nothing to set it against
         return (f"Gradient time profile: at the last probed epoch, the terms of the older half of the sequence "
