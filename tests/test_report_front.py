@@ -79,8 +79,8 @@ def test_the_page_opens_with_the_answer_before_any_table(tiny_runs, tmp_path):
     lines = re.findall(r"<p>(.*?)</p>", block.group(1))
     assert 2 <= len(lines) <= answer.MAX_LINES
     assert lines[0].startswith("Can this grid test the post&#x27;s claim") and "No: the sine task" in lines[0]
-    factors, _ = answer.step_factors(results.summary)
-    alive = answer._longest_alive(factors)  # the largest factor that does not grow
+    rates = answer.extrapolation_factors(results.summary).sort_values(ascending=False)
+    alive = answer._longest_alive(rates)  # the largest rate past the first step that does not grow
     assert alive is None or re.search(rf"\b{alive}(, the cell that)? keeps it alive longest", block.group(1))
     assert "make compare CONFIG=memory" in lines[-1]
 
