@@ -106,6 +106,10 @@ def weight_group(path: str, recurrent: bool = False) -> str:
     layer, leaf = parts[0], parts[-1]
     if layer == "head":
         return "head"
-    if recurrent:
-        return f"{layer}.recurrent_kernel"
-    return f"{layer}.{'input_kernel' if leaf == 'kernel' else leaf}"
+    return f"{layer}.{group_kind(leaf, recurrent)}"
+
+
+def group_kind(leaf: str, recurrent: bool = False) -> str:
+    """A recurrent layer's weight's kind by its name: ``recurrent_kernel`` for a weight its cell declares
+    recurrent, ``input_kernel`` for ``kernel``, else its own name (``recurrent_kernel``, ``bias``...)."""
+    return "recurrent_kernel" if recurrent else "input_kernel" if leaf == "kernel" else leaf

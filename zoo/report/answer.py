@@ -88,8 +88,14 @@ def extrapolation_factors(summary: pd.DataFrame) -> pd.Series:
     if "decay_rate" not in s:
         return factors
     slopes = pd.to_numeric(s.decay_rate, errors="coerce").groupby(s.cell, sort=False).mean()
-    fitted = np.exp(np.minimum(slopes.reindex(factors.index), MAX_SLOPE))
-    return fitted.where(fitted.notna(), factors)
+    return pd.Series([rate_past_first_step(slopes.get(c, math.nan), factors[c]) for c in factors.index],
+                     index=factors.index)
+
+
+def rate_past_first_step(slope: float, factor: float) -> float:
+    """e^``slope`` (of ln‖dh_T/dh_t‖ from lag 1 on, clamped below overflow), or ``factor`` (over
+    lags 1-5) where no slope was stored."""
+    return float(np.exp(min(slope, MAX_SLOPE))) if np.isfinite(slope) else factor
 
 
 def trend(f: float) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from zoo.core.analysis import decay_factor, gate_sets_factor
 from zoo.core.analysis import steps_to_1pct as _steps_to_1pct
-from zoo.report.answer import MAX_SLOPE, trend
+from zoo.report.answer import rate_past_first_step, trend
 from zoo.report.run_numbers import VANISH_FRACTION as VANISH
 from zoo.report.table_text import factor_text, metric_label, setting_columns, sigma_min_text, vanish_text
 
@@ -40,8 +40,6 @@ def _num(r: pd.Series, col: str) -> float:
         return float(r.get(col, math.nan))
     except (TypeError, ValueError):
         return math.nan
-
-
 
 
 def _steps_apart(carry: float, f: float) -> str:
@@ -242,19 +240,11 @@ def _speed(s: pd.DataFrame, epochs: pd.DataFrame | None) -> str:
             "this is no training speed.")
 
 
-def _rate(r) -> float:
-    """A row's per-step factor past its first step: e^slope of ln‖dh_T/dh_t‖ from lag 1 on
-    (``decay_rate``), else (a run stored before it) its factor over lags 1-5. A first step from the
-    identity can jump (coRNN's ×2.9, then ×0.77 a step, so ×1.0 over lags 1-5): the trend, and
-    which cell vanishes least, go by the rate past it."""
-    rate = getattr(r, "decay_rate", math.nan)
-    return float(np.exp(min(rate, MAX_SLOPE))) if np.isfinite(rate) else r.decay_factor
-
-
 def _order(d: pd.DataFrame) -> str:
     """Which cell's gradient grows, holds, vanishes least and vanishes most, by each row's rate past
-    its first step (``_rate``); a rate above 1 is said to grow, never to vanish least."""
-    d = d.assign(rate=[_rate(r) for r in d.itertuples()]).sort_values("rate", ascending=False, kind="stable")
+    its first step (``rate_past_first_step``); a rate above 1 is said to grow, never to vanish least."""
+    rates = [rate_past_first_step(getattr(r, "decay_rate", math.nan), r.decay_factor) for r in d.itertuples()]
+    d = d.assign(rate=rates).sort_values("rate", ascending=False, kind="stable")
     grows = list(dict.fromkeys(r.cell for r in d.itertuples() if trend(r.rate) == "grows"))
     holds = list(dict.fromkeys(r.cell for r in d.itertuples() if trend(r.rate) == "holds"))
     rest = d[~d.cell.isin(grows + holds)]

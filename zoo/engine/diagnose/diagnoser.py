@@ -23,6 +23,7 @@ import numpy as np
 from keras import ops
 
 from zoo.engine import backend, probes
+from zoo.engine.build import group_kind
 from zoo.engine.diagnose.checks import DiagnoseError, check_data, check_model, per_sample_loss_fn
 from zoo.engine.diagnose.layers import Recurrent, capturing, find_recurrent, first_look, gate_function, ordered
 from zoo.engine.diagnose.registered import RegisteredProbes
@@ -81,8 +82,7 @@ class Diagnoser:
             leaf = v.path.split("/")[-1]
             if id(v) in owner:
                 name, declared = owner[id(v)]
-                kind = "recurrent_kernel" if leaf in declared else "input_kernel" if leaf == "kernel" else leaf
-                groups.append(f"{name}.{kind}")
+                groups.append(f"{name}.{group_kind(leaf, leaf in declared)}")
             else:
                 path = v.path.removeprefix(f"{model.name}/")  # Sequential's paths start with its name
                 groups.append(path.replace("/", "."))
