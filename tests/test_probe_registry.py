@@ -76,6 +76,16 @@ def test_a_probes_summarize_side_imports_no_keras(name):
     assert out.strip() == "[]"
 
 
+@pytest.mark.parametrize("name", probes.list_probes())
+def test_a_probe_says_what_each_summary_column_means_under_its_table(name):
+    from zoo.report.probes import columns_legend
+
+    spec = probes.get_probe(name)
+    assert set(spec.explain) == set(spec.summary), f"{name}: explain every summary column"
+    legend = columns_legend(spec)
+    assert all(f"<code>{c}</code>: " in legend for c in spec.summary)
+
+
 def test_a_probe_producing_other_columns_is_refused_naming_them():
     from zoo.engine.probe_program import check_output
 
@@ -107,7 +117,8 @@ def test_a_step_statistic_producing_other_columns_is_refused_naming_them():
      "probe 'p': a step statistic's unit is epoch (a value per step) or one of gate, group (keyed values per "
      "step); got 'lag'"),
     ({"combine": {"a": "median"}}, "unknown probe 'p': combine['a'] 'median'; valid choices: max, mean, min"),
-    ({"every_run": ("b",)}, "combine and every_run name summary columns ['a']; got ['b']"),
+    ({"every_run": ("b",)}, "combine, every_run and explain name summary columns ['a']; got ['b']"),
+    ({"explain": {"b": "what b means"}}, "combine, every_run and explain name summary columns ['a']; got ['b']"),
     ({"fmt": ".3q"}, "Unknown format code"),
 ])
 def test_a_bad_declaration_is_one_line(changes, message):

@@ -305,3 +305,16 @@ def test_a_finding_reads_each_runs_own_numbers_when_a_sweep_repeats_cell_mode_an
 
     table = probe_report.finding_table([run(5, 0.5), run(20, 0.9)], "gates")
     assert list(table.decay_factor) == [0.5, 0.9] and list(table.own_recurrent_weights) == [1.0, 1.0]
+
+
+def test_cells_with_one_vanish_lag_are_named_together():
+    from zoo.report.findings import _vanish_lags
+
+    def row(cell, lag, reached, ok=2):
+        return dict(cell=cell, vanish_lag=lag, vanish_reached=reached, ok=ok, max_lag=5)
+
+    none = pd.DataFrame([row("gru", math.nan, 0), row("lstm", math.nan, 0), row("lru", math.nan, 0)])
+    assert _vanish_lags(none) == "not reached by lag 5 in any cell"
+    mixed = pd.DataFrame([row("gru", 3.0, 2), row("lstm", math.nan, 0), row("mgu", 3.0, 2), row("lru", math.nan, 0)])
+    assert _vanish_lags(mixed) == "3 in gru, mgu; not reached by lag 5 in lstm, lru"
+    assert _vanish_lags(pd.DataFrame([row("gru", math.nan, 0)])) == "not reached by lag 5 in gru"

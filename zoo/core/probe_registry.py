@@ -70,7 +70,9 @@ class ProbeSpec:
     (the per-step factor of ‖dh_T/dh_t‖ over lags 1-5) and ``own_recurrent_weights``
     (1 where its cell has weights of its recurrence's own, 0 where not, NaN where
     unknown), for a finding that must set its numbers against them. ``fmt`` is the
-    display format of the numbers.
+    display format of the numbers; ``explain`` says what each summary column
+    means, in a phrase the report prints under the probe's table (the page and
+    probe_<name>.csv keep the column names, so a reader finds them in both).
 
     A summary value is a float, or a name (a str, such as which gate is the
     carry). The report's summary row of a cell x mode combines a numeric
@@ -96,6 +98,7 @@ class ProbeSpec:
     every_run: tuple[str, ...] = ()
     during: str = "probe"  # a DURING entry
     over_steps: dict = field(default_factory=dict)  # during="step": measured column -> its STEP_REDUCERS
+    explain: dict = field(default_factory=dict)  # summary column -> what it means, for the report's readers
 
     @property
     def step_columns(self) -> tuple[str, ...]:
@@ -160,6 +163,7 @@ def register_probe(
     every_run=(),
     during: str = "probe",
     over_steps: dict | None = None,
+    explain: dict | None = None,
 ):
     """Register a probe under ``name``, decorating its per-run reducer; returns it unchanged.
 
@@ -186,9 +190,11 @@ def register_probe(
     for column, how in combine.items():
         if how not in COMBINERS:
             raise ValueError(unknown_name_message(f"probe {name!r}: combine[{column!r}]", how, COMBINERS))
-    stray = [c for c in (*combine, *every_run) if c not in summary]
+    explain = dict(explain or {})
+    stray = [c for c in (*combine, *every_run, *explain) if c not in summary]
     if stray:
-        raise ValueError(f"probe {name!r}: combine and every_run name summary columns {list(summary)}; got {stray}")
+        raise ValueError(f"probe {name!r}: combine, every_run and explain name summary columns {list(summary)}; "
+                         f"got {stray}")
     over_steps = _check_steps(name, during, unit, columns, over_steps)
 
     def decorate(summarize):
@@ -199,7 +205,8 @@ def register_probe(
         package = summarize.__module__.rpartition(".")[0]
         module = measure or (f"{package}.measure" if package else "measure")
         _PROBES[name] = ProbeSpec(name, columns, unit, reduce, fmt, summary, summarize, figure, finding, module,
-                                  _doc_summary(summarize), source, combine, every_run, during, over_steps)
+                                  _doc_summary(summarize), source, combine, every_run, during, over_steps,
+                                  explain)
         return summarize
 
     return decorate

@@ -199,8 +199,7 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None,
         out.append(
             f"Gradients through time ({mode}, {_when(d.last_epoch.max())}): each step back multiplies ‖dh_T/dh_t‖ by "
             f"{listing} (geometric mean over lags 1-5, mean over seeds); {_order(d)}. Vanish lag (below {VANISH:g} "
-            "of lag 0): "
-            + "; ".join(f"{r.cell} {vanish_text(r._asdict())}" for r in d.itertuples()) + "."
+            f"of lag 0): {_vanish_lags(d)}."
         )
         out += [explain_cell(r) for _, r in d.iterrows()]
 
@@ -210,6 +209,17 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None,
     out.append(f"Cost: {cheapest.cell} has the fewest parameters ({int(cheapest.params)} in {modes[0]}); "
                + _speed(s, epochs))
     return out
+
+
+def _vanish_lags(d: pd.DataFrame) -> str:
+    """Each cell's vanish lag, cells with the same one named together: where no cell's norm
+    fell below the threshold the sentence says so once, not once per cell."""
+    by_text: dict[str, list[str]] = {}
+    for r in d.itertuples():
+        by_text.setdefault(vanish_text(r._asdict()), []).append(r.cell)
+    if len(by_text) == 1 and len(d) > 1:
+        return f"{next(iter(by_text))} in any cell"
+    return "; ".join(f"{text} in {', '.join(cells)}" for text, cells in by_text.items())
 
 
 def step_seconds(epochs: pd.DataFrame | None) -> pd.Series:

@@ -40,6 +40,9 @@ def _table(summary: pd.DataFrame) -> str:
 
 
 def _findings(lines: list[str]) -> str:
+    """The findings as a list; nothing where there are none (a probe with no finding sentence)."""
+    if not lines:
+        return ""
     return '<ul class="findings">' + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
 
 

@@ -101,6 +101,15 @@ def _shown(value, fmt: str) -> str:
     return value if isinstance(value, str) else "" if pd.isna(value) else format(value, fmt)
 
 
+def columns_legend(spec) -> str:
+    """What the probe's summary columns mean, as it declares (``explain``), under its table."""
+    said = [f"<code>{html.escape(c)}</code>: {html.escape(spec.explain[c])}" for c in spec.summary
+            if c in spec.explain]
+    if not said:
+        return ""
+    return f'<p class="note">Columns: {"; ".join(said)}; <code>runs</code>: the ok runs the row combines.</p>'
+
+
 def section(results, out: Path) -> str:
     """The probes' part of a report section, writing its files into ``out``."""
     # Imported here: the page's tables (zoo.report.html -> tables) read this module's run summaries.
@@ -136,6 +145,6 @@ def section(results, out: Path) -> str:
             description += (" For a fit's ProbeCallback runs: the gradient of the probe batch's loss at each "
                             "probed epoch (Keras's fit does not expose its steps).")
         parts.append(f"<h3>Probe: {html.escape(name)}</h3><p>{html.escape(description)}</p>"
-                     + page.findings_list(lines) + page.frame_table(shown)
+                     + page.findings_list(lines) + page.frame_table(shown) + columns_legend(spec)
                      + "".join(page.figure(f) for f in figures))
     return "\n".join(parts)

@@ -104,6 +104,10 @@ def finding(summary):
     figure=figure,
     finding=finding,
     every_run=("carry_first", "carry_gate"),
+    explain={"carry": "the carry gate's mean activation at the last probed epoch: the share of the old state "
+                      "a step keeps",
+             "carry_first": "the same at the initial weights (epoch 0)",
+             "carry_gate": "which of the cell's gates is its carry"},
 )
 def summarize(rows) -> dict:
     """Mean gate activations (carry: the share of the old state a step keeps) at the probed epochs."""

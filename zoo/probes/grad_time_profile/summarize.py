@@ -90,6 +90,10 @@ def finding(summary):
     fmt=".3f",
     figure=figure,
     finding=finding,
+    explain={"share_from_1": "the share of Σ_t ‖dL/dW_rec|_t‖ from terms 1 or more steps back (all but the "
+                             "last step's own), at the last probed epoch",
+             "share_older_half": "the share from the older half of the sequence",
+             "half_lag": "the furthest lag k from which at least half of Σ_t ‖dL/dW_rec|_t‖ still comes"},
 )
 def summarize(rows) -> dict[str, float]:
     """The recurrent gradient's terms by lag (Pascanu et al. 2013): their share from k or more steps back."""

@@ -69,6 +69,10 @@ def finding(summary):
     fmt=".3g",
     finding=finding,
     combine={"group_norm_peak": "max"},
+    explain={"last_epoch_recurrent_share": "the recurrent weights' share of the gradient norm in the last epoch "
+                                           "(empty where the model has none)",
+             "group_norm_peak": "the largest gradient norm of any weight group at any training step, before "
+                                "clipping (the largest over seeds)"},
 )
 def summarize(rows) -> dict[str, float]:
     """Gradient norm per weight group (epoch mean and max over the training steps, before clipping)."""

@@ -20,6 +20,8 @@ from zoo.core.probe_registry import register_probe
     summary=("dL_dx_oldest_ratio",),
     reduce="last",
     fmt=".3g",
+    explain={"dL_dx_oldest_ratio": "dL/dx at the oldest lag over dL/dx at lag 0, at the last probed epoch "
+                                   "(near 0: the loss hardly sees the start of a sequence)"},
 )
 def summarize(rows) -> dict[str, float]:
     """dL/dx by lag: each input step's own gradient (the RMS over the probe batch of its norm)."""

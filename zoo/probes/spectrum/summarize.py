@@ -26,6 +26,19 @@ FIRST = ("jac_sigma_max_first", "jac_sigma_min_first")
     combine={"jac_sigma_max": "max", "jac_sigma_min": "min", "jac_sigma_max_first": "max",
              "jac_sigma_min_first": "min"},
     every_run=FIRST,
+    explain={
+        "jac_sigma_max": "the largest singular value of the one-step Jacobians dh_{t+1}/dh_t along the probe "
+                         "sequences, at the last probed epoch (the largest over seeds)",
+        "jac_sigma_min": "their smallest (the smallest over seeds)",
+        "jac_sigma_median": "their median",
+        "qr_lyapunov_max": "the QR method's top Lyapunov exponent per step, its transient discarded",
+        "lyapunov_sum": "the sum of the Lyapunov exponents per step (the mean ln |det| of the one-step Jacobians)",
+        "lyapunov_sum_unresolved": "the part of that sum from directions below float32 resolution",
+        "tanh_slope_mean": "the mean of 1 - h² over the output state h (1: the tanh is linear there)",
+        "tanh_slope_over_0_9": "the share of those slopes above 0.9",
+        "jac_sigma_max_first": "jac_sigma_max at the initial weights",
+        "jac_sigma_min_first": "jac_sigma_min at the initial weights",
+    },
 )
 def summarize(rows) -> dict[str, float]:
     """The one-step Jacobians' singular values, the QR Lyapunov spectrum and the tanh slope."""

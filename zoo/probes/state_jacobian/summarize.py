@@ -28,6 +28,9 @@ def first_step_norm(rows) -> float:
     reduce="all",
     fmt=".3g",
     every_run=("dhT_dh1_init",),
+    explain={"dhT_dh1": "‖dh_T/dh_1‖, the state Jacobian over the whole sequence but its first step, at the "
+                        "last probed epoch",
+             "dhT_dh1_init": "the same at the initial weights"},
 )
 def summarize(rows) -> dict[str, float]:
     """‖dh_T/dh_t‖ by lag (the mean Frobenius norm of the chained state Jacobian) and the finite-time
