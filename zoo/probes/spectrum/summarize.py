@@ -34,7 +34,8 @@ FIRST = ("jac_sigma_max_first", "jac_sigma_min_first")
         "qr_lyapunov_max": "the QR method's top Lyapunov exponent per step, its transient discarded",
         "lyapunov_sum": "the sum of the Lyapunov exponents per step (the mean ln |det| of the one-step Jacobians)",
         "lyapunov_sum_unresolved": "the part of that sum from directions below float32 resolution",
-        "tanh_slope_mean": "the mean of 1 - h² over the output state h (1: the tanh is linear there)",
+        "tanh_slope_mean": "the mean of 1 - h² over the output state h: the tanh's slope where h is a tanh's "
+                           "output (near 1: almost linear), not a slope of a ReLU or linear state",
         "tanh_slope_over_0_9": "the share of those slopes above 0.9",
         "jac_sigma_max_first": "jac_sigma_max at the initial weights",
         "jac_sigma_min_first": "jac_sigma_min at the initial weights",
