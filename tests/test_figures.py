@@ -245,6 +245,32 @@ def test_a_mode_whose_state_runs_after_one_input_step_is_not_said_to_have_none()
     assert "does run" not in notes["single_step: through time"]
 
 
+def test_a_single_step_mode_where_declared_recurrent_weights_get_gradient_is_not_said_to_run_through_time():
+    """one_to_one: LEM's z_kernel and RG-LRU's a act within one step from the zero state, so their
+    cells' recurrent share is above 0 there while every kernel reading the old state gets none."""
+    probes = _probes({"gru": 64, "lem": 128}, modes=("many_to_one",))
+    one_step = _probes({"gru": 64, "lem": 128}, modes=("single_step",)).assign(dhT_dht=np.nan)
+    summary = pd.DataFrame([dict(cell="gru", mode="single_step", recurrent_share=0.0, share_from_1=np.nan),
+                            dict(cell="lem", mode="single_step", recurrent_share=0.04, share_from_1=np.nan)])
+    fig = through_time_plots.gradient_by_lag(pd.concat([probes, one_step]), summary)
+    notes = {ax.get_title(): " ".join(t.get_text() for t in ax.texts) for ax in fig.axes}
+    note = notes["single_step: through time"].replace("\n", " ")
+    assert "does run through time" not in note and "up to 4% of the gradient norm in lem only" in note
+
+
+def test_the_profile_span_of_a_decoder_mode_leaves_out_cells_without_own_recurrent_weights():
+    probes = _probes({"gru": 64, "cornn": 128}, modes=("many_to_one",))
+    later = _probes({"gru": 64, "cornn": 128}, modes=("later_steps",)).assign(dhT_dht=np.nan)
+    summary = pd.DataFrame([
+        dict(cell="gru", mode="later_steps", recurrent_share=0.2, share_from_1=0.55, own_recurrent_weights=1.0),
+        dict(cell="cornn", mode="later_steps", recurrent_share=np.nan, share_from_1=0.94, own_recurrent_weights=0.0),
+    ])
+    fig = through_time_plots.gradient_by_lag(pd.concat([probes, later]), summary)
+    notes = {ax.get_title(): " ".join(t.get_text() for t in ax.texts) for ax in fig.axes}
+    note = notes["later_steps: through time"].replace("\n", " ")
+    assert "55% of its recurrent gradient" in note and "94%" not in note
+
+
 def test_the_state_size_caption_names_no_cell_kind():
     caption = through_time_plots._state_size_caption(_probes({"gru": 64, "slstm": 256, "lstm": 128}))
     assert "√64 = 8: gru" in caption and "√128 = 11.3: lstm" in caption and "√256 = 16: slstm" in caption
@@ -320,6 +346,16 @@ def test_epoch_axes_tick_whole_epochs_and_the_weight_groups_title_names_only_mod
     decoder = grads.assign(mode="many_to_many", group=grads.group.str.replace("rnn", "decoder"))
     title = training_plots.weight_groups(pd.concat([grads, decoder]))._suptitle.get_text()
     assert "many_to_many: encoder solid, decoder dashed" in title
+
+
+def test_a_weight_group_panel_says_whose_zeros_its_log_axis_drops():
+    grads = pd.DataFrame([dict(cell=c, mode="one_to_one", seed=0, epoch=e, group="rnn.recurrent_kernel",
+                               norm_mean=0.01 if c == "lem" else 0.0)
+                          for c in ("lem", "gru", "lstm") for e in (1, 2)])
+    fig = training_plots.weight_groups(grads)
+    (ax,) = [a for a in fig.axes if a.get_title() == "one_to_one: recurrent weights"]
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.texts] == ["exactly 0 (off the log axis): gru, lstm"]
 
 
 def test_the_gates_title_explains_carry_only_for_the_cells_it_draws():

@@ -150,6 +150,19 @@ def test_an_exact_zero_singular_value_is_not_called_round_off():
     assert "exactly 0" not in tiny
 
 
+def test_a_caveat_is_explained_once_per_listing_then_pointed_to():
+    from zoo.report.findings import explain_cell
+
+    dead = dict(jac_sigma_min=0.0, jac_sigma_max=1.03, jac_sigma_median=0.0, lyapunov_sum=-2600.0,
+                lyapunov_sum_unresolved=-2576.0, lyapunov_top=0.08, qr_lyapunov_max=-0.3)
+    said: dict = {}
+    first, second = (explain_cell(_cell_row(cell, 0.75, **dead), said) for cell in ("irnn", "indrnn"))
+    assert "the 1e-30 clamp stands in" in first and "over so few steps it follows the starting basis" in first
+    assert "the 1e-30 clamp" not in second and "σ_min is exactly 0, as in irnn (see there)." in second
+    assert "(The QR method's top column gives -0.3; why it differs: see irnn.)" in second
+    assert "-2576 of it from directions below float32 resolution" in second  # its own numbers stay
+
+
 def test_a_factor_is_tied_to_the_gate_only_where_the_gate_accounts_for_it():
     from zoo.report.findings import explain_cell
 
@@ -318,3 +331,25 @@ def test_cells_with_one_vanish_lag_are_named_together():
     mixed = pd.DataFrame([row("gru", 3.0, 2), row("lstm", math.nan, 0), row("mgu", 3.0, 2), row("lru", math.nan, 0)])
     assert _vanish_lags(mixed) == "3 in gru, mgu; not reached by lag 5 in lstm, lru"
     assert _vanish_lags(pd.DataFrame([row("gru", math.nan, 0)])) == "not reached by lag 5 in gru"
+
+
+def test_the_fewest_parameters_are_read_mode_by_mode():
+    from zoo.report.findings import _fewest_parameters
+
+    s = pd.DataFrame(dict(cell=["indrnn", "gru", "indrnn", "gru"], mode=["one_to_one", "one_to_one", "many_to_one",
+                                                                       "many_to_one"], params=[513, 13185, 257, 12929]))
+    assert _fewest_parameters(s) == ("indrnn has the fewest parameters in every mode (513 in one_to_one, 257 in "
+                                     "many_to_one)")
+    s.loc[1, "params"] = 100
+    assert _fewest_parameters(s) == "the fewest parameters: gru (100) in one_to_one, indrnn (257) in many_to_one"
+
+
+def test_a_jacobians_sigma_range_is_described_by_its_numbers():
+    from zoo.report.findings import _spectrum_reason
+
+    def row(lo, hi):
+        return pd.Series(dict(jac_sigma_min=lo, jac_sigma_max=hi, jac_sigma_median=(lo + hi) / 2))
+
+    assert "range 0.9–0.997 (all below 1: every direction shrinks)" in _spectrum_reason(row(0.9, 0.997))
+    assert "(all above 1: every direction stretches)" in _spectrum_reason(row(1.1, 2.0))
+    assert "(some directions stretch, others shrink" in _spectrum_reason(row(0.9, 1.5))

@@ -189,7 +189,7 @@ def test_the_extrapolation_follows_the_slope_after_the_first_step_not_the_factor
     assert "×0.999 in cornn, the cell that keeps it alive longest" in line  # measured, over lags 1-5
     steps = math.log(0.01) / rate
     assert "fitted slope of ln‖dh_T/dh_t‖ from lag 1 on" in line
-    assert f"about {steps:.0f} steps in cornn (at {factor_text(math.exp(rate))}, its slope from lag 1 on)" in line
+    assert f"about {steps:.0f} steps in cornn (at {factor_text(math.exp(rate))} a step)" in line
     assert "keep about its size" not in line and "1,000+" not in line
     assert "about 9 steps in gru" in line and "gru (at" not in line  # its slope is its factor: not repeated
     from zoo.report.findings import _order
@@ -208,8 +208,14 @@ def test_the_cell_that_keeps_the_gradient_longest_is_chosen_by_its_rate_past_the
     ])
     line = answer.gradient_line(summary)
     assert "×0.999 in cornn, the most over lags 1-5, and by ×0.6 in gru, where it vanishes fastest" in line
-    assert ("Of the cells where it does not grow, lem keeps it alive longest (×0.988 over lags 1-5, ×0.985 a step "
-            "from lag 1 on).") in line
+    assert "Of the cells where it does not grow, lem keeps it alive longest (×0.988 over lags 1-5)." in line
+    assert "in lem (at ×0.985 a step)" in line  # its rate past the first step, said once, where it is used
+    # a cell with more over lags 1-5 that is not the top one is named, with its rate past the first step
+    above = pd.concat([summary, pd.DataFrame([_row("rho2", "many_to_one", 0.3, 0.1, factor=1.5,
+                                                   decay_rate=math.log(1.4))])])
+    line = answer.gradient_line(above)
+    assert ("lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 comes from its first step: ×0.765 a "
+            "step after it).") in line
     assert "Every gated cell" not in line and "the plain cornn keeps more" not in line  # by the rate: they interleave
     from zoo.report.findings import _order
 
@@ -261,3 +267,13 @@ def test_no_tie_or_lead_is_claimed_where_a_cell_has_no_interval_or_no_rival():
     tied = pd.DataFrame([_row("gru", "n", 0.010, 0.004), _row("lstm", "n", 0.013, 0.002)])
     text = answer._ties(pd.concat([one_run, tied]))
     assert text.startswith("every cell ties in n, the one mode where each cell has an interval (in 1 more, a cell")
+
+
+def test_with_one_seed_the_answer_names_the_lowest_cell_and_claims_no_lead():
+    summary = pd.DataFrame([_row("lru", "many_to_one", 0.012, math.nan), _row("gru", "many_to_one", 0.2, math.nan),
+                            _row("lru", "one_to_many", 0.02, math.nan), _row("gru", "one_to_many", 0.3, math.nan)])
+    text = answer._ties(summary)
+    assert text == ("with one seed no interval tells a tie from a lead: lru has the lowest test MAE in every mode "
+                    "(test MAE 0.012 to 0.3 over every cell and mode), from one run each")
+    split = summary.assign(test_mae=[0.012, 0.2, 0.3, 0.02])
+    assert "the lowest test MAE goes to lru in 1 mode and gru in 1 mode" in answer._ties(split)

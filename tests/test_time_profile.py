@@ -6,6 +6,7 @@ import importlib
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from zoo.core import catalog
@@ -141,3 +142,17 @@ def test_the_recurrent_weight_group_holds_the_weights_the_time_profile_reads(cel
 
         diagnoser = Diagnoser(model, *_data(model), "mse")  # builds its groups (and compiles) once
         assert {j for j, g in enumerate(diagnoser.group_of) if g.endswith(".recurrent_kernel")} == grouped
+
+
+def test_the_figure_leaves_out_the_cells_its_finding_leaves_out_and_names_them():
+    from zoo.probes.grad_time_profile.summarize import figure
+
+    rows = [dict(cell=cell, mode="many_to_one", seed=0, epoch=epoch, lag=lag, share_from=1.0 - lag / 4,
+                 own_recurrent_weights=own)
+            for cell, own in (("gru", 1.0), ("mingru", 0.0)) for epoch in (0, 2) for lag in range(4)]
+    fig = figure(pd.DataFrame(rows))
+    labels = [line.get_label() for ax in fig.axes for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["gru"]
+    assert "Left out: mingru (no recurrent weights apart from the input's" in fig._suptitle.get_text()
+    only = pd.DataFrame(rows)
+    assert figure(only[only.cell == "mingru"]) is None  # nothing comparable to draw

@@ -314,6 +314,26 @@ def _write_tables(results: Results, out: Path) -> None:
         diverged.to_csv(out / "diverged.csv", index=False)
 
 
+# What to read in each of the comparison's figures, under it on the page.
+CAPTIONS = {
+    "loss_curves.png": "Training loss by epoch, a panel per mode: how fast, and how far, each cell fits the "
+                       "training windows.",
+    "test_mae.png": "Test MAE of each cell in each mode (log scale; with several seeds, the mean and its 95% "
+                    "interval over seeds): the table's numbers, side by side.",
+    "gradient_norms.png": "The global gradient norm before clipping, per epoch: a jump of the dotted peak above "
+                          "the solid mean is a step whose gradient exploded.",
+    "gradient_by_lag.png": "Top: how strongly the loss reacts to the input t steps back (dL/dx_t). Bottom: "
+                           "‖dh_T/dh_t‖, how much of the gradient travels t steps back through the state; a line "
+                           "falling to the right vanishes, a rising one explodes (dashed: initial weights).",
+    "jacobian_spectrum.png": "Why: each step multiplies the gradient by the one-step Jacobian, whose singular "
+                             "values (bars) say how much each direction of the state stretches (above 1) or "
+                             "shrinks (below 1); the diamond is the measured factor per step.",
+    "weight_groups.png": "The gradient norm of each kind of weight, per epoch: whether the recurrent weights "
+                         "get a share of the gradient, that is, whether the recurrence learns.",
+    "predictions.png": "The test series and each cell's prediction of its next value, with the error below.",
+}
+
+
 def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> str:
     _write_tables(results, out)
     if results.epochs.empty:
@@ -335,7 +355,10 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
     }
     grid = grid or GridConfig()
     figures = _save({**figures, **registry.figures(grid, results)}, out)  # and those its [report] declares
-    return (html.section("Comparison", "Every cell in every mode, over seeds.", [], results.summary, figures)
+    seeds = int(results.summary.seeds.max()) if "seeds" in results.summary else 1
+    over = f"the mean over up to {seeds} seeds" if seeds > 1 else "one seed each"
+    return (html.section("Comparison", f"Every cell in every mode, {over}.", [], results.summary, figures,
+                         CAPTIONS)
             + registry.sections(grid, results, out))
 
 

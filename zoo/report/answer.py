@@ -122,7 +122,7 @@ def _fates(factors: pd.Series, cells: list[str], measured: pd.Series | None = No
     for c in cells:
         f, way = factors[c], trend(factors[c])
         shown = measured is not None and factor_text(f) != factor_text(measured[c])
-        at = f" (at {factor_text(f)}, its slope from lag 1 on)" if shown and np.isfinite(f) and f > 0 else ""
+        at = f" (at {factor_text(f)} a step)" if shown and np.isfinite(f) and f > 0 else ""
         if not np.isfinite(f) or f <= 0:
             parts.append(f"nothing of it would be left after one step in {c}")
         elif way == "grows":
@@ -191,6 +191,17 @@ def _bottom_role(factors: pd.Series, alive: str | None) -> str:
     return ", where it vanishes fastest" if trend(factors[bottom]) == "vanishes" else ", where it keeps about its size"
 
 
+def _passed_over(factors: pd.Series, rates: pd.Series, alive: str, shown: list[str]) -> str:
+    """Why a cell with a larger factor over lags 1-5 than ``alive`` (and not growing, not already
+    named) does not keep the gradient longer: its factor owes to its first step, and past it the
+    gradient falls faster. "; cornn's ×0.999 comes from its first step: ×0.77 a step after it"."""
+    passed = [c for c in factors.index if factors[c] > factors[alive] and c not in shown
+              and trend(factors[c]) != "grows" and rates[c] < rates[alive]]
+    said = [f"{c}'s {factor_text(factors[c])} comes from its first step: {factor_text(rates[c])} a step after it"
+            for c in passed]
+    return "; " + _and(said) if said else ""
+
+
 def gradient_line(summary: pd.DataFrame) -> str:
     """Which cell keeps the gradient alive through time, and by how much; and where it grows instead."""
     factors, where = step_factors(summary)
@@ -214,15 +225,23 @@ def gradient_line(summary: pd.DataFrame) -> str:
             "above 1 it grows).")
     shown = [top, bottom]
     if alive not in (None, top, bottom):  # the top cell's gradient grows, or falls faster past its first step
-        past = (f", {factor_text(rates[alive])} a step from lag 1 on"
-                if factor_text(rates[alive]) != factor_text(factors[alive]) else "")
         text += (f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])}"
-                 f" over lags 1-5{past}){_unlearned(summary, alive)}.")
+                 f" over lags 1-5{_passed_over(factors, rates, alive, shown)}){_unlearned(summary, alive)}.")
         shown.insert(1, alive)
     how = ("at each cell's fitted slope of ln‖dh_T/dh_t‖ from lag 1 on (lag 0, the identity, left out)"
            if slope else "at those rates")
     text += f" Extrapolated {how}, not measured past the probed lags: {_fates(rates, shown, factors)}."
     return text + _gates_order(summary, rates)
+
+
+def _lowest(s: pd.DataFrame, metric: str) -> str:
+    """Which cell has the lowest ``metric`` in each mode: "lru has the lowest test MAE in every mode"."""
+    best = s.loc[s.groupby("mode", sort=False)[metric].idxmin()]
+    leaders = best.cell.value_counts(sort=True)
+    if len(leaders) == 1:
+        where = "every mode" if len(best) > 1 else best["mode"].iloc[0]
+        return f"{leaders.index[0]} has the lowest test MAE in {where}"
+    return "the lowest test MAE goes to " + _and([f"{c} in {n} mode{'s' if n > 1 else ''}" for c, n in leaders.items()])
 
 
 def _ties(summary: pd.DataFrame) -> str:
@@ -234,8 +253,8 @@ def _ties(summary: pd.DataFrame) -> str:
     lo, hi = s[metric].min(), s[metric].max()
     one_seed = s[f"{metric}_ci95"].isna().all()
     if one_seed:
-        return (f"with one seed no interval tells a tie from a lead (test MAE {lo:.3g} to {hi:.3g} over every cell "
-                "and mode)")
+        return (f"with one seed no interval tells a tie from a lead: {_lowest(s, metric)} (test MAE {lo:.3g} to "
+                f"{hi:.3g} over every cell and mode), from one run each")
     compared = [c for _, c in s.groupby("mode", sort=False) if len(c) > 1]
     if not compared:
         return f"it has one cell per mode, so nothing to tell apart (test MAE {lo:.3g} to {hi:.3g})"

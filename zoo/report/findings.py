@@ -68,9 +68,18 @@ def _gate_reason(r: pd.Series, f: float) -> str:
 def _spectrum_reason(r: pd.Series) -> str:
     lo, hi, med = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_median")
     median = sigma_min_text(med, hi, 3)  # below float32 resolution it reads as the minimum does
-    text = (f"no gate: the one-step Jacobian's σ median {median}, range {sigma_min_text(lo, hi)}–{hi:.3g} (some "
-            "directions stretch, others shrink; the norm averages them)")
+    text = (f"no gate: the one-step Jacobian's σ median {median}, range {sigma_min_text(lo, hi)}–{hi:.3g} "
+            f"({_stretch(lo, hi)})")
     return text + _tanh_slope(r) + "."
+
+
+def _stretch(lo: float, hi: float) -> str:
+    """What a one-step Jacobian's σ range says about the directions of the state, from the numbers."""
+    if hi < 1:
+        return "all below 1: every direction shrinks"
+    if lo > 1:
+        return "all above 1: every direction stretches"
+    return "some directions stretch, others shrink; the norm averages them"
 
 
 def _tanh_slope(r: pd.Series) -> str:
@@ -85,10 +94,12 @@ def _tanh_slope(r: pd.Series) -> str:
     return f"; tanh' averages {slope:.2f} ({regime})"
 
 
-def _lyapunov_sum(r: pd.Series) -> str:
+def _lyapunov_sum(r: pd.Series, said: dict | None = None) -> str:
     """The Lyapunov sum and its part below float32 resolution, said for what it is: exact zeros of the
     one-step Jacobian (where the true sum is -inf and the 1e-30 clamp stands in) or round-off of tiny but
-    non-zero values; and where σ_min is exactly 0, what that can come from, claiming no more."""
+    non-zero values; and where σ_min is exactly 0, what that can come from, claiming no more. ``said``
+    (shared by one listing of cells): where an earlier cell's paragraph explained the exact zero, this
+    one points there instead of saying it again."""
     total, unresolved = _num(r, "lyapunov_sum"), _num(r, "lyapunov_sum_unresolved")
     exact = _num(r, "jac_sigma_min") == 0
     text = ""
@@ -97,7 +108,11 @@ def _lyapunov_sum(r: pd.Series) -> str:
         if not exact:
             return text + " (tiny but not zero: float32 round-off), not a measured rate."
         text += ", not a measured rate. "
+    if exact and said is not None and "exact_zero" in said:
+        return text + f"σ_min is exactly 0, as in {said['exact_zero']} (see there)."
     if exact:
+        if said is not None:
+            said["exact_zero"] = r.cell
         text += ("σ_min is exactly 0: each step drops some direction of the state outright (a unit whose slope is "
                  "exactly 0, as a ReLU's with a negative input, or a part of the state the step does not read)"
                  + ("; for those the true sum is −∞ and the 1e-30 clamp stands in, and only values tiny but not "
@@ -127,10 +142,12 @@ def _training_reason(r: pd.Series, f: float) -> str:
     return text + (f" ({'; '.join(moved)})" if moved else "") + "."
 
 
-def explain_cell(r: pd.Series) -> str:
+def explain_cell(r: pd.Series, said: dict | None = None) -> str:
     """Why this cell's ‖dh_T/dh_t‖ decays as it does, in words computed from its row:
     the carry gate of a gated cell, the Jacobian's spectrum and the tanh slope of an
-    ungated one; and whether training changed it (first against last probe)."""
+    ungated one; and whether training changed it (first against last probe). ``said``, one
+    dict shared by the paragraphs of one listing: a caveat explained in an earlier cell's
+    paragraph is pointed to, not repeated."""
     f, lam = _num(r, "decay_factor"), _num(r, "lyapunov_top")
     parts = [f"{r.cell}: {_x(f)} per step,"]
     if np.isfinite(_num(r, "carry")):
@@ -144,9 +161,14 @@ def explain_cell(r: pd.Series) -> str:
                      f"({_x(math.exp(lam))} per step).")
     qr = _num(r, "qr_lyapunov_max")
     if np.isfinite(qr) and np.isfinite(lam) and abs(qr - lam) > 0.05:
-        parts.append(f"(The QR method's top column, transient discarded, gives {qr:+.3g}: over so few steps it "
-                     "follows the starting basis, not the most expanding direction.)")
-    parts.append(_lyapunov_sum(r))
+        if said is not None and "qr" in said:
+            parts.append(f"(The QR method's top column gives {qr:+.3g}; why it differs: see {said['qr']}.)")
+        else:
+            parts.append(f"(The QR method's top column, transient discarded, gives {qr:+.3g}: over so few steps it "
+                         "follows the starting basis, not the most expanding direction.)")
+            if said is not None:
+                said["qr"] = r.cell
+    parts.append(_lyapunov_sum(r, said))
     parts.append(_training_reason(r, f))
     return " ".join(p for p in parts if p)
 
@@ -201,14 +223,24 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None,
             f"{listing} (geometric mean over lags 1-5, mean over seeds); {_order(d)}. Vanish lag (below {VANISH:g} "
             f"of lag 0): {_vanish_lags(d)}."
         )
-        out += [explain_cell(r) for _, r in d.iterrows()]
+        said: dict = {}  # each caveat in full once, in the first cell's paragraph that needs it
+        out += [explain_cell(r, said) for _, r in d.iterrows()]
 
     out += divergence_findings(summary, diverged)
-    ref = s[s["mode"] == modes[0]]
-    cheapest = ref.sort_values("params").iloc[0]
-    out.append(f"Cost: {cheapest.cell} has the fewest parameters ({int(cheapest.params)} in {modes[0]}); "
-               + _speed(s, epochs))
+    out.append(f"Cost: {_fewest_parameters(s)}; " + _speed(s, epochs))
     return out
+
+
+def _fewest_parameters(s: pd.DataFrame) -> str:
+    """Which cell has the fewest parameters, mode by mode: a mode's input width (one_to_one reads the
+    window as one step of features) changes every cell's count, so one mode's count is not the grid's."""
+    cheapest = s.loc[s.groupby("mode", sort=False).params.idxmin()]
+    counts = ", ".join(f"{int(r.params)} in {r.mode}" for r in cheapest.itertuples())
+    if cheapest.cell.nunique() == 1:
+        where = "every mode" if len(cheapest) > 1 else "its mode"
+        return f"{cheapest.cell.iloc[0]} has the fewest parameters in {where} ({counts})"
+    return "the fewest parameters: " + ", ".join(f"{r.cell} ({int(r.params)}) in {r.mode}"
+                                                  for r in cheapest.itertuples())
 
 
 def _vanish_lags(d: pd.DataFrame) -> str:

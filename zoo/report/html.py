@@ -21,15 +21,17 @@ th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white
 th { background: #f4f4f4; } td:first-child, td:nth-child(2) { text-align: left; }
 .findings li { margin: .3rem 0; } .note { color: #555; font-size: .85rem; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0; }
+figure { margin: 1rem 0; } figcaption { color: #444; font-size: .9rem; max-width: 70rem; }
 .settings td { text-align: left; } .wide { overflow-x: auto; }
 .answer { border-left: 4px solid #3a7; background: #f5fbf7; padding: .3rem 1rem; margin: 1rem 0; }
 .answer p { margin: .4rem 0; }
 """
 
 
-def _img(path: Path, alt: str) -> str:
+def _img(path: Path, alt: str, caption: str = "") -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+    below = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">{below}</figure>'
 
 
 def _table(summary: pd.DataFrame) -> str:
@@ -66,12 +68,15 @@ def frame_table(table: pd.DataFrame, note: str = "") -> str:
     return f'<div class="wide">{shown}</div>' + (f'<p class="note">{html.escape(note)}</p>' if note else "")
 
 
-def section(title: str, intro: str, findings: list[str], summary: pd.DataFrame, figures: list[Path]) -> str:
+def section(title: str, intro: str, findings: list[str], summary: pd.DataFrame, figures: list[Path],
+            captions: dict[str, str] | None = None) -> str:
+    """A titled section: its intro, findings, table and figures, each figure with its caption
+    (``captions``, by file name) where it has one."""
     parts = [f"<h2>{html.escape(title)}</h2>"]
     if intro:
         parts.append(f"<p>{html.escape(intro)}</p>")
     parts += [_findings(findings), _table(summary)]
-    parts += [_img(f, f.stem.replace("_", " ")) for f in figures]
+    parts += [_img(f, f.stem.replace("_", " "), (captions or {}).get(f.name, "")) for f in figures]
     return "\n".join(parts)
 
 
@@ -89,7 +94,8 @@ def page(findings: list[str], settings: list[tuple[str, str]], main: str, experi
 <style>{STYLE}</style></head><body>
 <h1>rnn-zoo: recurrent cells on {html.escape(tasks)}</h1>
 {answer_block(answer)}
-<p class="note">Generated from runs/ by <code>python -m zoo report</code>.</p>
+<p class="note">Built from the runs in runs/; <code>python -m zoo report</code> (<code>make report</code>)
+builds it again without training.</p>
 {_findings(findings)}
 <h2>Settings</h2>
 {_settings(settings)}

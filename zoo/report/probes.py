@@ -41,16 +41,20 @@ def combine(spec, column: str, ok: pd.DataFrame, trained: pd.DataFrame):
 
 
 def long_table(runs, name: str) -> pd.DataFrame:
-    """Every run's ``probe_<name>.csv`` rows, with its cell, mode and seed in front."""
+    """Every run's ``probe_<name>.csv`` rows, with its cell, mode and seed in front and, last, its
+    ``own_recurrent_weights`` (``own_recurrent_weights``), for a figure that must leave out cells
+    whose recurrent gradient is not comparable."""
     frames = []
     for r in runs:
         table = probe_table(r, name)
         if table is not None and len(table):
-            frames.append(table.assign(cell=r.config.cell, mode=r.config.mode, seed=r.config.seed))
+            frames.append(table.assign(cell=r.config.cell, mode=r.config.mode, seed=r.config.seed,
+                                       own_recurrent_weights=own_recurrent_weights(r)))
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)
-    return table[["cell", "mode", "seed", *[c for c in table.columns if c not in ("cell", "mode", "seed")]]]
+    front = ("cell", "mode", "seed")
+    return table[[*front, *[c for c in table.columns if c not in front]]]
 
 
 def run_summaries(runs, name: str, statuses=("ok",)) -> pd.DataFrame:
@@ -63,7 +67,7 @@ def run_summaries(runs, name: str, statuses=("ok",)) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cell", "mode", "seed", "status", *spec.summary])
 
 
-def _own_recurrent_weights(run) -> float:
+def own_recurrent_weights(run) -> float:
     """1.0 where the run's cell has weights its recurrence runs through apart from its input's (a
     recurrent_kernel weight group), 0.0 where not (minGRU, minLSTM; coRNN's one kernel reads both),
     NaN where the run does not say (stored before it did, or written by zoo.ProbeCallback)."""
@@ -74,12 +78,12 @@ def _own_recurrent_weights(run) -> float:
 def finding_table(runs, name: str) -> pd.DataFrame:
     """What a probe's finding reads: ``run_summaries`` of the ok runs (without their status) and,
     row by row from the same run, what a finding may set its numbers against: the run's
-    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``_own_recurrent_weights``).
+    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``own_recurrent_weights``).
     Row by row, not by (cell, mode, seed): a sweep has several runs of each."""
     ok = [r for r in runs if r.metrics.get("status") == "ok" and probe_table(r, name) is not None]
     return run_summaries(ok, name).drop(columns="status").assign(
         decay_factor=[r.metrics.get("decay_factor", math.nan) for r in ok],
-        own_recurrent_weights=[_own_recurrent_weights(r) for r in ok],
+        own_recurrent_weights=[own_recurrent_weights(r) for r in ok],
     )
 
 

@@ -122,6 +122,7 @@ def run_numbers(r) -> dict:
         "diverged_epoch": r.metrics.get("diverged_epoch") or math.nan,
         "decay_rate": r.metrics.get("decay_rate", math.nan),
         "recurrent_share": recurrent_share(r),
+        "own_recurrent_weights": probe_report.own_recurrent_weights(r),
         "first_epoch": first,
         "last_epoch": last,
         **at_last,

@@ -107,7 +107,8 @@ def summary_table(runs) -> pd.DataFrame:
         known = [a for a in (numbers.state_activation if "state_activation" in numbers else []) if isinstance(a, str)]
         row["state_activation"] = known[0] if known else math.nan  # the cell's, the same in every seed
         averaged = ("test_mae_next", "epochs_to_threshold", "seconds", "grad_norm_final", "grad_norm_peak",
-                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "recurrent_share")
+                    "decay_rate", "decay_factor", "decay_factor_late", "lyapunov_top", "recurrent_share",
+                    "own_recurrent_weights")
         for col in averaged:
             row[col] = _mean(ok, col)
         # Each registered probe's summary columns, combined over the runs as the probe declares.

@@ -63,7 +63,10 @@ def _no_state_note(mode: str, summary: pd.DataFrame | None) -> str:
     the gradient, exactly 0 for a single step from a zero state."""
     rows = summary[summary["mode"] == mode] if summary is not None and "mode" in summary else pd.DataFrame()
     share = rows.recurrent_share.dropna() if "recurrent_share" in rows else pd.Series(dtype=float)
-    earlier = rows.share_from_1.dropna() if "share_from_1" in rows else pd.Series(dtype=float)
+    # The profile of a cell without recurrent weights of its own sums every weight's terms (the
+    # time-profile probe leaves it out): its share is not the recurrent gradient's.
+    own = rows[rows.own_recurrent_weights != 0] if "own_recurrent_weights" in rows else rows
+    earlier = own.share_from_1.dropna() if "share_from_1" in own else pd.Series(dtype=float)
     head = (f"{mode}: no ‖dh_T/dh_t‖ stored.\nIt is measured along the input's steps,\n"
             "and this mode reads its input as one step.")
     if len(earlier) and (earlier > 0).any():
@@ -71,6 +74,14 @@ def _no_state_note(mode: str, summary: pd.DataFrame | None) -> str:
         span = low if low == high else f"{low}–{high}"
         return (head + "\n\nBut its state does run through time, over\nsteps of its own: " + span
                 + " of its recurrent\ngradient comes from steps before the last\n(probe_grad_time_profile.png).")
+    if (share > 0).any() and (share == 0).any():
+        # One step from the zero state: the kernels reading the old state get nothing, but a weight a
+        # cell declares recurrent (LEM's z_kernel, RG-LRU's a) can act within that step, so its share
+        # says nothing of time.
+        cells = ", ".join(sorted(set(rows.cell[rows.recurrent_share > 0])))
+        return (head + f"\n\nIts recurrent weights get up to {share.max():.0%}\nof the gradient norm in "
+                f"{cells} only:\nweights a cell declares recurrent can act\nwithin one step from a zero state; "
+                "a\nkernel reading the old state gets none.")
     if (share > 0).any():
         return (head + "\n\nBut its state does run through time: its\nrecurrent kernels get up to "
                 f"{share.max():.0%} of the\ngradient norm (0 for one step from a zero state).")

@@ -86,6 +86,12 @@ def weight_groups(gradients: pd.DataFrame) -> Figure:
             ax.set_title(f"{mode}: {KIND_TITLES.get(kind, kind.replace('_', ' '))}")
             if (t.norm_mean > 0).any():
                 ax.set_yscale("log")
+                # A log axis drops a line of zeros: say whose they are, or the panel reads as theirs alone.
+                zero = sorted(c for c, n in t.groupby("cell").norm_mean if (n == 0).all())
+                if zero:
+                    who = f"{len(zero)} cells" if len(zero) > 3 else ", ".join(zero)
+                    ax.text(0.02, 0.03, f"exactly 0 (off the log axis): {who}", transform=ax.transAxes,
+                            fontsize=7.5, color="0.35", va="bottom")
             elif not t.empty:
                 ax.text(0.5, 0.5, "exactly zero: one step\nfrom a zero state never\nuses this kernel",
                         ha="center", va="center", transform=ax.transAxes, color="0.4")
@@ -114,17 +120,20 @@ def predictions(preds: pd.DataFrame, points: int = 200) -> Figure:
         top, bottom = axes[0, col], axes[1, col]
         t = preds[(preds["mode"] == mode) & (preds.offset == 1)]
         truth = t.drop_duplicates("index").sort_values("index").head(points)
-        top.plot(truth["index"], truth.truth, color="black", lw=3, alpha=0.3, label="truth")
         for cell, c in t.groupby("cell"):
             c = c[c.seed == c.seed.min()].sort_values("index").head(points)
             top.plot(c["index"], c.prediction, color=colors[cell], lw=1.0, label=cell)
             bottom.plot(c["index"], c.prediction - c.truth, color=colors[cell], lw=1.0)
+        # Over the predictions, dotted: under 15 lines a pale truth could not be seen.
+        top.plot(truth["index"], truth.truth, color="black", lw=1.6, ls=":", label="truth", zorder=5)
         bottom.axhline(0, color="black", lw=0.6)
         top.set(title=mode, ylim=(-1.25, 1.25))
         bottom.set(xlabel="test series index")
     axes[0, 0].set_ylabel("sin(t), next-value\nprediction")
     axes[1, 0].set_ylabel("prediction − truth")
-    fig.suptitle(f"Next-value predictions on the test series (first {points} points, first seed)")
+    length = preds[preds.offset == 1]["index"].nunique()
+    shown = f"first {points} of {length} points, first seed" if length > points else "first seed"
+    fig.suptitle(f"Next-value predictions on the test series ({shown}; truth dotted)")
     legend(fig, axes)
     return fig
 

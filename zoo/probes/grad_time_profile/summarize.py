@@ -26,8 +26,21 @@ def _final(table):
     return table[table.epoch == last]
 
 
+def _without_own_weights(table) -> list[str]:
+    """The cells whose runs say they have no recurrent weights apart from the input's: their
+    profile sums every weight's terms, which is not dL/dW_rec (``finding`` says so too)."""
+    if "own_recurrent_weights" not in table:
+        return []
+    return sorted(set(table.cell[table.own_recurrent_weights == 0]))
+
+
 def figure(table):
-    """share_from by lag, a line per cell (mean over seeds), a panel per mode; dashed: the initial weights."""
+    """share_from by lag, a line per cell (mean over seeds), a panel per mode; dashed: the initial
+    weights. The cells ``finding`` leaves out are left out here too, and named in the title."""
+    if table.empty:
+        return None
+    apart = _without_own_weights(table)
+    table = table[~table.cell.isin(apart)]
     if table.empty:
         return None
     modes = list(dict.fromkeys(table["mode"]))
@@ -51,7 +64,9 @@ def figure(table):
         ax.grid(alpha=0.3)
     # One legend beside the panels, not one per panel over the lines: the cells are the same in each.
     figure_legend(fig, axes, loc="outside right upper", fontsize=8, title="cell", title_fontsize=8)
-    fig.suptitle("The recurrent gradient's time profile (Pascanu et al. 2013): where dL/dW_rec comes from",
+    left = (f"\nLeft out: {', '.join(apart)} (no recurrent weights apart from the input's: their profile is not "
+            "dL/dW_rec's)" if apart else "")
+    fig.suptitle("The recurrent gradient's time profile (Pascanu et al. 2013): where dL/dW_rec comes from" + left,
                  fontsize=10)
     return fig
 
@@ -63,9 +78,8 @@ def finding(summary):
     (minGRU, minLSTM; coRNN's one kernel reads both), the profile sums every cell weight's terms, which
     is not dL/dW_rec; those are named as left out rather than ranked beside the others.
     """
-    own = summary.own_recurrent_weights if "own_recurrent_weights" in summary else None
-    apart = [] if own is None else list(dict.fromkeys(summary.cell[own == 0]))
-    kept = summary if own is None else summary[own != 0]
+    apart = _without_own_weights(summary)
+    kept = summary[~summary.cell.isin(apart)]
     means = kept.groupby(["cell", "mode"]).share_older_half.mean().dropna()
     left = (f" Left out: {', '.join(apart)}: no recurrent weights apart from the input weights, so the profile "
             "sums the terms of every weight of the cell." if apart else "")
