@@ -253,7 +253,7 @@ def _ties(summary: pd.DataFrame) -> str:
     lo, hi = s[metric].min(), s[metric].max()
     one_seed = s[f"{metric}_ci95"].isna().all()
     if one_seed:
-        return (f"with one seed no interval tells a tie from a lead: {_lowest(s, metric)} (test MAE {lo:.3g} to "
+        return (f"with one seed no interval tells a tie from a lead: {_lowest(s, metric)} ({lo:.3g} to "
                 f"{hi:.3g} over every cell and mode), from one run each")
     compared = [c for _, c in s.groupby("mode", sort=False) if len(c) > 1]
     if not compared:
