@@ -364,7 +364,7 @@ def test_the_gates_title_explains_carry_only_for_the_cells_it_draws():
                              for c in cells for e in (0, 1)])
 
     title = gates.figure(rows(["gru", "lstm"]))._suptitle.get_text()
-    assert title.endswith("carry = Keras GRU z, LSTM forget f")
+    assert title.endswith("carry = gru's z (Keras's GRU), lstm's forget f")
     title = gates.figure(rows(["my_model.lstm"]))._suptitle.get_text()  # a user's model: no built-in's names
     assert title.endswith("carry = the share of the old state a step keeps") and "GRU" not in title
 

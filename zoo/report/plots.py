@@ -124,6 +124,18 @@ def seeds_over(seeds: pd.Series) -> str:
     return _mean_over(seeds) + (" (one on some lines)" if seeds.min() <= 1 else "")
 
 
+def plain_log_ticks(axis) -> None:
+    """A log axis labelled in plain numbers (0.02, 0.3), its minor ticks too, so a point below the
+    lowest power of ten still has a labelled tick near it; not 2×10⁻² mathtext."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_minor_locator(LogLocator(base=10, subs=(2, 3, 5)))
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(plain)
+
+
 def log_scale_where_possible(fig: Figure) -> Figure:
     """Turn each log axis that has no finite positive value to plot (a grid whose
     runs all diverged) back to linear, saying so on the panel, so drawing never

@@ -148,6 +148,9 @@ def _point(ax, x: float, value: float, floor: float, marker: str, **style) -> No
 CELLS_A_PANEL = 16  # the spectrum's cells side by side in one panel; more split over several
 
 
+NUDGE = 0.13  # how far beside its cell's bar e^λ (left) and the carry (right) stand, in cells
+
+
 def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
     """Per-step factors that explain the decay, one panel per mode with a state through time:
     the one-step Jacobian's singular values (bar: min to max, tick: median), e^λ of the top
@@ -188,14 +191,15 @@ def jacobian_spectrum(summary: pd.DataFrame) -> Figure:
             if np.isfinite(r.jac_sigma_max_first):
                 ax.plot([i - 0.2] * 2, [max(r.jac_sigma_min_first, floor), r.jac_sigma_max_first], color=c, lw=2,
                         alpha=0.45)
-                _point(ax, i - 0.2, np.exp(r.lyapunov_top_first), floor, "o", color=c, mfc="white", ms=7)
+                # e^λ a little left of its bar, the factor on it: equal values stay two markers
+                _point(ax, i - 0.2 - NUDGE, np.exp(r.lyapunov_top_first), floor, "o", color=c, mfc="white", ms=7)
                 _point(ax, i - 0.2, r.decay_factor_first, floor, "D", color=c, mfc="white", ms=6)
             ax.plot([i + 0.2] * 2, [max(r.jac_sigma_min, floor), r.jac_sigma_max], color=c, lw=7, alpha=0.75)
             ax.plot(i + 0.2, r.jac_sigma_median, "_", color="black", ms=16, mew=2)
-            _point(ax, i + 0.2, np.exp(r.lyapunov_top), floor, "o", color="black", mfc=c, ms=8)
+            _point(ax, i + 0.2 - NUDGE, np.exp(r.lyapunov_top), floor, "o", color="black", mfc=c, ms=8)
             _point(ax, i + 0.2, r.decay_factor, floor, "D", color="black", mfc=c, ms=7)
             if np.isfinite(r.carry):
-                ax.plot(i + 0.2, r.carry, "s", color="black", mfc="white", ms=7)
+                ax.plot(i + 0.2 + NUDGE, r.carry, "s", color="black", mfc="white", ms=7)  # right of it
             if r.jac_sigma_min < floor:
                 last = i == len(t) - 1  # centred on the last bar, the label would cross the frame
                 shown = sigma_min_text(r.jac_sigma_min, r.jac_sigma_max).replace(" σ_max", "\nσ_max")  # narrow

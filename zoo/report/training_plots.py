@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from zoo.core.specs import canonical_loss
-from zoo.report.plots import band, cell_colors, legend, panels, spread_note, subplots
+from zoo.report.plots import band, cell_colors, legend, panels, plain_log_ticks, spread_note, subplots
 
 
 def epoch_ticks() -> matplotlib.ticker.MaxNLocator:
@@ -173,7 +173,9 @@ def test_mae_points(summary: pd.DataFrame) -> Figure:
     ax.set_xticks(np.arange(len(modes)), modes)
     ax.set_xlim(-0.5, len(modes) - 0.5)
     ax.grid(axis="y", which="both", alpha=0.25)
-    ax.set(yscale="log", ylabel="test MAE (log scale)", title=_interval_title(summary, "Test MAE per cell and mode"))
+    ax.set(yscale="log", xlabel="mode (a dot per cell, in the legend's order)", ylabel="test MAE (log scale)",
+           title=_interval_title(summary, "Test MAE per cell and mode"))
+    plain_log_ticks(ax.yaxis)
     fig.legend(loc="outside right center", frameon=False)
     return fig
 

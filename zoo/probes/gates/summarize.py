@@ -30,7 +30,8 @@ def carry_gate(first) -> str:
 
 
 # What "carry" is in the built-in gated cells, for the figure's title where they are drawn.
-CARRY_OF = {"gru": "Keras GRU z", "seed_gru": "the post's GRU 1 − z", "lstm": "LSTM forget f", "mgu": "MGU 1 − f"}
+# Named by cell: gru (Keras's GRU) and seed_gru (the post's) are two cells with opposite conventions.
+CARRY_OF = {"gru": "z (Keras's GRU)", "seed_gru": "1 − z (the post's GRU)", "lstm": "forget f", "mgu": "1 − f"}
 
 
 def figure(table):
@@ -62,7 +63,7 @@ def figure(table):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for row in grid:
         row[0].set_ylabel("mean activation\non the probe batch")
-    shown = [meaning for cell, meaning in CARRY_OF.items() if cell in set(g.cell)]
+    shown = [f"{cell}'s {meaning}" for cell, meaning in CARRY_OF.items() if cell in set(g.cell)]
     fig.suptitle(f"Gate activity ({mode}): carry = " + (", ".join(shown) if shown else
                                                         "the share of the old state a step keeps"))
     figure_legend(fig, axes, frameon=False)
