@@ -194,7 +194,7 @@ def _bottom_role(factors: pd.Series, alive: str | None) -> str:
 def _passed_over(factors: pd.Series, rates: pd.Series, alive: str, shown: list[str]) -> str:
     """Why a cell with a larger factor over lags 1-5 than ``alive`` (and not growing, not already
     named) does not keep the gradient longer: its factor owes to its first step, and past it the
-    gradient falls faster. "; cornn's ×0.999 comes from its first step: ×0.77 a step after it"."""
+    gradient falls faster: "; c's ×0.999 comes from its first step: ×0.77 a step after it"."""
     passed = [c for c in factors.index if factors[c] > factors[alive] and c not in shown
               and trend(factors[c]) != "grows" and rates[c] < rates[alive]]
     said = [f"{c}'s {factor_text(factors[c])} comes from its first step: {factor_text(rates[c])} a step after it"
@@ -235,7 +235,7 @@ def gradient_line(summary: pd.DataFrame) -> str:
 
 
 def _lowest(s: pd.DataFrame, metric: str) -> str:
-    """Which cell has the lowest ``metric`` in each mode: "lru has the lowest test MAE in every mode"."""
+    """Which cell has the lowest ``metric`` in each mode: "c has the lowest test MAE in every mode"."""
     best = s.loc[s.groupby("mode", sort=False)[metric].idxmin()]
     leaders = best.cell.value_counts(sort=True)
     if len(leaders) == 1:

@@ -87,7 +87,7 @@ def finding(summary):
     kept = means.drop(apart)
     left = (f" Left out: {', '.join(f'{cell} ({mode})' for cell, mode in apart)}: the gate's mean does not "
             "account for how fast the state's gradient shrinks (the per-step factor of ‖dh_T/dh_t‖; the cell's "
-            "paragraph says why)." if apart else "")
+            "paragraph says why); the figure still draws the gate's mean, as measured." if apart else "")
     if len(kept) < 2:
         return left.strip() or None
     lo, hi = kept.idxmin(), kept.idxmax()
