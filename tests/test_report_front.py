@@ -149,6 +149,10 @@ def test_a_grid_of_memory_runs_says_it_can_test_the_claim(monkeypatch):
     assert len(lines) <= answer.MAX_LINES
     assert lines[0].startswith("Can this grid test the post's claim")
     assert "Yes: adding needs a memory of 5, 10 steps" in lines[0]
+    assert lines[0].endswith("But this is its quick form, a smoke run too short to settle it: make compare "
+                             "CONFIG=memory trains the full one.")
+    full = answer.answer(summary, GridConfig(name="memory"), runs=[], shown={"memory"})
+    assert "quick form" not in full[0]
     assert lines[1].startswith("Longest length a majority of seeds solve: adding: gru 10, simple_rnn 5.")
     assert "(many_to_one, length 10, over lags 1-5" in lines[2] and "by ×0.9 in gru, the cell that keeps" in lines[2]
     assert "the memory experiment" not in " ".join(lines)  # it is this grid: its full form is next
@@ -208,14 +212,16 @@ def test_the_cell_that_keeps_the_gradient_longest_is_chosen_by_its_rate_past_the
     ])
     line = answer.gradient_line(summary)
     assert "×0.999 in cornn, the most over lags 1-5, and by ×0.6 in gru, where it vanishes fastest" in line
-    assert "Of the cells where it does not grow, lem keeps it alive longest (×0.988 over lags 1-5)." in line
+    # none grows: no "of the cells where it does not grow"; cornn, the most over lags 1-5, is said why not
+    assert (" lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 comes from its first step: ×0.765 "
+            "a step after it).") in line and "does not grow, lem" not in line
     assert "in lem (at ×0.985 a step)" in line  # its rate past the first step, said once, where it is used
     # a cell with more over lags 1-5 that is not the top one is named, with its rate past the first step
     above = pd.concat([summary, pd.DataFrame([_row("rho2", "many_to_one", 0.3, 0.1, factor=1.5,
                                                    decay_rate=math.log(1.4))])])
     line = answer.gradient_line(above)
-    assert ("lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 comes from its first step: ×0.765 a "
-            "step after it).") in line
+    assert ("Of the cells where it does not grow, lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 "
+            "comes from its first step: ×0.765 a step after it).") in line
     assert "Every gated cell" not in line and "the plain cornn keeps more" not in line  # by the rate: they interleave
     from zoo.report.findings import _order
 
@@ -277,3 +283,11 @@ def test_with_one_seed_the_answer_names_the_lowest_cell_and_claims_no_lead():
                     "(0.012 to 0.3 over every cell and mode), from one run each")
     split = summary.assign(test_mae=[0.012, 0.2, 0.3, 0.02])
     assert "the lowest test MAE goes to lru in 1 mode and gru in 1 mode" in answer._ties(split)
+
+
+def test_an_experiments_quick_form_names_the_commands_that_exist():
+    from zoo.report import _run_it
+
+    assert _run_it("memory") == " Run it with: make compare CONFIG=memory."
+    quick = _run_it("memory-quick")
+    assert "CONFIG=memory-quick" not in quick and "make compare CONFIG=memory QUICK=1 trains it again" in quick

@@ -362,6 +362,17 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
             + registry.sections(grid, results, out))
 
 
+def _run_it(name: str) -> str:
+    """How to train an experiment again; its quick form (``<name>-quick``) is said to be one, as the
+    sentence before it describes the full form."""
+    if not name.endswith("-quick"):
+        return f" Run it with: make compare CONFIG={name}."
+    full = name.removesuffix("-quick")
+    return (f" These runs are its quick form, a smoke run smaller than that sentence says (the settings and the "
+            f"table give what ran): make compare CONFIG={full} QUICK=1 trains it again, make compare CONFIG={full} "
+            "the full form.")
+
+
 def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     _write_tables(results, out)
     # The figures, findings and sections its [report] table declares (zoo.core.report_spec).
@@ -372,7 +383,7 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     return html.section(
         f"Experiment: {grid.name}",
         grid.experiment + (" Written by zoo.ProbeCallback(runs=...) at the end of the model's fit."
-                           if USER_MODEL in grid.modes else f" Run it with: make compare CONFIG={grid.name}.")
+                           if USER_MODEL in grid.modes else _run_it(grid.name))
         + missing,
         registry.finding_lines(grid, results),
         results.summary,

@@ -191,12 +191,12 @@ def _bottom_role(factors: pd.Series, alive: str | None) -> str:
     return ", where it vanishes fastest" if trend(factors[bottom]) == "vanishes" else ", where it keeps about its size"
 
 
-def _passed_over(factors: pd.Series, rates: pd.Series, alive: str, shown: list[str]) -> str:
-    """Why a cell with a larger factor over lags 1-5 than ``alive`` (and not growing, not already
-    named) does not keep the gradient longer: its factor owes to its first step, and past it the
+def _passed_over(factors: pd.Series, rates: pd.Series, alive: str) -> str:
+    """Why a cell with a larger factor over lags 1-5 than ``alive`` (and not growing) does not keep
+    the gradient longer: its factor owes to its first step, and past it the
     gradient falls faster: "; c's ×0.999 comes from its first step: ×0.77 a step after it"."""
-    passed = [c for c in factors.index if factors[c] > factors[alive] and c not in shown
-              and trend(factors[c]) != "grows" and rates[c] < rates[alive]]
+    passed = [c for c in factors.index if factors[c] > factors[alive] and trend(factors[c]) != "grows"
+              and rates[c] < rates[alive]]
     said = [f"{c}'s {factor_text(factors[c])} comes from its first step: {factor_text(rates[c])} a step after it"
             for c in passed]
     return "; " + _and(said) if said else ""
@@ -225,8 +225,9 @@ def gradient_line(summary: pd.DataFrame) -> str:
             "above 1 it grows).")
     shown = [top, bottom]
     if alive not in (None, top, bottom):  # the top cell's gradient grows, or falls faster past its first step
-        text += (f" Of the cells where it does not grow, {alive} keeps it alive longest ({factor_text(factors[alive])}"
-                 f" over lags 1-5{_passed_over(factors, rates, alive, shown)}){_unlearned(summary, alive)}.")
+        among = "Of the cells where it does not grow, " if any(trend(r) == "grows" for r in rates) else ""
+        text += (f" {among}{alive} keeps it alive longest ({factor_text(factors[alive])}"
+                 f" over lags 1-5{_passed_over(factors, rates, alive)}){_unlearned(summary, alive)}.")
         shown.insert(1, alive)
     how = ("at each cell's fitted slope of ln‖dh_T/dh_t‖ from lag 1 on (lag 0, the identity, left out)"
            if slope else "at those rates")
@@ -355,8 +356,11 @@ def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
         lengths = ", ".join(map(str, sorted(frame.length.unique())))
         names = list(dict.fromkeys(frame.task))
         tasks = _and(names) + (" needs" if len(names) == 1 else " need")
+        smoke = (f" But this is its quick form, a smoke run too short to settle it: make compare "
+                 f"CONFIG={grid.name.removesuffix('-quick')} trains the full one." if grid.name.endswith("-quick")
+                 else "")
         lines.append(f"Can this grid test the post's claim, that {CLAIM}? Yes: {tasks} a memory of "
-                     f"{lengths} steps, and no cell can score below the memoryless baseline without it.")
+                     f"{lengths} steps, and no cell can score below the memoryless baseline without it.{smoke}")
         lines.append(_memory_verdict(frame))
     elif not summary.empty:
         window = _window(grid)
