@@ -270,7 +270,7 @@ def test_the_state_size_is_set_against_units_only_for_a_cell_of_one_size():
 
 
 def test_a_tiny_recurrent_share_is_never_printed_as_none():
-    from zoo.probes.gradients.summarize import _percent
+    from zoo.core.analysis import percent_text as _percent
 
     assert [_percent(x) for x in (0.74, 0.003, 0.0004)] == ["74%", "0.3%", "< 0.05%"]
 
@@ -327,7 +327,9 @@ def test_cells_with_one_vanish_lag_are_named_together():
         return dict(cell=cell, vanish_lag=lag, vanish_reached=reached, ok=ok, max_lag=5)
 
     none = pd.DataFrame([row("gru", math.nan, 0), row("lstm", math.nan, 0), row("lru", math.nan, 0)])
-    assert _vanish_lags(none) == "not reached by lag 5 in any cell"
+    assert _vanish_lags(none) == "not reached by lag 5 in every cell"
+    every = pd.DataFrame([row("gru", 3.0, 2), row("lstm", 3.0, 2)])
+    assert _vanish_lags(every) == "3 in every cell"
     mixed = pd.DataFrame([row("gru", 3.0, 2), row("lstm", math.nan, 0), row("mgu", 3.0, 2), row("lru", math.nan, 0)])
     assert _vanish_lags(mixed) == "3 in gru, mgu; not reached by lag 5 in lstm, lru"
     assert _vanish_lags(pd.DataFrame([row("gru", math.nan, 0)])) == "not reached by lag 5 in gru"
@@ -342,6 +344,8 @@ def test_the_fewest_parameters_are_read_mode_by_mode():
                                      "many_to_one)")
     s.loc[1, "params"] = 100
     assert _fewest_parameters(s) == "the fewest parameters: gru (100) in one_to_one, indrnn (257) in many_to_one"
+    one = pd.DataFrame(dict(cell=["gru", "seed_gru", "lstm"], mode="m", params=[10, 10, 20]))
+    assert _fewest_parameters(one) == "gru and seed_gru have the fewest parameters in m (10 in m)"
 
 
 def test_a_jacobians_sigma_range_is_described_by_its_numbers():
@@ -353,3 +357,7 @@ def test_a_jacobians_sigma_range_is_described_by_its_numbers():
     assert "range 0.9–0.997 (all below 1: every direction shrinks)" in _spectrum_reason(row(0.9, 0.997))
     assert "(all above 1: every direction stretches)" in _spectrum_reason(row(1.1, 2.0))
     assert "(some directions stretch, others shrink" in _spectrum_reason(row(0.9, 1.5))
+    # judged as printed: 0.9996 prints as 1, and 0.996 as 1
+    assert "range 0.95–1 (some directions" in _spectrum_reason(row(0.95, 0.9996))
+    assert "range 1–1.5 (some directions" in _spectrum_reason(row(0.996, 1.5))
+    assert "(" not in _spectrum_reason(row(math.nan, 1.5)).split("range")[1].split(";")[0]

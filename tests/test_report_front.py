@@ -213,15 +213,15 @@ def test_the_cell_that_keeps_the_gradient_longest_is_chosen_by_its_rate_past_the
     line = answer.gradient_line(summary)
     assert "×0.999 in cornn, the most over lags 1-5, and by ×0.6 in gru, where it vanishes fastest" in line
     # none grows: no "of the cells where it does not grow"; cornn, the most over lags 1-5, is said why not
-    assert (" lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 comes from its first step: ×0.765 "
-            "a step after it).") in line and "does not grow, lem" not in line
+    assert (" lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 is ×0.765 a step on its slope from "
+            "lag 1 on).") in line and "does not grow, lem" not in line
     assert "in lem (at ×0.985 a step)" in line  # its rate past the first step, said once, where it is used
     # a cell with more over lags 1-5 that is not the top one is named, with its rate past the first step
     above = pd.concat([summary, pd.DataFrame([_row("rho2", "many_to_one", 0.3, 0.1, factor=1.5,
                                                    decay_rate=math.log(1.4))])])
     line = answer.gradient_line(above)
     assert ("Of the cells where it does not grow, lem keeps it alive longest (×0.988 over lags 1-5; cornn's ×0.999 "
-            "comes from its first step: ×0.765 a step after it).") in line
+            "is ×0.765 a step on its slope from lag 1 on).") in line
     assert "Every gated cell" not in line and "the plain cornn keeps more" not in line  # by the rate: they interleave
     from zoo.report.findings import _order
 
@@ -283,6 +283,10 @@ def test_with_one_seed_the_answer_names_the_lowest_cell_and_claims_no_lead():
                     "(0.012 to 0.3 over every cell and mode), from one run each")
     split = summary.assign(test_mae=[0.012, 0.2, 0.3, 0.02])
     assert "the lowest test MAE goes to lru in 1 mode and gru in 1 mode" in answer._ties(split)
+    one_cell = summary[summary.cell == "lru"]  # nothing to rank: no "lowest"
+    assert answer._ties(one_cell) == "with one seed no interval tells a tie from a lead (test MAE 0.012 to 0.02)"
+    no_mae = summary.assign(test_mae=math.nan)  # a classification task's rows: no MAE to rank, and no error
+    assert "lowest" not in answer._ties(no_mae)
 
 
 def test_an_experiments_quick_form_names_the_commands_that_exist():

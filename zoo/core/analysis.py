@@ -124,3 +124,20 @@ def gate_sets_factor(carry: float, f: float) -> bool:
     if not (0 < carry < 1 and 0 < f < 1):
         return abs(carry - f) < 0.02  # at or past 1 the steps do not compare: only nearly equal values agree
     return 0.5 <= steps_to_1pct(carry) / steps_to_1pct(f) <= 2
+
+
+def percent_text(share: float) -> str:
+    """74%, or 0.3% for a share that would round to a 0% the reader takes for none."""
+    if share >= 0.01:
+        return f"{share:.0%}"
+    return f"{share:.1%}" if share >= 0.0005 else "< 0.05%"
+
+
+def without_own_recurrent_weights(frame) -> list[str]:
+    """The cells of ``frame`` (rows with ``cell`` and ``own_recurrent_weights``) whose runs say they
+    have no recurrent weights apart from their input's (minGRU, minLSTM; coRNN's one kernel reads
+    both): their gradient time profile sums every weight's terms, which is not dL/dW_rec. A cell
+    counts as such where any of its runs says so (a run stored before the key says nothing)."""
+    if "own_recurrent_weights" not in frame:
+        return []
+    return sorted(set(frame.cell[frame.own_recurrent_weights == 0]))

@@ -16,6 +16,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
 from zoo import store
 from zoo.core.colors import shared_cells
 from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, show, task_spec
@@ -355,8 +357,8 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
     }
     grid = grid or GridConfig()
     figures = _save({**figures, **registry.figures(grid, results)}, out)  # and those its [report] declares
-    seeds = int(results.summary.seeds.max()) if "seeds" in results.summary else 1
-    over = f"the mean over up to {seeds} seeds" if seeds > 1 else "one seed each"
+    seeds = pd.to_numeric(results.summary.get("seeds", pd.Series(dtype=float)), errors="coerce").max()
+    over = f"the mean over up to {int(seeds)} seeds" if seeds > 1 else "one seed each"
     return (html.section("Comparison", f"Every cell in every mode, {over}.", [], results.summary, figures,
                          CAPTIONS)
             + registry.sections(grid, results, out))

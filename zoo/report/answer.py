@@ -194,10 +194,10 @@ def _bottom_role(factors: pd.Series, alive: str | None) -> str:
 def _passed_over(factors: pd.Series, rates: pd.Series, alive: str) -> str:
     """Why a cell with a larger factor over lags 1-5 than ``alive`` (and not growing) does not keep
     the gradient longer: its factor owes to its first step, and past it the
-    gradient falls faster: "; c's ×0.999 comes from its first step: ×0.77 a step after it"."""
+    gradient falls faster: "; c's ×0.999 is ×0.77 a step on its slope from lag 1 on"."""
     passed = [c for c in factors.index if factors[c] > factors[alive] and trend(factors[c]) != "grows"
               and rates[c] < rates[alive]]
-    said = [f"{c}'s {factor_text(factors[c])} comes from its first step: {factor_text(rates[c])} a step after it"
+    said = [f"{c}'s {factor_text(factors[c])} is {factor_text(rates[c])} a step on its slope from lag 1 on"
             for c in passed]
     return "; " + _and(said) if said else ""
 
@@ -237,6 +237,9 @@ def gradient_line(summary: pd.DataFrame) -> str:
 
 def _lowest(s: pd.DataFrame, metric: str) -> str:
     """Which cell has the lowest ``metric`` in each mode: "c has the lowest test MAE in every mode"."""
+    s = s.dropna(subset=[metric])
+    if s.empty or (s.groupby("mode").size() == 1).all():  # no metric, or one cell per mode: nothing to rank
+        return ""
     best = s.loc[s.groupby("mode", sort=False)[metric].idxmin()]
     leaders = best.cell.value_counts(sort=True)
     if len(leaders) == 1:
@@ -254,7 +257,10 @@ def _ties(summary: pd.DataFrame) -> str:
     lo, hi = s[metric].min(), s[metric].max()
     one_seed = s[f"{metric}_ci95"].isna().all()
     if one_seed:
-        return (f"with one seed no interval tells a tie from a lead: {_lowest(s, metric)} ({lo:.3g} to "
+        lowest = _lowest(s, metric)
+        if not lowest:
+            return f"with one seed no interval tells a tie from a lead (test MAE {lo:.3g} to {hi:.3g})"
+        return (f"with one seed no interval tells a tie from a lead: {lowest} ({lo:.3g} to "
                 f"{hi:.3g} over every cell and mode), from one run each")
     compared = [c for _, c in s.groupby("mode", sort=False) if len(c) > 1]
     if not compared:

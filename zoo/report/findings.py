@@ -61,25 +61,29 @@ def _gate_reason(r: pd.Series, f: float) -> str:
     if np.isfinite(first) and abs(first - SIGMOID_1) < 0.02:
         text += f" ({first:.3f} at {_when(r.get('first_epoch'))}: σ(1), a gate bias of 1)"
     if np.isfinite(hi):
-        text += f"; one-step Jacobian σ {sigma_min_text(lo, hi)}–{hi:.3g}" + (" (all below 1)" if hi < 1 else "")
+        text += f"; one-step Jacobian σ {sigma_min_text(lo, hi)}–{hi:.3g}" + (
+            " (all below 1)" if float(f"{hi:.3g}") < 1 else "")
     return text + "."
 
 
 def _spectrum_reason(r: pd.Series) -> str:
     lo, hi, med = _num(r, "jac_sigma_min"), _num(r, "jac_sigma_max"), _num(r, "jac_sigma_median")
     median = sigma_min_text(med, hi, 3)  # below float32 resolution it reads as the minimum does
-    text = (f"no gate: the one-step Jacobian's σ median {median}, range {sigma_min_text(lo, hi)}–{hi:.3g} "
-            f"({_stretch(lo, hi)})")
+    text = (f"no gate: the one-step Jacobian's σ median {median}, range {sigma_min_text(lo, hi)}–{hi:.3g}"
+            + _stretch(lo, hi))
     return text + _tanh_slope(r) + "."
 
 
 def _stretch(lo: float, hi: float) -> str:
-    """What a one-step Jacobian's σ range says about the directions of the state, from the numbers."""
-    if hi < 1:
-        return "all below 1: every direction shrinks"
-    if lo > 1:
-        return "all above 1: every direction stretches"
-    return "some directions stretch, others shrink; the norm averages them"
+    """What a one-step Jacobian's σ range says about the directions of the state, judged on the
+    numbers as printed (σ_max to 3 digits, σ_min to 2), so "0.95–1" is never called all below 1."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    if float(f"{hi:.3g}") < 1:
+        return " (all below 1: every direction shrinks)"
+    if float(f"{lo:.2g}") > 1:
+        return " (all above 1: every direction stretches)"
+    return " (some directions stretch, others shrink; the norm averages them)"
 
 
 def _tanh_slope(r: pd.Series) -> str:
@@ -111,7 +115,7 @@ def _lyapunov_sum(r: pd.Series, said: dict | None = None) -> str:
     if exact and said is not None and "exact_zero" in said:
         return text + f"σ_min is exactly 0, as in {said['exact_zero']} (see there)."
     if exact:
-        if said is not None:
+        if said is not None and text:  # the clamp's caveat below is said in full: later cells point here
             said["exact_zero"] = r.cell
         text += ("σ_min is exactly 0: each step drops some direction of the state outright (a unit whose slope is "
                  "exactly 0, as a ReLU's with a negative input, or a part of the state the step does not read)"
@@ -234,13 +238,16 @@ def main_findings(summary: pd.DataFrame, diverged: pd.DataFrame | None = None,
 def _fewest_parameters(s: pd.DataFrame) -> str:
     """Which cell has the fewest parameters, mode by mode: a mode's input width (one_to_one reads the
     window as one step of features) changes every cell's count, so one mode's count is not the grid's."""
-    cheapest = s.loc[s.groupby("mode", sort=False).params.idxmin()]
-    counts = ", ".join(f"{int(r.params)} in {r.mode}" for r in cheapest.itertuples())
-    if cheapest.cell.nunique() == 1:
-        where = "every mode" if len(cheapest) > 1 else "its mode"
-        return f"{cheapest.cell.iloc[0]} has the fewest parameters in {where} ({counts})"
-    return "the fewest parameters: " + ", ".join(f"{r.cell} ({int(r.params)}) in {r.mode}"
-                                                  for r in cheapest.itertuples())
+    least = []  # (mode, count, every cell with that count)
+    for mode, g in s.dropna(subset=["params"]).groupby("mode", sort=False):
+        low = g.params.min()
+        least.append((mode, int(low), " and ".join(sorted(g.cell[g.params == low]))))
+    counts = ", ".join(f"{n} in {mode}" for mode, n, _ in least)
+    if len({cells for _, _, cells in least}) == 1:
+        cells = least[0][2]
+        where = "every mode" if len(least) > 1 else least[0][0]
+        return f"{cells} {'have' if ' and ' in cells else 'has'} the fewest parameters in {where} ({counts})"
+    return "the fewest parameters: " + ", ".join(f"{cells} ({n}) in {mode}" for mode, n, cells in least)
 
 
 def _vanish_lags(d: pd.DataFrame) -> str:
@@ -250,7 +257,7 @@ def _vanish_lags(d: pd.DataFrame) -> str:
     for r in d.itertuples():
         by_text.setdefault(vanish_text(r._asdict()), []).append(r.cell)
     if len(by_text) == 1 and len(d) > 1:
-        return f"{next(iter(by_text))} in any cell"
+        return f"{next(iter(by_text))} in every cell"
     return "; ".join(f"{text} in {', '.join(cells)}" for text, cells in by_text.items())
 
 

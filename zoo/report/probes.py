@@ -111,7 +111,9 @@ def columns_legend(spec) -> str:
             if c in spec.explain]
     if not said:
         return ""
-    return f'<p class="note">Columns: {"; ".join(said)}; <code>runs</code>: the ok runs the row combines.</p>'
+    every = f" ({', '.join(spec.every_run)}: every run that trained, diverged ones too)" if spec.every_run else ""
+    return (f'<p class="note">Columns: {"; ".join(said)}; <code>runs</code>: the ok runs the row combines'
+            f"{every}.</p>")
 
 
 def section(results, out: Path) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from zoo.core.analysis import percent_text, without_own_recurrent_weights
 from zoo.report.plots import band, cell_colors, legend, panels, seeds_note, seeds_over, spread_note, subplots
 from zoo.report.table_text import sigma_min_text
 
@@ -65,7 +66,7 @@ def _no_state_note(mode: str, summary: pd.DataFrame | None) -> str:
     share = rows.recurrent_share.dropna() if "recurrent_share" in rows else pd.Series(dtype=float)
     # The profile of a cell without recurrent weights of its own sums every weight's terms (the
     # time-profile probe leaves it out): its share is not the recurrent gradient's.
-    own = rows[rows.own_recurrent_weights != 0] if "own_recurrent_weights" in rows else rows
+    own = rows[~rows.cell.isin(without_own_recurrent_weights(rows))]
     earlier = own.share_from_1.dropna() if "share_from_1" in own else pd.Series(dtype=float)
     head = (f"{mode}: no ‖dh_T/dh_t‖ stored.\nIt is measured along the input's steps,\n"
             "and this mode reads its input as one step.")
@@ -79,12 +80,12 @@ def _no_state_note(mode: str, summary: pd.DataFrame | None) -> str:
         # cell declares recurrent (LEM's z_kernel, RG-LRU's a) can act within that step, so its share
         # says nothing of time.
         cells = ", ".join(sorted(set(rows.cell[rows.recurrent_share > 0])))
-        return (head + f"\n\nIts recurrent weights get up to {share.max():.0%}\nof the gradient norm in "
+        return (head + f"\n\nIts recurrent weights get up to {percent_text(share.max())}\nof the gradient norm in "
                 f"{cells} only:\nweights a cell declares recurrent can act\nwithin one step from a zero state; "
                 "a\nkernel reading the old state gets none.")
     if (share > 0).any():
         return (head + "\n\nBut its state does run through time: its\nrecurrent kernels get up to "
-                f"{share.max():.0%} of the\ngradient norm (0 for one step from a zero state).")
+                f"{percent_text(share.max())} of the\ngradient norm (0 for one step from a zero state).")
     if len(share) and (share == 0).all():
         return head + "\n\nNo state through time: one step\nfrom a zero state (its recurrent\nkernels get no gradient)."
     return head

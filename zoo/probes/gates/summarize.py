@@ -108,7 +108,7 @@ def finding(summary):
     explain={"carry": "the carry gate's mean activation at the last probed epoch: the share of the old state "
                       "a step keeps",
              "carry_first": "the same at the initial weights (epoch 0)",
-             "carry_gate": "which of the cell's gates is its carry"},
+             "carry_gate": "which of the cell's gates is its carry (empty where the carry is 1 − a gate)"},
 )
 def summarize(rows) -> dict:
     """Mean gate activations (carry: the share of the old state a step keeps) at the probed epochs."""

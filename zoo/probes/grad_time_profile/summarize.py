@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from zoo.core.analysis import without_own_recurrent_weights
 from zoo.core.colors import cell_colors, figure_legend
 from zoo.core.probe_registry import register_probe
 
@@ -26,20 +27,12 @@ def _final(table):
     return table[table.epoch == last]
 
 
-def _without_own_weights(table) -> list[str]:
-    """The cells whose runs say they have no recurrent weights apart from the input's: their
-    profile sums every weight's terms, which is not dL/dW_rec (``finding`` says so too)."""
-    if "own_recurrent_weights" not in table:
-        return []
-    return sorted(set(table.cell[table.own_recurrent_weights == 0]))
-
-
 def figure(table):
     """share_from by lag, a line per cell (mean over seeds), a panel per mode; dashed: the initial
     weights. The cells ``finding`` leaves out are left out here too, and named in the title."""
     if table.empty:
         return None
-    apart = _without_own_weights(table)
+    apart = without_own_recurrent_weights(table)  # as ``finding`` leaves them out
     table = table[~table.cell.isin(apart)]
     if table.empty:
         return None
@@ -78,7 +71,7 @@ def finding(summary):
     (minGRU, minLSTM; coRNN's one kernel reads both), the profile sums every cell weight's terms, which
     is not dL/dW_rec; those are named as left out rather than ranked beside the others.
     """
-    apart = _without_own_weights(summary)
+    apart = without_own_recurrent_weights(summary)
     kept = summary[~summary.cell.isin(apart)]
     means = kept.groupby(["cell", "mode"]).share_older_half.mean().dropna()
     left = (f" Left out: {', '.join(apart)}: no recurrent weights apart from the input weights, so the profile "

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from zoo.core.analysis import percent_text
 from zoo.core.probe_registry import register_probe
 
 
@@ -25,13 +26,6 @@ def recurrent_share(rows) -> float:
     if not recurrent.any() or not np.isfinite(total) or total == 0:
         return math.nan
     return float(np.sqrt(squares[recurrent].sum() / total))
-
-
-def _percent(share: float) -> str:
-    """74%, or 0.3% for a share that would round to a 0% the reader takes for none."""
-    if share >= 0.01:
-        return f"{share:.0%}"
-    return f"{share:.1%}" if share >= 0.0005 else "< 0.05%"
 
 
 def finding(summary):
@@ -49,7 +43,7 @@ def finding(summary):
         return None
     lo, hi = means.idxmin(), means.idxmax()
     text = (f"Weight groups: in the last epoch the recurrent weights (kernels, and those a cell declares) hold "
-            f"{_percent(means[hi])} of the gradient norm of {hi[0]} ({hi[1]}) but {_percent(means[lo])} of "
+            f"{percent_text(means[hi])} of the gradient norm of {hi[0]} ({hi[1]}) but {percent_text(means[lo])} of "
             f"{lo[0]}'s ({lo[1]}): the smaller the share, the less the recurrence learns.")
     if len(none):
         text += (f" Left out: {len(none)} run{'s' if len(none) > 1 else ''} whose recurrent kernels got no gradient at "
