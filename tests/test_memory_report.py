@@ -171,3 +171,11 @@ def test_one_length_is_drawn_in_the_middle_of_its_axis_and_the_title_promises_no
         assert ax.get_xlim() == pytest.approx((12.5, 50.0))
     ax = memory_plots.ratio_plot(SYNTHETIC, "adding").axes[0]
     assert "line: geometric mean over seeds, band: min..max, dots: seeds" in ax.get_title()
+
+
+def test_the_probes_setting_says_when_the_runs_probe():
+    from zoo.core.config import TrainConfig
+    from zoo.report.memory import probes_text
+
+    assert probes_text(TrainConfig(steps=200, eval_every=100, probes=1)) == "at initialisation and after steps 100, 200"
+    assert probes_text(TrainConfig(epochs=10, probes=3)) == "at initialisation and after epochs 1, 6, 10"

@@ -295,3 +295,13 @@ def test_an_experiments_quick_form_names_the_commands_that_exist():
     assert _run_it("memory") == " Run it with: make compare CONFIG=memory."
     quick = _run_it("memory-quick")
     assert "CONFIG=memory-quick" not in quick and "make compare CONFIG=memory QUICK=1 trains it again" in quick
+
+
+def test_a_memory_tie_says_whether_no_cell_or_every_cell_solves():
+    rows = [dict(task=task, cell=cell, length=length, seed=0, status="ok", ratio=r, solved=r < 0.1,
+                 gated=cell == "gru")
+            for task, r in (("adding", 0.5), ("sine_gap", 0.001)) for cell in ("gru", "simple_rnn")
+            for length in (5, 10)]
+    text = answer._memory_verdict(pd.DataFrame(rows))
+    assert ("in every task they reach as far (in adding no cell solves any length; in sine_gap every cell solves "
+            "every length), so this budget and these lengths do not separate them.") in text

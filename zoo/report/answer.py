@@ -301,12 +301,17 @@ def _window(grid) -> int | None:
 
 def _memory_verdict(frame: pd.DataFrame) -> str:
     """Longest length each cell solves, per task, and whether the gated cells reach further."""
-    parts, further, shorter, tasks = [], 0, 0, 0
+    parts, further, shorter, tasks, alike = [], 0, 0, 0, []
     gated_cells = memory.gated_cells(frame)  # measured: their runs recorded a carry gate
     for task, f in frame.groupby("task", sort=False):
         best = memory.longest_solved(memory.outcome_table(f))
         order = sorted(best, key=lambda c: -(best[c][0] or 0))
         parts.append(f"{task}: " + ", ".join(f"{c} {best[c][0] or 'none'}" for c in order))
+        reached = {best[c][0] for c in best}
+        if reached == {None}:
+            alike.append(f"in {task} no cell solves any length")
+        elif reached == {f.length.max()}:
+            alike.append(f"in {task} every cell solves every length")
         gated = [best[c][0] or 0 for c in best if c in gated_cells]
         plain = [best[c][0] or 0 for c in best if c not in gated_cells]
         if gated and plain:
@@ -317,8 +322,9 @@ def _memory_verdict(frame: pd.DataFrame) -> str:
     if tasks:
         verdict = (", as the post says." if further == tasks else
                    ": here the post's claim does not hold everywhere." if shorter else
-                   f": {'in the others' if further else 'in every task'} they reach as far, so this budget "
-                   "and these lengths do not separate them.")
+                   f": {'in the others' if further else 'in every task'} they reach as far"
+                   + (f" ({'; '.join(alike)})" if alike else "") + ", so this budget and these lengths do not "
+                   "separate them.")
         text += (f" The better gated cell ({' or '.join(gated_cells)}) reaches further than every plain cell in "
                  f"{further} of {tasks} tasks, less far in {shorter}" + verdict)
     return text

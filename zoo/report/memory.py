@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from zoo.core.analysis import mean_ci95
+from zoo.core.analysis import mean_ci95, probe_epochs
 from zoo.core.config import USER_MODEL, task_name, task_spec
 from zoo.core.stats import wilson_interval
 
@@ -183,6 +183,17 @@ def budget_text(train) -> str:
     return f"{train.epochs} epochs"
 
 
+def probes_text(train) -> str:
+    """When the probes measure, as the runs do it (``probe_epochs``: the first and the last epoch
+    always, and epoch 0, the initial weights); in optimizer steps for a run budgeted in steps, whose
+    epoch is ``eval_every`` steps."""
+    if train.steps is not None:
+        epochs = -(-train.steps // train.eval_every)
+        at = [min(e * train.eval_every, train.steps) for e in probe_epochs(epochs, train.probes)]
+        return "at initialisation and after steps " + ", ".join(f"{s:,}" for s in at)
+    return "at initialisation and after epochs " + ", ".join(map(str, probe_epochs(train.epochs, train.probes)))
+
+
 def settings_rows(grid) -> list[tuple[str, str]]:
     """The settings table of a grid whose task is not the post's sine."""
     tr = grid.train
@@ -198,14 +209,14 @@ def settings_rows(grid) -> list[tuple[str, str]]:
             ("model", "a Keras model of your own: a row per recurrent layer, each with its own units"),
             ("training", f"model.fit: {tr.optimizer} lr {tr.learning_rate:g}, {tr.epochs} epochs, {tr.loss} loss, "
                          f"clipnorm {tr.clipnorm}, global_clipnorm {tr.global_clipnorm}"),
-            ("probes", f"{tr.probes} epochs and initialisation, on {tr.probe_batch} sequences of the callback's x"),
+            ("probes", f"{probes_text(tr)}, on {tr.probe_batch} sequences of the callback's x"),
         ]
     rows += [
         ("model", f"{grid.units} units, a Dense head the task chooses"),
         ("training", f"{tr.optimizer} lr {tr.learning_rate:g}, batch {tr.batch_size}, {budget_text(tr)}, "
                      f"{tr.loss or 'the task’s own'} loss, clipnorm {tr.clipnorm}, "
                      f"global_clipnorm {tr.global_clipnorm}"),
-        ("probes", f"{tr.probes} epochs and initialisation, on {tr.probe_batch} training sequences"),
+        ("probes", f"{probes_text(tr)}, on {tr.probe_batch} training sequences"),
     ]
     return rows
 

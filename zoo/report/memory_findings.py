@@ -184,8 +184,8 @@ def findings(frame: pd.DataFrame, curves: pd.DataFrame, task: str) -> list[str]:
     shares = probed.probe_seconds / probed.seconds
     share = shares.mean()
     if np.isfinite(share):
-        out.append(f"The gradient probes (at initialisation and at {probed.probes.iloc[0]} epochs, on "
-                   f"{probed.probe_batch.iloc[0]} sequences, compile included) took {share:.1%} of a run's time "
+        out.append(f"The gradient probes (on {probed.probe_batch.iloc[0]} sequences, compile included) took "
+                   f"{share:.1%} of a run's time "
                    f"at length {longest} (mean over its runs; at most {shares.max():.1%}).")
     if frame.recall_accuracy.notna().any():
         acc = frame.groupby(["cell", "length"]).recall_accuracy.mean().unstack()
