@@ -127,7 +127,7 @@ def _cell_row(cell, factor, **numbers):
 
 
 def test_the_tanh_slope_is_said_only_of_a_state_that_is_a_tanh_output():
-    from zoo.report.findings import explain_cell
+    from zoo.report.cell_reasons import explain_cell
 
     # The probe stores mean(1 - h²) for every cell: a ReLU cell's 0.97 is no tanh slope.
     relu = dict(jac_sigma_max=1.03, jac_sigma_min=0.3, jac_sigma_median=0.5, tanh_slope_mean=0.97)
@@ -138,7 +138,7 @@ def test_the_tanh_slope_is_said_only_of_a_state_that_is_a_tanh_output():
 
 
 def test_an_exact_zero_singular_value_is_not_called_round_off():
-    from zoo.report.findings import explain_cell
+    from zoo.report.cell_reasons import explain_cell
 
     sums = dict(jac_sigma_max=1.03, jac_sigma_median=0.0, lyapunov_sum=-2600.0, lyapunov_sum_unresolved=-2576.0)
     dead = explain_cell(_cell_row("indrnn", 0.75, jac_sigma_min=0.0, **sums))
@@ -151,7 +151,7 @@ def test_an_exact_zero_singular_value_is_not_called_round_off():
 
 
 def test_a_caveat_is_explained_once_per_listing_then_pointed_to():
-    from zoo.report.findings import explain_cell
+    from zoo.report.cell_reasons import explain_cell
 
     dead = dict(jac_sigma_min=0.0, jac_sigma_max=1.03, jac_sigma_median=0.0, lyapunov_sum=-2600.0,
                 lyapunov_sum_unresolved=-2576.0, lyapunov_top=0.08, qr_lyapunov_max=-0.3)
@@ -164,7 +164,7 @@ def test_a_caveat_is_explained_once_per_listing_then_pointed_to():
 
 
 def test_a_factor_is_tied_to_the_gate_only_where_the_gate_accounts_for_it():
-    from zoo.report.findings import explain_cell
+    from zoo.report.cell_reasons import explain_cell
 
     gru = explain_cell(_cell_row("gru", 0.582, carry=0.49, carry_gate="update"))
     assert "gru: ×0.582 per step, set by its update gate, which keeps 0.49 of the state per step." in gru
@@ -349,7 +349,7 @@ def test_the_fewest_parameters_are_read_mode_by_mode():
 
 
 def test_a_jacobians_sigma_range_is_described_by_its_numbers():
-    from zoo.report.findings import _spectrum_reason
+    from zoo.report.cell_reasons import _spectrum_reason
 
     def row(lo, hi):
         return pd.Series(dict(jac_sigma_min=lo, jac_sigma_max=hi, jac_sigma_median=(lo + hi) / 2))
