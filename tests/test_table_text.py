@@ -30,3 +30,21 @@ def test_the_note_under_the_table_explains_each_column_a_reader_cannot_decode_al
     note = table_note(pd.DataFrame({"ok": [3], "diverged": [0], "clipped_fraction": [0.0]}))
     assert f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it" in note
     assert "– where none did" in note and "Vanish lag:" in note and "s / run:" in note
+
+
+def test_the_test_metric_over_its_baseline_stands_beside_the_mse_and_is_explained():
+    import pandas as pd
+
+    from zoo.report.table_text import display_table, table_note
+
+    row = dict(cell="gru", mode="many_to_one", seeds=1, ok=1, diverged=0, failed=0, params=10, loss=0.1,
+               loss_ci95=math.nan, test_mae=0.2, test_mae_ci95=math.nan, test_mse=0.09, test_mse_ci95=math.nan,
+               metric="test_mse", metric_value=0.09, metric_value_ci95=math.nan, ratio=0.54, ratio_ci95=math.nan,
+               epochs_to_threshold=math.nan, seconds=1.0, grad_norm_final=1.0, grad_norm_peak=2.0,
+               decay_factor=0.6, vanish_lag=math.nan, vanish_reached=0, max_lag=5, clipped_fraction=0.0)
+    table = display_table(pd.DataFrame([row]))
+    columns = list(table.columns)
+    assert columns[columns.index("test MSE") + 1] == "/ baseline" and table["/ baseline"].iloc[0] == "0.54"
+    assert "/ baseline: the test metric over the task's baseline" in table_note(pd.DataFrame([row]))
+    without = pd.DataFrame([{**row, "ratio": math.nan}])
+    assert "/ baseline" not in display_table(without).columns and "/ baseline" not in table_note(without)
