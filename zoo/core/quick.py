@@ -9,6 +9,14 @@ from zoo.core.config import GridConfig, task_name
 from zoo.core.keys import GRID_KEYS, check_keys
 from zoo.core.validation import validate
 
+QUICK_SUFFIX = "-quick"  # a grid's quick form is named so, and its runs never pass for the full grid's
+
+
+def full_form(name: str) -> tuple[str, bool]:
+    """The name of the grid whose quick form ``name`` is (``name`` itself where it is none), and
+    whether it is one: ("memory", True) for "memory-quick"."""
+    return name.removesuffix(QUICK_SUFFIX), name.endswith(QUICK_SUFFIX)
+
 
 def overlay(raw: dict, name: str, form: str = "quick") -> tuple[dict, str]:
     """The config with its ``[quick]`` (or ``[full]``) table laid over it (tables merge key by key)."""
@@ -62,7 +70,7 @@ def shrink(grid: GridConfig, keep=frozenset()) -> GridConfig:
     small = dataclasses.replace(grid, seeds=seeds, task=task, train=train, sweep=tuple(sweep))
     if small == grid:
         return grid
-    small = dataclasses.replace(small, name=grid.name + "-quick" if grid.name != "quick" else grid.name)
+    small = dataclasses.replace(small, name=grid.name + QUICK_SUFFIX if grid.name != "quick" else grid.name)
     for variant in small.variants():
         validate(variant)
     return small

@@ -21,6 +21,7 @@ import pandas as pd
 from zoo import store
 from zoo.core.colors import shared_cells
 from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, show, task_spec
+from zoo.core.quick import full_form
 from zoo.report import answer, findings, html, memory, plots, registry, through_time_plots, training_plots
 from zoo.report.results import Results, load_runs
 from zoo.store.atomic import atomic_folder, clean_leftovers
@@ -367,9 +368,9 @@ def _write_main(results: Results, out: Path, grid: GridConfig | None = None) -> 
 def _run_it(name: str) -> str:
     """How to train an experiment again; its quick form (``<name>-quick``) is said to be one, as the
     sentence before it describes the full form."""
-    if not name.endswith("-quick"):
+    full, quick = full_form(name)
+    if not quick:
         return f" Run it with: make compare CONFIG={name}."
-    full = name.removesuffix("-quick")
     return (f" These runs are its quick form, a smoke run smaller than that sentence says (the settings and the "
             f"table give what ran): make compare CONFIG={full} QUICK=1 trains it again, make compare CONFIG={full} "
             "the full form.")

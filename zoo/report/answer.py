@@ -18,6 +18,7 @@ import pandas as pd
 
 from zoo.core.config import USER_MODEL
 from zoo.core.loading import CONFIG_DIR
+from zoo.core.quick import full_form
 from zoo.report import memory
 from zoo.report.table_text import factor_text, metric_label
 
@@ -368,9 +369,9 @@ def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
         lengths = ", ".join(map(str, sorted(frame.length.unique())))
         names = list(dict.fromkeys(frame.task))
         tasks = _and(names) + (" needs" if len(names) == 1 else " need")
-        smoke = (f" But this is its quick form, a smoke run too short to settle it: make compare "
-                 f"CONFIG={grid.name.removesuffix('-quick')} trains the full one." if grid.name.endswith("-quick")
-                 else "")
+        full, quick = full_form(grid.name)
+        smoke = (f" But this is its quick form, a smoke run too short to settle it: make compare CONFIG={full} "
+                 "trains the full one." if quick else "")
         lines.append(f"Can this grid test the post's claim, that {CLAIM}? Yes: {tasks} a memory of "
                      f"{lengths} steps, and no cell can score below the memoryless baseline without it.{smoke}")
         lines.append(_memory_verdict(frame))
@@ -384,6 +385,6 @@ def answer(summary: pd.DataFrame, grid, runs, shown: set[str] = frozenset(),
     else:
         return ["No finished runs yet."]
     lines.append(gradient_line(summary))
-    lines.append(_next({name.removesuffix("-quick") for name in shown}, grid.name.removesuffix("-quick"),
-                       quick=grid.name.endswith("-quick")))
+    full, quick = full_form(grid.name)
+    lines.append(_next({full_form(name)[0] for name in shown}, full, quick=quick))
     return [line for line in lines if line][:MAX_LINES]

@@ -42,7 +42,7 @@ def combine(spec, column: str, ok: pd.DataFrame, trained: pd.DataFrame):
 
 def long_table(runs, name: str) -> pd.DataFrame:
     """Every run's ``probe_<name>.csv`` rows, with its cell, mode and seed in front and, last, its
-    ``own_recurrent_weights`` (``own_recurrent_weights``), for a figure that must leave out cells
+    ``own_recurrent_weights`` (``own_recurrent_weights(run)``), for a figure that must leave out cells
     whose recurrent gradient is not comparable."""
     frames = []
     for r in runs:
@@ -78,7 +78,7 @@ def own_recurrent_weights(run) -> float:
 def finding_table(runs, name: str) -> pd.DataFrame:
     """What a probe's finding reads: ``run_summaries`` of the ok runs (without their status) and,
     row by row from the same run, what a finding may set its numbers against: the run's
-    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``own_recurrent_weights``).
+    ``decay_factor`` (from its metrics) and ``own_recurrent_weights`` (``own_recurrent_weights(run)``).
     Row by row, not by (cell, mode, seed): a sweep has several runs of each."""
     ok = [r for r in runs if r.metrics.get("status") == "ok" and probe_table(r, name) is not None]
     return run_summaries(ok, name).drop(columns="status").assign(
