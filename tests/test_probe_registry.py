@@ -207,3 +207,32 @@ def test_a_blank_docstring_line_of_indentation_alone_ends_the_summary():
 
     documented.__doc__ = "Summary line\n    that wraps.\n    \n    Args: x."  # as Python 3.11 keeps it
     assert _doc_summary(documented) == "Summary line that wraps."
+
+
+@pytest.mark.parametrize("name", probes.list_probes())
+def test_runs_of_two_conditions_get_a_row_a_figure_and_a_finding_each(name, trained, tmp_path):
+    """A sweep's conditions (here two windows) are never pooled: the probe's table has a row per
+    cell x mode and condition, each combining its own run only, and the report draws a figure and
+    says a finding per condition, each named by it."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from zoo.report import probes as probe_report
+
+    spec = probes.get_probe(name)
+    runs = [SimpleNamespace(config=dataclasses.replace(_run(), task=dataclasses.replace(TINY_TASK, window=w)),
+                            metrics={**trained.metrics, "status": "ok"}, path=tmp_path / f"run{w}",
+                            probe_tables={name: trained.probe_tables[name]})
+            for w in (4, 6)]
+    table = probe_report.summary_table(runs, name)
+    assert list(table.window) == [4, 6] and list(table.runs) == [1, 1]
+    alone = probe_report.summary_table(runs[:1], name).drop(columns="runs")
+    assert table.iloc[:1].drop(columns=["window", "runs"]).equals(alone)
+    page = probe_report.section(SimpleNamespace(runs=runs), tmp_path)
+    drawn = sorted(p.name for p in tmp_path.glob(f"probe_{name}*.png"))
+    if spec.figure is not None and spec.figure(probe_report.long_table(runs[:1], name)) is not None:
+        assert drawn == [f"probe_{name}_window-4.png", f"probe_{name}_window-6.png"]
+    else:
+        assert drawn == []
+    if spec.finding is not None and spec.finding(probe_report.finding_table(runs[:1], name)):
+        assert "window 4: " in page and "window 6: " in page

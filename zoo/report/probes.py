@@ -1,20 +1,25 @@
 """The registered probes in the report: a table, a figure and a finding each, from their schema.
 
 For every registered probe (``zoo.core.probe_registry``) whose table some run
-of the section has: ``probe_<name>.csv`` (a row per cell x mode, the mean over
-seeds of each run's summary numbers), the probe's figure and its finding.
-Nothing here knows any probe by name.
+of the section has: ``probe_<name>.csv`` (a row per cell x mode, and per value of
+each setting the runs vary in, such as a sweep's task and length: the mean over
+seeds of each run's summary numbers), the probe's figure and its finding. Where
+the runs vary in a setting, each combination of values (a condition) gets its own
+figure and finding: a profile over 25 steps averaged with one over 100 describes
+neither. Nothing here knows any probe by name.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from zoo import probes as probe_folders
+from zoo.core.config import short_name, varying_settings
 from zoo.probes import run_table as probe_table
 
 
@@ -87,17 +92,36 @@ def finding_table(runs, name: str) -> pd.DataFrame:
     )
 
 
-def summary_table(runs, name: str) -> pd.DataFrame:
-    """A row per cell x mode: each summary column combined over its runs as the probe declares
-    (``combine``), and the count of its ok runs."""
+def conditions(runs, axes: list[str]) -> dict[tuple, list]:
+    """The runs by their values of the settings ``axes`` (``varying_settings``), in the order they
+    come: ``{(value, ...): runs}``, one entry ``{(): runs}`` where nothing varies."""
+    split: dict[tuple, list] = {}
+    for r in runs:
+        settings = r.config.settings()
+        split.setdefault(tuple(settings.get(a) for a in axes), []).append(r)
+    return split
+
+
+def condition_text(axes: list[str], values: tuple) -> str:
+    """``task adding, length 25``: a condition as a title or a finding names it."""
+    return ", ".join(f"{short_name(a)} {v}" for a, v in zip(axes, values))
+
+
+def summary_table(runs, name: str, axes: list[str] | None = None) -> pd.DataFrame:
+    """A row per cell x mode and condition (the runs' values of the settings ``axes``, a column
+    each, by their short names; by default those the runs vary in): each summary column combined
+    over its runs as the probe declares (``combine``), and the count of its ok runs."""
     spec = probe_folders.get_probe(name)
-    per_run = run_summaries(runs, name, statuses=("ok", "diverged"))
+    axes = varying_settings([r.config for r in runs]) if axes is None else axes
+    named = [short_name(a) for a in axes]
     rows = []
-    for (cell, mode), group in per_run.groupby(["cell", "mode"], sort=False):
-        ok = group[group.status == "ok"]
-        rows.append({"cell": cell, "mode": mode, **{c: combine(spec, c, ok, group) for c in spec.summary},
-                     "runs": len(ok)})
-    return pd.DataFrame(rows, columns=["cell", "mode", *spec.summary, "runs"])
+    for values, members in conditions(runs, axes).items():
+        per_run = run_summaries(members, name, statuses=("ok", "diverged"))
+        for (cell, mode), group in per_run.groupby(["cell", "mode"], sort=False):
+            ok = group[group.status == "ok"]
+            rows.append({"cell": cell, "mode": mode, **dict(zip(named, values)),
+                         **{c: combine(spec, c, ok, group) for c in spec.summary}, "runs": len(ok)})
+    return pd.DataFrame(rows, columns=["cell", "mode", *named, *spec.summary, "runs"])
 
 
 def _shown(value, fmt: str) -> str:
@@ -116,29 +140,52 @@ def columns_legend(spec) -> str:
             f"{every}.</p>")
 
 
+def _titled(fig, condition: str):
+    """The figure with its condition added to its title (or as its title, where it has none)."""
+    title = next((t for t in fig.get_children() if getattr(t, "get_text", None) and t.get_text()
+                  and t.get_text() == fig.get_suptitle()), None)
+    if title is None:
+        fig.suptitle(condition, fontsize=10)
+    else:
+        title.set_text(f"{title.get_text()}\n{condition}")
+    return fig
+
+
+def _condition_parts(spec, runs, axes: list[str], out: Path) -> tuple[list[str], list[Path]]:
+    """The probe's finding lines and figures: one of each per condition, each named by it where
+    the runs vary (the figure as ``probe_<name>_<condition>.png``)."""
+    lines, figures = [], []
+    split = conditions(runs, axes)
+    for values, members in split.items():
+        condition = condition_text(axes, values)
+        if spec.finding is not None:
+            line = spec.finding(finding_table(members, spec.name))
+            lines += [f"{condition}: {line}" if condition else line] if line else []
+        fig = spec.figure(long_table(members, spec.name)) if spec.figure is not None else None
+        if fig is not None:
+            slug = re.sub(r"[^A-Za-z0-9._]+", "-", condition).strip("-")
+            path = out / (f"probe_{spec.name}_{slug}.png" if slug else f"probe_{spec.name}.png")
+            (_titled(fig, condition) if condition else fig).savefig(path, dpi=110)
+            figures.append(path)
+    return lines, figures
+
+
 def section(results, out: Path) -> str:
     """The probes' part of a report section, writing its files into ``out``."""
     # Imported here: the page's tables (zoo.report.html -> tables) read this module's run summaries.
     from zoo.report import html as page
 
+    # The settings the section's runs vary in (a sweep's axes), as the summary table splits by them.
+    axes = varying_settings([r.config for r in results.runs])
     parts = []
     for name in probe_folders.list_probes():
         runs = [r for r in results.runs if probe_table(r, name) is not None]
         if not runs:
             continue
         spec = probe_folders.get_probe(name)
-        table = summary_table(runs, name)
+        table = summary_table(runs, name, axes)
         table.to_csv(out / spec.file_name, index=False)
-        lines = []
-        if spec.finding is not None and not table.empty:
-            line = spec.finding(finding_table(runs, name))
-            lines += [line] if line else []
-        figures = []
-        fig = spec.figure(long_table(runs, name)) if spec.figure is not None else None
-        if fig is not None:
-            path = out / f"probe_{name}.png"
-            fig.savefig(path, dpi=110)
-            figures.append(path)
+        lines, figures = _condition_parts(spec, runs, axes, out) if not table.empty else ([], [])
         shown = table.copy()
         for col in spec.summary:
             shown[col] = shown[col].map(lambda v: _shown(v, spec.fmt))
