@@ -405,3 +405,23 @@ def test_a_reports_legend_lists_its_cells_by_name_whatever_panel_draws_them_firs
     with shared_cells(["cornn", "gru", "lru"]):
         figure_legend(fig, [first, second])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["truth", "cornn", "gru", "lru"]
+
+
+@pytest.mark.parametrize("count", [3, 10, 11, 15, 20])
+def test_beyond_ten_cells_each_line_and_its_legend_entry_have_a_colour_and_marker_no_other_has(count):
+    """Up to ten cells colour alone tells them apart (no markers); beyond, each cell's (colour,
+    marker) pair is its own, on its line and in the legend, in every figure of the report."""
+    from zoo.core.colors import cell_markers
+
+    cells = [f"cell{i:02d}" for i in range(count)]
+    with shared_cells(cells):
+        fig = training_plots.loss_curves(_epochs(cells[:2], seeds=(0,)))  # a figure of two of the cells
+        markers, colors = cell_markers(cells[:2]), cell_colors(cells[:2])
+    assert set(markers) == set(cells)
+    pairs = {(matplotlib.colors.to_hex(colors[c]), markers[c]) for c in cells}
+    assert len(pairs) == count
+    legend = {t.get_text(): h for t, h in zip(fig.legends[0].get_texts(), fig.legends[0].legend_handles)}
+    for cell in cells[:2]:
+        expected = markers[cell] if count > 10 else "None"
+        assert legend[cell].get_marker() == expected
+        assert matplotlib.colors.to_hex(legend[cell].get_color()) == matplotlib.colors.to_hex(colors[cell])

@@ -74,6 +74,31 @@ def _assign(names: frozenset[str]) -> tuple[tuple[str, tuple], ...]:
     return tuple(colors)
 
 
+# Beyond ten cells colour alone no longer tells every pair apart at a glance (tab10's brown beside
+# maroon, its cyan beside teal): each cell also gets a marker shape, so a line and its legend entry
+# match by shape too. Up to ten cells their colours suffice, and markers would only clutter.
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p")
+
+
+def cell_markers(cells) -> dict[str, str | None]:
+    """A marker per cell (None up to ten cells), from the same set of cells as ``cell_colors``: by
+    name over ``cells`` and, inside ``shared_cells``, every cell of the report, so a cell keeps its
+    marker in every figure."""
+    names = sorted(frozenset(map(str, cells)) | _SHARED.get())
+    if len(names) <= 10:
+        return {name: None for name in names}
+    return {name: MARKERS[i % len(MARKERS)] for i, name in enumerate(names)}
+
+
+def marked(marker: str | None) -> dict:
+    """``Axes.plot`` keywords for a cell's ``marker``: spaced a tenth of the panel apart (however many
+    points the line has), each shape's started a little later, so markers of lines that run together
+    do not stack; nothing where the cell has no marker."""
+    if marker is None:
+        return {}
+    return {"marker": marker, "ms": 4, "markevery": ((MARKERS.index(marker) % 5) * 0.02, 0.1)}
+
+
 def figure_legend(fig, axes, loc: str = "outside right center", **kwargs) -> None:
     """One legend for the figure, beside its panels so it hides no data: each label once, from every panel."""
     handles = {}

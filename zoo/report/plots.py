@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from zoo.core.colors import cell_colors, figure_legend  # noqa: F401 (the report's figures take cell_colors from here)
+from zoo.core.colors import cell_colors, cell_markers, figure_legend, marked  # noqa: F401 (the report's figures take them from here)
 
 
 def save(figures: dict, out) -> list:
@@ -158,10 +158,11 @@ def log_scale_where_possible(fig: Figure) -> Figure:
     return fig
 
 
-def band(ax, table: pd.DataFrame, x: str, y: str, color, label: str) -> None:
-    """Mean over seeds as a line, min..max over seeds as a band."""
+def band(ax, table: pd.DataFrame, x: str, y: str, color, label: str, marker: str | None = None) -> None:
+    """Mean over seeds as a line (with the cell's ``marker``, if any: ``cell_markers``), min..max over
+    seeds as a band."""
     g = table.groupby(x)[y]
     mean, low, high = g.mean(), g.min(), g.max()
-    ax.plot(mean.index, mean.values, color=color, label=label, lw=1.6)
+    ax.plot(mean.index, mean.values, color=color, label=label, lw=1.6, **marked(marker))
     if table.seed.nunique() > 1:
         ax.fill_between(mean.index, low.values, high.values, color=color, alpha=0.2, lw=0)

@@ -16,7 +16,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from zoo.core.analysis import percent_text, without_own_recurrent_weights
-from zoo.report.plots import band, cell_colors, legend, panels, seeds_note, seeds_over, spread_note, subplots
+from zoo.report.plots import (
+    band,
+    cell_colors,
+    cell_markers,
+    legend,
+    panels,
+    seeds_note,
+    seeds_over,
+    spread_note,
+    subplots,
+)
 from zoo.report.table_text import sigma_min_text
 
 
@@ -97,7 +107,7 @@ def gradient_by_lag(probes: pd.DataFrame, summary: pd.DataFrame | None = None) -
     ``summary`` (``Results.summary``), where given, says for a mode with no ‖dh_T/dh_t‖ whether its
     state runs through time all the same, and puts the state sizes of the caption against the units."""
     modes = list(dict.fromkeys(probes["mode"]))
-    colors = cell_colors(probes.cell.unique())
+    colors, markers = cell_colors(probes.cell.unique()), cell_markers(probes.cell.unique())
     fig, axes = panels(modes, rows=2)
     rows = [("dL_dx", "RMS ‖dL/dx_t‖\nover the probe batch"),
             ("dhT_dht", "‖dh_T/dh_t‖ (Frobenius),\nmean over the probe batch")]
@@ -116,7 +126,7 @@ def gradient_by_lag(probes: pd.DataFrame, summary: pd.DataFrame | None = None) -
                 first, last = c.epoch.min(), c.epoch.max()
                 for epoch, style in ((first, "--"), (last, "-")):
                     m = c[c.epoch == epoch].groupby("lag")[y].mean()
-                    ax.plot(m.index, m.values, ls=style, marker="o", ms=3, color=colors[cell],
+                    ax.plot(m.index, m.values, ls=style, marker=markers[cell] or "o", ms=3, color=colors[cell],
                             label=cell if epoch == last else None)
             through = probes[probes["mode"] == mode].dhT_dht.notna().any()
             ax.set(yscale="log", xlabel="lag T − t (steps before the last input)" if through

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from zoo.core.specs import canonical_loss
-from zoo.report.plots import band, cell_colors, legend, panels, plain_log_ticks, spread_note, subplots
+from zoo.report.plots import band, cell_colors, cell_markers, legend, panels, plain_log_ticks, spread_note, subplots
 
 
 def epoch_ticks() -> matplotlib.ticker.MaxNLocator:
@@ -27,11 +27,11 @@ LOSS_NAMES = {"mae": "MAE", "mse": "MSE", "cross_entropy": "cross-entropy"}
 def loss_curves(epochs: pd.DataFrame, losses=()) -> Figure:
     """Training loss by epoch, a panel per mode; ``losses``: the loss names the runs trained with."""
     modes = list(dict.fromkeys(epochs["mode"]))
-    colors = cell_colors(epochs.cell.unique())
+    colors, markers = cell_colors(epochs.cell.unique()), cell_markers(epochs.cell.unique())
     fig, axes = panels(modes, sharey=True)
     for ax, mode in zip(axes[0], modes):
         for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
-            band(ax, t, "epoch", "loss", colors[cell], cell)
+            band(ax, t, "epoch", "loss", colors[cell], cell, markers[cell])
         ax.set(title=mode, xlabel="epoch", yscale="log")
         ax.xaxis.set_major_locator(epoch_ticks())
     names = list(dict.fromkeys(LOSS_NAMES.get(canonical_loss(name), str(name)) for name in losses if name))
@@ -45,11 +45,11 @@ def loss_curves(epochs: pd.DataFrame, losses=()) -> Figure:
 
 def gradient_norms(epochs: pd.DataFrame) -> Figure:
     modes = list(dict.fromkeys(epochs["mode"]))
-    colors = cell_colors(epochs.cell.unique())
+    colors, markers = cell_colors(epochs.cell.unique()), cell_markers(epochs.cell.unique())
     fig, axes = panels(modes, sharey=True)
     for ax, mode in zip(axes[0], modes):
         for cell, t in epochs[epochs["mode"] == mode].groupby("cell"):
-            band(ax, t, "epoch", "grad_norm_mean", colors[cell], cell)
+            band(ax, t, "epoch", "grad_norm_mean", colors[cell], cell, markers[cell])
             peak = t.groupby("epoch").grad_norm_max.max()
             ax.plot(peak.index, peak.values, color=colors[cell], lw=0.7, ls=":", alpha=0.8)
         ax.set(title=mode, xlabel="epoch", yscale="log")

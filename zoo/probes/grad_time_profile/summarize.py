@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from zoo.core.analysis import without_own_recurrent_weights
-from zoo.core.colors import cell_colors, figure_legend
+from zoo.core.colors import cell_colors, cell_markers, figure_legend, marked
 from zoo.core.probe_registry import register_probe
 
 
@@ -42,13 +42,14 @@ def figure(table):
     axes = fig.subplots(1, len(modes), squeeze=False)[0]
     first = table[table.epoch == table.groupby(["cell", "mode", "seed"]).epoch.transform("min")]
     for ax, mode in zip(axes, modes):
-        colors = cell_colors(table.cell)
+        colors, markers = cell_colors(table.cell), cell_markers(table.cell)
         for cell in sorted(set(table[table["mode"] == mode].cell)):
             color = colors[cell]
             for rows, style, label in ((_final(table), "-", cell), (first, "--", None)):
                 mine = rows[(rows["mode"] == mode) & (rows.cell == cell)]
                 mean = mine.groupby("lag").share_from.mean()
-                ax.plot(mean.index, mean.to_numpy(), style, color=color, label=label)
+                ax.plot(mean.index, mean.to_numpy(), style, color=color, label=label,
+                        **(marked(markers[cell]) if label else {}))
         ax.set_title(f"{mode} (solid: trained, dashed: initial)", fontsize=9)
         ax.set_xlabel("k: steps back from the last step")
         ax.set_ylabel("share of Σ‖dL/dW_rec|_t‖ from lags ≥ k")
