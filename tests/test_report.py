@@ -45,6 +45,10 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
         mean, half = tables.mean_ci95(losses)
         assert row.loss == pytest.approx(mean) and row.loss_ci95 == pytest.approx(half)
         assert row.seeds == 2 and row.ok == 2 and row.params == members[0].metrics["params"]
+        # solved: the runs whose task judged them solved, of those it judged (each that trained)
+        assert row.solved == sum(m.metrics["solved"] for m in members) and row.judged == 2
+    shown = tables.summary_markdown(summary)
+    assert "| solved |" in shown and f"| {int(summary.solved.iloc[0])}/2 |" in shown and "Solved: k/n" in shown
     epochs = pd.read_csv(tmp_path / "reports" / "epochs.csv")
     assert len(epochs) == len(expand(grid)) * grid.train.epochs
 

@@ -131,6 +131,8 @@ def run_numbers(r) -> dict:
         "metric": r.metrics.get("metric"),
         "metric_value": r.metrics.get("metric_value", math.nan),
         "ratio": r.metrics.get("ratio", math.nan),
+        # Whether the run solved its task (a memory task's ratio below its threshold); NaN where the task has none.
+        "solved": float(r.metrics["solved"]) if isinstance(r.metrics.get("solved"), bool) else math.nan,
         # Every registered probe's summary numbers (``zoo.probes``), by the probe's own reducer.
         **{k: v for name in probe_folders.list_probes() for k, v in probe_report.run_summary(r, name).items()},
     }

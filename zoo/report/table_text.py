@@ -76,6 +76,12 @@ def vanish_text(r: dict) -> str:
     return text
 
 
+def _solved_text(r: dict) -> str:
+    """k/n: the seeds that solved the row's task, of those that trained; – where it judges none."""
+    judged = int(r.get("judged", 0) or 0)
+    return f"{int(r['solved'])}/{judged}" if judged and np.isfinite(r.get("solved", math.nan)) else "–"
+
+
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as strings for people: intervals as mean ± half-width."""
     axes = setting_columns(summary)
@@ -88,6 +94,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     # The test metric over the task's baseline (summary.csv's ratio, what the answer calls "barely learned"):
     # beside the MSE it divides, where the runs stored one.
     over_baseline = not own_metric and "ratio" in summary.columns and summary.ratio.notna().any()
+    solved = "solved" in summary.columns and summary.solved.notna().any()
     rows = []
     for r in summary.to_dict("records"):
         def pm(col: str) -> str:
@@ -103,6 +110,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
                if own_metric else {}),
             **({"test MAE": pm("test_mae"), "test MSE": pm("test_mse")} if regression else {}),
             **({"/ baseline": pm("ratio")} if over_baseline else {}),
+            **({"solved": _solved_text(r)} if solved else {}),
             f"epochs to loss < {LOSS_THRESHOLD}": _fmt(r["epochs_to_threshold"]),
             "s / run": _fmt(r["seconds"]),
             "grad norm final / peak": f"{_fmt(r['grad_norm_final'])} / {_fmt(r['grad_norm_peak'])}",
@@ -157,6 +165,10 @@ def table_note(summary: pd.DataFrame) -> str:
         + ("/ baseline: the test metric over the task's baseline, the best score of a model "
            "that ignores what the task asks it to use (for sine, the best constant); below 1 it beats that. "
            if "ratio" in summary.columns and summary.ratio.notna().any() else "")
+        + ("Solved: k/n, the seeds whose run solved the task, of the n that trained (a diverged one solved "
+           "nothing): its / baseline below the task's own threshold, which each run's metrics.json gives with "
+           "its reason (solved_below, solved_reason). "
+           if "solved" in summary.columns and summary.solved.notna().any() else "")
         + f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it, mean over the ok runs "
         "that reached it; – where none did. "
         "Vanish lag: the first lag where the norm is below "

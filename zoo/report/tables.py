@@ -102,6 +102,11 @@ def summary_table(runs) -> pd.DataFrame:
         }
         for col in ("loss", "test_mae", "test_mse", "metric_value", "ratio"):
             row[col], row[f"{col}_ci95"] = mean_ci95(ok[col] if len(ok) and col in ok else [])
+        # Seeds that solved the task, of those that trained (a diverged run solved nothing), as the
+        # memory section counts them; NaN where the task judges no run solved or not.
+        judged = pd.to_numeric(numbers.solved, errors="coerce").dropna() if "solved" in numbers else []
+        row["solved"] = float(judged.sum()) if len(judged) else math.nan
+        row["judged"] = len(judged)
         metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
         row["metric"] = metrics[0] if metrics else math.nan
         known = [a for a in (numbers.state_activation if "state_activation" in numbers else []) if isinstance(a, str)]
