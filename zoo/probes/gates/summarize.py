@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from zoo.core.analysis import gate_sets_factor
-from zoo.core.colors import cell_colors, figure_legend
+from zoo.core.colors import cell_colors, cell_markers, figure_legend, marked
 from zoo.core.probe_registry import register_probe
 
 
@@ -42,7 +42,7 @@ def figure(table):
     mode = "many_to_one" if (table["mode"] == "many_to_one").any() else table["mode"].iloc[0]
     g = table[table["mode"] == mode]
     names = ["carry"] + sorted(set(g.gate) - {"carry"}) if "carry" in set(g.gate) else sorted(set(g.gate))
-    colors = cell_colors(g.cell.unique())
+    colors, markers = cell_colors(g.cell.unique()), cell_markers(g.cell.unique())
     cols = min(len(names), 4)  # rows of at most 4 panels: the gates of 15 cells are a dozen names
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(max(4.2 * cols, 9.0), 3.0 * rows), layout="constrained")
@@ -54,7 +54,7 @@ def figure(table):
         for cell, c in g[g.gate == name].groupby("cell"):
             by_epoch = c.groupby("epoch")["mean"]
             mean = by_epoch.mean()
-            ax.plot(mean.index, mean.to_numpy(), color=colors[cell], label=cell, lw=1.6)
+            ax.plot(mean.index, mean.to_numpy(), color=colors[cell], label=cell, lw=1.6, **marked(markers[cell]))
             if c.seed.nunique() > 1:
                 ax.fill_between(mean.index, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(),
                                 color=colors[cell], alpha=0.2, lw=0)
