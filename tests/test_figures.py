@@ -425,3 +425,20 @@ def test_beyond_ten_cells_each_line_and_its_legend_entry_have_a_colour_and_marke
         expected = markers[cell] if count > 10 else "None"
         assert legend[cell].get_marker() == expected
         assert matplotlib.colors.to_hex(legend[cell].get_color()) == matplotlib.colors.to_hex(colors[cell])
+
+
+def test_beyond_ten_cells_a_line_of_one_point_or_none_finite_is_drawn_and_marked():
+    """A cell whose only epoch diverged (a NaN loss) or that has one epoch: the figure still saves,
+    and a lone finite point carries its marker (the line alone would draw nothing)."""
+    import io
+
+    cells = [f"cell{i:02d}" for i in range(11)]
+    epochs = _epochs(cells[:3], seeds=(0,))
+    one = epochs[epochs.cell == "cell00"].head(1).assign(loss=math.nan)
+    lone = epochs[epochs.cell == "cell01"].head(1)
+    epochs = pd.concat([one, lone, epochs[epochs.cell == "cell02"]], ignore_index=True)
+    with shared_cells(cells):
+        fig = training_plots.loss_curves(epochs)
+    fig.savefig(io.BytesIO(), format="png")
+    (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "cell01"]
+    assert line.get_marker() not in ("None", "", None) and line.get_markevery() is None

@@ -232,7 +232,58 @@ def test_runs_of_two_conditions_get_a_row_a_figure_and_a_finding_each(name, trai
     drawn = sorted(p.name for p in tmp_path.glob(f"probe_{name}*.png"))
     if spec.figure is not None and spec.figure(probe_report.long_table(runs[:1], name)) is not None:
         assert drawn == [f"probe_{name}_window-4.png", f"probe_{name}_window-6.png"]
+        titled = probe_report._titled(spec.figure(probe_report.long_table(runs[:1], name)), "window 4")
+        assert titled._suptitle.get_text().endswith("\nwindow 4")  # the condition under the probe's own title
     else:
         assert drawn == []
     if spec.finding is not None and spec.finding(probe_report.finding_table(runs[:1], name)):
         assert "window 4: " in page and "window 6: " in page
+
+
+def test_conditions_are_told_apart_as_the_sweep_tells_them_and_their_files_never_collide():
+    """1 and 1.0 are two conditions (as ``varying_settings`` has them), a list is a value, a NaN one
+    condition; -5 and 5 get two file names, and a name already taken gets a number."""
+    from types import SimpleNamespace
+
+    from zoo.report import probes as probe_report
+
+    def run(value):
+        return SimpleNamespace(config=SimpleNamespace(settings=lambda: {"train.x": value}, cell="gru"))
+
+    nan = float("nan")
+    runs = [run(1), run(1.0), run([1, 2]), run([1, 2]), run(nan), run(nan)]
+    split = probe_report.conditions(runs, ["train.x"])
+    assert [len(members) for _, members in split] == [1, 1, 2, 2]
+    assert [type(values[0]) for values, _ in split] == [int, float, list, float]
+    assert split[2][0] == ([1, 2],) and split[3][0][0] != split[3][0][0]  # the list; one NaN condition
+    assert probe_report.condition_text(["train.x", "task.window"], (0.5, None)) == "x 0.5"  # None: not the task's
+    taken: set[str] = set()
+    slugs = [probe_report._slug(c, taken) for c in ("x -5", "x 5", "x 5", "x 1e-05", "x 1e+05")]
+    assert slugs == ["x--5", "x-5", "x-5-2", "x-1e-05", "x-1e+05"]
+
+
+def test_a_search_gets_a_figure_per_task_at_the_longest_length_every_cell_trained_at():
+    """A search trains each cell at lengths of its own: the figure and finding of a task are at the
+    longest length with runs of every cell (or, where there is none, of the most cells)."""
+    from types import SimpleNamespace
+
+    from zoo.report import probes as probe_report
+
+    def run(cell, task, length):
+        return SimpleNamespace(config=SimpleNamespace(
+            settings=lambda: {"task.name": task, "task.length": length}, cell=cell))
+
+    runs = [run("gru", "adding", 5), run("rnn", "adding", 5), run("gru", "adding", 10), run("rnn", "adding", 10),
+            run("gru", "adding", 20),  # only gru got to 20
+            run("gru", "copy", 5), run("gru", "copy", 10), run("rnn", "copy", 5)]
+    axes = ["task.name", "task.length"]
+    chosen = probe_report.figure_conditions(runs, axes, "task.length")
+    assert [(values, why) for values, _, why in chosen] == [
+        (("adding", 10), "the longest length every cell trained at"),
+        (("copy", 5), "the longest length every cell trained at")]
+    assert [values for values, _, _ in probe_report.figure_conditions(runs, axes, None)] == [
+        ("adding", 5), ("adding", 10), ("adding", 20), ("copy", 5), ("copy", 10)]
+    lonely = [run("gru", "adding", 5), run("rnn", "adding", 10)]  # no length with both cells
+    ((values, _, why),) = probe_report.figure_conditions(lonely, axes, "task.length")
+    assert values == ("adding", 10)
+    assert why == "the longest length with runs of 1 of its 2 cells, the most at any length"

@@ -53,6 +53,27 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
     assert len(epochs) == len(expand(grid)) * grid.train.epochs
 
 
+def test_solved_counts_the_runs_that_trained_and_a_diverged_one_solved_nothing(tiny_runs):
+    """solved / judged over a row's runs: a run its task judged solved counts, a diverged one (which
+    stores solved false) is judged, a failed one is not, and one stored before runs said (no key)
+    is neither."""
+    grid, runs = tiny_runs
+    gru = [store.read_run(runs / r.run_id) for r in expand(grid) if (r.cell, r.mode) == ("gru", "many_to_one")]
+    solved, unsaid = gru
+    solved.metrics["solved"] = True
+    del unsaid.metrics["solved"]
+    (row,) = tables.summary_table([solved, unsaid]).itertuples()
+    assert (row.solved, row.judged) == (1, 1)
+    assert "| 1/1 |" in tables.summary_markdown(tables.summary_table([solved, unsaid]))
+    diverged = store.read_run(runs / gru[1].path.name)
+    diverged.metrics.update(status="diverged", solved=False, diverged_epoch=1)
+    (row,) = tables.summary_table([solved, diverged]).itertuples()
+    assert (row.solved, row.judged, row.ok, row.diverged) == (1, 2, 1, 1)
+    (row,) = tables.summary_table([unsaid]).itertuples()
+    assert math.isnan(row.solved) and row.judged == 0 and "solved" not in tables.summary_markdown(
+        tables.summary_table([unsaid])).splitlines()[0]
+
+
 @pytest.mark.slow
 def test_every_figure_is_written(tiny_runs, tmp_path):
     grid, runs = tiny_runs

@@ -90,6 +90,19 @@ def _row(cell, mode, mae, ci, factor=math.nan, carry=math.nan, **extra):
                 carry=carry, **extra)
 
 
+def test_the_gradient_line_says_what_its_factors_are_means_over():
+    """Rows of two tasks at the longest length: each cell's factor is the mean over both tasks, and
+    the line says so; with one seed a row, it says one seed, not a mean over seeds."""
+    rows = [dict(cell=c, mode="many_to_one", task=t, length=n, seeds=1, ok=1, decay_factor=f)
+            for c, t, n, f in (("gru", "adding", 10, 0.6), ("gru", "sine_gap", 10, 0.8),
+                               ("simple_rnn", "adding", 10, 0.9), ("simple_rnn", "sine_gap", 10, 0.95),
+                               ("gru", "adding", 5, 0.1), ("simple_rnn", "adding", 5, 0.1))]
+    line = answer.gradient_line(pd.DataFrame(rows))
+    assert line.startswith("Through time (many_to_one, length 10, mean over tasks adding and sine_gap, one seed, "
+                           "over lags 1-5, last probe)")
+    assert "by ×0.925 in simple_rnn" in line and "by ×0.7 in gru" in line  # (0.9 + 0.95) / 2, (0.6 + 0.8) / 2
+
+
 def test_the_gradient_line_names_the_cell_and_the_steps_from_the_factors():
     summary = pd.DataFrame([
         _row("simple_rnn", "many_to_one", 0.010, 0.004, factor=0.99),
@@ -154,7 +167,8 @@ def test_a_grid_of_memory_runs_says_it_can_test_the_claim(monkeypatch):
     full = answer.answer(summary, GridConfig(name="memory"), runs=[], shown={"memory"})
     assert "quick form" not in full[0]
     assert lines[1].startswith("Longest length a majority of seeds solve: adding: gru 10, simple_rnn 5.")
-    assert "(many_to_one, length 10, over lags 1-5" in lines[2] and "by ×0.9 in gru, the cell that keeps" in lines[2]
+    assert "(many_to_one, length 10, mean over seeds, over lags 1-5" in lines[2]
+    assert "by ×0.9 in gru, the cell that keeps" in lines[2]
     assert "the memory experiment" not in " ".join(lines)  # it is this grid: its full form is next
     assert lines[-1] == ("Where to look next: the full memory grid: make compare CONFIG=memory; the horizon experiment "
                          "(the longest adding and sine_gap length each cell learns, found by a search): "

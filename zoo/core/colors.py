@@ -90,12 +90,16 @@ def cell_markers(cells) -> dict[str, str | None]:
     return {name: MARKERS[i % len(MARKERS)] for i, name in enumerate(names)}
 
 
-def marked(marker: str | None) -> dict:
-    """``Axes.plot`` keywords for a cell's ``marker``: spaced a tenth of the panel apart (however many
-    points the line has), each shape's started a little later, so markers of lines that run together
-    do not stack; nothing where the cell has no marker."""
+def marked(marker: str | None, values) -> dict:
+    """``Axes.plot`` keywords for a cell's ``marker`` on a line through ``values`` (its y): spaced a
+    tenth of the panel apart (however many points the line has), each shape's started a little later,
+    so markers of lines that run together do not stack; nothing where the cell has no marker. A line
+    of fewer than two finite points marks each (matplotlib cannot space markers along no length, and a
+    lone point is drawn by its marker alone)."""
     if marker is None:
         return {}
+    if np.isfinite(np.asarray(values, dtype=float)).sum() < 2:
+        return {"marker": marker, "ms": 4}
     return {"marker": marker, "ms": 4, "markevery": ((MARKERS.index(marker) % 5) * 0.02, 0.1)}
 
 

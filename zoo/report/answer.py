@@ -20,7 +20,7 @@ from zoo.core.config import USER_MODEL
 from zoo.core.loading import CONFIG_DIR
 from zoo.core.quick import full_form
 from zoo.report import memory
-from zoo.report.table_text import factor_text, metric_label
+from zoo.report.table_text import factor_text, metric_label, setting_columns
 
 MAX_LINES = 5
 CLAIM = "plain RNNs lose long-term dependencies to vanishing gradients, and gates fix it"
@@ -62,6 +62,13 @@ def _probed_rows(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             longest = s[column].max()
             s = s[s[column] == longest]
             where.append(f"{column} {longest:g}")
+    # Any other setting the rows still differ in (a sweep's tasks): each cell's factor is the mean over
+    # its values, and the words say so rather than pass it off as one condition's.
+    for column in setting_columns(summary):
+        if column in s and column not in ("length", "window") and s[column].nunique() > 1:
+            where.append(f"mean over {column}s {_and([str(v) for v in dict.fromkeys(s[column])])}")
+    seeds = pd.to_numeric(s.ok, errors="coerce").max() if "ok" in s and len(s) else math.nan
+    where.append("one seed" if seeds == 1 else "mean over seeds")
     return s, where
 
 
@@ -72,7 +79,7 @@ def step_factors(summary: pd.DataFrame) -> tuple[pd.Series, str]:
         return pd.Series(dtype=float), ""
     s, where = _probed_rows(summary)
     factors = s.groupby("cell", sort=False).decay_factor.mean().sort_values(ascending=False)
-    return factors, ", ".join([*where, "over lags 1-5"])
+    return factors, ", ".join(where)
 
 
 def extrapolation_factors(summary: pd.DataFrame) -> pd.Series:
@@ -220,7 +227,7 @@ def gradient_line(summary: pd.DataFrame) -> str:
         top_role = ", the cell that keeps it alive longest"
     else:
         top_role = ", the most over lags 1-5"
-    text = (f"Through time ({where or 'the probed runs'}, last probe, mean over seeds), each step back multiplies "
+    text = (f"Through time ({where}, over lags 1-5, last probe), each step back multiplies "
             f"‖dh_T/dh_t‖ by {factor_text(factors[top])} in {top}{top_role}{_unlearned(summary, top)}, and by "
             f"{factor_text(factors[bottom])} in {bottom}{_bottom_role(factors, alive)} (below 1 it vanishes, "
             "above 1 it grows).")

@@ -199,8 +199,11 @@ def settings_rows(grid) -> list[tuple[str, str]]:
     tr = grid.train
     tasks = grid.tasks or (grid.task,)
     rows = [("cells x modes x seeds", f"{', '.join(grid.cells)} x {', '.join(grid.modes)} x {grid.seeds}")]
+    # A task setting the sweep sets (task.length) is said to be swept, not shown at the value it
+    # would have without the sweep: no run trained at that one.
+    swept = {key.split(".", 1)[1] for key, _ in grid.sweep if key.startswith("task.")}
     for t in tasks:
-        settings = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(t).items())
+        settings = ", ".join(f"{k} {'swept (below)' if k in swept else v}" for k, v in dataclasses.asdict(t).items())
         rows.append((f"task {task_name(t)}", settings))
     if grid.sweep:
         rows.append(("sweep", "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in grid.sweep)))

@@ -163,6 +163,6 @@ def band(ax, table: pd.DataFrame, x: str, y: str, color, label: str, marker: str
     seeds as a band."""
     g = table.groupby(x)[y]
     mean, low, high = g.mean(), g.min(), g.max()
-    ax.plot(mean.index, mean.values, color=color, label=label, lw=1.6, **marked(marker))
+    ax.plot(mean.index, mean.values, color=color, label=label, lw=1.6, **marked(marker, mean.values))
     if table.seed.nunique() > 1:
         ax.fill_between(mean.index, low.values, high.values, color=color, alpha=0.2, lw=0)

@@ -92,19 +92,23 @@ def finding_table(runs, name: str) -> pd.DataFrame:
     )
 
 
-def conditions(runs, axes: list[str]) -> dict[tuple, list]:
+def conditions(runs, axes: list[str]) -> list[tuple[tuple, list]]:
     """The runs by their values of the settings ``axes`` (``varying_settings``), in the order they
-    come: ``{(value, ...): runs}``, one entry ``{(): runs}`` where nothing varies."""
-    split: dict[tuple, list] = {}
+    come: ``[((value, ...), runs)]``, one ``((), runs)`` where nothing varies. Values are told apart
+    as ``varying_settings`` tells them, by ``repr`` (1 and 1.0 are two; a list is a value)."""
+    split: dict[tuple, tuple[tuple, list]] = {}
     for r in runs:
         settings = r.config.settings()
-        split.setdefault(tuple(settings.get(a) for a in axes), []).append(r)
-    return split
+        values = tuple(settings.get(a) for a in axes)
+        split.setdefault(tuple(map(repr, values)), (values, []))[1].append(r)
+    return list(split.values())
 
 
 def condition_text(axes: list[str], values: tuple) -> str:
-    """``task adding, length 25``: a condition as a title or a finding names it."""
-    return ", ".join(f"{short_name(a)} {v}" for a, v in zip(axes, values))
+    """``task adding, length 25``: a condition as a title or a finding names it (a setting the run's
+    task does not have, None, is left out)."""
+    return ", ".join(f"{short_name(a)} {f'{v:g}' if isinstance(v, float) else v}"
+                     for a, v in zip(axes, values) if v is not None)
 
 
 def summary_table(runs, name: str, axes: list[str] | None = None) -> pd.DataFrame:
@@ -115,7 +119,7 @@ def summary_table(runs, name: str, axes: list[str] | None = None) -> pd.DataFram
     axes = varying_settings([r.config for r in runs]) if axes is None else axes
     named = [short_name(a) for a in axes]
     rows = []
-    for values, members in conditions(runs, axes).items():
+    for values, members in conditions(runs, axes):
         per_run = run_summaries(members, name, statuses=("ok", "diverged"))
         for (cell, mode), group in per_run.groupby(["cell", "mode"], sort=False):
             ok = group[group.status == "ok"]
@@ -142,36 +146,78 @@ def columns_legend(spec) -> str:
 
 def _titled(fig, condition: str):
     """The figure with its condition added to its title (or as its title, where it has none)."""
-    title = next((t for t in fig.get_children() if getattr(t, "get_text", None) and t.get_text()
-                  and t.get_text() == fig.get_suptitle()), None)
-    if title is None:
+    title = fig._suptitle  # matplotlib's own handle on the suptitle: None where there is none
+    if title is None or not title.get_text():
         fig.suptitle(condition, fontsize=10)
     else:
         title.set_text(f"{title.get_text()}\n{condition}")
     return fig
 
 
-def _condition_parts(spec, runs, axes: list[str], out: Path) -> tuple[list[str], list[Path]]:
-    """The probe's finding lines and figures: one of each per condition, each named by it where
-    the runs vary (the figure as ``probe_<name>_<condition>.png``)."""
-    lines, figures = [], []
+def _slug(condition: str, taken: set[str]) -> str:
+    """A file-name part for ``condition`` (``task-adding-length-25``), signs kept (-5 and 5 differ),
+    and a number added where another condition's already took it."""
+    slug = re.sub(r"[^A-Za-z0-9._+-]+", "-", condition).strip("-")
+    unique, n = slug, 2
+    while unique in taken:
+        unique, n = f"{slug}-{n}", n + 1
+    taken.add(unique)
+    return unique
+
+
+def figure_conditions(runs, axes: list[str], searched: str | None) -> list[tuple[tuple, list, str]]:
+    """The conditions that get a figure and a finding, each with a note on why it was chosen ("" but
+    in a search). A search (``searched``, its axis) trains each cell at lengths of its own, so a
+    condition per length would hold only the cells that got there: for each value of the other
+    settings, the one searched value with runs of the most cells (the longest of those), where as
+    many cells as can be are set against each other."""
     split = conditions(runs, axes)
-    for values, members in split.items():
-        condition = condition_text(axes, values)
+    if searched not in axes:
+        return [(values, members, "") for values, members in split]
+    at = axes.index(searched)
+
+    def rest(values: tuple) -> tuple:
+        return tuple(map(repr, values[:at] + values[at + 1:]))
+
+    every: dict[tuple, set] = {}
+    for values, members in split:
+        every.setdefault(rest(values), set()).update(r.config.cell for r in members)
+    best: dict[tuple, tuple] = {}
+    for i, (values, members) in enumerate(split):
+        rank = (len({r.config.cell for r in members}), values[at])
+        if rest(values) not in best or rank > best[rest(values)][0]:
+            best[rest(values)] = (rank, i)
+    chosen = []
+    for key, ((count, _), i) in best.items():
+        name = short_name(searched)
+        why = (f"the longest {name} every cell trained at" if count == len(every[key]) else
+               f"the longest {name} with runs of {count} of its {len(every[key])} cells, the most at any {name}")
+        chosen.append((*split[i], why))
+    return chosen
+
+
+def _condition_parts(spec, runs, axes: list[str], out: Path, searched: str | None = None
+                     ) -> tuple[list[str], list[Path]]:
+    """The probe's finding lines and figures: one of each per condition (``figure_conditions``), each
+    named by it where the runs vary (the figure as ``probe_<name>_<condition>.png``)."""
+    lines, figures, taken = [], [], set()
+    for values, members, why in figure_conditions(runs, axes, searched):
+        condition = condition_text(axes, values) + (f" ({why})" if why else "")
         if spec.finding is not None:
             line = spec.finding(finding_table(members, spec.name))
             lines += [f"{condition}: {line}" if condition else line] if line else []
         fig = spec.figure(long_table(members, spec.name)) if spec.figure is not None else None
         if fig is not None:
-            slug = re.sub(r"[^A-Za-z0-9._]+", "-", condition).strip("-")
+            slug = _slug(condition_text(axes, values), taken)
             path = out / (f"probe_{spec.name}_{slug}.png" if slug else f"probe_{spec.name}.png")
             (_titled(fig, condition) if condition else fig).savefig(path, dpi=110)
             figures.append(path)
     return lines, figures
 
 
-def section(results, out: Path) -> str:
-    """The probes' part of a report section, writing its files into ``out``."""
+def section(results, out: Path, searched: str | None = None) -> str:
+    """The probes' part of a report section, writing its files into ``out``; ``searched``: the
+    setting a search grid searched (``task.length``), if it is one."""
     # Imported here: the page's tables (zoo.report.html -> tables) read this module's run summaries.
     from zoo.report import html as page
 
@@ -185,7 +231,7 @@ def section(results, out: Path) -> str:
         spec = probe_folders.get_probe(name)
         table = summary_table(runs, name, axes)
         table.to_csv(out / spec.file_name, index=False)
-        lines, figures = _condition_parts(spec, runs, axes, out) if not table.empty else ([], [])
+        lines, figures = _condition_parts(spec, runs, axes, out, searched) if not table.empty else ([], [])
         shown = table.copy()
         for col in spec.summary:
             shown[col] = shown[col].map(lambda v: _shown(v, spec.fmt))

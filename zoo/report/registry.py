@@ -134,7 +134,7 @@ def _horizon(grid, results, out: Path) -> str:
 
 @_register("sections", "probes")
 def _probes(grid, results, out: Path) -> str:
-    return probe_report.section(results, out)
+    return probe_report.section(results, out, grid.search.axis if grid.search is not None else None)
 
 
 # ------------------------------------------------------------------------- use

@@ -84,7 +84,7 @@ def _no_state_note(mode: str, summary: pd.DataFrame | None) -> str:
         low, high = f"{earlier.min():.0%}", f"{earlier.max():.0%}"
         span = low if low == high else f"{low}–{high}"
         return (head + "\n\nBut its state does run through time, over\nsteps of its own: " + span
-                + " of its recurrent\ngradient comes from steps before the last\n(probe_grad_time_profile.png).")
+                + " of its recurrent\ngradient comes from steps before the last\n(the gradient time profile's figure).")
     if (share > 0).any() and (share == 0).any():
         # One step from the zero state: the kernels reading the old state get nothing, but a weight a
         # cell declares recurrent (LEM's z_kernel, RG-LRU's a) can act within that step, so its share

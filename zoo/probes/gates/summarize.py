@@ -54,7 +54,8 @@ def figure(table):
         for cell, c in g[g.gate == name].groupby("cell"):
             by_epoch = c.groupby("epoch")["mean"]
             mean = by_epoch.mean()
-            ax.plot(mean.index, mean.to_numpy(), color=colors[cell], label=cell, lw=1.6, **marked(markers[cell]))
+            ax.plot(mean.index, mean.to_numpy(), color=colors[cell], label=cell, lw=1.6,
+                    **marked(markers[cell], mean.to_numpy()))
             if c.seed.nunique() > 1:
                 ax.fill_between(mean.index, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(),
                                 color=colors[cell], alpha=0.2, lw=0)

@@ -49,7 +49,7 @@ def figure(table):
                 mine = rows[(rows["mode"] == mode) & (rows.cell == cell)]
                 mean = mine.groupby("lag").share_from.mean()
                 ax.plot(mean.index, mean.to_numpy(), style, color=color, label=label,
-                        **(marked(markers[cell]) if label else {}))
+                        **(marked(markers[cell], mean.to_numpy()) if label else {}))
         ax.set_title(f"{mode} (solid: trained, dashed: initial)", fontsize=9)
         ax.set_xlabel("k: steps back from the last step")
         ax.set_ylabel("share of Σ‖dL/dW_rec|_t‖ from lags ≥ k")
