@@ -64,7 +64,9 @@ def test_solved_counts_the_runs_that_trained_and_a_diverged_one_solved_nothing(t
     del unsaid.metrics["solved"]
     (row,) = tables.summary_table([solved, unsaid]).itertuples()
     assert (row.solved, row.judged) == (1, 1)
-    assert "| 1/1 |" in tables.summary_markdown(tables.summary_table([solved, unsaid]))
+    shown = tables.summary_markdown(tables.summary_table([solved, unsaid]))
+    assert "| 1/1 |" in shown and f"own threshold ({solved.metrics['solved_below']:g}; " in shown
+    assert f"the test metric ({solved.metrics['metric'].removeprefix('test_').upper()}) over" in shown
     diverged = store.read_run(runs / gru[1].path.name)
     diverged.metrics.update(status="diverged", solved=False, diverged_epoch=1)
     (row,) = tables.summary_table([solved, diverged]).itertuples()

@@ -133,6 +133,7 @@ def run_numbers(r) -> dict:
         "ratio": r.metrics.get("ratio", math.nan),
         # Whether the run solved its task (a memory task's ratio below its threshold); NaN where the task has none.
         "solved": float(r.metrics["solved"]) if isinstance(r.metrics.get("solved"), bool) else math.nan,
+        "solved_below": r.metrics.get("solved_below", math.nan),  # the task's threshold on the ratio
         # Every registered probe's summary numbers (``zoo.probes``), by the probe's own reducer.
         **{k: v for name in probe_folders.list_probes() for k, v in probe_report.run_summary(r, name).items()},
     }

@@ -140,6 +140,21 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _metrics(summary: pd.DataFrame) -> str:
+    """The test metrics a summary's ratios divide: "MSE", or "MSE, cross-entropy" where tasks differ."""
+    names = [metric_label(m) for m in dict.fromkeys(summary.get("metric", pd.Series(dtype=object)).dropna())]
+    return ", ".join(names) or "the task's own"
+
+
+def _thresholds(summary: pd.DataFrame) -> str:
+    """The solved thresholds of a summary's rows: "0.01", or "0.05 to 0.1" where its tasks differ."""
+    below = pd.to_numeric(summary.get("solved_below", pd.Series(dtype=float)), errors="coerce").dropna()
+    if not len(below):
+        return "as the task sets it"
+    low, high = below.min(), below.max()
+    return f"{low:g}" if low == high else f"{low:g} to {high:g}, by task"
+
+
 def table_note(summary: pd.DataFrame) -> str:
     note = (
         "One seed per row: no interval is given. "
@@ -162,12 +177,12 @@ def table_note(summary: pd.DataFrame) -> str:
         "probe sequences; e^λ is its per-step factor (summary.csv also has qr_lyapunov_max, the QR method's "
         "top column with the first fifth of the steps discarded, a different number over a short window, and "
         "lyapunov_sum with its part below float32 resolution, lyapunov_sum_unresolved). "
-        + ("/ baseline: the test metric over the task's baseline, the best score of a model "
+        + (f"/ baseline: the test metric ({_metrics(summary)}) over the task's baseline, the best score of a model "
            "that ignores what the task asks it to use (for sine, the best constant); below 1 it beats that. "
            if "ratio" in summary.columns and summary.ratio.notna().any() else "")
-        + ("Solved: k/n, the seeds whose run solved the task, of the n that trained (a diverged one solved "
-           "nothing): its / baseline below the task's own threshold, which each run's metrics.json gives with "
-           "its reason (solved_below, solved_reason). "
+        + (f"Solved: k/n, the seeds whose run solved the task, of the n that trained (a diverged one solved "
+           f"nothing): its / baseline below the task's own threshold ({_thresholds(summary)}; each run's "
+           "metrics.json gives why, solved_reason). "
            if "solved" in summary.columns and summary.solved.notna().any() else "")
         + f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it, mean over the ok runs "
         "that reached it; – where none did. "

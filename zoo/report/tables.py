@@ -107,6 +107,7 @@ def summary_table(runs) -> pd.DataFrame:
         judged = pd.to_numeric(numbers.solved, errors="coerce").dropna() if "solved" in numbers else []
         row["solved"] = float(judged.sum()) if len(judged) else math.nan
         row["judged"] = len(judged)
+        row["solved_below"] = _mean(numbers, "solved_below")  # one task a row: its one threshold
         metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
         row["metric"] = metrics[0] if metrics else math.nan
         known = [a for a in (numbers.state_activation if "state_activation" in numbers else []) if isinstance(a, str)]

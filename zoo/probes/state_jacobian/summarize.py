@@ -29,7 +29,8 @@ def first_step_norm(rows) -> float:
     fmt=".3g",
     every_run=("dhT_dh1_init",),
     explain={"dhT_dh1": "‖dh_T/dh_1‖, the state Jacobian over the whole sequence but its first step, at the "
-                        "last probed epoch",
+                        "last probed epoch (a Frobenius norm: the identity's is √(state size), so set cells "
+                        "of different state sizes against each other by the figure's lag-0 line, not raw)",
              "dhT_dh1_init": "the same at the initial weights"},
 )
 def summarize(rows) -> dict[str, float]:
