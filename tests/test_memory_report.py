@@ -126,6 +126,16 @@ def test_findings_say_who_solves_what_and_where_the_textbook_fails():
     assert "Across cells, as a rank statement only" in text
 
 
+def test_when_every_cell_solves_every_length_no_line_says_the_textbook_holds_or_fails():
+    """A ceiling (every cell solves the longest length) cannot rank cells: a plain cell matching the
+    gated ones there is not against the textbook, nor are the gated ones for it."""
+    solved_all = _frame([(c, n, s, 0.01, 1e-3, 1e-2) for c in ("simple_rnn", "gru") for n in (25, 100)
+                         for s in range(3)])
+    text = " ".join(memory_findings.findings(solved_all, _curves("gru", [0.01] * 3), "adding"))
+    assert "every cell also solves the longest (100): this budget does not discriminate there" in text
+    assert "textbook" not in text
+
+
 def test_no_claim_rests_on_one_seed():
     # One of three seeds' curves still falls: the majority does not, so no "still falling".
     text = " ".join(memory_findings.findings(SYNTHETIC, _curves("lstm", [0.05, 1.0, 1.0]), "adding"))

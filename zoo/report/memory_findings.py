@@ -251,12 +251,15 @@ def _textbook(best: dict, cells: list[str], curves: pd.DataFrame, frame: pd.Data
         mine = f"only up to length {reach[g]}" if reach[g] else "no length"
         out.append(f"Against the textbook: {g} solves {mine}, while {and_list([f'{c} ({reach[c]})' for c in further])} "
                    f"{'reaches' if len(further) == 1 else 'reach'} further here; {why}.")
+    # Where every cell solves the longest length, a plain cell matching the gated ones is the lengths'
+    # ceiling, not evidence against the textbook (the sentence before says this budget cannot tell).
+    ceiling = all(reach[c] >= longest for c in cells)
     for p in plain:
-        if all(reach[p] >= reach[g] for g in gated) and gated and reach[p] > 0 and not any(
+        if all(reach[p] >= reach[g] for g in gated) and gated and reach[p] > 0 and not ceiling and not any(
                 p in line for line in out):
             out.append(f"Against the textbook, {p} holds as long a memory as the gated cells here "
                        f"(length {reach[p]}).")
-    if not out and gated:
+    if not out and gated and not ceiling:
         out.append("As the textbook says: the gated cells (" + ", ".join(gated) + ") reach at least as far as "
                    + (", ".join(plain) if plain else "each other") + ".")
     return out
