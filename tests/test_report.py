@@ -8,6 +8,7 @@ import pytest
 from zoo import report, store
 from zoo.core.grid import expand
 from zoo.report import tables
+from zoo.report.table_text import display_table as display_columns
 
 
 def test_mean_ci95_is_the_t_interval():
@@ -51,6 +52,20 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
     assert "| solved |" in shown and f"| {int(summary.solved.iloc[0])}/2 |" in shown and "Solved: k/n" in shown
     epochs = pd.read_csv(tmp_path / "reports" / "epochs.csv")
     assert len(epochs) == len(expand(grid)) * grid.train.epochs
+
+
+def test_a_grid_trained_for_optimizer_steps_counts_steps_to_the_loss_threshold(tiny_runs):
+    """Its history has a row every eval_every steps: the table says steps (rows x eval_every), not
+    "epochs"; a grid trained in epochs keeps epochs."""
+    grid, runs = tiny_runs
+    summary = tables.summary_table([store.read_run(runs / r.run_id) for r in expand(grid)])
+    assert summary.eval_every.isna().all()  # the tiny grid trains in epochs
+    assert "epochs to loss < 0.01" in tables.summary_markdown(summary)
+    stepped = summary.assign(eval_every=100.0, epochs_to_threshold=2.0)
+    shown = tables.summary_markdown(stepped)
+    assert "| steps to loss < 0.01 |" in shown and "epochs to loss" not in shown
+    assert shown.splitlines()[2].split(" | ")[list(display_columns(stepped)).index("steps to loss < 0.01")] == "200"
+    assert "Steps to loss < 0.01: the optimizer steps to the first evaluation" in shown
 
 
 def test_solved_counts_the_runs_that_trained_and_a_diverged_one_solved_nothing(tiny_runs):

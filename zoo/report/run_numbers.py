@@ -114,6 +114,8 @@ def run_numbers(r) -> dict:
         "test_mse": r.metrics["test_mse"],
         "test_mae_next": r.metrics["test_mae_next"],
         "epochs_to_threshold": epochs_to_threshold(h),
+        # A budget in optimizer steps: a history row (an "epoch") every eval_every steps; NaN for epochs.
+        "eval_every": float(r.config.train.eval_every) if getattr(r.config.train, "steps", None) else math.nan,
         "seconds": r.metrics["seconds"],
         "state_activation": r.metrics.get("state_activation"),  # None: not known (or stored before it was)
         "grad_norm_final": float(h.grad_norm_mean.iloc[-1]),

@@ -95,6 +95,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     # beside the MSE it divides, where the runs stored one.
     over_baseline = not own_metric and "ratio" in summary.columns and summary.ratio.notna().any()
     solved = "solved" in summary.columns and summary.solved.notna().any()
+    in_steps = _in_steps(summary)
     rows = []
     for r in summary.to_dict("records"):
         def pm(col: str) -> str:
@@ -111,7 +112,8 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
             **({"test MAE": pm("test_mae"), "test MSE": pm("test_mse")} if regression else {}),
             **({"/ baseline": pm("ratio")} if over_baseline else {}),
             **({"solved": _solved_text(r)} if solved else {}),
-            f"epochs to loss < {LOSS_THRESHOLD}": _fmt(r["epochs_to_threshold"]),
+            **({f"steps to loss < {LOSS_THRESHOLD}": _fmt(r["epochs_to_threshold"] * r["eval_every"])}
+               if in_steps else {f"epochs to loss < {LOSS_THRESHOLD}": _fmt(r["epochs_to_threshold"])}),
             "s / run": _fmt(r["seconds"]),
             "grad norm final / peak": f"{_fmt(r['grad_norm_final'])} / {_fmt(r['grad_norm_peak'])}",
             "‖dh_T/dh_t‖ per step, lags 1-5": factor_text(r.get("decay_factor")),
@@ -138,6 +140,12 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
         row["ok / diverged / failed"] = f"{r['ok']} / {r['diverged']} / {r['failed']}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _in_steps(summary: pd.DataFrame) -> bool:
+    """Whether every row trained for a number of optimizer steps (``train.steps``), a history row every
+    ``eval_every`` of them: then the table counts steps, not those rows ("epochs")."""
+    return "eval_every" in summary.columns and bool(len(summary)) and bool(summary.eval_every.notna().all())
 
 
 def _metrics(summary: pd.DataFrame) -> str:
@@ -184,8 +192,10 @@ def table_note(summary: pd.DataFrame) -> str:
            f"nothing): its / baseline below the task's own threshold ({_thresholds(summary)}; each run's "
            "metrics.json gives why, solved_reason). "
            if "solved" in summary.columns and summary.solved.notna().any() else "")
-        + f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it, mean over the ok runs "
-        "that reached it; – where none did. "
+        + (f"Steps to loss < {LOSS_THRESHOLD}: the optimizer steps to the first evaluation (one every eval_every "
+           "steps) whose training loss is below it" if _in_steps(summary) else
+           f"Epochs to loss < {LOSS_THRESHOLD}: the first epoch whose training loss is below it")
+        + ", mean over the ok runs that reached it; – where none did. "
         "Vanish lag: the first lag where the norm is below "
         f"{VANISH_FRACTION:g} of its lag-0 value, as measured within the window. s / run: the run's wall "
         "time, compiling and probes included, so a cell whose programs were already in the compile cache "

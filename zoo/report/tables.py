@@ -108,6 +108,7 @@ def summary_table(runs) -> pd.DataFrame:
         row["solved"] = float(judged.sum()) if len(judged) else math.nan
         row["judged"] = len(judged)
         row["solved_below"] = _mean(numbers, "solved_below")  # one task a row: its one threshold
+        row["eval_every"] = _mean(numbers, "eval_every")  # the runs of a row share their budget
         metrics = [m for m in (numbers.metric if "metric" in numbers else []) if isinstance(m, str)]
         row["metric"] = metrics[0] if metrics else math.nan
         known = [a for a in (numbers.state_activation if "state_activation" in numbers else []) if isinstance(a, str)]
