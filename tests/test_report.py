@@ -54,6 +54,27 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
     assert len(epochs) == len(expand(grid)) * grid.train.epochs
 
 
+def test_the_page_says_what_each_of_its_cells_and_modes_is_in_its_registered_words(tiny_runs, tmp_path):
+    """Each run stores its cell's and mode's registered description; the page's glossary lists every
+    cell and mode of its runs with it, and a run stored before runs did adds no row."""
+    import html as html_text
+
+    from zoo.core import catalog
+
+    grid, runs = tiny_runs
+    report.build(runs, tmp_path / "reports", compared=grid.name)
+    page = html_text.unescape((tmp_path / "reports" / "index.html").read_text())
+    glossary = page[page.index("<h2>Cells and modes</h2>"):page.index("<h2>Comparison</h2>")]
+    for cell in grid.cells:
+        assert f"<th>{cell}</th><td>{catalog.get_cell(cell).description}</td>" in glossary
+    for mode in grid.modes:
+        about = catalog.get_mode(mode).description
+        assert f"<th>{mode}</th><td>mode: {about[0].lower()}{about[1:]}</td>" in glossary
+    old = store.read_run(runs / expand(grid)[0].run_id)
+    del old.metrics["cell_declares"], old.metrics["mode_description"]
+    assert report.glossary([old]) == []
+
+
 def test_a_grid_trained_for_optimizer_steps_counts_steps_to_the_loss_threshold(tiny_runs):
     """Its history has a row every eval_every steps: the table says steps (rows x eval_every), not
     "epochs"; a grid trained in epochs keeps epochs."""

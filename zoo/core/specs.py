@@ -66,7 +66,8 @@ class CellSpec:
 
     def declares(self) -> dict:
         """What the report may say of the cell, as a run's ``metrics.json`` stores it."""
-        found = {"claim": self.claim, "remedy": self.remedy, "published": list(self.published)}
+        found = {"description": self.description, "claim": self.claim, "remedy": self.remedy,
+                 "published": list(self.published)}
         return {key: value for key, value in found.items() if value}
 
     def gate_fn(self, cell) -> Callable | None:

@@ -247,6 +247,7 @@ class Recorder:
             "solved_reason": task.solved_reason,
             "solved": bool(self.status == "ok" and ratio < task.solved_below),
             "cell_declares": self.eng.resolved.cell.declares(),  # and without the cell's (CellSpec.declares)
+            "mode_description": self.eng.resolved.mode.description,  # what the page's glossary says of it
             # Whether a recurrent_kernel weight group exists (StepContext.weight_groups): weights of the
             # recurrence's own, apart from the input's, whose per-step terms the time profile sums.
             "own_recurrent_weights": any(g.endswith("recurrent_kernel") for g in self.eng.weight_groups),

@@ -232,6 +232,22 @@ def lead_experiment(runs_dir: Path, experiments: list[dict], compared: str | Non
     return named[0] if named else max(experiments, key=lambda r: _record_time(runs_dir, r["name"]))
 
 
+def glossary(runs) -> list[tuple[str, str]]:
+    """What each cell and mode of the page is, in its registered words, as its runs stored them (a
+    run stored before they did says nothing): cells by name, then modes in the order they ran."""
+    cells, modes = {}, {}
+    for r in runs:
+        about = r.metrics.get("cell_declares", {}).get("description")
+        if about:
+            cells.setdefault(r.config.cell, about)
+        if r.metrics.get("mode_description"):
+            modes.setdefault(r.config.mode, r.metrics["mode_description"])
+    def lower(text: str) -> str:  # "The w values ..." -> "the w values ...", an acronym kept
+        return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+    return [(c, cells[c]) for c in sorted(cells)] + [(m, f"mode: {lower(about)}") for m, about in modes.items()]
+
+
 def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead=None) -> Results:
     main_results = load_runs(runs_dir, main["run_ids"] if main else [])
     (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
@@ -243,9 +259,11 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     held, memory_frame = set(), None  # the experiments the report shows, and one that tests memory
     fitted = []  # the user's models among them (zoo.ProbeCallback's runs)
     foreign = list(main_results.foreign)
+    everything = []  # the experiments' runs, for the page's glossary
     for rec in experiments:
         grid = GridConfig.from_stored(rec["grid"])
         results = load_runs(runs_dir, rec["run_ids"])
+        everything += results.runs
         damaged += [d for d in results.damaged if d not in damaged]
         foreign += [f for f in results.foreign if f not in foreign]
         if grid.name == compared:
@@ -275,7 +293,8 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame, tuple(fitted))
     tasks = sorted({r.config.task_name for r in shown_results.runs}) or shown.task_names
     page = html.page(notes, _settings(shown, shown_results), main_html, exp_html, answer=lines,
-                     tasks=("the " + " and ".join(tasks) + (" task" if len(tasks) == 1 else " tasks")))
+                     tasks=("the " + " and ".join(tasks) + (" task" if len(tasks) == 1 else " tasks")),
+                     glossary=glossary(main_results.runs + everything))
     (tmp / "index.html").write_text(page)
     for name in KEPT:  # make bench's files stay with the report
         if (reports_dir / name).is_file():

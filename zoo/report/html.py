@@ -53,6 +53,13 @@ def _settings(rows: list[tuple[str, str]]) -> str:
     return f'<table class="settings">{body}</table>'
 
 
+def _glossary(rows: list[tuple[str, str]]) -> str:
+    """The cells and modes of the page, each in its registered words (``zoo.report.glossary``)."""
+    if not rows:
+        return ""
+    return "<h2>Cells and modes</h2>" + _settings(rows)
+
+
 def figure(path: Path) -> str:
     """A PNG inlined as a figure."""
     return _img(path, path.stem.replace("_", " "))
@@ -88,7 +95,7 @@ def answer_block(lines: list[str]) -> str:
 
 
 def page(findings: list[str], settings: list[tuple[str, str]], main: str, experiments: list[str],
-         answer: list[str] = (), tasks: str = "the sine task") -> str:
+         answer: list[str] = (), tasks: str = "the sine task", glossary: list[tuple[str, str]] = ()) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rnn-zoo report</title>
 <style>{STYLE}</style></head><body>
@@ -99,6 +106,7 @@ builds it again without training.</p>
 {_findings(findings)}
 <h2>Settings</h2>
 {_settings(settings)}
+{_glossary(glossary)}
 {main}
 {"".join(experiments)}
 </body></html>
