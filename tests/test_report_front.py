@@ -293,8 +293,8 @@ def test_with_one_seed_the_answer_names_the_lowest_cell_and_claims_no_lead():
     summary = pd.DataFrame([_row("lru", "many_to_one", 0.012, math.nan), _row("gru", "many_to_one", 0.2, math.nan),
                             _row("lru", "one_to_many", 0.02, math.nan), _row("gru", "one_to_many", 0.3, math.nan)])
     text = answer._ties(summary)
-    assert text == ("with one seed no interval tells a tie from a lead: lru has the lowest test MAE in every mode "
-                    "(0.012 to 0.3 over every cell and mode), from one run each")
+    assert text == ("with one seed no interval tells a tie from a lead: lru has the lowest test MAE in every mode, "
+                    "from one run each (the test MAE of every cell and mode spans 0.012 to 0.3)")
     split = summary.assign(test_mae=[0.012, 0.2, 0.3, 0.02])
     assert "the lowest test MAE goes to lru in 1 mode and gru in 1 mode" in answer._ties(split)
     one_cell = summary[summary.cell == "lru"]  # nothing to rank: no "lowest"

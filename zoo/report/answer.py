@@ -268,8 +268,8 @@ def _ties(summary: pd.DataFrame) -> str:
         lowest = _lowest(s, metric)
         if not lowest:
             return f"with one seed no interval tells a tie from a lead (test MAE {lo:.3g} to {hi:.3g})"
-        return (f"with one seed no interval tells a tie from a lead: {lowest} ({lo:.3g} to "
-                f"{hi:.3g} over every cell and mode), from one run each")
+        return (f"with one seed no interval tells a tie from a lead: {lowest}, from one run each (the test MAE "
+                f"of every cell and mode spans {lo:.3g} to {hi:.3g})")
     compared = [c for _, c in s.groupby("mode", sort=False) if len(c) > 1]
     if not compared:
         return f"it has one cell per mode, so nothing to tell apart (test MAE {lo:.3g} to {hi:.3g})"
