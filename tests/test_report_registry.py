@@ -120,7 +120,8 @@ def test_what_a_cell_declares_is_stored_with_its_runs_as_json():
 
     for name in catalog.list_cells():
         declared = catalog.get_cell(name).declares()
-        assert set(declared) <= {"claim", "remedy", "published"}
+        assert set(declared) <= {"description", "claim", "remedy", "published"}
+        assert declared["description"] == catalog.get_cell(name).description  # the page's glossary reads it
         assert json.loads(json.dumps(declared)) == declared  # metrics.json holds it as it is
     with pytest.raises(ValueError, match=r"published must be \(task, length, who reported what\)"):
         registry.register_cell("bad_claim", param_count=lambda i, u: u, published=("adding", "long"))

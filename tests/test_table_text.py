@@ -45,6 +45,6 @@ def test_the_test_metric_over_its_baseline_stands_beside_the_mse_and_is_explaine
     table = display_table(pd.DataFrame([row]))
     columns = list(table.columns)
     assert columns[columns.index("test MSE") + 1] == "/ baseline" and table["/ baseline"].iloc[0] == "0.54"
-    assert "/ baseline: the test metric over the task's baseline" in table_note(pd.DataFrame([row]))
+    assert "/ baseline: the test metric (MSE) over the task's baseline" in table_note(pd.DataFrame([row]))
     without = pd.DataFrame([{**row, "ratio": math.nan}])
     assert "/ baseline" not in display_table(without).columns and "/ baseline" not in table_note(without)
