@@ -514,6 +514,7 @@ def test_environment(sandbox, env, command, expected):
     assert _tree(sandbox) == before
 
 
+@pytest.mark.slow
 def test_api_refuses_a_bad_backend_before_keras(sandbox):
     code = "import sys, zoo\ntry:\n    zoo.compare()\nexcept ValueError as e:\n    sys.exit(f'{type(e).__name__}: {e}')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

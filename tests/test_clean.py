@@ -78,6 +78,7 @@ def test_clean_waits_for_no_compare_it_refuses_while_one_runs(tiny_runs, tmp_pat
     assert sorted(p.name for p in runs.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_clean_imports_no_keras(tmp_path):
     import subprocess
 

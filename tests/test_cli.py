@@ -34,6 +34,7 @@ def _cells():
     return registry.list_cells()
 
 
+@pytest.mark.slow
 def test_unwritable_runs_folder_is_refused_before_training(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")

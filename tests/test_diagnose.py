@@ -112,6 +112,7 @@ def _diagnosed(name):
     return _DIAGNOSED[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_kind_is_diagnosed_and_left_unchanged(name):
     model, x, y, mask, d, before, out_before = _diagnosed(name)
@@ -177,6 +178,7 @@ def _final_state_jacobian_norms(layer, x, mask=None, eps=1e-2):
     return np.sqrt(np.sum(jac**2, axis=(1, 2)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["functional", "sequential_masked"])
 def test_cell_path_matches_keras_fused_layer(name):
     """For every Keras SimpleRNN/GRU/LSTM layer (forward, backward, stacked, masked), the whole
@@ -202,6 +204,7 @@ def test_cell_path_matches_keras_fused_layer(name):
 TF_PARITY_CELLS = ("lstm", "seed_gru")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", catalog.list_cells())
 def test_matches_the_zoos_own_probe_on_the_same_weights(cell):
     """A model the zoo built (many_to_one), diagnosed as a user's model: ‖dh_T/dh_t‖ and dL/dx
@@ -265,6 +268,7 @@ def test_probes_finish_counts_real_steps_under_a_mask():
     np.testing.assert_array_equal(jacobian["lyapunov_top"], np.zeros(5))  # identity chains: no growth
 
 
+@pytest.mark.slow
 def test_embedding_model_on_both_backends(tmp_path):
     """Token ids through an Embedding with mask_zero: on TensorFlow its gradient is IndexedSlices."""
     keras.utils.set_random_seed(4)
@@ -528,6 +532,7 @@ def test_the_report_page_shows_a_round_off_sigma_min_as_the_zoos_report_does_and
     assert set(summary) <= set(d.layers.columns) and set(summary) <= set(MEANINGS)
 
 
+@pytest.mark.slow
 def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
     d = _diagnosed("functional")[4]
     folder = d.report(tmp_path / "diag")
@@ -625,6 +630,7 @@ def _recurrent_kernel_gradient(model, layer, x, y) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(grad), np.float64)
 
 
+@pytest.mark.slow
 def test_time_profile_terms_sum_to_the_recurrent_gradient():
     """zoo.diagnose's time profile is the registered probe's own measure, run on each layer of a user's
     stacked SimpleRNN model: its per-step terms sum to the layer's full recurrent-kernel gradient."""

@@ -29,6 +29,7 @@ def test_index_holds_every_plot_and_the_settings(page):
     assert "Lowest test MAE:" in text and "<table" in text
 
 
+@pytest.mark.slow
 def test_index_renders_in_headless_chromium(page, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -48,6 +49,7 @@ def test_index_renders_in_headless_chromium(page, tmp_path):
     assert pixels[..., :3].std() > 0.05
 
 
+@pytest.mark.slow
 def test_every_table_fits_a_1400_px_page(page, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

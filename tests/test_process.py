@@ -40,6 +40,7 @@ def test_importing_zoo_and_its_report_changes_no_environment_variable_and_no_bac
     assert found["models_set"] == {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+@pytest.mark.slow
 def test_a_report_figure_is_drawn_without_pyplot():
     code = ("import sys, pandas as pd; from zoo.report import training_plots; "
             "fig = training_plots.test_mae_points(pd.DataFrame({'cell': ['gru'], 'mode': ['many_to_one'], "
@@ -62,6 +63,7 @@ print(json.dumps(found))
 """
 
 
+@pytest.mark.slow
 def test_a_worker_imports_keras_on_rnn_zoos_backend_without_matplotlib_and_can_import_it_later():
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # as on a Ray node that never set it
     done = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, cwd=ROOT, env=env,

@@ -128,6 +128,7 @@ def test_list_shows_tasks():
     assert "10-class classification" in tasks and "length setting: task.length" in tasks
 
 
+@pytest.mark.slow
 def test_cli_task_flag_is_checked_before_any_work(tmp_path):
     out = subprocess.run([sys.executable, "-m", "zoo", "compare", "--task", "addng", "--runs", str(tmp_path / "r"),
                           "--reports", str(tmp_path / "p")], capture_output=True, text=True)

@@ -56,6 +56,7 @@ class _Replay:
             yield Finished(config, {**files, "metrics.json": json.dumps(metrics).encode()}, None)
 
 
+@pytest.mark.slow
 def test_a_run_just_stored_reaches_the_logs_from_memory(tmp_path, tiny_runs, monkeypatch):
     """The runner hands the view each run it stores from the bytes in memory: no folder is read back."""
     grid, stored = tiny_runs
