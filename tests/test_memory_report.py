@@ -181,6 +181,8 @@ def test_one_length_is_drawn_in_the_middle_of_its_axis_and_the_title_promises_no
         assert ax.get_xlim() == pytest.approx((12.5, 50.0))
     ax = memory_plots.ratio_plot(SYNTHETIC, "adding").axes[0]
     assert "line: geometric mean over seeds, band: min..max, dots: seeds" in ax.get_title()
+    title = memory_plots.ratio_plot(SYNTHETIC[SYNTHETIC.seed == 0], "adding").axes[0].get_title()
+    assert "one seed: each point is its run; each cell nudged sideways" in title and "over seeds" not in title
 
 
 def test_the_probes_setting_says_when_the_runs_probe():

@@ -85,9 +85,11 @@ def ratio_plot(frame: pd.DataFrame, task: str) -> Figure:
     clipped = (frame.ratio > CLIP).any()  # a seed above CLIP (and so any mean above it)
     ax.set(yscale="log", ylabel=f"final test {'cross-entropy' if metric == 'ce' else metric.upper()} / baseline (log)",
            title=f"{task}: final test loss over the memoryless baseline\n"
-                 + ", ".join([f"{'line' if len(lengths) > 1 else 'hollow marker'}: geometric mean over seeds",
-                              *(["band: min..max"] if len(lengths) > 1 and frame.seed.nunique() > 1 else []),
-                              "dots: seeds"])
+                 + (", ".join([f"{'line' if len(lengths) > 1 else 'hollow marker'}: geometric mean over seeds",
+                               *(["band: min..max"] if len(lengths) > 1 else []),
+                               "dots: seeds"])
+                    if frame.seed.nunique() > 1 else "one seed: each point is its run")
+                 + "; each cell nudged sideways, so none hides another"
                  + (f"\n▲ at the edge: above {CLIP:g} (an output exploded); outlined ▲: a mean, with its value"
                     if clipped else ""))
     length_axis(ax, lengths)
