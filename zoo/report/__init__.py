@@ -20,97 +20,18 @@ import pandas as pd
 
 from zoo import store
 from zoo.core.colors import shared_cells
-from zoo.core.config import USER_MODEL, ConfigError, GridConfig, TaskConfig, safe_name, show, task_spec
+from zoo.core.config import USER_MODEL, GridConfig, safe_name, show, task_spec
 from zoo.core.quick import full_form
 from zoo.report import answer, findings, html, memory, plots, registry, through_time_plots, training_plots
+from zoo.report.folder import KEPT, MANIFEST, ReportFolderError, check_folders, foreign_files, remove_report  # noqa: F401
 from zoo.report.results import Results, load_runs
+from zoo.report.settings import glossary, settings
 from zoo.store.atomic import atomic_folder, clean_leftovers
 
 __all__ = ["Results", "build", "load_runs", "GRID_FILE", "MANIFEST", "check_folders", "remove_report"]
 
 GRID_FILE = "grid.json"  # the main grid a report shows, so `zoo report` can rebuild it
-# Written with every report: the files it holds. A folder is replaced only when
-# every file in it is listed here (or is one of make bench's, KEPT): rnn-zoo
-# never deletes a file it did not write.
-MANIFEST = ".rnn-zoo-report"
-KEPT = ("benchmark.csv", "benchmark.md", "benchmark_long.csv", "scaling.csv", "scaling.png", "scaling.md",
-        "callback_cost.csv", "callback_cost.md", "worker_start.md")  # by `make bench` (benchmarks/*.py)
 
-
-class ReportFolderError(ConfigError):
-    """A --reports folder that rnn-zoo may not replace."""
-
-
-def _inside(a: Path, b: Path) -> bool:
-    return a == b or b in a.parents
-
-
-def foreign_files(reports_dir: Path) -> list[Path]:
-    """Files in ``reports_dir`` that no report wrote (not in its manifest, not make bench's)."""
-    reports_dir = Path(reports_dir)
-    if not reports_dir.exists():
-        return []
-    try:
-        ours = set(json.loads((reports_dir / MANIFEST).read_text())["files"]) | set(KEPT) | {MANIFEST}
-    except (OSError, ValueError, KeyError, TypeError):
-        ours = set()
-    found = sorted(p for p in reports_dir.rglob("*") if not p.is_dir())
-    return [p for p in found if p.relative_to(reports_dir).as_posix() not in ours]
-
-
-def remove_report(reports_dir: Path) -> tuple[int, list[Path]]:
-    """Remove the files a report (or ``make bench``) wrote in ``reports_dir``, then its empty
-    folders; returns (files removed, files kept). Without a manifest nothing is ours."""
-    reports_dir = Path(reports_dir)
-    if not reports_dir.is_dir() or reports_dir.is_symlink():
-        return 0, []
-    clean_leftovers(reports_dir.parent, reports_dir.name)
-    if not (reports_dir / MANIFEST).is_file():  # not a report's folder: not even looked through
-        return 0, [reports_dir] if any(reports_dir.iterdir()) else []
-    foreign = set(foreign_files(reports_dir))
-    ours = [p for p in reports_dir.rglob("*") if not p.is_dir() and p not in foreign and p.name != MANIFEST]
-    for path in ours:
-        path.unlink()
-    (reports_dir / MANIFEST).unlink()
-    folders = (p for p in reports_dir.rglob("*") if p.is_dir() and not p.is_symlink())
-    for folder in sorted(folders, key=lambda p: -len(p.parts)):
-        if not any(folder.iterdir()):
-            folder.rmdir()
-    if not any(reports_dir.iterdir()):
-        reports_dir.rmdir()
-    return len(ours) + 1, sorted(foreign)
-
-
-def check_folders(runs_dir: Path, reports_dir: Path, flag: str = "--reports") -> None:
-    """Refuse, before any work, a reports folder the report may not replace.
-
-    It must not be, hold or sit inside the runs folder, must be a folder (or
-    not exist yet) and not a symbolic link, and may hold only files that an
-    earlier report wrote. ``flag`` names the folder in messages.
-    """
-    runs, reports = Path(runs_dir).resolve(), Path(reports_dir).resolve()
-    where = f"{flag} = {show(str(reports_dir))}"
-    if _inside(runs, reports) or _inside(reports, runs):
-        relation = "is" if runs == reports else ("contains" if _inside(runs, reports) else "is inside")
-        raise ReportFolderError(
-            f"{where} {relation} the runs folder {show(str(runs_dir))}; the report replaces its folder, "
-            "so the two must be apart (e.g. --runs runs --reports reports)"
-        )
-    if Path(reports_dir).is_symlink():
-        raise ReportFolderError(f"{where} is a symbolic link; pass the folder itself ({show(str(reports))})")
-    if reports.exists() and not reports.is_dir():
-        raise ReportFolderError(f"{where} is a file; expected a folder (new, empty, or an earlier report)")
-    try:
-        foreign = foreign_files(reports)
-    except OSError as exc:
-        raise ReportFolderError(f"{where}: cannot read it ({exc.strerror or exc})") from None
-    if foreign:
-        extra = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        raise ReportFolderError(
-            f"{where} holds files that no rnn-zoo report wrote "
-            f"({show(foreign[0].relative_to(reports).as_posix())}{extra}); the report replaces its whole folder, "
-            "so choose a new or empty one"
-        )
 
 
 class ReportWriteError(OSError):
@@ -232,22 +153,6 @@ def lead_experiment(runs_dir: Path, experiments: list[dict], compared: str | Non
     return named[0] if named else max(experiments, key=lambda r: _record_time(runs_dir, r["name"]))
 
 
-def glossary(runs) -> list[tuple[str, str]]:
-    """What each cell and mode of the page is, in its registered words, as its runs stored them (a
-    run stored before they did says nothing): cells by name, then modes in the order they ran."""
-    cells, modes = {}, {}
-    for r in runs:
-        about = r.metrics.get("cell_declares", {}).get("description")
-        if about:
-            cells.setdefault(r.config.cell, about)
-        if r.metrics.get("mode_description"):
-            modes.setdefault(r.config.mode, r.metrics["mode_description"])
-    def lower(text: str) -> str:  # "The w values ..." -> "the w values ...", an acronym kept
-        return text[:1].lower() + text[1:] if text[1:2].islower() else text
-
-    return [(c, cells[c]) for c in sorted(cells)] + [(m, f"mode: {lower(about)}") for m, about in modes.items()]
-
-
 def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, compared, lead=None) -> Results:
     main_results = load_runs(runs_dir, main["run_ids"] if main else [])
     (tmp / GRID_FILE).write_text(json.dumps({"name": main_grid.name, **main_grid.to_dict()}, indent=2))
@@ -292,7 +197,7 @@ def _write_report(runs_dir, reports_dir, tmp, main, main_grid, experiments, comp
     notes += [f"Left out: {f}" for f in foreign]
     lines = answer.answer(shown_results.summary, shown, shown_results.runs, held, memory_frame, tuple(fitted))
     tasks = sorted({r.config.task_name for r in shown_results.runs}) or shown.task_names
-    page = html.page(notes, _settings(shown, shown_results), main_html, exp_html, answer=lines,
+    page = html.page(notes, settings(shown, shown_results), main_html, exp_html, answer=lines,
                      tasks=("the " + " and ".join(tasks) + (" task" if len(tasks) == 1 else " tasks")),
                      glossary=glossary(main_results.runs + everything))
     (tmp / "index.html").write_text(page)
@@ -413,30 +318,3 @@ def _write_experiment(grid: GridConfig, results: Results, out: Path) -> str:
     ) + registry.sections(grid, results, out)
 
 
-def _settings(grid: GridConfig, results: Results) -> list[tuple[str, str]]:
-    t, tr = grid.task, grid.train
-    if not isinstance(t, TaskConfig):  # another task than the post's sine: its settings as they are
-        return memory.settings_rows(grid) + _versions(results)
-    rows = [
-        ("cells x modes x seeds", f"{', '.join(grid.cells)} x {', '.join(grid.modes)} x {grid.seeds}"),
-        ("training series", f"sin(linspace({t.train_start:g}, {t.train_stop:g}, {t.train_points})), "
-                            f"sampling gap {t.train_gap:.4g}"),
-        ("test series", f"sin(linspace({t.test_start:g}, {t.test_stop:g}, {t.test_points})), "
-                        f"sampling gap {t.test_gap:.4g}"
-                        + (f" ({t.test_gap / t.train_gap:.3g}x the training gap, as in the seed post: "
-                           "the test 'next value' lies further ahead)" if abs(t.test_gap / t.train_gap - 1) > 0.01
-                           else "")),
-        ("window / horizon", f"{t.window} past values / {t.horizon} future values"),
-        ("model", f"{grid.units} units, Dense(1) head"),
-        ("training", f"{tr.optimizer} lr {tr.learning_rate:g}, batch {tr.batch_size}, {tr.epochs} epochs, "
-                     f"{tr.loss} loss, clipnorm {tr.clipnorm}, global_clipnorm {tr.global_clipnorm}"),
-    ]
-    return rows + _versions(results)
-
-
-def _versions(results: Results) -> list[tuple[str, str]]:
-    if not results.runs:
-        return []
-    v = results.runs[0].metrics.get("versions", {})
-    return [("backend", f"Keras {v.get('keras')} on {v.get('backend')} {v.get('backend_version')}"),
-            ("libraries", f"Python {v.get('python')}, NumPy {v.get('numpy')}, pandas {v.get('pandas')}")]

@@ -54,7 +54,7 @@ def _settings(rows: list[tuple[str, str]]) -> str:
 
 
 def _glossary(rows: list[tuple[str, str]]) -> str:
-    """The cells and modes of the page, each in its registered words (``zoo.report.glossary``)."""
+    """The cells and modes of the page, each in its registered words (``zoo.report.settings.glossary``)."""
     if not rows:
         return ""
     return "<h2>Cells and modes</h2>" + _settings(rows)
