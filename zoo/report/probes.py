@@ -179,20 +179,20 @@ def figure_conditions(runs, axes: list[str], searched: str | None) -> list[tuple
     def rest(values: tuple) -> tuple:
         return tuple(map(repr, values[:at] + values[at + 1:]))
 
-    every: dict[tuple, set] = {}
+    def cells(members: list) -> set:
+        return {r.config.cell for r in members}
+
+    groups: dict[tuple, list] = {}  # the conditions of each value of the other settings, in order
     for values, members in split:
-        every.setdefault(rest(values), set()).update(r.config.cell for r in members)
-    best: dict[tuple, tuple] = {}
-    for i, (values, members) in enumerate(split):
-        rank = (len({r.config.cell for r in members}), values[at])
-        if rest(values) not in best or rank > best[rest(values)][0]:
-            best[rest(values)] = (rank, i)
-    chosen = []
-    for key, ((count, _), i) in best.items():
-        name = short_name(searched)
-        why = (f"the longest {name} every cell trained at" if count == len(every[key]) else
-               f"the longest {name} with runs of {count} of its {len(every[key])} cells, the most at any {name}")
-        chosen.append((*split[i], why))
+        groups.setdefault(rest(values), []).append((values, members))
+    name, chosen = short_name(searched), []
+    for options in groups.values():
+        every = set().union(*(cells(members) for _, members in options))
+        values, members = max(options, key=lambda option: (len(cells(option[1])), option[0][at]))
+        count = len(cells(members))
+        why = (f"the longest {name} every cell trained at" if count == len(every) else
+               f"the longest {name} with runs of {count} of its {len(every)} cells, the most at any {name}")
+        chosen.append((values, members, why))
     return chosen
 
 
