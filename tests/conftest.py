@@ -1,3 +1,4 @@
+import itertools
 import os
 from pathlib import Path
 
@@ -41,6 +42,27 @@ def tiny_grid(**changes) -> GridConfig:
     return base.__class__(**{**base.__dict__, **changes})
 
 
+def every_combination(*axes: list) -> list:
+    """Each combination of the axes' values (``catalog.list_cells()``, ``catalog.list_modes()``...) as a
+    ``pytest.param``, for ``@pytest.mark.parametrize("cell,mode", ...)``; a tuple value is several
+    arguments (a task and its mode).
+
+    ``make test`` runs every combination. ``make test-fast`` runs a covering subset, where each value
+    of each axis appears at least once (row i takes each axis's value i modulo its length); the rest
+    are marked slow. So a contributor's quick check still meets every registered cell, mode and task,
+    in as many cases as the longest axis has values, not in the product of all their lengths.
+    """
+    axes = [list(axis) for axis in axes]
+    covering = {tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))}
+
+    def flat(combo):
+        return [part for value in combo for part in (value if isinstance(value, tuple) else (value,))]
+
+    return [pytest.param(*flat(combo), id="-".join(map(str, flat(combo))),
+                         marks=() if combo in covering else pytest.mark.slow)
+            for combo in itertools.product(*axes)]
+
+
 def tiny_toml(cells=("simple_rnn", "gru"), seeds: int = 1, epochs: int = 2) -> str:
     """A config file of the tiny grid (many_to_one), for the tests that start ``python -m zoo compare``."""
     t = TINY_TASK
@@ -72,6 +94,16 @@ def tiny_runs(tiny_compare):
     """A tiny grid trained once and stored, for the tests that read runs: ``(grid, runs)``."""
     grid, runs, _ = tiny_compare
     return grid, runs
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tiny_runs, tmp_path_factory):
+    """The tiny grid's report, built once for the tests that only read it: ``(grid, runs, reports, results)``."""
+    from zoo import report
+
+    grid, runs = tiny_runs
+    reports = tmp_path_factory.mktemp("tiny_report") / "reports"
+    return grid, runs, reports, report.build(runs, reports, compared=grid.name)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import every_combination
 from keras import ops
 
 from zoo.core import catalog as registry
@@ -34,8 +35,7 @@ def _data(mode, n=4):
     return w.x[:n], w.y[:n]
 
 
-@pytest.mark.parametrize("mode", registry.list_modes())
-@pytest.mark.parametrize("cell", registry.list_cells())
+@pytest.mark.parametrize("cell,mode", every_combination(registry.list_cells(), registry.list_modes()))
 def test_input_gradient_matches_finite_differences(cell, mode):
     eng, model, tv, ntv = _engine(cell, mode)
     x, y = _data(mode)

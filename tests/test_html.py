@@ -6,15 +6,10 @@ import subprocess
 
 import pytest
 
-from zoo import report
-
 
 @pytest.fixture(scope="module")
-def page(tiny_runs, tmp_path_factory):
-    grid, runs = tiny_runs
-    out = tmp_path_factory.mktemp("site") / "reports"
-    report.build(runs, out, compared=grid.name)
-    return out
+def page(tiny_report):
+    return tiny_report[2]
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ closed-form dynamics of the LRU and minGRU."""
 import keras
 import numpy as np
 import pytest
+from conftest import every_combination
 from keras import ops
 from test_dynamics import probes_csv_rows
 
@@ -220,8 +221,7 @@ def _both_forms(name, features=2, units=4):
     return cell, per_step, parallel
 
 
-@pytest.mark.parametrize("steps", [5, 100, 1000])
-@pytest.mark.parametrize("name", PARALLEL)
+@pytest.mark.parametrize("name,steps", every_combination(PARALLEL, [5, 100, 1000]))
 def test_parallel_form_agrees_with_the_per_step_form(name, steps):
     cell, per_step, parallel = _both_forms(name)
     x = rng.normal(size=(2, steps, 2)).astype(np.float32)

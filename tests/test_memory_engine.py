@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import every_combination
 from keras import ops
 from test_gradients import fd_state_jacobian_norm
 
@@ -108,8 +109,7 @@ def _loss(eng, tv, ntv, x, y, kind):
     return float(np.sum((pred - y) ** 2) / np.prod(y.shape[1:]))
 
 
-@pytest.mark.parametrize("task,mode", MEMORY)
-@pytest.mark.parametrize("cell", ["simple_rnn", "gru", "lstm"])
+@pytest.mark.parametrize("cell,task,mode", every_combination(["simple_rnn", "gru", "lstm"], MEMORY))
 def test_input_gradient_by_lag_on_memory_tasks_matches_finite_differences(cell, task, mode):
     run, eng, tv, ntv, x, y = _engine(cell, task, mode)
     kind = run.train.loss
@@ -128,8 +128,7 @@ def test_input_gradient_by_lag_on_memory_tasks_matches_finite_differences(cell, 
     np.testing.assert_allclose(by_lag, expected, atol=1e-3, rtol=3e-2)
 
 
-@pytest.mark.parametrize("task,mode", MEMORY)
-@pytest.mark.parametrize("cell", catalog.list_cells())
+@pytest.mark.parametrize("cell,task,mode", every_combination(catalog.list_cells(), MEMORY))
 def test_state_jacobian_and_first_step_norm_on_memory_tasks_match_finite_differences(cell, task, mode):
     run, eng, tv, ntv, x, y = _engine(cell, task, mode)
     x = x.astype(np.float64)

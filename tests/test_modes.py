@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import every_combination
 
 from zoo.core import catalog as registry
 from zoo.engine import run as training
@@ -8,8 +9,7 @@ CELLS = registry.list_cells()
 MODES = registry.list_modes()
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell,mode", every_combination(CELLS, MODES))
 def test_shapes_and_closed_form_parameter_counts(cell, mode):
     window, horizon, units = 5, 3, 7
     model = training.build_model(cell, mode, units, window, horizon)

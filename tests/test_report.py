@@ -35,9 +35,8 @@ def test_epochs_to_threshold():
     assert math.isnan(tables.epochs_to_threshold(h.iloc[:2]))
 
 
-def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
-    grid, runs = tiny_runs
-    results = report.build(runs, tmp_path / "reports", compared=grid.name)
+def test_summary_aggregates_the_stored_runs(tiny_report):
+    grid, runs, reports, results = tiny_report
     summary = results.summary
     assert len(summary) == len(grid.cells) * len(grid.modes)
     for row in summary.itertuples():
@@ -50,20 +49,19 @@ def test_summary_aggregates_the_stored_runs(tiny_runs, tmp_path):
         assert row.solved == sum(m.metrics["solved"] for m in members) and row.judged == 2
     shown = tables.summary_markdown(summary)
     assert "| solved |" in shown and f"| {int(summary.solved.iloc[0])}/2 |" in shown and "Solved: k/n" in shown
-    epochs = pd.read_csv(tmp_path / "reports" / "epochs.csv")
+    epochs = pd.read_csv(reports / "epochs.csv")
     assert len(epochs) == len(expand(grid)) * grid.train.epochs
 
 
-def test_the_page_says_what_each_of_its_cells_and_modes_is_in_its_registered_words(tiny_runs, tmp_path):
+def test_the_page_says_what_each_of_its_cells_and_modes_is_in_its_registered_words(tiny_report):
     """Each run stores its cell's and mode's registered description; the page's glossary lists every
     cell and mode of its runs with it, and a run stored before runs did adds no row."""
     import html as html_text
 
     from zoo.core import catalog
 
-    grid, runs = tiny_runs
-    report.build(runs, tmp_path / "reports", compared=grid.name)
-    page = html_text.unescape((tmp_path / "reports" / "index.html").read_text())
+    grid, runs, reports, _ = tiny_report
+    page = html_text.unescape((reports / "index.html").read_text())
     glossary = page[page.index("<h2>Cells and modes</h2>"):page.index("<h2>Comparison</h2>")]
     for cell in grid.cells:
         assert f"<th>{cell}</th><td>{catalog.get_cell(cell).description}</td>" in glossary
@@ -113,12 +111,11 @@ def test_solved_counts_the_runs_that_trained_and_a_diverged_one_solved_nothing(t
 
 
 @pytest.mark.slow
-def test_every_figure_is_written(tiny_runs, tmp_path):
-    grid, runs = tiny_runs
-    report.build(runs, tmp_path / "reports", compared=grid.name)
+def test_every_figure_is_written(tiny_report):
+    _, _, reports, _ = tiny_report
     figures = ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae")
     for name in (*figures, "probe_gates"):  # the gates probe's figure (zoo/probes/gates)
-        png = tmp_path / "reports" / f"{name}.png"
+        png = reports / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
