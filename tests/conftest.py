@@ -79,14 +79,25 @@ def tiny_compare(tmp_path_factory):
     """A tiny grid compared once (``runner.execute``): its grid, runs folder and outcome.
 
     Shared by every test that reads runs, so each does not train its own; a test
-    that changes the runs works on a copy (``shutil.copytree``).
+    that changes the runs works on a copy (``shutil.copytree``). The pytest workers
+    share it too: the first to need it trains it (11 s) while a second one waits.
     """
+    import fcntl
+    import pickle
+
     from zoo.runs import runner
 
-    runs = tmp_path_factory.mktemp("runs")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder above each worker's own
+    runs, recorded = shared / "tiny_runs", shared / "tiny_outcome.pickle"
     grid = tiny_grid(seeds=2)
-    outcome = runner.execute(grid, runs, jobs=1, say=lambda msg: None)
-    return grid, runs, outcome
+    with open(shared / "tiny_runs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not recorded.exists():
+            outcome = runner.execute(grid, runs, jobs=1, say=lambda msg: None)
+            recorded.write_bytes(pickle.dumps(outcome))
+    return grid, runs, pickle.loads(recorded.read_bytes())
 
 
 @pytest.fixture(scope="session")
