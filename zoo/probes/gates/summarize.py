@@ -50,9 +50,11 @@ def figure(table):
     axes = grid.ravel()[: len(names)]
     for ax in grid.ravel()[len(names):]:
         ax.set_visible(False)
+    # A grid trained for optimizer steps probes every eval_every of them: its axis counts those steps.
+    at = "step" if "step" in g and len(g) and g["step"].notna().all() else "epoch"
     for ax, name in zip(axes, names):
         for cell, c in g[g.gate == name].groupby("cell"):
-            by_epoch = c.groupby("epoch")["mean"]
+            by_epoch = c.groupby(at)["mean"]
             mean = by_epoch.mean()
             ax.plot(mean.index, mean.to_numpy(), color=colors[cell], label=cell, lw=1.6,
                     **marked(markers[cell], mean.to_numpy()))
@@ -60,7 +62,7 @@ def figure(table):
                 ax.fill_between(mean.index, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(),
                                 color=colors[cell], alpha=0.2, lw=0)
         ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""),
-               xlabel="probed epoch (0: initial weights)", ylim=(0, 1))
+               xlabel=f"{'optimizer step' if at == 'step' else 'probed epoch'} (0: initial weights)", ylim=(0, 1))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for row in grid:
         row[0].set_ylabel("mean activation\non the probe batch")
