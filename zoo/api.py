@@ -13,15 +13,30 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zoo import report, store
+from zoo import store
 from zoo.core.config import ConfigError, MissingPathError, compile_cache_dir, keras_backend, show
 from zoo.core.loading import count, load_grid, quick_note
 from zoo.core.names import checked_keywords, unknown_name_message
-from zoo.report import Results, load_runs  # noqa: F401  (re-exported)
 from zoo.runs import runner
 from zoo.runs.executors import EXECUTORS, make_executor
 from zoo.runs.executors.local import EXIT_NO_MAIN_GUARD
+from zoo.store.report_folder import check_folders as check_report_folders
+
+if TYPE_CHECKING:
+    from zoo.report import Results
+
+
+def __getattr__(name):
+    # Re-exported from the report when first asked for, so that a command that stops at a bad
+    # argument does not load the report (pandas, matplotlib: 1.5 s) first.
+    if name in ("Results", "load_runs"):
+        from zoo import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module 'zoo.api' has no attribute {name!r}")
+
 
 MAX_RUN_TIMEOUT = 7 * 24 * 3600  # seconds: a week without an epoch ending is a hang, or a typo
 MAX_JOBS = 1024  # worker processes or CPUs per task: more is a typo, not a machine
@@ -101,7 +116,7 @@ def check_folders(runs, reports, flag: str = "", write_runs: bool = True) -> tup
         check_writable(f"{flag}runs", runs)
     if reports is not None:
         reports = folder_path(f"{flag}reports", reports)
-        report.check_folders(runs, reports, flag=f"{flag}reports")
+        check_report_folders(runs, reports, flag=f"{flag}reports")
         check_writable(f"{flag}reports", reports)
     return runs, reports
 
@@ -209,9 +224,11 @@ def compare_outcome(
         print(quick_note(config, flag=flag, **overrides), flush=True)
     executor = make_executor(executor, jobs, address, cpus, device=device, run_timeout=timeout)
     outcome = runner.execute(grid, runs, executor=executor, view=view)
+    from zoo import report
+
     if reports is not None:
         return report.build(runs, reports, compared=grid.name), outcome
-    return load_runs(runs, store.read_grids(runs)[grid.name]["run_ids"]), outcome
+    return report.load_runs(runs, store.read_grids(runs)[grid.name]["run_ids"]), outcome
 
 
 def load_model(path):

@@ -62,7 +62,7 @@ def _count_flag(flag: str, value):
 def run_compare(args) -> int:
     """``zoo.api.compare``, with what the command line says around it: the
     summary, the diverged and failed runs, and an exit code from the outcome."""
-    from zoo import api, report
+    from zoo import api
     from zoo.core.config import counted
 
     # Each flag is the API argument of its name. The flags are strings: the counts
@@ -71,6 +71,8 @@ def run_compare(args) -> int:
     options = {name: value for name, value in vars(args).items() if name != "command"}
     options.update({name: _count_flag(f"--{name}", options[name]) for name in ("seeds", "epochs", "units")})
     results, outcome = api.compare_outcome(**options, flag="--")
+    from zoo import report  # loaded by the compare by now: a bad flag has stopped it before
+
     runs, reports = Path(args.runs), Path(args.reports)
     for msg in results.foreign:
         if not msg.startswith(str(runs)):  # a run folder's line was said before training
@@ -94,7 +96,7 @@ def run_compare(args) -> int:
 
 
 def run_report(args) -> int:
-    from zoo import api, report
+    from zoo import api
     from zoo.core.config import MissingPathError, counted, show
 
     runs = api.folder_path("--runs", args.runs)
@@ -115,6 +117,8 @@ def run_report(args) -> int:
 
             run_ids = list(dict.fromkeys(r.run_id for r in search_round(search_lines(grid), runs, grid.seeds)[1]))
         record = {"name": grid.name, "grid": grid.to_dict(), "run_ids": run_ids}
+    from zoo import report  # after every check: a bad flag stops before loading it
+
     results = report.build(runs, reports, record=record)
     for msg in results.damaged:
         print(f"damaged run folder, left out: {msg}", file=sys.stderr)
@@ -142,8 +146,9 @@ def _where(reports: Path) -> str:
 
 
 def run_clean(args) -> int:
-    from zoo import api, report
+    from zoo import api
     from zoo.runs.clean import remove_runs
+    from zoo.store.report_folder import remove_report
 
     runs, reports = api.folder_path("--runs", args.runs), api.folder_path("--reports", args.reports)
     for flag, path in (("--runs", runs), ("--reports", reports)):
@@ -151,7 +156,7 @@ def run_clean(args) -> int:
             raise UsageError(f"{flag} = {str(path)!r}: is a file, not a folder")
     try:
         removed, kept_runs = remove_runs(runs)
-        files, kept_report = report.remove_report(reports)
+        files, kept_report = remove_report(reports)
     except OSError as exc:  # a folder rnn-zoo may not write: one line, and what was removed stays removed
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"error: cannot clean{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -23,10 +23,10 @@ from zoo.core.colors import shared_cells
 from zoo.core.config import USER_MODEL, GridConfig, safe_name, show, task_spec
 from zoo.core.quick import full_form
 from zoo.report import answer, findings, html, memory, plots, registry, through_time_plots, training_plots
-from zoo.report.folder import KEPT, MANIFEST, ReportFolderError, check_folders, foreign_files, remove_report  # noqa: F401
 from zoo.report.results import Results, load_runs
 from zoo.report.settings import glossary, settings
 from zoo.store.atomic import atomic_folder, clean_leftovers
+from zoo.store.report_folder import KEPT, MANIFEST, ReportFolderError, check_folders, foreign_files, remove_report  # noqa: F401
 
 __all__ = ["Results", "build", "load_runs", "GRID_FILE", "MANIFEST", "check_folders", "remove_report"]
 
