@@ -75,7 +75,7 @@ def tiny_toml(cells=("simple_rnn", "gru"), seeds: int = 1, epochs: int = 2) -> s
 
 
 @pytest.fixture(scope="session")
-def tiny_compare(tmp_path_factory):
+def tiny_compare(tmp_path_factory, request):
     """A tiny grid compared once (``runner.execute``): its grid, runs folder and outcome.
 
     Shared by every test that reads runs, so each does not train its own; a test
@@ -84,19 +84,23 @@ def tiny_compare(tmp_path_factory):
     """
     import fcntl
     import pickle
+    import shutil
 
     from zoo.runs import runner
 
     shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # the folder above each worker's own
+    if hasattr(request.config, "workerinput"):  # a pytest-xdist worker (not an inherited environment)
+        shared = shared.parent  # the session's folder, above each worker's own
     runs, recorded = shared / "tiny_runs", shared / "tiny_outcome.pickle"
     grid = tiny_grid(seeds=2)
     with open(shared / "tiny_runs.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not recorded.exists():
+            shutil.rmtree(runs, ignore_errors=True)  # a worker that failed halfway: train it whole
             outcome = runner.execute(grid, runs, jobs=1, say=lambda msg: None)
-            recorded.write_bytes(pickle.dumps(outcome))
+            partial = recorded.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps(outcome))
+            os.replace(partial, recorded)  # whole or absent
     return grid, runs, pickle.loads(recorded.read_bytes())
 
 
@@ -109,7 +113,8 @@ def tiny_runs(tiny_compare):
 
 @pytest.fixture(scope="session")
 def tiny_report(tiny_runs, tmp_path_factory):
-    """The tiny grid's report, built once for the tests that only read it: ``(grid, runs, reports, results)``."""
+    """The tiny grid's report, built once per pytest worker for the tests that only read it:
+    ``(grid, runs, reports, results)``."""
     from zoo import report
 
     grid, runs = tiny_runs

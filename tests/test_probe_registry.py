@@ -243,19 +243,19 @@ def test_runs_of_two_conditions_get_a_row_a_figure_and_a_finding_each(name, trai
 
 @pytest.mark.parametrize("name", probes.list_probes())
 def test_a_run_trained_for_optimizer_steps_is_drawn_against_its_steps_not_epochs(name, trained, tmp_path):
-    """A budget of steps is evaluated (and probed) every eval_every steps, the last at the budget: the
-    long table gives each probed "epoch" its step, and no figure of the probe counts epochs there."""
+    """A budget of steps is evaluated (and probed) every eval_every steps: the long table gives each
+    probed "epoch" its optimizer step, and no figure of the probe counts epochs there."""
     import dataclasses
     from types import SimpleNamespace
 
     from zoo.report import probes as probe_report
 
-    stepped = dataclasses.replace(_run(), train=dataclasses.replace(_run().train, steps=25, eval_every=10))
+    stepped = dataclasses.replace(_run(), train=dataclasses.replace(_run().train, steps=20, eval_every=10))
     runs = [SimpleNamespace(config=config, metrics={**trained.metrics, "status": "ok"}, path=tmp_path,
                             probe_tables={name: trained.probe_tables[name]}) for config in (stepped, _run())]
     table = probe_report.long_table(runs[:1], name)
-    assert list(table.step) == [min(e * 10, 25) for e in table.epoch]
-    assert probe_report.long_table(runs[1:], name).step.isna().all()  # a run trained in epochs
+    assert list(table.optimizer_step) == [e * 10 for e in table.epoch]
+    assert probe_report.long_table(runs[1:], name).optimizer_step.isna().all()  # a run trained in epochs
     fig = probes.get_probe(name).figure
     drawn = fig(table) if fig is not None else None
     for ax in drawn.axes if drawn is not None else []:

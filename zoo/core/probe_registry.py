@@ -64,8 +64,10 @@ class ProbeSpec:
     per-run ``summarize(rows) -> {summary column: float}`` reads the rows of the
     epochs ``reduce`` picks (``reduced_rows``); its keys are ``summary``.
     ``figure(table) -> matplotlib.figure.Figure | None`` draws the long table
-    of every run (with ``cell``, ``mode``, ``seed`` columns, and the run's
-    ``own_recurrent_weights`` as described below), ``finding(table)
+    of every run (with ``cell``, ``mode``, ``seed`` columns, the run's
+    ``own_recurrent_weights`` as described below, and ``optimizer_step``: the
+    steps behind each probed epoch of a run trained for a budget of steps, NaN
+    for one trained in epochs), ``finding(table)
     -> str | None`` says in a sentence what the per-run summaries (a row per run)
     show; beside the probe's own columns each row has the run's ``decay_factor``
     (the per-step factor of ‖dh_T/dh_t‖ over lags 1-5) and ``own_recurrent_weights``

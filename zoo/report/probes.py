@@ -48,18 +48,19 @@ def combine(spec, column: str, ok: pd.DataFrame, trained: pd.DataFrame):
 def long_table(runs, name: str) -> pd.DataFrame:
     """Every run's ``probe_<name>.csv`` rows, with its cell, mode and seed in front and, last, its
     ``own_recurrent_weights`` (``own_recurrent_weights(run)``), for a figure that must leave out cells
-    whose recurrent gradient is not comparable, and its ``step``: the optimizer steps behind each
-    probed "epoch" of a run trained for a budget of steps (an evaluation every ``eval_every`` of them,
-    the last at the budget), NaN for a run trained in epochs, so a figure counts what was trained."""
+    whose recurrent gradient is not comparable, and its ``optimizer_step``: the optimizer steps behind
+    each probed "epoch" of a run trained for a budget of steps (an evaluation every ``eval_every`` of
+    them, which divides the budget), NaN for a run trained in epochs, so a figure counts what was
+    trained. (Not ``step``: a probe of ``unit="step"`` has a column of that name.)"""
     frames = []
     for r in runs:
         table = probe_table(r, name)
         if table is not None and len(table):
             train = getattr(r.config, "train", None)
             budget, every = getattr(train, "steps", None), getattr(train, "eval_every", None)
-            step = (table.epoch * every).clip(upper=budget) if budget else math.nan
             frames.append(table.assign(cell=r.config.cell, mode=r.config.mode, seed=r.config.seed,
-                                       own_recurrent_weights=own_recurrent_weights(r), step=step))
+                                       own_recurrent_weights=own_recurrent_weights(r),
+                                       optimizer_step=table.epoch * every if budget else math.nan))
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)

@@ -35,8 +35,9 @@ CARRY_OF = {"gru": "z (Keras's GRU)", "seed_gru": "1 − z (the post's GRU)", "l
 
 
 def figure(table):
-    """Each gate's mean activation by probed epoch, a panel per gate, a line per cell (mean over seeds,
-    band: min..max), for many_to_one where it was measured, else the first mode."""
+    """Each gate's mean activation by probed epoch (or optimizer step, for a budget of steps), a panel
+    per gate, a line per cell (mean over seeds, band: min..max), for many_to_one where it was measured,
+    else the first mode."""
     if table.empty:
         return None
     mode = "many_to_one" if (table["mode"] == "many_to_one").any() else table["mode"].iloc[0]
@@ -51,7 +52,7 @@ def figure(table):
     for ax in grid.ravel()[len(names):]:
         ax.set_visible(False)
     # A grid trained for optimizer steps probes every eval_every of them: its axis counts those steps.
-    at = "step" if "step" in g and len(g) and g["step"].notna().all() else "epoch"
+    at = "optimizer_step" if "optimizer_step" in g and len(g) and g.optimizer_step.notna().all() else "epoch"
     for ax, name in zip(axes, names):
         for cell, c in g[g.gate == name].groupby("cell"):
             by_epoch = c.groupby(at)["mean"]
@@ -62,7 +63,8 @@ def figure(table):
                 ax.fill_between(mean.index, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(),
                                 color=colors[cell], alpha=0.2, lw=0)
         ax.set(title=name + (" (share of old state kept)" if name == "carry" else ""),
-               xlabel=f"{'optimizer step' if at == 'step' else 'probed epoch'} (0: initial weights)", ylim=(0, 1))
+               xlabel=f"{'optimizer step' if at == 'optimizer_step' else 'probed epoch'} (0: initial weights)",
+               ylim=(0, 1))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for row in grid:
         row[0].set_ylabel("mean activation\non the probe batch")
