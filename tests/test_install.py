@@ -2,6 +2,7 @@
 package, and the command line runs from any working directory."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("install")
+    # Built from a copy of the sources: setuptools builds in the source tree (build/, *.egg-info) and
+    # never prunes build/lib, so a wheel built in the checkout would leave files there and could ship a
+    # module since moved or deleted.
+    source = tmp / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "runs", "reports", "logs"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp / "dist"),
-         str(ROOT)], capture_output=True, text=True,
+         str(source)], capture_output=True, text=True,
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp / "dist").glob("rnn_zoo-*.whl")
