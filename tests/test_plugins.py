@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +34,13 @@ batch_size = 32
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
+    # From a copy: setuptools builds in the source folder (build/, *.egg-info), which is the checkout's.
+    source = tmp_path_factory.mktemp("plugin") / "plugin"
+    shutil.copytree(ROOT / "examples" / "plugin", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT / "examples" / "plugin")],
+         "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     return target
