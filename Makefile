@@ -76,7 +76,7 @@ $(EXTRAS): pyproject.toml
 	$(call pip_install,dev$(,)ray$(,)tensorboard)
 	touch $(STAMP) $(EXTRAS)
 
-.PHONY: help install extras compare report test test-fast lint bench clean
+.PHONY: help install extras compare report test test-all test-fast lint bench clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -112,12 +112,22 @@ TF_TESTS := tests/test_training.py tests/test_optimizers.py tests/test_fit_parit
 # compare a test starts compiles rnn-zoo's modules again.
 KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 
-test: $(EXTRAS) ## the import contract, the test suite (JAX), then the engine's tests on TensorFlow
-	$(VENV)/bin/lint-imports --no-cache
-	$(KEEP_BYTECODE) $(PY) -m pytest -q -n 2 --dist loadfile
-	$(KEEP_BYTECODE) KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider $(TF_TESTS)
+# Three tiers, each inside the one after it (the markers are described in pyproject.toml):
+# test-fast (-m "not slow"), test (-m "not exhaustive": every registered cell, mode, task and
+# probe through its contracts, parity with model.fit, the runner end to end, on both backends),
+# test-all (everything: the rest of each product of registries, and the end-to-end flows that
+# kill, hang, corrupt or race compares in subprocesses; CI runs it).
+TIER = $(VENV)/bin/lint-imports --no-cache && \
+	$(KEEP_BYTECODE) $(PY) -m pytest -q -n 2 --dist loadfile $(1) && \
+	$(KEEP_BYTECODE) KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider $(1) $(TF_TESTS)
 
-test-fast: $(EXTRAS) ## the suite without the end-to-end tests marked slow (-m "not slow"), on JAX
+test: $(EXTRAS) ## the import contract and the suite without its exhaustive tier, on JAX then TensorFlow (<= 8 min)
+	$(call TIER,-m "not exhaustive")
+
+test-all: $(EXTRAS) ## everything: make test, plus the exhaustive tier (as CI runs it)
+	$(call TIER,)
+
+test-fast: $(EXTRAS) ## the suite without the tests marked slow or exhaustive (-m "not slow"), on JAX (< 2 min)
 	$(KEEP_BYTECODE) $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 bench: $(STAMP) ## engine vs keras fit, pytorch, FLOP limit; long sequences, parallel forms; local vs Ray; ProbeCallback's cost; worker start -> reports/*.md

@@ -47,10 +47,11 @@ def every_combination(*axes: list) -> list:
     ``pytest.param``, for ``@pytest.mark.parametrize("cell,mode", ...)``; a tuple value is several
     arguments (a task and its mode).
 
-    ``make test`` runs every combination. ``make test-fast`` runs a covering subset, where each value
-    of each axis appears at least once (row i takes each axis's value i modulo its length); the rest
-    are marked slow. So a contributor's quick check still meets every registered cell, mode and task,
-    in as many cases as the longest axis has values, not in the product of all their lengths.
+    ``make test-all`` runs every combination. ``make test`` and ``make test-fast`` run a covering
+    subset, where each value of each axis appears at least once (row i takes each axis's value i
+    modulo its length); the rest are marked exhaustive. So every check still meets every registered
+    cell, mode and task, in as many cases as the longest axis has values, not in the product of all
+    their lengths: a new cell costs a case per check, not a case per mode and task.
     """
     axes = [list(axis) for axis in axes]
     covering = {tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))}
@@ -59,8 +60,15 @@ def every_combination(*axes: list) -> list:
         return [part for value in combo for part in (value if isinstance(value, tuple) else (value,))]
 
     return [pytest.param(*flat(combo), id="-".join(map(str, flat(combo))),
-                         marks=() if combo in covering else pytest.mark.slow)
+                         marks=() if combo in covering else pytest.mark.exhaustive)
             for combo in itertools.product(*axes)]
+
+
+def pytest_collection_modifyitems(items):
+    """An exhaustive test is slow too: ``-m "not slow"`` (``make test-fast``) leaves out both tiers."""
+    for item in items:
+        if item.get_closest_marker("exhaustive") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 def tiny_toml(cells=("simple_rnn", "gru"), seeds: int = 1, epochs: int = 2) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 # Both backends trained in subprocesses, for minutes: only in the full suite.
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.exhaustive
 
 SCRIPT = Path(__file__).with_name("backend_parity.py")
 

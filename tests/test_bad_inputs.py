@@ -514,7 +514,7 @@ def test_environment(sandbox, env, command, expected):
     assert _tree(sandbox) == before
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_api_refuses_a_bad_backend_before_keras(sandbox):
     code = "import sys, zoo\ntry:\n    zoo.compare()\nexcept ValueError as e:\n    sys.exit(f'{type(e).__name__}: {e}')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -525,7 +525,7 @@ def test_api_refuses_a_bad_backend_before_keras(sandbox):
 MAKE_TRAILER = re.compile(r"^make(\[\d+\])?: \*\*\* \[.*\] Error \d+$")
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("arguments,expected", MAKE, ids=[a for a, _ in MAKE])
 def test_make_variable(sandbox, arguments, expected):
@@ -566,7 +566,7 @@ def stored(tiny_runs, tmp_path, no_training):
     return copy
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_foreign_file_in_reports_survives_and_the_command_is_refused(stored, tmp_path, capsys):
     docs = tmp_path / "mydocs"
     (docs / "thesis").mkdir(parents=True)
@@ -604,7 +604,7 @@ BENCH_FILES = sorted({name for script in (ROOT / "benchmarks").glob("*.py")
                       for name in re.findall(r'out / "([\w.]+)"', script.read_text())})
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_path, capsys):
     assert {"benchmark.md", "worker_start.md"} <= set(BENCH_FILES)  # the scan finds make bench's files
     reports = tmp_path / "reports"
@@ -622,7 +622,7 @@ def test_a_report_of_ours_is_replaced_twice_and_bench_files_stay(stored, tmp_pat
     assert sorted(p.name for p in tmp_path.glob(".reports.*")) == [".reports.old-notes", ".reports.tmp-mine"]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_stays(
     stored, tmp_path, capsys, monkeypatch
 ):
@@ -644,7 +644,7 @@ def test_a_full_disk_while_the_report_is_written_is_one_line_and_the_old_report_
     assert not list(tmp_path.glob(".reports.*"))
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_report_names_damaged_run_folders(stored, tmp_path, capsys):
     victim = sorted(p for p in stored.iterdir() if not p.name.startswith("."))[0]
     (victim / "history.csv").write_text("epoch,loss\n1,")
@@ -654,7 +654,7 @@ def test_report_names_damaged_run_folders(stored, tmp_path, capsys):
     assert victim.name in (tmp_path / "reports" / "index.html").read_text()
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_report_without_config_shows_the_grid_that_was_compared(stored, tmp_path, capsys):
     # the tiny grid is recorded under "default" by conftest; rename it as a user's grid would be
     grids = stored / ".grids"
@@ -667,7 +667,7 @@ def test_report_without_config_shows_the_grid_that_was_compared(stored, tmp_path
     assert results["name"] == "mine"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_stored_grid_record_with_an_unsafe_name_cannot_place_a_report_outside(stored, tmp_path):
     from zoo import report
 
@@ -683,7 +683,7 @@ def test_a_stored_grid_record_with_an_unsafe_name_cannot_place_a_report_outside(
 # ------------------------------------------------------------------ a diverged grid
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_grid_where_every_run_diverges_gets_a_report(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("diverge.toml").write_text(

@@ -57,7 +57,7 @@ def _assert_same_run(alone, replica, replicas=3):
         ("lstm", "many_to_many", {"clipnorm": 0.05, "loss": "mse"}),
     ],
 )
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_each_seed_of_a_batch_is_the_run_trained_alone(cell, mode, changes):
     runs = _runs(cell, mode, **changes)
     seen = []
@@ -94,7 +94,7 @@ def test_a_batched_run_folder_says_how_it_trained():
     assert metrics["device"]["replicas"] == 1 and metrics["device"]["kind"] == "cpu"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_the_local_executor_trains_each_shape_as_one_task_in_its_planned_environment(tmp_path):
     # A plan as on a machine with two GPUs, run on the CPU: each worker gets its
     # environment before its backend starts (XLA splits the host into 3
@@ -129,7 +129,7 @@ def test_the_local_executor_trains_each_shape_as_one_task_in_its_planned_environ
     assert sorted(v for s in visible.values() for v in s) == ["0", "1"]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_batch_that_kills_its_worker_is_retried_run_by_run_on_the_same_worker_slot(
     tmp_path, isolated_registry, monkeypatch
 ):

@@ -28,7 +28,7 @@ def _user_files(runs, reports):
     (runs / ".grids" / "mine.json").write_text('{"name": "not this file"}')
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_path, capsys):
     grid, stored = tiny_runs
     runs, reports = tmp_path / "runs", tmp_path / "reports"
@@ -48,7 +48,7 @@ def test_clean_removes_runs_and_report_and_keeps_the_users_files(tiny_runs, tmp_
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_clean_of_only_our_files_leaves_nothing_and_twice_is_fine(tiny_runs, tmp_path):
     grid, stored = tiny_runs
     runs, reports = tmp_path / "runs", tmp_path / "reports"
@@ -78,7 +78,7 @@ def test_clean_waits_for_no_compare_it_refuses_while_one_runs(tiny_runs, tmp_pat
     assert sorted(p.name for p in runs.iterdir()) == before
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_clean_imports_no_keras(tmp_path):
     import subprocess
 

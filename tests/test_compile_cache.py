@@ -38,7 +38,7 @@ def _compare(tmp: Path, name: str, cache: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "jax") != "jax", reason="XLA's persistent cache is JAX's")
 def test_a_second_process_compiles_nothing_new_and_trains_the_same(tmp_path):
     (tmp_path / "one.toml").write_text(CONFIG)

@@ -92,7 +92,7 @@ def _assert_one_clear_line(exc: ConfigError) -> None:
     assert message and "\n" not in message and "Traceback" not in message
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(configs)
 def test_random_config_dicts_are_accepted_or_refused_in_one_line(raw):
@@ -104,7 +104,7 @@ def test_random_config_dicts_are_accepted_or_refused_in_one_line(raw):
     _check_accepted(grid)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.data())
 def test_damaged_toml_files_are_accepted_or_refused_in_one_line(tmp_path_factory, data):

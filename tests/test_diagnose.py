@@ -112,7 +112,7 @@ def _diagnosed(name):
     return _DIAGNOSED[name]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_kind_is_diagnosed_and_left_unchanged(name):
     model, x, y, mask, d, before, out_before = _diagnosed(name)
@@ -178,7 +178,7 @@ def _final_state_jacobian_norms(layer, x, mask=None, eps=1e-2):
     return np.sqrt(np.sum(jac**2, axis=(1, 2)))
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("name", ["functional", "sequential_masked"])
 def test_cell_path_matches_keras_fused_layer(name):
     """For every Keras SimpleRNN/GRU/LSTM layer (forward, backward, stacked, masked), the whole
@@ -204,7 +204,7 @@ def test_cell_path_matches_keras_fused_layer(name):
 TF_PARITY_CELLS = ("lstm", "seed_gru")
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("cell", catalog.list_cells())
 def test_matches_the_zoos_own_probe_on_the_same_weights(cell):
     """A model the zoo built (many_to_one), diagnosed as a user's model: ‖dh_T/dh_t‖ and dL/dx
@@ -268,7 +268,7 @@ def test_probes_finish_counts_real_steps_under_a_mask():
     np.testing.assert_array_equal(jacobian["lyapunov_top"], np.zeros(5))  # identity chains: no growth
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_embedding_model_on_both_backends(tmp_path):
     """Token ids through an Embedding with mask_zero: on TensorFlow its gradient is IndexedSlices."""
     keras.utils.set_random_seed(4)
@@ -306,7 +306,7 @@ def fitted(tmp_path_factory):
     return model, probe, tmp_path
 
 
-@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
+@pytest.mark.exhaustive  # end to end: a fit whose callback writes TensorBoard logs and run folders
 def test_callback_writes_tables_and_tensorboard_histograms(fitted):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -345,7 +345,7 @@ def test_callback_writes_tables_and_tensorboard_histograms(fitted):
     assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2, 3]
 
 
-@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
+@pytest.mark.exhaustive  # end to end: a fit whose callback writes TensorBoard logs and run folders
 @pytest.mark.parametrize("name", __import__("zoo.probes").probes.list_probes())
 def test_callback_logs_each_layers_probes_as_compare_logs_a_runs(name, fitted):
     """Each recurrent layer is a TensorBoard run, ``zoo_probes/<layer>``, with every registered probe
@@ -392,7 +392,7 @@ def final_diagnosis(fitted):
     return zoo.diagnose(model, probe.x, probe.y)
 
 
-@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
+@pytest.mark.exhaustive  # end to end: a fit whose callback writes TensorBoard logs and run folders
 @pytest.mark.parametrize("name", __import__("zoo.probes").probes.list_probes())
 def test_the_callbacks_run_folders_hold_each_registered_probe_as_a_compare_stores_it(name, fitted,
                                                                                      final_diagnosis):
@@ -434,7 +434,7 @@ def _zoo_run(runs):
     return run
 
 
-@pytest.mark.slow  # end to end: a fit whose callback writes TensorBoard logs and run folders
+@pytest.mark.exhaustive  # end to end: a fit whose callback writes TensorBoard logs and run folders
 def test_callback_runs_are_reported_beside_the_zoos_runs(tmp_path):
     """ProbeCallback(runs=...) writes run folders that `zoo report --runs` shows beside the zoo's own runs."""
     if keras.backend.backend() == "tensorflow":
@@ -532,7 +532,7 @@ def test_the_report_page_shows_a_round_off_sigma_min_as_the_zoos_report_does_and
     assert set(summary) <= set(d.layers.columns) and set(summary) <= set(MEANINGS)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_report_writes_html_and_refuses_foreign_folder(tmp_path):
     d = _diagnosed("functional")[4]
     folder = d.report(tmp_path / "diag")
@@ -630,7 +630,7 @@ def _recurrent_kernel_gradient(model, layer, x, y) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(grad), np.float64)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_time_profile_terms_sum_to_the_recurrent_gradient():
     """zoo.diagnose's time profile is the registered probe's own measure, run on each layer of a user's
     stacked SimpleRNN model: its per-step terms sum to the layer's full recurrent-kernel gradient."""
@@ -683,7 +683,7 @@ def test_diagnoser_compiles_once_for_every_epoch():
         assert diagnoser.chains[0]._cache_size() == 1
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_the_example_runs_in_its_quick_form(tmp_path):
     """examples/diagnose_your_model.py, as CI runs it: fit with the callback, diagnose, report."""
     import importlib.util

@@ -247,7 +247,7 @@ def _float64_step(cell: str, weights: list[np.ndarray], units: int):
     return {"simple_rnn": simple_rnn, "gru": gru, "lstm": lstm}[cell]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("cell", ["simple_rnn", "gru", "lstm"])
 def test_top_exponent_of_a_trained_run_agrees_with_float64(cell, tmp_path):
     """The stored top exponent against an independent computation: the cell's equations

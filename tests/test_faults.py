@@ -109,7 +109,7 @@ def clean(tmp_path_factory):
     return tmp, snapshot(tmp / "clean"), time.monotonic() - started
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(clean):
     tmp, reference, _ = clean
     name = "killed"
@@ -140,7 +140,7 @@ def test_interrupted_then_killed_as_runs_land_then_resumed_equals_a_clean_run(cl
     assert_same(snapshot(tmp / name), reference)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_killed_worker_is_retried_and_the_result_is_the_same(tmp_path, isolated_registry, monkeypatch, capsys):
     monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
     importlib.reload(importlib.import_module("faulty_cells"))
@@ -187,7 +187,7 @@ def _damage(folder: Path, how: str) -> None:
             f.unlink()
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_corrupted_run_folders_are_named_and_retrained(clean):
     tmp, reference, _ = clean
     import shutil
@@ -204,7 +204,7 @@ def test_corrupted_run_folders_are_named_and_retrained(clean):
     assert_same(snapshot(tmp / "corrupt"), reference)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_two_compares_at_once_one_refuses_and_nothing_is_corrupted(clean):
     tmp, reference, _ = clean
     first = _compare(tmp, "concurrent", wait=False)
@@ -221,7 +221,7 @@ def _faulty_grid(cells):
     return load_grid(None, cells=cells, modes="many_to_one", seeds=1, epochs=2, units=4)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_run_whose_worker_always_dies_fails_and_the_rest_finish(tmp_path, isolated_registry, monkeypatch):
     monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
     importlib.reload(importlib.import_module("faulty_cells"))

@@ -123,7 +123,7 @@ def test_no_two_cells_of_a_report_share_a_colour(figure_colors):
     assert len(loss) == len(CELLS) and len(set(loss.values())) == len(CELLS)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_the_report_draws_every_figure_from_all_its_cells(tiny_runs, tmp_path, monkeypatch):
     """The report itself: each figure it saves is drawn inside ``shared_cells`` of the report's
     cells, and reads as the data says (2 seeds: bands; one_to_many: a state through time)."""

@@ -166,7 +166,7 @@ class KilledAfter:
             yield Finished(config, store.run_files(train_run(config)), None)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_killed_search_resumes_where_it_stopped_and_reaches_the_same_horizon(tmp_path, monkeypatch):
     from zoo import store
     from zoo.core.grid import search_lines
@@ -310,7 +310,7 @@ def test_the_shipped_horizon_config_and_its_quick_and_full_forms():
         load_grid("memory", full=True)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_horizon_quick_compare_writes_the_horizon_section(tmp_path):
     # `python -m zoo compare --config horizon --quick`, as CI runs it (about a minute on 2 free cores)
     import os

@@ -12,7 +12,7 @@ def page(tiny_report):
     return tiny_report[2]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_index_holds_every_plot_and_the_settings(page):
     text = (page / "index.html").read_text()
     pngs = sorted(p.name for p in page.glob("*.png"))
@@ -24,7 +24,7 @@ def test_index_holds_every_plot_and_the_settings(page):
     assert "Lowest test MAE:" in text and "<table" in text
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_index_renders_in_headless_chromium(page, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -44,7 +44,7 @@ def test_index_renders_in_headless_chromium(page, tmp_path):
     assert pixels[..., :3].std() > 0.05
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_every_table_fits_a_1400_px_page(page, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

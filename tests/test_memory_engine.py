@@ -24,7 +24,7 @@ def _small(name, **changes):
     return spec.settings(**{**dict(spec.test_settings), **changes})
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("task,mode", TASK_MODES)
 def test_every_task_trains_in_every_mode_it_supports(task, mode):
     spec = catalog.get_task(task)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CELLS = "simple_rnn,gru"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_memory_quick_compare_writes_the_memory_section(tmp_path):
     # `python -m zoo compare --config memory --quick`, on two of its cells: a gated one and
     # a plain one are what the section contrasts, and each cell adds only compiling time.

@@ -59,7 +59,7 @@ def listed(plugin_path, tmp_path_factory):
     return done.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_installed_plugin_shows_in_list_and_trains(plugin_path, listed, tmp_path):
     assert "softsign_rnn" in listed and "plugin example" in listed
     (tmp_path / "tiny.toml").write_text(TINY)
@@ -92,7 +92,7 @@ batch_size = 32
 """
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_installed_plugin_task_shows_in_list_trains_and_gets_a_memory_section(plugin_path, listed, tmp_path):
     tasks = listed[listed.index("tasks:"):]
     assert "recall_first" in tasks and "plugin example" in tasks
@@ -126,7 +126,7 @@ batch_size = 32
 """
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_plugin_classification_task_meets_the_task_contract_and_reports_its_metric(plugin_path, tmp_path):
     # The registry-wide tests, run where the plugin is installed, over its many_to_one classification task.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
@@ -184,7 +184,7 @@ def test_new_cell_never_overwrites(tmp_path):
     assert (tmp_path / "mine.py").read_text() == "# mine"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_cli_new_cell_error_is_one_line():
     out = subprocess.run([sys.executable, "-m", "zoo", "new-cell", "gru"], capture_output=True, text=True)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
@@ -205,7 +205,7 @@ def edited_rnn(units=64):
 '''
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_editing_a_cell_file_retrains_its_runs_and_so_does_a_backend_switch(tmp_path, monkeypatch,
                                                                              isolated_registry):
     from conftest import tiny_grid

@@ -27,7 +27,7 @@ print(json.dumps(after))
 """
 
 
-@pytest.mark.slow  # a fresh process importing everything: 8 s of a 2-minute test-fast
+@pytest.mark.exhaustive  # a fresh process importing everything: 8 s of a 2-minute test-fast
 def test_importing_zoo_and_its_report_changes_no_environment_variable_and_no_backend():
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND")}
     done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, cwd=ROOT, env=env,
@@ -40,7 +40,7 @@ def test_importing_zoo_and_its_report_changes_no_environment_variable_and_no_bac
     assert found["models_set"] == {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_report_figure_is_drawn_without_pyplot():
     code = ("import sys, pandas as pd; from zoo.report import training_plots; "
             "fig = training_plots.test_mae_points(pd.DataFrame({'cell': ['gru'], 'mode': ['many_to_one'], "
@@ -63,7 +63,7 @@ print(json.dumps(found))
 """
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_worker_imports_keras_on_rnn_zoos_backend_without_matplotlib_and_can_import_it_later():
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # as on a Ray node that never set it
     done = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, cwd=ROOT, env=env,

@@ -47,7 +47,7 @@ def assert_same_runs(grid, a_runs, b_runs):
         pd.testing.assert_frame_equal(a.probes, b.probes)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_ray_and_local_executors_give_identical_results(tmp_path, tiny_runs, ray_instance):
     grid, local_runs = tiny_runs  # trained by the local executor
     ray_runs = tmp_path / "ray"
@@ -65,7 +65,7 @@ def test_ray_and_local_executors_give_identical_results(tmp_path, tiny_runs, ray
     assert ray_instance.is_initialized()  # a Ray this executor did not start is not its to stop
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_killed_ray_worker_is_retried_by_ray_and_the_result_is_the_same(tmp_path, tiny_runs, ray_instance):
     grid, local_runs = tiny_runs
     said: list[str] = []

@@ -139,7 +139,7 @@ def test_a_builtin_that_fails_to_import_raises_instead_of_warning(monkeypatch, i
         catalog.list_cells()
 
 
-def test_the_fast_subset_meets_every_value_of_each_axis_and_make_test_every_combination():
+def test_the_covering_subset_meets_every_value_of_each_axis_and_make_test_all_every_combination():
     from conftest import every_combination
 
     cells, task_modes = ["a", "b", "c"], [("adding", "many_to_one"), ("copy", "many_to_many")]
@@ -148,4 +148,4 @@ def test_the_fast_subset_meets_every_value_of_each_axis_and_make_test_every_comb
     assert [p.id for p in params][:2] == ["a-adding-many_to_one", "a-copy-many_to_many"]
     fast = [p.values for p in params if not p.marks]
     assert len(fast) == 3 and {v[0] for v in fast} == set(cells) and {v[1:] for v in fast} == set(task_modes)
-    assert all(m.name == "slow" for p in params if p.marks for m in p.marks) and len(params) - len(fast) == 3
+    assert all(m.name == "exhaustive" for p in params if p.marks for m in p.marks) and len(params) - len(fast) == 3

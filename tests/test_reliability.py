@@ -71,7 +71,7 @@ def read_only(folder: Path):
 # ------------------------------------------------------------------ 1. never write through what is not ours
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_lock_planted_as_a_link_is_refused_and_its_target_untouched(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("a week of notes")
@@ -122,7 +122,7 @@ def _add_field(path: Path, where: tuple, field: str = "from_the_future") -> None
     path.write_text(json.dumps(data, indent=2))
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_another_versions_run_folder_and_grid_record_are_left_alone(tiny_runs, tmp_path, capsys):
     grid, _ = tiny_runs
     runs = _copy_runs(tiny_runs, tmp_path)
@@ -170,7 +170,7 @@ def _flip_a_digit_bit(path: Path) -> None:
 FLIPPED = ("history.csv", "gradients.csv", "gates.csv", "probes.csv", "predictions.csv", "metrics.json", "model.keras")
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_flipped_bit_in_any_file_is_named_left_out_and_retrained(tiny_runs, tmp_path):
     grid, _ = tiny_runs
     runs = _copy_runs(tiny_runs, tmp_path)
@@ -228,7 +228,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
 def test_a_stop_signal_stops_the_compare_and_its_worker(tmp_path, sig):
     """SIGTERM and SIGHUP (a scheduler, a closed terminal) stop a compare as Ctrl-C does;
@@ -255,7 +255,7 @@ def test_a_stop_signal_stops_the_compare_and_its_worker(tmp_path, sig):
         time.sleep(0.1)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_hung_run_is_ended_and_the_grid_goes_on(tmp_path, isolated_registry, monkeypatch):
     monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
     importlib.reload(importlib.import_module("faulty_cells"))
@@ -292,7 +292,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_worker_that_hangs_while_starting_is_ended_after_the_timeout_too(tmp_path):
     """The clock that restarts when a worker is ready also runs before: a start that never ends is a hang."""
     script = tmp_path / "hangs_while_starting.py"
@@ -322,7 +322,7 @@ def test_the_progress_line_never_names_a_finished_run():
 # ------------------------------------------------------------------ 4. concurrency
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_two_reports_at_once_both_succeed(tiny_runs, tmp_path):
     from zoo import report
 
@@ -349,7 +349,7 @@ def test_two_reports_at_once_both_succeed(tiny_runs, tmp_path):
 # ------------------------------------------------------------------ 5. messages
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_read_only_runs_folder_can_be_reported(tiny_runs, tmp_path):
     runs = _copy_runs(tiny_runs, tmp_path)
     with read_only(runs):
@@ -371,7 +371,7 @@ def test_a_permission_error_while_storing_names_permission_not_room(tiny_runs, t
     assert "this user may not write there: fix its permissions, or pass another folder" in message
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_failed_run_records_the_real_error_not_the_backends_note(tmp_path, isolated_registry, monkeypatch):
     monkeypatch.setenv("ZOO_FAULT_DIR", str(tmp_path))
     importlib.reload(importlib.import_module("faulty_cells"))
@@ -420,7 +420,7 @@ def test_output_to_a_closed_pipe_or_a_full_device_ends_quietly():
 # ------------------------------------------------------------------ 6. the API in a script
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_the_api_in_a_script_without_the_main_guard_stops_at_once_saying_so(tmp_path):
     (tmp_path / "tiny.toml").write_text(tiny_toml(cells=("simple_rnn",)))
     script = tmp_path / "myexp.py"
@@ -447,7 +447,7 @@ PROGRAM = ("import zoo.engine.backend\nimport jax, jax.numpy as jnp\n"
            "print(jax.jit(lambda x: jnp.tanh(x) * 2 + 1)(jnp.arange(3.0)).tolist())\n")
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "jax") != "jax", reason="XLA's persistent cache is JAX's")
 def test_a_damaged_compile_cache_entry_is_named_and_replaced(tmp_path):
     env = {**ENV, COMPILE_CACHE: str(tmp_path / "cache")}

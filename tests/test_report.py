@@ -110,7 +110,7 @@ def test_solved_counts_the_runs_that_trained_and_a_diverged_one_solved_nothing(t
         tables.summary_table([unsaid])).splitlines()[0]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_every_figure_is_written(tiny_report):
     _, _, reports, _ = tiny_report
     figures = ("loss_curves", "gradient_norms", "gradient_by_lag", "weight_groups", "predictions", "test_mae")
@@ -130,7 +130,7 @@ def test_markdown_says_when_there_is_one_seed():
     assert "not reached by lag 5" in text and "×0.607" in text and " ± " not in text.splitlines()[2]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_two_arms_that_resolve_to_one_run_count_it_once(tmp_path, tiny_runs):
     from dataclasses import replace
 

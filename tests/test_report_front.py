@@ -54,7 +54,7 @@ def test_an_experiment_alone_puts_its_own_tables_at_the_top(tiny_runs, tmp_path,
     assert "are those of experiments/tiny_exp/" in page
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_with_a_main_grid_the_top_tables_stay_the_main_grids(tiny_runs, tmp_path):
     runs = _runs_as(tiny_runs, tmp_path, {"mine": "", "tiny_exp": "Does the tiny grid tie?"})
     reports = tmp_path / "reports"
@@ -66,7 +66,7 @@ def test_with_a_main_grid_the_top_tables_stay_the_main_grids(tiny_runs, tmp_path
     assert (reports / "grid.json").read_text().count('"name": "mine"') == 1
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_the_page_opens_with_the_answer_before_any_table(tiny_runs, tmp_path):
     grid, runs = tiny_runs
     reports = tmp_path / "reports"

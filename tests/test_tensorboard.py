@@ -27,7 +27,7 @@ def _accumulator(path):
     return acc
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_each_run_gets_scalars_probe_images_and_an_hparams_session(tmp_path, tiny_runs):
     grid, stored = tiny_runs
     runs = tmp_path / "runs"
@@ -56,7 +56,7 @@ class _Replay:
             yield Finished(config, {**files, "metrics.json": json.dumps(metrics).encode()}, None)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_a_run_just_stored_reaches_the_logs_from_memory(tmp_path, tiny_runs, monkeypatch):
     """The runner hands the view each run it stores from the bytes in memory: no folder is read back."""
     grid, stored = tiny_runs

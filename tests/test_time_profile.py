@@ -105,7 +105,7 @@ def test_a_one_step_mode_has_no_profile():
     assert measure.measure(ProbeContext(model, "one", "mse")) is None
 
 
-@pytest.mark.slow  # a compare and a report: end to end
+@pytest.mark.exhaustive  # a compare and a report: end to end
 def test_the_profile_is_a_figure_in_the_report(tmp_path):
     from conftest import tiny_grid
 
