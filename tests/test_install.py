@@ -45,7 +45,7 @@ def _zoo(args, target: Path, cwd: Path):
     return subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_list_and_a_tiny_compare_run_from_an_installed_wheel(installed, tmp_path):
     listed = _zoo(["list"], installed, tmp_path)
     assert listed.returncode == 0, listed.stderr
