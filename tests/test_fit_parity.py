@@ -9,7 +9,7 @@ registry, so a new cell or mode is checked too.
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_TASK
+from conftest import TINY_TASK, every_combination
 
 from zoo.core import catalog as registry
 from zoo.core.config import RunConfig, TrainConfig
@@ -17,7 +17,11 @@ from zoo.engine import backend
 from zoo.engine import run as training
 
 TRAIN = TrainConfig(epochs=2, batch_size=32, probes=1)
-CASES = sorted({(c, "many_to_one") for c in registry.list_cells()} | {("gru", m) for m in registry.list_modes()})
+# `make test`: a covering subset of cell x mode, where every cell and every mode trains once (a new
+# cell costs one case); `make test-all` adds every cell on many_to_one and gru in every mode.
+COVERING = [p.values for p in every_combination(registry.list_cells(), registry.list_modes()) if not p.marks]
+CASES = [pytest.param(*case, marks=() if case in COVERING else pytest.mark.exhaustive) for case in sorted(
+    set(COVERING) | {(c, "many_to_one") for c in registry.list_cells()} | {("gru", m) for m in registry.list_modes()})]
 if backend.BACKEND == "tensorflow":
     # The cells are the same Keras code on either backend; what TensorFlow changes is the
     # engine's glue (compile, gradients, scan), which every mode and both kinds of state
