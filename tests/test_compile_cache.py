@@ -77,6 +77,7 @@ def test_an_unwritable_folder_is_refused_by_name_but_the_default_one_is_only_ski
     assert compile_cache_dir() is None  # a default that cannot be made costs speed, never the compare
 
 
+@pytest.mark.exhaustive  # two TensorFlow processes, each an XLA compile (22 s on an empty cache)
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "jax") != "tensorflow", reason="TensorFlow's own XLA cache")
 def test_tensorflow_keeps_its_compiled_programs_in_the_cache_too():
     import tensorflow as tf

@@ -60,7 +60,7 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path, isolated_regis
     assert summary.set_index("cell").loc["simple_rnn", "ok"] == 1
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive  # two worker processes, each importing Keras and compiling its runs
 def test_results_do_not_depend_on_jobs(tmp_path, tiny_runs):
     from dataclasses import replace
 
