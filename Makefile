@@ -114,9 +114,10 @@ KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 
 # Three tiers, each inside the one after it (the markers are described in pyproject.toml):
 # test-fast (-m "not slow"), test (-m "not exhaustive": every registered cell, mode, task and
-# probe through its contracts, parity with model.fit, the runner end to end, on both backends),
-# test-all (everything: the rest of each product of registries, and the end-to-end flows that
-# kill, hang, corrupt or race compares in subprocesses; CI runs it).
+# probe through its contracts, parity with model.fit for every cell and mode, the runner end to
+# end; the engine's glue on TensorFlow too), test-all (everything: the rest of each product of
+# registries, and the end-to-end flows that kill, hang, corrupt or race compares in
+# subprocesses; CI runs it).
 TIER = $(VENV)/bin/lint-imports --no-cache && \
 	$(KEEP_BYTECODE) $(PY) -m pytest -q -n 2 --dist loadfile $(1) && \
 	$(KEEP_BYTECODE) KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider $(1) $(TF_TESTS)

@@ -64,6 +64,20 @@ def every_combination(*axes: list) -> list:
             for combo in itertools.product(*axes)]
 
 
+def every_value(cases: list[tuple]) -> list:
+    """``every_combination`` for a list of cases that is not a full product (each task with the modes
+    it supports): ``make test`` runs the cases that bring a value no earlier case had, in order, so
+    every value of each position appears at least once; the rest are marked exhaustive."""
+    seen: list[set] = [set() for _ in cases[0]] if cases else []
+    params = []
+    for case in cases:
+        new = any(value not in seen[i] for i, value in enumerate(case))
+        for i, value in enumerate(case):
+            seen[i].add(value)
+        params.append(pytest.param(*case, id="-".join(map(str, case)), marks=() if new else pytest.mark.exhaustive))
+    return params
+
+
 def pytest_collection_modifyitems(items):
     """An exhaustive test is slow too: ``-m "not slow"`` (``make test-fast``) leaves out both tiers."""
     for item in items:

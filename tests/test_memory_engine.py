@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import every_combination
+from conftest import every_combination, every_value
 from keras import ops
 from test_gradients import fd_state_jacobian_norm
 
@@ -24,8 +24,8 @@ def _small(name, **changes):
     return spec.settings(**{**dict(spec.test_settings), **changes})
 
 
-@pytest.mark.exhaustive
-@pytest.mark.parametrize("task,mode", TASK_MODES)
+@pytest.mark.slow
+@pytest.mark.parametrize("task,mode", every_value(TASK_MODES))  # make test: every task and mode once
 def test_every_task_trains_in_every_mode_it_supports(task, mode):
     spec = catalog.get_task(task)
     settings = _small(task)

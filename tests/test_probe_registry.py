@@ -67,7 +67,7 @@ def test_a_nan_in_a_probe_ends_the_run_as_diverged(name, monkeypatch):
     assert result.metrics["diverged_epoch"] == result.metrics["epochs_run"] == 1
 
 
-@pytest.mark.exhaustive
+@pytest.mark.slow  # a fresh interpreter per probe
 @pytest.mark.parametrize("name", probes.list_probes())
 def test_a_probes_summarize_side_imports_no_keras(name):
     code = (f"import sys, importlib, zoo.probes as p; m = p.get_probe({name!r}).summarize.__module__; "

@@ -149,3 +149,13 @@ def test_the_covering_subset_meets_every_value_of_each_axis_and_make_test_all_ev
     fast = [p.values for p in params if not p.marks]
     assert len(fast) == 3 and {v[0] for v in fast} == set(cells) and {v[1:] for v in fast} == set(task_modes)
     assert all(m.name == "exhaustive" for p in params if p.marks for m in p.marks) and len(params) - len(fast) == 3
+
+
+def test_every_value_keeps_the_cases_that_bring_a_new_value():
+    from conftest import every_value
+
+    cases = [("adding", "many_to_one"), ("copy", "many_to_one"), ("sine", "one_to_one"), ("sine", "many_to_one")]
+    params = every_value(cases)
+    assert [p.values for p in params] == cases and [p.id for p in params][0] == "adding-many_to_one"
+    assert [bool(p.marks) for p in params] == [False, False, False, True]
+    assert all(m.name == "exhaustive" for p in params for m in p.marks)
