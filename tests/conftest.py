@@ -53,15 +53,24 @@ def every_combination(*axes: list) -> list:
     cell, mode and task, in as many cases as the longest axis has values, not in the product of all
     their lengths: a new cell costs a case per check, not a case per mode and task.
     """
-    axes = [list(axis) for axis in axes]
-    covering = {tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))}
+    chosen = set(covering(*axes))
 
     def flat(combo):
         return [part for value in combo for part in (value if isinstance(value, tuple) else (value,))]
 
-    return [pytest.param(*flat(combo), id="-".join(map(str, flat(combo))),
-                         marks=() if combo in covering else pytest.mark.exhaustive)
+    return [tier(*flat(combo), in_make_test=combo in chosen, id="-".join(map(str, flat(combo))))
             for combo in itertools.product(*axes)]
+
+
+def covering(*axes: list) -> list[tuple]:
+    """The covering subset of the axes' product: row i takes each axis's value i modulo its length."""
+    axes = [list(axis) for axis in axes]
+    return [tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))]
+
+
+def tier(*values, in_make_test: bool, id: str | None = None):
+    """A ``pytest.param`` that ``make test`` runs, or else one marked exhaustive (``make test-all`` only)."""
+    return pytest.param(*values, id=id, marks=() if in_make_test else pytest.mark.exhaustive)
 
 
 def every_value(cases: list[tuple]) -> list:
@@ -74,7 +83,7 @@ def every_value(cases: list[tuple]) -> list:
         new = any(value not in seen[i] for i, value in enumerate(case))
         for i, value in enumerate(case):
             seen[i].add(value)
-        params.append(pytest.param(*case, id="-".join(map(str, case)), marks=() if new else pytest.mark.exhaustive))
+        params.append(tier(*case, in_make_test=new, id="-".join(map(str, case))))
     return params
 
 

@@ -9,7 +9,7 @@ registry, so a new cell or mode is checked too.
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_TASK, every_combination
+from conftest import TINY_TASK, covering, tier
 
 from zoo.core import catalog as registry
 from zoo.core.config import RunConfig, TrainConfig
@@ -20,9 +20,8 @@ TRAIN = TrainConfig(epochs=2, batch_size=32, probes=1)
 # `make test`: a covering subset of cell x mode, where every cell trains once and every mode at least
 # once (a new cell costs one case; cell i takes mode i modulo their number, so a new cell can move
 # later cells to another mode); `make test-all` adds every cell on many_to_one and gru in every mode.
-COVERING = [p.values for p in every_combination(registry.list_cells(), registry.list_modes()) if not p.marks]
-CASES = [pytest.param(*case, marks=() if case in COVERING else pytest.mark.exhaustive) for case in sorted(
-    set(COVERING) | {(c, "many_to_one") for c in registry.list_cells()} | {("gru", m) for m in registry.list_modes()})]
+IN_MAKE_TEST = set(covering(registry.list_cells(), registry.list_modes()))
+ALL = IN_MAKE_TEST | {(c, "many_to_one") for c in registry.list_cells()} | {("gru", m) for m in registry.list_modes()}
 if backend.BACKEND == "tensorflow":
     # The cells are the same Keras code on either backend; what TensorFlow changes is the
     # engine's glue (compile, gradients, scan), which every mode and both kinds of state
@@ -30,8 +29,8 @@ if backend.BACKEND == "tensorflow":
     # both kinds of state, and a sequence output (gru one_to_many); gru's other modes (4-25 s each,
     # an XLA compile of TensorFlow's) are for `make test-all`.
     IN_MAKE_TEST = {("gru", "one_to_many"), ("lstm", "many_to_one")}
-    CASES = [pytest.param(*case, marks=() if case in IN_MAKE_TEST else pytest.mark.exhaustive)
-             for case in sorted({("gru", m) for m in registry.list_modes()} | {("lstm", "many_to_one")})]
+    ALL = {("gru", m) for m in registry.list_modes()} | {("lstm", "many_to_one")}
+CASES = [tier(*case, in_make_test=case in IN_MAKE_TEST) for case in sorted(ALL)]
 
 
 def plain_fit(run: RunConfig) -> tuple[list[float], np.ndarray]:
